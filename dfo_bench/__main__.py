@@ -1,0 +1,3 @@
+from dfo_bench.cli import main
+
+main()

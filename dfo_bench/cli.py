@@ -1,0 +1,90 @@
+"""The ``dfo-bench`` command: list, run, report.
+
+Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
+exit status 2, and is found before anything is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dfo_bench.errors import DfoBenchError
+from dfo_bench.registry import optimizers, problems
+
+REGISTRIES = {"problems": problems, "optimizers": optimizers}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dfo-bench")
+def cli() -> None:
+    """Benchmarks for gradient-free training of neural networks."""
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(["problems", "optimizers", "all"]), default="all")
+@click.option("--origin", is_flag=True, help="Also show where each entry comes from (built-in or entry point).")
+def list_(kind: str, origin: bool) -> None:
+    """Show registered problems and optimizers with one-line descriptions."""
+    kinds = list(REGISTRIES) if kind == "all" else [kind]
+    for name in kinds:
+        click.echo(f"{name}:")
+        rows = REGISTRIES[name].describe()
+        width = max(len(row[0]) for row in rows)
+        for entry, text, where in rows:
+            click.echo(f"  {entry:<{width}}  {text}" + (f"  [{where}]" if origin else ""))
+
+
+@cli.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: results/<suite name>).")
+@click.option("--workers", type=click.IntRange(min=1), help="Run in a process pool of this size (overrides the suite).")
+@click.option("--sequential", is_flag=True, help="Run one run after another in this process (overrides the suite).")
+@click.option("--retry-failed", is_flag=True, help="Run again the runs stored as failed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(suite_file: Path, out: Path | None, workers: int | None, sequential: bool, retry_failed: bool, quiet: bool) -> None:
+    """Run a suite; runs already stored are skipped, so an interrupted suite resumes."""
+    from dfo_bench.executors import make_executor, pending_runs, run_suite
+    from dfo_bench.store import ResultStore
+    from dfo_bench.suite import load_suite
+
+    suite = load_suite(suite_file)
+    out = out or Path("results") / suite.name
+    executor_config = suite.config.executor
+    kind = "sequential" if sequential else "process" if workers else executor_config.kind
+    executor = make_executor(kind, workers or executor_config.workers)
+    todo = len(pending_runs(suite, ResultStore(out), retry_failed))
+    click.echo(f"{suite.name}: {len(suite.runs)} runs, {len(suite.runs) - todo} already stored, {todo} to run -> {out}")
+    summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
+    failed = [s for s in summaries if s.status != "ok"]
+    for summary in failed:
+        click.echo(f"failed: {summary.run_id}: {summary.error}", err=True)
+    click.echo(f"{suite.name}: {len(summaries) - len(failed)} ok, {len(failed)} failed; results in {out}")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: reports/<results folder name>).")
+def report(results: Path, out: Path | None) -> None:
+    """Build tables and convergence plots from stored results alone (nothing is re-run)."""
+    from dfo_bench.report import build_report
+
+    out = out or Path("reports") / results.resolve().name
+    index = build_report(results, out)
+    click.echo(f"report: {index}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DfoBenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

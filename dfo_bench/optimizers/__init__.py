@@ -1,0 +1,1 @@
+"""Optimizers: ask/tell gradient-free methods and gradient baselines (see ``base``)."""

@@ -1,0 +1,46 @@
+"""Adam (Kingma & Ba 2015) through ``torch.optim.Adam``: the gradient baseline.
+
+Each step is one minibatch loss and gradient from the problem, charged 1 evaluation and
+3·batch_size forward-equivalent samples, so it competes on the same budget as the
+gradient-free methods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dfo_bench.optimizers.base import GradientFn, GradientOptimizer
+from dfo_bench.params import ParamsModel
+
+
+class AdamParams(ParamsModel):
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class Adam(GradientOptimizer):
+    name = "adam"
+    description = "torch.optim.Adam on minibatches of the training set (gradient baseline)"
+    Params = AdamParams
+    params: AdamParams
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: AdamParams) -> None:
+        super().__init__(x0, rng, params)
+        self._x = torch.nn.Parameter(self.x0.clone())
+        self._adam = torch.optim.Adam(
+            [self._x], lr=params.lr, betas=(params.beta1, params.beta2), weight_decay=params.weight_decay
+        )
+
+    def step(self, loss_and_grad: GradientFn) -> float:
+        loss, grad = loss_and_grad(self._x.detach(), self.params.batch_size)
+        self._x.grad = grad
+        self._adam.step()
+        return loss
+
+    def recommend(self) -> torch.Tensor:
+        return self._x.detach().clone()

@@ -1,0 +1,107 @@
+"""Differential evolution (Storn & Price 1997), vectorised over the population in torch.
+
+Strategies rand/1/bin and best/1/bin. The first generation is the initial point plus Gaussian
+perturbations of it (or uniform in the bounds); each later generation proposes one binomial
+crossover trial per member, and a trial replaces its target when its loss is no worse.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+
+from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.params import ParamsModel
+
+
+class DEParams(ParamsModel):
+    popsize: int = Field(32, ge=4)
+    F: float = Field(0.5, gt=0, le=2)
+    """Differential weight."""
+    CR: float = Field(0.9, ge=0, le=1)
+    """Crossover probability per coordinate."""
+    strategy: Literal["rand1bin", "best1bin"] = "rand1bin"
+    init: Literal["around-x0", "uniform"] = "around-x0"
+    """'around-x0': x0 and x0 + init_sigma·N(0, I); 'uniform': uniform in the bounds."""
+    init_sigma: float = Field(0.02, gt=0)
+    bounds: tuple[float, float] | None = None
+    """Box on every weight; None: unbounded."""
+    bounds_handling: Literal["clip", "random"] = "random"
+    """Out-of-bounds coordinates are clipped, or redrawn uniformly in the box (as scipy does)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DEParams:
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
+        if self.init == "uniform" and self.bounds is None:
+            raise ValueError("init: uniform needs bounds")
+        return self
+
+
+class DifferentialEvolution(AskTellOptimizer):
+    name = "de"
+    description = "Differential evolution, rand/1/bin or best/1/bin, vectorised in torch"
+    Params = DEParams
+    params: DEParams
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: DEParams) -> None:
+        super().__init__(x0, rng, params)
+        self._generator = self.torch_generator()
+        self._population = self._initial_population()
+        self._fitness: torch.Tensor | None = None
+
+    @property
+    def popsize(self) -> int:
+        return self.params.popsize
+
+    def _initial_population(self) -> torch.Tensor:
+        p, shape = self.params, (self.params.popsize, self.dim)
+        if p.init == "uniform":
+            low, high = p.bounds  # type: ignore[misc]
+            return low + (high - low) * torch.rand(shape, generator=self._generator)
+        population = self.x0 + p.init_sigma * torch.randn(shape, generator=self._generator)
+        population[0] = self.x0
+        return self._bounded(population)
+
+    def _ask(self, n: int) -> torch.Tensor:
+        if self._fitness is None:
+            return self._population.clone()
+        return self._trials()
+
+    def _trials(self) -> torch.Tensor:
+        p, N, X = self.params, self.params.popsize, self._population
+        # Three distinct partners per member, none equal to the member itself.
+        keys = torch.rand(N, N, generator=self._generator)
+        keys.fill_diagonal_(2.0)
+        r = keys.argsort(dim=1)[:, :3]
+        base = X[int(torch.argmin(self._fitness))].expand(N, -1) if p.strategy == "best1bin" else X[r[:, 2]]
+        mutant = base + p.F * (X[r[:, 0]] - X[r[:, 1]])
+        cross = torch.rand(N, self.dim, generator=self._generator) < p.CR
+        cross[torch.arange(N), torch.randint(self.dim, (N,), generator=self._generator)] = True
+        return self._bounded(torch.where(cross, mutant, X))
+
+    def _bounded(self, X: torch.Tensor) -> torch.Tensor:
+        if self.params.bounds is None:
+            return X
+        low, high = self.params.bounds
+        if self.params.bounds_handling == "clip":
+            return X.clamp(low, high)
+        outside = (X < low) | (X > high)
+        redrawn = low + (high - low) * torch.rand(X.shape, generator=self._generator)
+        return torch.where(outside, redrawn, X)
+
+    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        if self._fitness is None:
+            self._population, self._fitness = X.clone(), losses.clone()
+            return
+        better = losses <= self._fitness
+        self._population[better] = X[better]
+        self._fitness[better] = losses[better]
+
+    def recommend(self) -> torch.Tensor:
+        if self._fitness is None:
+            return self.x0.clone()
+        return self._population[int(torch.argmin(self._fitness))].clone()

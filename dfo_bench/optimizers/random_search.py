@@ -1,0 +1,59 @@
+"""(1+λ) Gaussian random search: the simplest honest baseline around the initial weights.
+
+Each generation samples λ candidates from N(center, sigma²I); the center moves to the best
+candidate if it improves on the center's loss. (Rastrigin-style pure random search over a box is
+hopeless in thousands of weights, so the baseline is local.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.params import ParamsModel
+
+
+class RandomSearchParams(ParamsModel):
+    popsize: int = Field(32, ge=1)
+    sigma: float = Field(0.02, gt=0)
+    """Standard deviation of the Gaussian perturbations, in weight units."""
+
+
+class RandomSearch(AskTellOptimizer):
+    name = "random-search"
+    description = "(1+lambda) Gaussian random search around the best point so far"
+    Params = RandomSearchParams
+    params: RandomSearchParams
+    fixed_population = False
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: RandomSearchParams) -> None:
+        super().__init__(x0, rng, params)
+        self._generator = self.torch_generator()
+        self._center = self.x0.clone()
+        self._center_loss = math.inf
+        self._first = True
+
+    @property
+    def popsize(self) -> int:
+        return self.params.popsize
+
+    def _ask(self, n: int) -> torch.Tensor:
+        noise = torch.randn(n, self.dim, generator=self._generator) * self.params.sigma
+        X = self._center + noise
+        if self._first:  # evaluate the initial point itself once, so the search never ends worse
+            X[0] = self._center
+        return X
+
+    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        self._first = False
+        best = int(torch.argmin(losses))
+        if float(losses[best]) <= self._center_loss:
+            self._center = X[best].clone()
+            self._center_loss = float(losses[best])
+
+    def recommend(self) -> torch.Tensor:
+        return self._center.clone()

@@ -1,0 +1,85 @@
+"""The problem interface: a network and its data, evaluated a whole population at a time.
+
+A problem charges every evaluation and every gradient step to the run's budget before doing
+the work, so an optimizer can neither under-report nor overspend. Metrics for checkpoints are
+measurements, not search, and are not charged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+
+from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.params import ParamsModel
+
+SPLITS = ("train", "val", "test")
+
+
+class Problem(ABC):
+    """A loss over a flat weight vector of ``dim`` float32 values.
+
+    Subclasses set ``name``, ``description`` and ``Params``, build their data and initial point
+    from ``seed`` alone (so every optimizer starts from the same weights on the same split), and
+    implement the private hooks.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[ParamsModel]] = ParamsModel
+
+    def __init__(self, params: ParamsModel, seed: int, device: torch.device) -> None:
+        self.params = params
+        self.seed = seed
+        self.device = device
+        self.budget = Budget(BudgetLimits())
+
+    @classmethod
+    def from_config(cls, params: Mapping[str, Any], seed: int, device: torch.device) -> Problem:
+        return cls(cls.Params(**params), seed, device)
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Number of weights in a candidate."""
+
+    @property
+    @abstractmethod
+    def samples_per_evaluation(self) -> int:
+        """Forward-equivalent samples charged for evaluating one candidate."""
+
+    @abstractmethod
+    def initial_point(self) -> torch.Tensor:
+        """The seeded initial weights, shape (dim,), float32 on the CPU."""
+
+    def attach(self, budget: Budget) -> None:
+        """Charge all further work to ``budget`` (the runner's)."""
+        self.budget = budget
+
+    def evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        """Losses of a population X of shape (P, dim) on the current evaluation batch, shape (P,)."""
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ValueError(f"{self.name}: expected a population of shape (P, {self.dim}), got {tuple(X.shape)}")
+        self.budget.charge(evaluations=X.shape[0], samples=X.shape[0] * self.samples_per_evaluation)
+        with torch.no_grad():
+            losses = self._evaluate(X.to(self.device, torch.float32))
+        return losses.float().cpu()
+
+    def loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+        """Loss and gradient at x on the next training minibatch; charged 1 evaluation and 3·B samples."""
+        self.budget.charge(evaluations=1, samples=3 * batch_size)
+        loss, grad = self._loss_and_grad(x.to(self.device, torch.float32), batch_size)
+        return loss, grad.float().cpu()
+
+    @abstractmethod
+    def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
+        """Loss, accuracy and macro-F1 of one candidate on ``split`` ('train', 'val' or 'test')."""
+
+    @abstractmethod
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]: ...

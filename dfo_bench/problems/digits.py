@@ -1,0 +1,38 @@
+"""The embedded default: scikit-learn's 8×8 digits, which ship with scikit-learn (no download)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+
+from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
+from dfo_bench.problems.mlp import MLPClassification, MLPParams
+
+
+class DigitsParams(MLPParams):
+    n_val: int = 360
+    """Validation digits, stratified, drawn by the seed."""
+    n_test: int = 360
+    """Test digits, stratified, drawn by the seed; the remaining 1,077 are the training set."""
+
+
+class DigitsMLP(MLPClassification):
+    """64-32-10 MLP on scikit-learn's 1,797 8×8 digits; runs anywhere in seconds."""
+
+    name = "digits-mlp"
+    description = "64-32-10 MLP on scikit-learn's 8x8 digits (1,797 images, embedded, no download)"
+    Params = DigitsParams
+    params: DigitsParams
+
+    def load_data(self) -> ClassificationData:
+        digits = load_digits()
+        x = torch.from_numpy((digits.data / 16.0).astype(np.float32))
+        y = torch.from_numpy(digits.target.astype(np.int64))
+        n_train = len(y) - self.params.n_val - self.params.n_test
+        train, val, test = stratified_indices(
+            digits.target, (n_train, self.params.n_val, self.params.n_test), self.seed
+        )
+        return ClassificationData(
+            *(Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in (train, val, test)), n_classes=10
+        )

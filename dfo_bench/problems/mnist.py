@@ -1,0 +1,114 @@
+"""The 784-32-10 MLP on MNIST: loss on a 5,000-image training subset, accuracy on val and test.
+
+Data comes from any folder of IDX files (MNIST, Fashion-MNIST and KMNIST share the layout),
+optionally gzipped, or from torchvision's download where a network exists. Where the folder
+holds only the official test files, the seed draws a stratified train/val/test split of them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+
+from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
+from dfo_bench.problems.mlp import MLPClassification, MLPParams
+
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def default_root() -> Path:
+    """``$DFO_BENCH_DATA/mnist`` if set, else ``~/.cache/dfo-bench/mnist``."""
+    base = os.environ.get("DFO_BENCH_DATA")
+    return (Path(base) if base else Path.home() / ".cache" / "dfo-bench") / "mnist"
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (plain or .gz) as a NumPy array of its declared type and shape."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise ValueError(f"{path}: not an IDX file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape} but holds {data.size} values")
+    return data.reshape(shape)
+
+
+def find_idx(root: Path, stem: str) -> Path | None:
+    """``stem`` or ``stem.gz`` in root, or in torchvision's ``MNIST/raw`` below it."""
+    for folder in (root, root / "MNIST" / "raw"):
+        for name in (stem, stem + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def available_sets(root: Path) -> list[str]:
+    return [s for s, stems in FILES.items() if all(find_idx(root, stem) for stem in stems)]
+
+
+class MNISTParams(MLPParams):
+    root: Path = Field(default_factory=default_root)
+    """Folder of IDX files; default $DFO_BENCH_DATA/mnist or ~/.cache/dfo-bench/mnist."""
+    download: bool = False
+    """Fetch MNIST with torchvision into root if it is not there (needs a network)."""
+    n_train: int = 5000
+    n_val: int = 2500
+    n_test: int = 2500
+    """Used only when the folder holds the official test set alone (split by the seed)."""
+
+    @model_validator(mode="after")
+    def _data_present(self) -> MNISTParams:
+        if not self.download and "test" not in available_sets(self.root):
+            raise ValueError(
+                f"no MNIST IDX files in '{self.root}' (need t10k-images-idx3-ubyte[.gz] and "
+                "t10k-labels-idx1-ubyte[.gz]); set root to such a folder, or download: true"
+            )
+        return self
+
+
+class MNISTMLP(MLPClassification):
+    """784-32-10 MLP (25,450 weights) on a 5,000-image MNIST training subset."""
+
+    name = "mnist-mlp"
+    description = "784-32-10 MLP on MNIST (25,450 weights), loss on a 5,000-image training subset"
+    Params = MNISTParams
+    params: MNISTParams
+
+    def load_data(self) -> ClassificationData:
+        root = self.params.root
+        if self.params.download and "test" not in available_sets(root):
+            from torchvision.datasets import MNIST
+
+            for train in (True, False):
+                MNIST(str(root), train=train, download=True)
+        sets = {name: self._read(root, name) for name in available_sets(root)}
+        p = self.params
+        if "train" in sets:
+            x, y = sets["train"]
+            train, val = stratified_indices(y, (p.n_train, p.n_val), self.seed)
+            test_x, test_y = sets["test"]
+            splits = [(x[train], y[train]), (x[val], y[val]), (test_x, test_y)]
+        else:
+            x, y = sets["test"]
+            parts = stratified_indices(y, (p.n_train, p.n_val, p.n_test), self.seed)
+            splits = [(x[i], y[i]) for i in parts]
+        return ClassificationData(
+            *(Split(torch.from_numpy(sx.reshape(len(sx), -1) / np.float32(255.0)), torch.from_numpy(sy)) for sx, sy in splits),
+            n_classes=10,
+        )
+
+    @staticmethod
+    def _read(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = (read_idx(find_idx(root, stem)) for stem in FILES[name])  # type: ignore[arg-type]
+        return images.astype(np.float32), labels.astype(np.int64)

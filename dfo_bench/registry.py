@@ -1,0 +1,127 @@
+"""Name → class registries for problems and optimizers: built-ins plus entry-point plugins.
+
+Entry points (groups ``dfo_bench.problems`` and ``dfo_bench.optimizers``) are read once, on
+first use. A plugin that fails to import, or that is not the right kind of class, becomes a
+failed entry: asking for it raises an error naming the entry point, and other names still work.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Generic, TypeVar
+
+from dfo_bench.errors import PluginError, UnknownNameError
+from dfo_bench.optimizers.base import Optimizer
+from dfo_bench.problems.base import Problem
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry:
+    name: str
+    target: str
+    """'module:attribute' of the class."""
+    origin: str
+    """'built-in', or the entry point as 'group: name = module:attr (distribution)'."""
+    loaded: type | None = None
+    error: str | None = None
+
+
+class Registry(Generic[T]):
+    """A registry of one kind of class (problems or optimizers)."""
+
+    def __init__(self, kind: str, base: type[T], group: str, builtins: dict[str, str]) -> None:
+        self.kind = kind
+        self.group = group
+        self._base = base
+        self._builtins = builtins
+        self._entries: dict[str, Entry] | None = None
+
+    def _read(self) -> dict[str, Entry]:
+        if self._entries is None:
+            entries = {name: Entry(name, target, "built-in") for name, target in self._builtins.items()}
+            for ep in entry_points(group=self.group):
+                dist = getattr(ep.dist, "name", "?")
+                origin = f"entry point '{ep.name} = {ep.value}' in group {self.group} ({dist})"
+                if ep.name in entries:
+                    entries[f"{ep.name}@{dist}"] = Entry(
+                        ep.name, ep.value, origin, error=f"name '{ep.name}' is already registered ({entries[ep.name].origin})"
+                    )
+                    continue
+                entries[ep.name] = Entry(ep.name, ep.value, origin)
+            self._entries = entries
+        return self._entries
+
+    def register(self, name: str, target: str) -> None:
+        """Add a class by 'module:attribute'; a name already taken raises."""
+        entries = self._read()
+        if name in entries:
+            raise ValueError(f"{self.kind} '{name}' is already registered ({entries[name].origin})")
+        entries[name] = Entry(name, target, "registered at run time")
+
+    def names(self) -> list[str]:
+        return sorted(e.name for key, e in self._read().items() if key == e.name)
+
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``; raises with close matches if there is none."""
+        entries = self._read()
+        if name not in entries:
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+            raise UnknownNameError(f"unknown {self.kind} '{name}'; {hint}known: {', '.join(self.names())}")
+        entry = self._load(entries[name])
+        if entry.error:
+            raise PluginError(f"{self.kind} '{name}' failed to load from {entry.origin}: {entry.error}")
+        return entry.loaded  # type: ignore[return-value]
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, one-line description or the load error, origin) for every entry, failed ones too."""
+        rows = []
+        for entry in self._read().values():
+            self._load(entry)
+            text = f"FAILED: {entry.error}" if entry.error else entry.loaded.description  # type: ignore[union-attr]
+            rows.append((entry.name, text, entry.origin))
+        return sorted(rows)
+
+    def _load(self, entry: Entry) -> Entry:
+        if entry.loaded is not None or entry.error is not None:
+            return entry
+        try:
+            module, _, attr = entry.target.partition(":")
+            obj = getattr(importlib.import_module(module), attr)
+            base = self._base
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                raise TypeError(f"{entry.target} is not a subclass of {base.__module__}.{base.__qualname__}")
+            if getattr(obj, "name", None) != entry.name:
+                raise TypeError(f"{entry.target}.name is {getattr(obj, 'name', None)!r}, not {entry.name!r}")
+            entry.loaded = obj
+        except Exception as exc:  # a broken plugin must not break the other names
+            entry.error = f"{type(exc).__name__}: {exc}"
+        return entry
+
+
+problems: Registry[Problem] = Registry(
+    "problem",
+    Problem,
+    "dfo_bench.problems",
+    {
+        "digits-mlp": "dfo_bench.problems.digits:DigitsMLP",
+        "mnist-mlp": "dfo_bench.problems.mnist:MNISTMLP",
+    },
+)
+
+optimizers: Registry[Optimizer] = Registry(
+    "optimizer",
+    Optimizer,
+    "dfo_bench.optimizers",
+    {
+        "adam": "dfo_bench.optimizers.adam:Adam",
+        "cma-es": "dfo_bench.optimizers.cma_es:CMAES",
+        "de": "dfo_bench.optimizers.de:DifferentialEvolution",
+        "random-search": "dfo_bench.optimizers.random_search:RandomSearch",
+    },
+)

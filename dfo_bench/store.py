@@ -1,0 +1,131 @@
+"""Results on disk: one Parquet file per run, written atomically, keyed by its configuration.
+
+A file holds one row per checkpoint; every row repeats the run's metadata (flat columns, no
+pickles), so the report can filter and group with pandas alone. A file appears complete or not
+at all (write to a temporary name, fsync, rename), so a killed suite never leaves half a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from dfo_bench.runner import RunResult
+
+VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-learn", "pydantic")
+
+
+@cache
+def package_versions() -> str:
+    """JSON of the Python version and the versions of the packages that shape results."""
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return json.dumps(found, sort_keys=True)
+
+
+@cache
+def git_commit() -> str | None:
+    """The commit of the dfo-bench checkout, when running from one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def to_frame(result: RunResult) -> pd.DataFrame:
+    """The run as flat rows: metadata, final metrics, and one row per checkpoint."""
+    spec = result.spec
+    meta = {
+        "run_id": spec.run_id,
+        "config_hash": spec.config_hash,
+        "suite": spec.suite,
+        "problem": spec.problem.name,
+        "problem_label": spec.problem.label,
+        "problem_params": json.dumps(spec.problem.params, sort_keys=True),
+        "optimizer": spec.optimizer.name,
+        "optimizer_label": spec.optimizer.label,
+        "optimizer_params": json.dumps(spec.optimizer.params, sort_keys=True),
+        "seed": spec.seed,
+        "run_seed": result.run_seed,
+        "budget_evaluations": spec.budget.evaluations,
+        "budget_samples": spec.budget.samples,
+        "budget_seconds": spec.budget.seconds,
+        "device": result.device,
+        "threads": spec.threads,
+        "dim": result.dim,
+        "status": result.status,
+        "error": result.error,
+        "started_at": result.started_at,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    trace = pd.DataFrame(result.trace)
+    if trace.empty:
+        trace = pd.DataFrame({"evaluations": [0]})
+    trace.insert(0, "checkpoint", range(len(trace)))
+    final = trace.iloc[-1]
+    for column in trace.columns.drop("checkpoint"):
+        meta[f"final_{column}"] = final[column]
+    frame = pd.concat([pd.DataFrame([meta] * len(trace)), trace], axis=1)
+    return frame
+
+
+class ResultStore:
+    """The results folder: ``runs/<run_id>.parquet`` plus a copy of each suite that ran there."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.runs = self.root / "runs"
+
+    def path(self, run_id: str) -> Path:
+        return self.runs / f"{run_id}.parquet"
+
+    def status(self, run_id: str) -> str | None:
+        """'ok', 'failed', or None when the run has no stored result."""
+        path = self.path(run_id)
+        if not path.exists():
+            return None
+        return str(pd.read_parquet(path, columns=["status"])["status"].iloc[0])
+
+    def write(self, result: RunResult) -> Path:
+        path = self.path(result.spec.run_id)
+        self._atomic(path, lambda tmp: to_frame(result).to_parquet(tmp, index=False))
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.root / name
+        self._atomic(path, lambda tmp: tmp.write_text(text))
+        return path
+
+    def load(self) -> pd.DataFrame:
+        """Every stored run's rows; raises FileNotFoundError when there are none."""
+        files = sorted(self.runs.glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"{self.runs}: no stored results")
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+    def _atomic(self, path: Path, write: Callable[[Path], object]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            write(tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

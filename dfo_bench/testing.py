@@ -1,0 +1,92 @@
+"""Conformance checks for optimizers and problems, shipped so that plugin authors can reuse them.
+
+Each check runs real runs through the real runner on a real problem (by default the embedded
+digits MLP) and raises ``AssertionError`` with a message saying what a user would see go wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from dfo_bench.budget import BudgetLimits
+from dfo_bench.runner import RunResult, execute
+from dfo_bench.suite import Component, RunSpec
+
+
+def run_spec(
+    optimizer: str,
+    optimizer_params: dict[str, Any] | None = None,
+    problem: str = "digits-mlp",
+    problem_params: dict[str, Any] | None = None,
+    seed: int = 0,
+    budget: BudgetLimits = BudgetLimits(evaluations=3000, samples=1_500_000),
+    checkpoints: int = 20,
+) -> RunSpec:
+    """A single run of ``optimizer`` on ``problem``, validated as a suite would validate it."""
+    from dfo_bench.registry import optimizers, problems
+
+    o_params = optimizers.get(optimizer).Params(**(optimizer_params or {})).model_dump(mode="json")
+    p_params = problems.get(problem).Params(**(problem_params or {})).model_dump(mode="json")
+    return RunSpec(
+        suite="conformance",
+        problem=Component(problem, problem, p_params),
+        optimizer=Component(optimizer, optimizer, o_params),
+        seed=seed,
+        budget=budget,
+        checkpoints=checkpoints,
+        device="cpu",
+        threads=1,
+    )
+
+
+def run_ok(spec: RunSpec) -> RunResult:
+    result = execute(spec)
+    assert result.error is None, f"{spec.run_id} failed: {result.error}"
+    return result
+
+
+def check_improves_within_budget(spec: RunSpec) -> RunResult:
+    """The recommended point ends better than the initial one, and no limit is overspent."""
+    result = run_ok(spec)
+    first, last = result.trace[0], result.trace[-1]
+    assert last["train_loss"] < first["train_loss"], (
+        f"{spec.optimizer.label}: training loss {last['train_loss']:.4f} did not improve on the initial {first['train_loss']:.4f}"
+    )
+    for unit in ("evaluations", "samples"):
+        limit = getattr(spec.budget, unit)
+        if limit is not None:
+            assert last[unit] <= limit, f"{spec.optimizer.label} spent {last[unit]} {unit}, budget {limit}"
+    return result
+
+
+def comparable(result: RunResult) -> list[dict[str, float]]:
+    """The trace without wall-clock times, which legitimately differ between runs."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in result.trace]
+
+
+def check_deterministic(spec: RunSpec) -> None:
+    """Same seed → identical trace; another seed → a different one."""
+    a, b = comparable(run_ok(spec)), comparable(run_ok(spec))
+    assert a == b, f"{spec.optimizer.label}: two runs with seed {spec.seed} differ"
+    c = comparable(run_ok(replace(spec, seed=spec.seed + 1)))
+    assert a != c, f"{spec.optimizer.label}: seeds {spec.seed} and {spec.seed + 1} gave identical runs"
+
+
+def check_population_consistent(problem_name: str, params: dict[str, Any] | None = None, population: int = 5) -> None:
+    """Evaluating a population equals evaluating its members one by one, and is charged exactly."""
+    from dfo_bench.budget import Budget
+    from dfo_bench.registry import problems
+
+    problem = problems.get(problem_name).from_config(params or {}, 0, torch.device("cpu"))
+    x0 = problem.initial_point()
+    X = x0 + 0.05 * torch.randn(population, problem.dim, generator=torch.Generator().manual_seed(1))
+    budget = Budget(BudgetLimits())
+    problem.attach(budget)
+    together = problem.evaluate(X)
+    alone = torch.cat([problem.evaluate(X[i : i + 1]) for i in range(population)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+    assert budget.usage.evaluations == 2 * population
+    assert budget.usage.samples == 2 * population * problem.samples_per_evaluation
