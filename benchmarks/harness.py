@@ -19,7 +19,8 @@ from dfo_bench.problems.data import ClassificationData, Split
 from dfo_bench.problems.mlp import MLPClassification
 from dfo_bench.problems.mnist import MNISTMLP, MNISTParams, available_sets
 
-DEFAULT_DATA_ROOT = Path("/work/shared/data/mnist")
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+"""The shared data folder beside the checkout (``../shared/data/mnist``)."""
 CPU = torch.device("cpu")
 
 

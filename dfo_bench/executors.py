@@ -86,6 +86,7 @@ def run_suite(
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes."""
     store = ResultStore(out)
+    store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
     store.write_text(f"suites/{suite.name}.yaml", yaml.safe_dump(suite.config.model_dump(mode="json"), sort_keys=False))
     summaries = []

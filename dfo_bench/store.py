@@ -85,6 +85,18 @@ def to_frame(result: RunResult) -> pd.DataFrame:
     return frame
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    except OverflowError:  # not a valid pid
+        return False
+    return True
+
+
 class ResultStore:
     """The results folder: ``runs/<run_id>.parquet`` plus a copy of each suite that ran there."""
 
@@ -118,6 +130,16 @@ class ResultStore:
         if not files:
             raise FileNotFoundError(f"{self.runs}: no stored results")
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete temporary files left by writers that were killed (their process is gone)."""
+        removed = []
+        for tmp in self.root.glob("**/.*.tmp"):
+            pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+            if pid.isdigit() and not _process_exists(int(pid)):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+        return removed
 
     def _atomic(self, path: Path, write: Callable[[Path], object]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
