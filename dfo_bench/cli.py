@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from dfo_bench.errors import DfoBenchError
+from dfo_bench.errors import ConfigError, DfoBenchError
 from dfo_bench.registry import optimizers, problems
 
 REGISTRIES = {"problems": problems, "optimizers": optimizers}
@@ -47,16 +47,22 @@ def list_(kind: str, origin: bool) -> None:
 def run(suite_file: Path, out: Path | None, workers: int | None, sequential: bool, retry_failed: bool, quiet: bool) -> None:
     """Run a suite; runs already stored are skipped, so an interrupted suite resumes."""
     from dfo_bench.executors import make_executor, pending_runs, run_suite
+    from dfo_bench.runner import resolve_device
     from dfo_bench.store import ResultStore
     from dfo_bench.suite import load_suite
 
     suite = load_suite(suite_file)
+    try:
+        device = resolve_device(suite.config.device)
+    except RuntimeError as exc:
+        raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
     out = out or Path("results") / suite.name
     executor_config = suite.config.executor
     kind = "sequential" if sequential else "process" if workers else executor_config.kind
     executor = make_executor(kind, workers or executor_config.workers)
     todo = len(pending_runs(suite, ResultStore(out), retry_failed))
-    click.echo(f"{suite.name}: {len(suite.runs)} runs, {len(suite.runs) - todo} already stored, {todo} to run -> {out}")
+    stored = len(suite.runs) - todo
+    click.echo(f"{suite.name}: {len(suite.runs)} runs on {device}, {stored} already stored, {todo} to run -> {out}")
     summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
     failed = [s for s in summaries if s.status != "ok"]
     for summary in failed:

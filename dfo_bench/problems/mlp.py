@@ -136,7 +136,12 @@ class MLPClassification(Problem):
         if self._eval_batches is None:
             return self.net.losses(X, xt, y)
         idx = self._eval_batches.next().to(self.device)
-        return self.net.losses(X, xt[:, idx], y[idx])
+        return self.net.losses(X, self._features(idx), y[idx])
+
+    def _features(self, idx: torch.Tensor) -> torch.Tensor:
+        """Training samples idx, feature-major (in, n): rows gathered, then transposed, which is
+        several times faster than gathering columns of the feature-major copy."""
+        return self.data.train.x[idx].t().contiguous()
 
     def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
         if batch_size not in self._minibatches:
@@ -144,7 +149,7 @@ class MLPClassification(Problem):
             self._minibatches[batch_size] = CircularBatches(self.data.train.x.shape[0], batch_size, stream)
         idx = self._minibatches[batch_size].next().to(self.device)
         w = x.detach().clone().requires_grad_(True)
-        loss = self.net.losses(w.unsqueeze(0), self._xt["train"][:, idx], self.data.train.y[idx])[0]
+        loss = self.net.losses(w.unsqueeze(0), self._features(idx), self.data.train.y[idx])[0]
         (grad,) = torch.autograd.grad(loss, w)
         return float(loss.detach()), grad
 

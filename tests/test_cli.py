@@ -1,0 +1,50 @@
+"""The command line as a user meets it: list, help, device checks."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from dfo_bench.registry import optimizers, problems
+from tests.conftest import CLI, cli_env
+
+
+def dfo_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env())
+
+
+@pytest.fixture(scope="module")
+def listing() -> dict[str, str]:
+    """``dfo-bench list`` output: section -> text."""
+    return {kind: dfo_bench("list", kind).stdout for kind in ("problems", "optimizers")}
+
+
+@pytest.mark.parametrize("kind, name", [("problems", n) for n in problems.names()] + [("optimizers", n) for n in optimizers.names()])
+def test_list_shows_every_registered_name_with_its_description(listing: dict[str, str], kind: str, name: str) -> None:
+    registry = problems if kind == "problems" else optimizers
+    lines = [line for line in listing[kind].splitlines() if line.split()[:1] == [name]]
+    assert len(lines) == 1 and registry.get(name).description in lines[0]
+    other = "optimizers" if kind == "problems" else "problems"
+    assert not [line for line in listing[other].splitlines() if line.split()[:1] == [name]]
+
+
+def test_help_names_every_command() -> None:
+    shown = dfo_bench("--help")
+    assert shown.returncode == 0
+    for command in ("list", "run", "report"):
+        assert command in shown.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_suite_on_a_machine_without_cuda_is_refused_up_front(tmp_path: Path) -> None:
+    suite = {"problems": ["digits-mlp"], "optimizers": ["de"], "seeds": [0], "budget": {"evaluations": 10}, "device": "cuda"}
+    path = tmp_path / "cuda.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    ran = dfo_bench("run", str(path), "--out", str(tmp_path / "results"))
+    assert ran.returncode == 2 and ran.stderr.count("\n") == 1
+    assert f"{path}: device: cuda was asked for" in ran.stderr and "auto, cpu" in ran.stderr
+    assert not (tmp_path / "results").exists()
