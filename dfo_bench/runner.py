@@ -1,8 +1,8 @@
 """The runner: the one place that owns budgets, seeds and checkpoints.
 
 For each run the seed fixes the data split and the initial weights (through the problem, for
-every optimizer alike) and the optimizer's generator (hashed with the optimizer's name and
-parameters). The budget is charged by the problem; the runner stops when it says so and, at
+every optimizer alike) and the optimizer's generator (hashed with the problem's and the
+optimizer's names; variants of one optimizer share it, for a paired comparison). The budget is charged by the problem; the runner stops when it says so and, at
 log-spaced fractions of it, measures the recommended point with the clock paused.
 """
 
@@ -79,7 +79,7 @@ class CheckpointSchedule:
 
 def execute(spec: RunSpec) -> RunResult:
     """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised."""
-    run_seed = derive_seed(spec.seed, spec.problem.name, spec.problem.params, spec.optimizer.name, spec.optimizer.params)
+    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
     result = RunResult(spec, run_seed, datetime.now(timezone.utc).isoformat(timespec="seconds"), spec.device)
     torch.set_num_threads(spec.threads)
     try:

@@ -1,7 +1,8 @@
 """Seeds derived by hashing, so that every stream of randomness is named and reproducible.
 
 The run's base seed alone fixes the data split and the initial weights (keys: problem);
-the optimizer's generator additionally depends on the optimizer (keys: problem, optimizer).
+the optimizer's generator depends on the seed and the problem's and optimizer's names, not on
+hyper-parameters, so variants of one optimizer draw common random numbers (paired comparison).
 No library code touches a global random state.
 """
 
@@ -11,7 +12,6 @@ import hashlib
 import json
 from typing import Any
 
-import numpy as np
 import torch
 
 
@@ -19,11 +19,6 @@ def derive_seed(seed: int, *keys: Any) -> int:
     """A 63-bit seed from a base seed and any JSON-serialisable keys."""
     payload = json.dumps([seed, *keys], sort_keys=True, default=str).encode()
     return int.from_bytes(hashlib.sha256(payload).digest()[:8], "little") >> 1
-
-
-def numpy_generator(seed: int, *keys: Any) -> np.random.Generator:
-    """A NumPy generator for the stream named by ``keys``."""
-    return np.random.default_rng(derive_seed(seed, *keys))
 
 
 def torch_generator(seed: int, *keys: Any) -> torch.Generator:
