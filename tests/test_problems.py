@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ from dfo_bench.problems.metrics import macro_f1
 from dfo_bench.registry import problems
 from dfo_bench.testing import check_population_consistent
 
-from .conftest import SHARED_MNIST, needs_mnist
+from .conftest import SHARED_MNIST, fake_mnist, needs_mnist
 
 # Parameters a test machine can satisfy; a plugin problem is tested with its defaults.
 CONFIGS = {"mnist-mlp": {"root": str(SHARED_MNIST)}}
@@ -118,19 +116,6 @@ def test_circular_batches_use_every_sample_once_per_cycle() -> None:
     drawn = torch.cat([stream.next() for _ in range(10)])  # 30 samples = 3 full cycles
     for cycle in drawn.view(3, 10):
         assert sorted(cycle.tolist()) == list(range(10))
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def fake_mnist(folder: Path, n: int, prefix: str) -> None:
-    rng = np.random.default_rng(0)
-    labels = np.arange(n) % 10
-    images = rng.integers(0, 256, (n, 28, 28))
-    write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-    write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
 def test_idx_folder_with_test_files_only_is_split_by_seed(tmp_path: Path) -> None:

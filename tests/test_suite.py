@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from dfo_bench.errors import ConfigError
+from dfo_bench.registry import optimizers
 from dfo_bench.suite import load_suite
-from tests.conftest import CLI, REPO, cli_env
+from tests.conftest import CLI, REPO, cli_env, fake_mnist
 
 GOOD: dict[str, Any] = {
     "name": "good",
@@ -43,10 +44,15 @@ def test_run_id_depends_on_configuration_not_on_suite_name(write_suite) -> None:
     assert a.run_id == b.run_id and a.run_id != c.run_id
 
 
-def test_shipped_suites_are_valid() -> None:
-    for path in sorted((REPO / "suites").glob("*.yaml")):
-        suite = load_suite(path)
-        assert len(suite.config.seeds) >= 3 and suite.runs, path
+@pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_suites_are_valid(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mnist").mkdir()
+    fake_mnist(tmp_path / "mnist", 10_000, "t10k")  # where suites find MNIST by default
+    monkeypatch.setenv("DFO_BENCH_DATA", str(tmp_path))
+    suite = load_suite(path)
+    assert len(suite.config.seeds) >= 3 and {r.problem.name for r in suite.runs}
+    built_in = {name for name, _, origin in optimizers.describe() if origin == "built-in"}
+    assert built_in <= {r.optimizer.name for r in suite.runs}, "a shipped suite runs every built-in optimizer"
 
 
 BAD = {
