@@ -2,8 +2,9 @@
 
 For each run the seed fixes the data split and the initial weights (through the problem, for
 every optimizer alike) and the optimizer's generator (hashed with the problem's and the
-optimizer's names; variants of one optimizer share it, for a paired comparison). The budget is charged by the problem; the runner stops when it says so and, at
-log-spaced fractions of it, measures the recommended point with the clock paused.
+optimizer's names; variants of one optimizer share it, for a paired comparison). The budget
+is charged by the problem; the runner stops when it says so and, at log-spaced fractions of
+it, measures the recommended point with the clock paused.
 """
 
 from __future__ import annotations

@@ -85,6 +85,22 @@ def to_frame(result: RunResult) -> pd.DataFrame:
     return frame
 
 
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Have ``write`` fill a temporary file beside ``path``, fsync it, then rename it to ``path``:
+    a reader (or a resumed suite) sees the whole file or none. The temporary name carries the
+    writer's pid, so ``ResultStore.remove_stale_temporaries`` can tell a killed writer's leftovers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,14 +131,10 @@ class ResultStore:
         return str(pd.read_parquet(path, columns=["status"])["status"].iloc[0])
 
     def write(self, result: RunResult) -> Path:
-        path = self.path(result.spec.run_id)
-        self._atomic(path, lambda tmp: to_frame(result).to_parquet(tmp, index=False))
-        return path
+        return write_atomically(self.path(result.spec.run_id), lambda tmp: to_frame(result).to_parquet(tmp, index=False))
 
     def write_text(self, name: str, text: str) -> Path:
-        path = self.root / name
-        self._atomic(path, lambda tmp: tmp.write_text(text))
-        return path
+        return write_atomically(self.root / name, lambda tmp: tmp.write_text(text))
 
     def load(self) -> pd.DataFrame:
         """Every stored run's rows; raises FileNotFoundError when there are none."""
@@ -131,23 +143,9 @@ class ResultStore:
             raise FileNotFoundError(f"{self.runs}: no stored results")
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
-    def remove_stale_temporaries(self) -> list[Path]:
-        """Delete temporary files left by writers that were killed (their process is gone)."""
-        removed = []
+    def remove_stale_temporaries(self) -> None:
+        """Delete temporary files of ``write_atomically`` whose writer was killed (its process is gone)."""
         for tmp in self.root.glob("**/.*.tmp"):
             pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
             if pid.isdigit() and not _process_exists(int(pid)):
                 tmp.unlink(missing_ok=True)
-                removed.append(tmp)
-        return removed
-
-    def _atomic(self, path: Path, write: Callable[[Path], object]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            write(tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -6,7 +6,6 @@ Everything comes from the stored Parquet files alone; nothing is re-run.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from dfo_bench.report.meta import budget_text, describe_runs
 from dfo_bench.report.plots import Color, convergence_figure, figure_bytes, optimizer_colors
 from dfo_bench.report.render import Section, render_html, render_markdown
 from dfo_bench.report.tables import failed_runs, final_rows, summary_table
-from dfo_bench.store import ResultStore
+from dfo_bench.store import ResultStore, write_atomically
 
 __all__ = ["build_report", "load_runs"]
 
@@ -39,14 +38,8 @@ def load_runs(results: Path) -> pd.DataFrame:
 
 
 def _write(path: Path, data: str | bytes) -> Path:
-    """Write under a temporary name, then rename: a crash never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """A report file appears whole or not at all."""
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data))
 
 
 def _stem(problem: str) -> str:
