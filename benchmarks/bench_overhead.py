@@ -18,7 +18,7 @@ threads (default 2):
 No target is set: the ratio says how much an optimizer's own work adds to each generation
 (well below 1: evaluation dominates; near or above 1: the optimizer is the bottleneck).
 
-Run:  .venv/bin/python benchmarks/bench_overhead.py [--threads 2] [--population 64] [--json PATH]
+Run:  .venv/bin/python benchmarks/bench_overhead.py [--threads 2] [--population 64] [--only NAME ...] [--json PATH]
 
 Without MNIST IDX files in --data-root (default /work/shared/data/mnist) it times a random-data
 problem of the same shape instead, and says so.
@@ -50,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--generations", type=int, default=10, help="timed ask/tell generations (default 10)")
     parser.add_argument("--steps", type=int, default=100, help="timed gradient steps (default 100)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed generations or steps first (default 2)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="time only these optimizers (default: all registered)")
     add_common_arguments(parser)
     return parser.parse_args()
 
@@ -189,7 +190,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     workload = load_workload(args.data_root)
-    rows = [optimizer_figures(name, workload, args) for name in optimizers.names()]
+    rows = [optimizer_figures(name, workload, args) for name in args.only or optimizers.names()]
     report(workload, rows, args)
     if args.json:
         config = {"threads": torch.get_num_threads(), "torch": torch.__version__, "data": workload.source}

@@ -66,7 +66,7 @@ class RunSummary:
 
 def run_and_store(spec: RunSpec, root: Path) -> RunSummary:
     """Execute one run and write its result atomically; runs in the executor's worker."""
-    result = execute(spec)
+    result = execute(spec, cache_dir=root / "cache")
     ResultStore(root).write(result)
     return RunSummary(spec.run_id, result.status, result.error)
 

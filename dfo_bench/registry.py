@@ -120,8 +120,16 @@ optimizers: Registry[Optimizer] = Registry(
     "dfo_bench.optimizers",
     {
         "adam": "dfo_bench.optimizers.adam:Adam",
+        "ars": "dfo_bench.optimizers.ars:ARS",
+        "cbo": "dfo_bench.optimizers.cbo:CBO",
         "cma-es": "dfo_bench.optimizers.cma_es:CMAES",
         "de": "dfo_bench.optimizers.de:DifferentialEvolution",
+        "direct-search": "dfo_bench.optimizers.direct_search:DirectSearch",
+        "ga": "dfo_bench.optimizers.ga:GeneticAlgorithm",
+        "hbde": "dfo_bench.optimizers.hbde:HBDE",
+        "nevergrad": "dfo_bench.optimizers.nevergrad_adapter:NevergradOptimizer",
+        "openai-es": "dfo_bench.optimizers.openai_es:OpenAIES",
+        "pymoo": "dfo_bench.optimizers.pymoo_adapter:PymooAlgorithm",
         "random-search": "dfo_bench.optimizers.random_search:RandomSearch",
     },
 )

@@ -4,26 +4,33 @@ For each run the seed fixes the data split and the initial weights (through the 
 every optimizer alike) and the optimizer's generator (hashed with the problem's and the
 optimizer's names; variants of one optimizer share it, for a paired comparison). The budget
 is charged by the problem; the runner stops when it says so and, at log-spaced fractions of
-it, measures the recommended point with the clock paused.
+it, measures the recommended point with the clock paused. The runner also builds what a run
+starts from: the initial weights (or their cached pre-training) and the search space that
+stands between optimizer and problem.
 """
 
 from __future__ import annotations
 
 import math
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic import TypeAdapter
 
 from dfo_bench.budget import Budget
 from dfo_bench.errors import BudgetExceeded
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer
+from dfo_bench.pretrain import pretrained_weights
 from dfo_bench.problems.base import SPLITS, Problem
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.seeding import derive_seed
+from dfo_bench.spaces import Space, SpaceConfig, make_space
 from dfo_bench.suite import RunSpec
 
 @dataclass
@@ -35,6 +42,10 @@ class RunResult:
     started_at: str
     device: str
     dim: int | None = None
+    search_dim: int | None = None
+    """Coordinates the optimizer searched (``dim`` unless the space is blocked)."""
+    pretrain: dict[str, Any] | None = None
+    """Cost of the pre-training the run started from (evaluations, samples, seconds, cached)."""
     trace: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
 
@@ -78,20 +89,32 @@ class CheckpointSchedule:
         return False
 
 
-def execute(spec: RunSpec) -> RunResult:
-    """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised."""
+def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
+    """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised.
+
+    ``cache_dir`` keeps pre-trained starting weights for the other runs of a suite.
+    """
     run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
     result = RunResult(spec, run_seed, datetime.now(timezone.utc).isoformat(timespec="seconds"), spec.device)
     torch.set_num_threads(spec.threads)
     try:
         device = resolve_device(spec.device)
         result.device = str(device)
-        problem = problems.get(spec.problem.name).from_config(spec.problem.params, spec.seed, device)
+        make_problem = partial(problems.get(spec.problem.name).from_config, spec.problem.params, spec.seed, device)
+        problem = make_problem()
         result.dim = problem.dim
+        x0 = problem.initial_point()
+        if spec.init is not None:
+            x0, usage, cached = pretrained_weights(make_problem, spec.init["pretrain"], cache_dir)
+            result.pretrain = {**asdict(usage), "cached": cached}
+        space = make_space(TypeAdapter(SpaceConfig).validate_python(spec.space), x0)
+        result.search_dim = space.dim
         optimizer = optimizers.get(spec.optimizer.name).from_config(
-            problem.initial_point(), np.random.default_rng(run_seed), spec.optimizer.params
+            space.initial(), np.random.default_rng(run_seed), spec.optimizer.params
         )
-        _optimize(problem, optimizer, Budget(spec.budget), spec.checkpoints, result.trace)
+        if isinstance(optimizer, AskTellOptimizer) and optimizer.evaluation_batch is not None:
+            problem.use_evaluation_batch(optimizer.evaluation_batch)
+        _optimize(problem, space, optimizer, Budget(spec.budget), spec.checkpoints, result.trace)
     except Exception as exc:  # a failed run is stored with its error; the suite goes on
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
@@ -99,27 +122,33 @@ def execute(spec: RunSpec) -> RunResult:
     return result
 
 
-def _optimize(problem: Problem, optimizer: Optimizer, budget: Budget, checkpoints: int, trace: list) -> None:
+def _optimize(problem: Problem, space: Space, optimizer: Optimizer, budget: Budget, checkpoints: int, trace: list) -> None:
+    """The budget loop; the optimizer works in ``space``, the problem sees weights."""
     problem.attach(budget)
     schedule = CheckpointSchedule(checkpoints)
     best_seen = math.inf
-    trace.append(_measure(problem, optimizer, budget, best_seen))
+
+    def loss_and_grad(z: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+        loss, grad = problem.loss_and_grad(space.point(z), batch_size)
+        return loss, space.pullback(grad)
+
+    trace.append(_measure(problem, space, optimizer, budget, best_seen))
     budget.start()
     while True:
         if isinstance(optimizer, AskTellOptimizer):
-            X = optimizer.ask()
+            Z = optimizer.ask()
             affordable = budget.affordable(problem.samples_per_evaluation)
-            k = X.shape[0] if affordable is None else min(affordable, X.shape[0])
+            k = Z.shape[0] if affordable is None else min(affordable, Z.shape[0])
             if k == 0:
                 break
-            losses = problem.evaluate(X[:k])
+            losses = problem.evaluate(space.to_weights(Z[:k]))
             best_seen = min(best_seen, float(losses.min()))
-            if k < X.shape[0]:  # the budget ends inside this generation: evaluated, not told
+            if k < Z.shape[0]:  # the budget ends inside this generation: evaluated, not told
                 break
-            optimizer.tell(X, losses)
+            optimizer.tell(Z, losses)
         elif isinstance(optimizer, GradientOptimizer):
             try:
-                best_seen = min(best_seen, optimizer.step(problem.loss_and_grad))
+                best_seen = min(best_seen, optimizer.step(loss_and_grad))
             except BudgetExceeded:
                 break
         else:
@@ -127,16 +156,16 @@ def _optimize(problem: Problem, optimizer: Optimizer, budget: Budget, checkpoint
         if budget.out_of_time:
             break
         if schedule.due(budget.fraction):
-            trace.append(_measure(problem, optimizer, budget, best_seen))
+            trace.append(_measure(problem, space, optimizer, budget, best_seen))
     budget.stop()
     if trace[-1]["evaluations"] != budget.usage.evaluations:
-        trace.append(_measure(problem, optimizer, budget, best_seen))
+        trace.append(_measure(problem, space, optimizer, budget, best_seen))
 
 
-def _measure(problem: Problem, optimizer: Optimizer, budget: Budget, best_seen: float) -> dict[str, Any]:
+def _measure(problem: Problem, space: Space, optimizer: Optimizer, budget: Budget, best_seen: float) -> dict[str, Any]:
     with budget.paused():
         usage = budget.usage
-        x = optimizer.recommend()
+        x = space.point(optimizer.recommend())
         row: dict[str, Any] = {
             "evaluations": usage.evaluations,
             "samples": usage.samples,

@@ -8,19 +8,19 @@ at all (write to a temporary name, fsync, rename), so a killed suite never leave
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-from collections.abc import Callable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
 
+from dfo_bench.atomic import remove_stale_temporaries, write_atomically
 from dfo_bench.runner import RunResult
 
-VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-learn", "pydantic")
+PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")
+VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-learn", "pydantic", "nevergrad", "pymoo")
 
 
 @cache
@@ -68,6 +68,10 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "device": result.device,
         "threads": spec.threads,
         "dim": result.dim,
+        "space": json.dumps(spec.space, sort_keys=True),
+        "search_dim": result.search_dim,
+        "init": json.dumps(spec.init, sort_keys=True) if spec.init else None,
+        **{f"pretrain_{k}": v for k, v in (result.pretrain or dict.fromkeys(PRETRAIN_COLUMNS)).items()},
         "status": result.status,
         "error": result.error,
         "started_at": result.started_at,
@@ -83,34 +87,6 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         meta[f"final_{column}"] = final[column]
     frame = pd.concat([pd.DataFrame([meta] * len(trace)), trace], axis=1)
     return frame
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """Have ``write`` fill a temporary file beside ``path``, fsync it, then rename it to ``path``:
-    a reader (or a resumed suite) sees the whole file or none. The temporary name carries the
-    writer's pid, so ``ResultStore.remove_stale_temporaries`` can tell a killed writer's leftovers."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but another user's
-        return True
-    except OverflowError:  # not a valid pid
-        return False
-    return True
 
 
 class ResultStore:
@@ -144,8 +120,5 @@ class ResultStore:
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
     def remove_stale_temporaries(self) -> None:
-        """Delete temporary files of ``write_atomically`` whose writer was killed (its process is gone)."""
-        for tmp in self.root.glob("**/.*.tmp"):
-            pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
-            if pid.isdigit() and not _process_exists(int(pid)):
-                tmp.unlink(missing_ok=True)
+        """Delete temporary files of writers that were killed (their process is gone)."""
+        remove_stale_temporaries(self.root)

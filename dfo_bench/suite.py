@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError, DfoBenchError
+from dfo_bench.optimizers.base import GradientOptimizer
 from dfo_bench.registry import Registry, optimizers, problems
+from dfo_bench.spaces import SpaceConfig
 
 
 class _Strict(BaseModel):
@@ -44,6 +46,31 @@ class ComponentConfig(_Strict):
     params: dict[str, Any] = {}
 
 
+class PretrainConfig(_Strict):
+    optimizer: str = "adam"
+    """A gradient optimizer from the registry."""
+    params: dict[str, Any] = {}
+    epochs: float = Field(gt=0)
+    """Passes over the training set, charged as 3 forward-equivalent samples per sample."""
+
+
+class InitConfig(_Strict):
+    pretrain: PretrainConfig
+    """Start every optimizer from these pre-trained weights, computed once per (problem, seed)."""
+
+
+class ProblemConfig(ComponentConfig):
+    init: InitConfig | None = None
+    """None: the problem's seeded initial weights."""
+
+
+class OptimizerConfig(ComponentConfig):
+    space: SpaceConfig | None = None
+    """Where the optimizer searches; default: the optimizer's own (full weights for most, blocks for hbde)."""
+    budget: BudgetConfig | None = None
+    """Replaces the suite's budget for this optimizer (e.g. a gradient baseline's own schedule)."""
+
+
 class ExecutorConfig(_Strict):
     kind: Literal["sequential", "process"] = "sequential"
     workers: int = Field(2, ge=1)
@@ -51,8 +78,8 @@ class ExecutorConfig(_Strict):
 
 class SuiteConfig(_Strict):
     name: str | None = None
-    problems: list[ComponentConfig] = Field(min_length=1)
-    optimizers: list[ComponentConfig] = Field(min_length=1)
+    problems: list[ProblemConfig] = Field(min_length=1)
+    optimizers: list[OptimizerConfig] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
     budget: BudgetConfig
     checkpoints: int = Field(25, ge=20, le=1000)
@@ -103,12 +130,21 @@ class RunSpec:
     checkpoints: int
     device: str
     threads: int
+    space: dict[str, Any] = field(default_factory=lambda: {"kind": "full"})
+    """The optimizer's search space (``spaces.SpaceConfig`` as a dict)."""
+    init: dict[str, Any] | None = None
+    """How the initial weights are made (``InitConfig`` as a dict); None: the problem's own."""
 
     @property
     def config_hash(self) -> str:
         """Identifies the run's result: same hash, same configuration."""
         key = asdict(self)
         del key["suite"], key["threads"]
+        # Settings at their defaults are left out, so results stored before they existed stay valid.
+        if key["space"] == {"kind": "full"}:
+            del key["space"]
+        if key["init"] is None:
+            del key["init"]
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
@@ -141,23 +177,79 @@ def _label(name: str, given: dict[str, Any]) -> str:
     return f"{name}[{inside}]"
 
 
-def _components(path: Path, field: str, items: list[ComponentConfig], registry: Registry) -> list[Component]:
-    out = []
-    for i, item in enumerate(items):
-        where = f"{field}[{i}]"
-        try:
-            cls = registry.get(item.name)
-        except DfoBenchError as exc:
-            raise ConfigError(f"{path}: {where}.name: {exc}") from None
-        try:
-            params = cls.Params(**item.params)
-        except ValidationError as exc:
-            raise ConfigError(_format_error(path, f"{where}.params", exc) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
-        out.append(Component(item.name, item.label or _label(item.name, item.params), params.model_dump(mode="json")))
-    labels = [c.label for c in out]
+def _params(path: Path, where: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` validated against ``cls.Params``, with every default filled in."""
+    try:
+        return cls.Params(**given).model_dump(mode="json")
+    except ValidationError as exc:
+        raise ConfigError(_format_error(path, f"{where}.params", exc) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
+
+
+def _lookup(path: Path, where: str, registry: Registry, name: str) -> type:
+    try:
+        return registry.get(name)
+    except DfoBenchError as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from None
+
+
+def _init(path: Path, where: str, item: ProblemConfig) -> dict[str, Any] | None:
+    if item.init is None:
+        return None
+    pretrain = item.init.pretrain
+    cls = _lookup(path, f"{where}.init.pretrain.optimizer", optimizers, pretrain.optimizer)
+    if not issubclass(cls, GradientOptimizer):
+        gradient = [n for n in optimizers.names() if issubclass(optimizers.get(n), GradientOptimizer)]
+        raise ConfigError(f"{path}: {where}.init.pretrain.optimizer: '{pretrain.optimizer}' is not a gradient optimizer; allowed: {', '.join(gradient)}")
+    params = _params(path, f"{where}.init.pretrain", cls, pretrain.params)
+    return {"pretrain": {"optimizer": pretrain.optimizer, "params": params, "epochs": pretrain.epochs}}
+
+
+def _distinct_labels(path: Path, section: str, labels: list[str]) -> None:
     duplicated = sorted({label for label in labels if labels.count(label) > 1})
     if duplicated:
-        raise ConfigError(f"{path}: {field}: labels must be distinct, '{duplicated[0]}' repeats; give each a label")
+        raise ConfigError(f"{path}: {section}: labels must be distinct, '{duplicated[0]}' repeats; give each a label")
+
+
+@dataclass(frozen=True)
+class _ProblemChoice:
+    component: Component
+    init: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _OptimizerChoice:
+    component: Component
+    space: dict[str, Any]
+    budget: BudgetLimits | None
+
+
+def _problems(path: Path, items: list[ProblemConfig]) -> list[_ProblemChoice]:
+    out = []
+    for i, item in enumerate(items):
+        where = f"problems[{i}]"
+        cls = _lookup(path, f"{where}.name", problems, item.name)
+        init = _init(path, where, item)
+        label = item.label or _label(item.name, item.params) + ("+pretrain" if init else "")
+        out.append(_ProblemChoice(Component(item.name, label, _params(path, where, cls, item.params)), init))
+    _distinct_labels(path, "problems", [p.component.label for p in out])
+    return out
+
+
+def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[_OptimizerChoice]:
+    out = []
+    for i, item in enumerate(items):
+        where = f"optimizers[{i}]"
+        cls = _lookup(path, f"{where}.name", optimizers, item.name)
+        params = _params(path, where, cls, item.params)
+        label = item.label or _label(item.name, item.params)
+        if item.space is not None:
+            space = item.space.model_dump(mode="json")
+            label = item.label or label + "@" + _label(space["kind"], {k: v for k, v in space.items() if k != "kind"})
+        else:
+            space = cls.default_space
+        budget = BudgetLimits(**item.budget.model_dump()) if item.budget else None
+        out.append(_OptimizerChoice(Component(item.name, label, params), space, budget))
+    _distinct_labels(path, "optimizers", [o.component.label for o in out])
     return out
 
 
@@ -178,12 +270,23 @@ def load_suite(path: str | Path) -> Suite:
         config = SuiteConfig(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(path, "", exc)) from None
-    problem_list = _components(path, "problems", config.problems, problems)
-    optimizer_list = _components(path, "optimizers", config.optimizers, optimizers)
+    problem_list = _problems(path, config.problems)
+    optimizer_list = _optimizers(path, config.optimizers)
     name = config.name or path.stem
     limits = BudgetLimits(**config.budget.model_dump())
     runs = [
-        RunSpec(name, problem, optimizer, seed, limits, config.checkpoints, config.device, config.threads)
+        RunSpec(
+            name,
+            problem.component,
+            optimizer.component,
+            seed,
+            optimizer.budget or limits,
+            config.checkpoints,
+            config.device,
+            config.threads,
+            space=optimizer.space,
+            init=problem.init,
+        )
         for problem in problem_list
         for optimizer in optimizer_list
         for seed in config.seeds

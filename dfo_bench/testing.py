@@ -24,11 +24,14 @@ def run_spec(
     seed: int = 0,
     budget: BudgetLimits = BudgetLimits(evaluations=3000, samples=1_500_000),
     checkpoints: int = 20,
+    space: dict[str, Any] | None = None,
 ) -> RunSpec:
-    """A single run of ``optimizer`` on ``problem``, validated as a suite would validate it."""
+    """A single run of ``optimizer`` on ``problem``, validated as a suite would validate it;
+    ``space`` defaults to the optimizer's own."""
     from dfo_bench.registry import optimizers, problems
 
-    o_params = optimizers.get(optimizer).Params(**(optimizer_params or {})).model_dump(mode="json")
+    cls = optimizers.get(optimizer)
+    o_params = cls.Params(**(optimizer_params or {})).model_dump(mode="json")
     p_params = problems.get(problem).Params(**(problem_params or {})).model_dump(mode="json")
     return RunSpec(
         suite="conformance",
@@ -39,6 +42,7 @@ def run_spec(
         checkpoints=checkpoints,
         device="cpu",
         threads=1,
+        space=space or cls.default_space,
     )
 
 

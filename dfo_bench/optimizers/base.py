@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 
 GradientFn = Callable[[torch.Tensor, int], tuple[float, torch.Tensor]]
@@ -26,6 +27,8 @@ class Optimizer(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[ParamsModel]] = ParamsModel
+    default_space: ClassVar[dict[str, Any]] = {"kind": "full"}
+    """The search space (see ``dfo_bench.spaces``) used when a suite names none."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:
@@ -59,8 +62,8 @@ class AskTellOptimizer(Optimizer):
     def popsize(self) -> int:
         """The number of candidates ``ask()`` returns by default."""
 
-    def ask(self, n: int | None = None) -> torch.Tensor:
-        """A population of shape (n, dim) to evaluate; n defaults to ``popsize``."""
+    def ask(self, n: int | None = None) -> Population:
+        """A population of shape (n, dim) to evaluate (a matrix, or moves from one point); n defaults to ``popsize``."""
         n = self.popsize if n is None else n
         if self.fixed_population and n != self.popsize:
             raise ValueError(f"{self.name} asks whole populations of {self.popsize}, not {n}")
@@ -69,7 +72,7 @@ class AskTellOptimizer(Optimizer):
             raise RuntimeError(f"{self.name} asked {tuple(X.shape)}, expected ({n}, {self.dim})")
         return X
 
-    def tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+    def tell(self, X: Population, losses: torch.Tensor) -> None:
         """Learn from the losses of the population X that ``ask`` returned."""
         if losses.shape != (X.shape[0],):
             raise ValueError(f"{self.name}: {X.shape[0]} candidates but {tuple(losses.shape)} losses")
@@ -77,11 +80,17 @@ class AskTellOptimizer(Optimizer):
             raise FloatingPointError(f"{self.name}: NaN loss among the candidates")
         self._tell(X, losses.to(torch.float64))
 
-    @abstractmethod
-    def _ask(self, n: int) -> torch.Tensor: ...
+    @property
+    def evaluation_batch(self) -> int | None:
+        """Training samples per generation when the optimizer scores on circular super-batches;
+        None: the problem's own evaluation batch."""
+        return None
 
     @abstractmethod
-    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None: ...
+    def _ask(self, n: int) -> Population: ...
+
+    @abstractmethod
+    def _tell(self, X: Population, losses: torch.Tensor) -> None: ...
 
 
 class GradientOptimizer(Optimizer):

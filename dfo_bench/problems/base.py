@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 
 from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
 
 SPLITS = ("train", "val", "test")
@@ -51,6 +52,11 @@ class Problem(ABC):
     def samples_per_evaluation(self) -> int:
         """Forward-equivalent samples charged for evaluating one candidate."""
 
+    @property
+    def train_size(self) -> int:
+        """Samples in the training set (one epoch), for pre-training measured in epochs."""
+        raise NotImplementedError(f"{self.name} does not say its training-set size, so it cannot be pre-trained by epochs")
+
     @abstractmethod
     def initial_point(self) -> torch.Tensor:
         """The seeded initial weights, shape (dim,), float32 on the CPU."""
@@ -59,14 +65,27 @@ class Problem(ABC):
         """Charge all further work to ``budget`` (the runner's)."""
         self.budget = budget
 
-    def evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        """Losses of a population X of shape (P, dim) on the current evaluation batch, shape (P,)."""
-        if X.ndim != 2 or X.shape[1] != self.dim:
+    def evaluate(self, X: Population) -> torch.Tensor:
+        """Losses of a population X of shape (P, dim) on the current evaluation batch, shape (P,).
+
+        X may be ``CoordinateMoves``; each candidate is charged one evaluation either way.
+        """
+        if len(X.shape) != 2 or X.shape[1] != self.dim:
             raise ValueError(f"{self.name}: expected a population of shape (P, {self.dim}), got {tuple(X.shape)}")
         self.budget.charge(evaluations=X.shape[0], samples=X.shape[0] * self.samples_per_evaluation)
         with torch.no_grad():
-            losses = self._evaluate(X.to(self.device, torch.float32))
+            if isinstance(X, CoordinateMoves):
+                losses = self._evaluate_moves(
+                    CoordinateMoves(X.base.to(self.device, torch.float32), X.index.to(self.device), X.value.to(self.device, torch.float32))
+                )
+            else:
+                losses = self._evaluate(X.to(self.device, torch.float32))
         return losses.float().cpu()
+
+    def use_evaluation_batch(self, size: int) -> None:
+        """Score every later ``evaluate`` on the next circular chunk of ``size`` training samples
+        (one chunk per call, shared by the whole population); asked for by super-batch optimizers."""
+        raise NotImplementedError(f"{self.name} cannot evaluate on circular super-batches")
 
     def loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
         """Loss and gradient at x on the next training minibatch; charged 1 evaluation and 3·B samples."""
@@ -80,6 +99,10 @@ class Problem(ABC):
 
     @abstractmethod
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor: ...
+
+    def _evaluate_moves(self, moves: CoordinateMoves) -> torch.Tensor:
+        """Problems with a faster path for one-coordinate moves override this."""
+        return self._evaluate(moves.dense())
 
     @abstractmethod
     def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]: ...

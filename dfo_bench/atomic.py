@@ -1,0 +1,43 @@
+"""Files that appear whole or not at all, and the clean-up of writers that were killed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Have ``write`` fill a temporary file beside ``path``, fsync it, then rename it to ``path``:
+    a reader (or a resumed suite) sees the whole file or none. The temporary name carries the
+    writer's pid, so ``remove_stale_temporaries`` can tell a killed writer's leftovers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    except OverflowError:  # not a valid pid
+        return False
+    return True
+
+
+def remove_stale_temporaries(root: Path) -> None:
+    """Delete temporary files of ``write_atomically`` under ``root`` whose writer process is gone."""
+    for tmp in root.glob("**/.*.tmp"):
+        pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+        if pid.isdigit() and not _process_exists(int(pid)):
+            tmp.unlink(missing_ok=True)
