@@ -13,7 +13,9 @@ TITLE = "dfo-bench report"
 RANK_NOTE = (
     "Accuracies and macro-F1 are fractions on the final recommended point, mean ± sd over seeds. "
     "Rank: mean over seeds of the optimizer's rank by final test accuracy within the seed (1 = best). "
-    "Evaluations, forward-equivalent samples and seconds: mean used per run. Failed runs are not averaged."
+    "Evaluations, forward-equivalent samples and seconds: mean used per run. Coordinates: size of the "
+    "space searched (all weights, or histogram blocks). Pre-training samples: cost of the shared "
+    "pre-trained start, outside the budget (— for none). Failed runs are not averaged."
 )
 
 
@@ -53,6 +55,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             "evaluations": table["evaluations"].map(lambda v: _fmt(v, ",.0f")),
             "samples": table["samples"].map(lambda v: _fmt(v, ",.0f")),
             "seconds": table["seconds"].map(lambda v: _fmt(v, ".1f")),
+            "coordinates": table["coordinates"].map(lambda v: _fmt(v, ",.0f")),
+            "pre-training samples": table["pretrain_samples"].map(lambda v: _fmt(v, ",.0f")),
             "seeds ok / failed": [f"{ok} / {failed}" for ok, failed in zip(table["seeds_ok"], table["seeds_failed"])],
         }
     )

@@ -25,9 +25,16 @@ def summary_table(finals: pd.DataFrame) -> pd.DataFrame:
     """One row per optimizer of one problem, best mean rank first.
 
     Accuracies and F1 are fractions (0..1); ``evaluations``, ``samples`` (forward-equivalent) and
-    ``seconds`` are the mean final usage of the ok runs; sd is over seeds (ddof 1, NaN for one seed).
+    ``seconds`` are the mean final usage of the ok runs; sd is over seeds (ddof 1, NaN for one seed);
+    ``coordinates`` is the size of the space searched; ``pretrain_samples`` the pre-training cost
+    the runs started from (NaN without pre-training), kept apart from the budget.
     """
     ok = finals[finals["status"] == "ok"]
+    # Results stored before search spaces and pre-training existed searched all weights from scratch.
+    ok = ok.assign(
+        search_dim=ok["search_dim"] if "search_dim" in ok else ok["dim"],
+        pretrain_samples=ok["pretrain_samples"] if "pretrain_samples" in ok else float("nan"),
+    )
     table = ok.assign(rank=seed_ranks(ok)).groupby("optimizer_label").agg(
         test_accuracy_mean=("final_test_accuracy", "mean"),
         test_accuracy_sd=("final_test_accuracy", "std"),
@@ -39,6 +46,8 @@ def summary_table(finals: pd.DataFrame) -> pd.DataFrame:
         evaluations=("final_evaluations", "mean"),
         samples=("final_samples", "mean"),
         seconds=("final_seconds", "mean"),
+        coordinates=("search_dim", "mean"),
+        pretrain_samples=("pretrain_samples", "mean"),
         rank=("rank", "mean"),
     )
     counts = pd.crosstab(finals["optimizer_label"], finals["status"]).reindex(columns=["ok", "failed"], fill_value=0)
