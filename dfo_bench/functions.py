@@ -1,0 +1,238 @@
+"""Classic test functions, a driver that minimises them with any registered optimizer, and what to expect.
+
+Neural-network losses say little about whether an optimizer is *correct*: a bug that halves
+its progress still "improves the loss". On sphere, Rosenbrock and Rastrigin the optimum is
+known (f* = 0 at x* = 0, 1, 0), so ``REFERENCE`` can state, per optimizer, what it reliably
+reaches within a budget; ``tests/test_reference.py`` holds every built-in optimizer to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from dfo_bench.moves import dense
+from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer
+from dfo_bench.registry import optimizers
+
+TestFunction = Callable[[torch.Tensor], torch.Tensor]
+"""(P, D) candidates → (P,) values, computed in float64 (near the optimum float32 loses the digits)."""
+
+
+def sphere(X: torch.Tensor) -> torch.Tensor:
+    """Σ x²: convex and isotropic; anything that fails here is broken."""
+    return (X.double() ** 2).sum(dim=1)
+
+
+def rosenbrock(X: torch.Tensor) -> torch.Tensor:
+    """Σ 100 (x_{i+1} − x_i²)² + (1 − x_i)²: a curved valley, minimum at (1, …, 1)."""
+    X = X.double()
+    return (100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2).sum(dim=1)
+
+
+def rastrigin(X: torch.Tensor) -> torch.Tensor:
+    """10 D + Σ x² − 10 cos(2πx): a local minimum near every integer point, the global one at 0."""
+    X = X.double()
+    return 10 * X.shape[1] + (X**2 - 10 * torch.cos(2 * math.pi * X)).sum(dim=1)
+
+
+FUNCTIONS: dict[str, TestFunction] = {"sphere": sphere, "rosenbrock": rosenbrock, "rastrigin": rastrigin}
+"""Name → function; f* = 0 for all three."""
+
+
+def minimize(
+    optimizer_name: str,
+    params: Mapping[str, Any],
+    function: str | TestFunction,
+    x0: torch.Tensor,
+    evaluations: int,
+    seed: int,
+) -> float:
+    """f(recommend()) after ``evaluations`` function evaluations of ``optimizer_name`` from ``x0``.
+
+    The value at the recommendation (not the best value seen) is what a user gets back. The budget
+    is counted as the runner counts it: every evaluated candidate is charged, a generation that
+    does not fit is evaluated only as far as it fits and is not told; a gradient step is one
+    evaluation (the gradient is exact: ``batch_size`` is ignored).
+    """
+    f = FUNCTIONS[function] if isinstance(function, str) else function
+    optimizer = optimizers.get(optimizer_name).from_config(x0, np.random.default_rng(seed), params)
+    spent = 0
+    if isinstance(optimizer, AskTellOptimizer):
+        while spent < evaluations:
+            X = optimizer.ask()
+            k = min(evaluations - spent, X.shape[0])
+            losses = f(dense(X[:k]))
+            spent += k
+            if k < X.shape[0]:
+                break
+            optimizer.tell(X, losses)
+    elif isinstance(optimizer, GradientOptimizer):
+        while spent < evaluations:
+            optimizer.step(lambda x, batch_size: _value_and_grad(f, x))
+            spent += 1
+    else:
+        raise TypeError(f"{type(optimizer).__name__} is neither an ask/tell nor a gradient optimizer")
+    return float(f(optimizer.recommend().unsqueeze(0))[0])
+
+
+def _value_and_grad(f: TestFunction, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+    x = x.detach().clone().requires_grad_(True)
+    value = f(x.unsqueeze(0))[0]
+    (grad,) = torch.autograd.grad(value, x)
+    return float(value.detach()), grad
+
+
+DIM = 10
+X0_SEED = 2024
+
+
+def initial_point(dim: int = DIM, seed: int = X0_SEED) -> torch.Tensor:
+    """The common starting point: uniform in [−3, 3]^dim from a fixed seed (3 to 4 units from each optimum)."""
+    return torch.from_numpy(np.random.default_rng(seed).uniform(-3.0, 3.0, dim)).to(torch.float32)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    evaluations: int
+    """The budget, in function evaluations (gradient steps for gradient optimizers)."""
+    tolerance: float
+    """f(recommend()) − f* reached on every one of ``REFERENCE_SEEDS`` (checked when the row was written)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    params: dict[str, Any]
+    """The optimizer's params for these tests: scales suited to a domain of a few units, not to NN weights."""
+    expect: dict[str, Expectation]
+    """Per function name."""
+    note: str = ""
+    """Why a tolerance is what it is, where that is not obvious."""
+    x0: torch.Tensor = field(default_factory=initial_point)
+
+
+REFERENCE_SEEDS = range(10)
+"""Seeds over which each tolerance was found to hold when its row was written."""
+TESTED_SEEDS = (0,)
+"""Seeds the test re-checks (one, to keep the test file within a minute on two cores)."""
+
+REFERENCE: dict[str, Reference] = {
+    "adam": Reference(
+        {"lr": 0.1},
+        {
+            "sphere": Expectation(300, 1e-6),
+            "rosenbrock": Expectation(1500, 5.0),
+            "rastrigin": Expectation(300, 45.0),
+        },
+        note="deterministic (exact gradients); on Rastrigin it stops in a local minimum near its start",
+    ),
+    "random-search": Reference(
+        {"popsize": 20, "sigma": 0.3},
+        {
+            "sphere": Expectation(4000, 0.3),
+            "rosenbrock": Expectation(4000, 30.0),
+            "rastrigin": Expectation(4000, 75.0),
+        },
+        note="a fixed sigma cannot converge: it stalls about sigma away from the optimum",
+    ),
+    "de": Reference(
+        {"popsize": 40, "init_sigma": 2.0},
+        {
+            "sphere": Expectation(8000, 1e-6),
+            "rosenbrock": Expectation(20_000, 10.0),
+            "rastrigin": Expectation(20_000, 30.0),
+        },
+    ),
+    "hbde": Reference(
+        {"popsize": 40, "init_sigma": 2.0},
+        {
+            "sphere": Expectation(8000, 1e-6),
+            "rosenbrock": Expectation(20_000, 10.0),
+            "rastrigin": Expectation(20_000, 30.0),
+        },
+        note="DE itself: blocking and super-batches are run settings (space, evaluation batch) that a "
+        "plain function does not have, so the expectations are de's",
+    ),
+    "cma-es": Reference(
+        {"sigma0": 1.0},
+        {
+            "sphere": Expectation(1500, 1e-6),
+            "rosenbrock": Expectation(6000, 1e-4),
+            "rastrigin": Expectation(3000, 45.0),
+        },
+    ),
+    "nevergrad": Reference(
+        {"name": "TwoPointsDE", "popsize": 30, "sigma": 1.0},
+        {
+            "sphere": Expectation(2000, 5.0),
+            "rosenbrock": Expectation(2000, 20.0),
+            "rastrigin": Expectation(2000, 60.0),
+        },
+        note="Nevergrad's default DE converges slowly and unevenly across seeds in 2,000 evaluations "
+        "(sphere: 0.01 to 3.7); larger budgets cost about 0.4 ms of Nevergrad bookkeeping per evaluation",
+    ),
+    "pymoo": Reference(
+        {"algorithm": "GA", "popsize": 40, "init_sigma": 1.0, "radius": 5.0},
+        {
+            "sphere": Expectation(3000, 0.05),
+            "rosenbrock": Expectation(6000, 12.0),
+            "rastrigin": Expectation(4000, 5.0),
+        },
+        note="the box x0 ± 5 holds every optimum; SBX and polynomial mutation act coordinate-wise, "
+        "which suits separable Rastrigin",
+    ),
+    "ga": Reference(
+        {"popsize": 40, "truncation": 8, "sigma": 0.1, "init_sigma": 1.0},
+        {
+            "sphere": Expectation(4000, 0.05),
+            "rosenbrock": Expectation(10_000, 12.0),
+            "rastrigin": Expectation(4000, 45.0),
+        },
+        note="a fixed mutation sigma cannot converge: it stalls about sigma away from the optimum "
+        "(sphere: 0.02 to 0.03 over the seeds)",
+    ),
+    "openai-es": Reference(
+        {"popsize": 20, "sigma": 0.1, "lr": 0.1},
+        {
+            "sphere": Expectation(4000, 0.02),
+            "rosenbrock": Expectation(10_000, 13.0),
+            "rastrigin": Expectation(4000, 45.0),
+        },
+        note="a fixed sigma and Adam step leave it about lr away from the optimum; on Rastrigin the "
+        "sigma-smoothed gradient leads into the local minima near its path (38 to 44)",
+    ),
+    "ars": Reference(
+        {"directions": 10, "top": 5, "step": 0.05, "noise": 0.05},
+        {
+            "sphere": Expectation(4000, 0.025),
+            "rosenbrock": Expectation(10_000, 10.0),
+            "rastrigin": Expectation(4000, 48.0),
+        },
+        note="steps are normalised by the reward spread, so their length does not shrink near the "
+        "optimum: it stalls about step away from it; a local method on Rastrigin (41 to 45)",
+    ),
+    "cbo": Reference(
+        {"popsize": 40, "alpha": 100.0, "sigma": 1.2, "dt": 0.5, "init_sigma": 2.0},
+        {
+            "sphere": Expectation(4000, 0.08),
+            "rosenbrock": Expectation(10_000, 80.0),
+            "rastrigin": Expectation(4000, 30.0),
+        },
+        note="Rosenbrock: median 6.7, but on 1 seed of 10 the particles agree before following the valley "
+        "(65); Rastrigin: the consensus of particles spread over several basins does better than the "
+        "local methods (median 18)",
+    ),
+}
+"""Optimizer name → the settings and the budget and tolerance per function that it reliably meets.
+
+Read a tolerance as "what to expect", not as a target: Rastrigin values are those of the local
+minima a method settles in (each coordinate left one integer off the optimum adds about 1; a
+local method cannot do better from [−3, 3]^10). To add a row, run ``minimize`` over
+``REFERENCE_SEEDS`` and set each tolerance a little above the worst value seen; keep a row's
+three runs of seed 0 within a few seconds.
+"""

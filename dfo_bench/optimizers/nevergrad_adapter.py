@@ -1,0 +1,94 @@
+"""Any optimizer of Nevergrad's registry (Rapin & Teytaud 2018) through its ask/tell interface.
+
+Nevergrad holds hundreds of tuned variants (TwoPointsDE, NGOpt, PSO, CMA, …) under stable names;
+one adapter gives the suite all of them. The weights are one ``ng.p.Array`` started at x0, whose
+mutation scale ``sigma`` (in weight units) is where Nevergrad's DE, ES and PSO sample around x0.
+Nevergrad is imported only here, lazily (it takes seconds to import). Its randomness comes from the
+parametrization's ``random_state``, seeded from the run's own generator.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator, model_validator
+
+from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.params import ParamsModel
+
+
+class NevergradParams(ParamsModel):
+    name: str = "TwoPointsDE"
+    """A name in ``nevergrad.optimizers.registry``."""
+    popsize: int = Field(32, ge=1)
+    """Candidates asked per generation (Nevergrad's ``num_workers``); Nevergrad's own population may be
+    larger (its DE keeps at least 30)."""
+    sigma: float = Field(0.02, gt=0)
+    """Mutation scale of the parametrization, in weight units."""
+    bounds: tuple[float, float] | None = None
+    """Box on every weight (absolute, like ``de``'s), containing x0; None: unbounded."""
+    budget: int | None = Field(None, ge=1)
+    """Evaluations Nevergrad may plan for; NGOpt and other selectors need it. The runner still
+    enforces the run's own budget."""
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        import nevergrad as ng
+
+        if name not in ng.optimizers.registry:
+            close = difflib.get_close_matches(name, list(ng.optimizers.registry), n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "see nevergrad.optimizers.registry"
+            raise ValueError(f"unknown Nevergrad optimizer '{name}'; {hint}")
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NevergradParams:
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
+        return self
+
+
+class NevergradOptimizer(AskTellOptimizer):
+    name = "nevergrad"
+    description = "Any optimizer of Nevergrad's registry (params.name, default TwoPointsDE)"
+    Params = NevergradParams
+    params: NevergradParams
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams) -> None:
+        super().__init__(x0, rng, params)
+        import nevergrad as ng
+
+        parametrization = ng.p.Array(init=self.x0.double().numpy()).set_mutation(sigma=params.sigma)
+        if params.bounds is not None:
+            parametrization.set_bounds(*params.bounds)
+        parametrization.random_state = np.random.RandomState(int(rng.integers(2**32)))
+        self._optimizer = ng.optimizers.registry[params.name](
+            parametrization=parametrization, budget=params.budget, num_workers=params.popsize
+        )
+        self._asked: list[Any] = []
+
+    @property
+    def popsize(self) -> int:
+        return self.params.popsize
+
+    def _ask(self, n: int) -> torch.Tensor:
+        try:
+            self._asked = [self._optimizer.ask() for _ in range(n)]
+        except AssertionError as exc:  # Nevergrad's selectors assert on a missing budget, with no message
+            if self.params.budget is None:
+                raise ValueError(f"nevergrad: {self.params.name} cannot ask without params.budget (evaluations)") from exc
+            raise
+        return torch.from_numpy(np.stack([c.value for c in self._asked], dtype=np.float32))
+
+    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        for candidate, loss in zip(self._asked, losses.tolist()):
+            self._optimizer.tell(candidate, loss)
+
+    def recommend(self) -> torch.Tensor:
+        if self._optimizer.num_tell == 0:
+            return self.x0.clone()
+        return torch.from_numpy(np.asarray(self._optimizer.provide_recommendation().value, dtype=np.float32))

@@ -1,0 +1,88 @@
+"""OpenAI-ES (Salimans et al. 2017, "Evolution Strategies as a Scalable Alternative to RL").
+
+A Gaussian-smoothed gradient estimate drives a first-order optimizer: each generation draws
+popsize/2 noise vectors ε and evaluates θ ± σε (antithetic sampling halves the variance of the
+estimate), maps the losses to centred ranks in [-0.5, 0.5] (invariant to the loss scale and
+robust to outliers), estimates g = 1/(popsize·σ) Σ F_i ε_i and steps θ with Adam, optionally with
+L2 weight decay as in the paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.params import ParamsModel
+
+
+class OpenAIESParams(ParamsModel):
+    popsize: int = Field(32, ge=2, multiple_of=2)
+    """Candidates per generation: popsize/2 antithetic pairs θ ± σε."""
+    sigma: float = Field(0.02, gt=0)
+    """Standard deviation of the search noise, in weight units."""
+    lr: float = Field(0.05, gt=0)
+    """Adam learning rate: about the largest step per weight per generation, in weight units."""
+    beta1: float = Field(0.9, ge=0, lt=1)
+    """Adam's decay rate of the running mean of the gradient estimate."""
+    beta2: float = Field(0.999, ge=0, lt=1)
+    """Adam's decay rate of the running mean of its square."""
+    eps: float = Field(1e-8, gt=0)
+    """Adam's denominator guard."""
+    weight_decay: float = Field(0.0, ge=0)
+    """L2 coefficient added to the ascent direction as -weight_decay·θ (the paper used 0.005)."""
+
+
+def centred_ranks(values: torch.Tensor) -> torch.Tensor:
+    """Ranks of ``values`` mapped linearly to [-0.5, 0.5], the largest value to 0.5."""
+    ranks = torch.empty_like(values)
+    ranks[torch.argsort(values, stable=True)] = torch.arange(values.numel(), dtype=values.dtype)
+    return ranks / max(values.numel() - 1, 1) - 0.5
+
+
+class OpenAIES(AskTellOptimizer):
+    name = "openai-es"
+    description = "OpenAI-ES: antithetic Gaussian gradient estimate, centred ranks, Adam"
+    Params = OpenAIESParams
+    params: OpenAIESParams
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OpenAIESParams) -> None:
+        super().__init__(x0, rng, params)
+        self._generator = self.torch_generator()
+        self._theta = self.x0.clone()
+        self._m = torch.zeros_like(self._theta)
+        self._v = torch.zeros_like(self._theta)
+        self._steps = 0
+        self._noise = torch.empty(params.popsize // 2, self.dim)
+        """Noise ε of the last ask; refilled in place (a fresh (P/2, D) buffer per generation costs page faults)."""
+
+    @property
+    def popsize(self) -> int:
+        return self.params.popsize
+
+    def _ask(self, n: int) -> torch.Tensor:
+        half, sigma = n // 2, self.params.sigma
+        torch.randn(self._noise.shape, generator=self._generator, out=self._noise)
+        X = torch.empty(n, self.dim)
+        torch.add(self._theta, self._noise, alpha=sigma, out=X[:half])
+        torch.add(self._theta, self._noise, alpha=-sigma, out=X[half:])
+        return X
+
+    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        p, half = self.params, self._noise.shape[0]
+        fitness = centred_ranks(-losses).to(torch.float32)  # reward = -loss
+        ascent = (fitness[:half] - fitness[half:]) @ self._noise / (p.popsize * p.sigma)
+        self._adam_descend(p.weight_decay * self._theta - ascent)
+
+    def _adam_descend(self, grad: torch.Tensor) -> None:
+        p = self.params
+        self._steps += 1
+        self._m.mul_(p.beta1).add_(grad, alpha=1 - p.beta1)
+        self._v.mul_(p.beta2).addcmul_(grad, grad, value=1 - p.beta2)
+        m_hat = self._m / (1 - p.beta1**self._steps)
+        v_hat = self._v / (1 - p.beta2**self._steps)
+        self._theta.addcdiv_(m_hat, v_hat.sqrt_().add_(p.eps), value=-p.lr)
+
+    def recommend(self) -> torch.Tensor:
+        return self._theta.clone()
