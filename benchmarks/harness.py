@@ -47,8 +47,9 @@ class Workload:
     """What data the problem holds, for the report."""
 
 
-def load_workload(root: Path, seed: int = 0) -> Workload:
+def load_workload(root: str | Path, seed: int = 0) -> Workload:
     """The MNIST problem from the IDX files in root, else its random-data stand-in."""
+    root = Path(root)
     if "test" in available_sets(root):
         problem = MNISTMLP.from_config({"root": root}, seed=seed, device=CPU)
         return Workload(problem, f"MNIST IDX files in {root}")  # type: ignore[arg-type]
