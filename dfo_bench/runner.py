@@ -141,7 +141,7 @@ def _optimize(problem: Problem, space: Space, optimizer: Optimizer, budget: Budg
             k = Z.shape[0] if affordable is None else min(affordable, Z.shape[0])
             if k == 0:
                 break
-            losses = problem.evaluate(space.to_weights(Z[:k]))
+            losses = problem.evaluate(space.to_weights(Z if k == Z.shape[0] else Z[:k]))
             best_seen = min(best_seen, float(losses.min()))
             if k < Z.shape[0]:  # the budget ends inside this generation: evaluated, not told
                 break

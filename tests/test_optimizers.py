@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dfo_bench.budget import BudgetLimits
+from dfo_bench.moves import dense
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer
 from dfo_bench.registry import optimizers
 from dfo_bench.suite import RunSpec
@@ -58,10 +59,10 @@ def test_interface_shapes(name: str) -> None:
     assert optimizer.recommend().shape == (50,)
     if isinstance(optimizer, AskTellOptimizer):
         X = optimizer.ask()
-        assert X.shape == (optimizer.popsize, 50) and X.dtype == torch.float32
+        assert X.shape == (optimizer.popsize, 50) and dense(X).dtype == torch.float32
         with pytest.raises(FloatingPointError):
             optimizer.tell(X, torch.full((X.shape[0],), float("nan")))
-        optimizer.tell(X, (X**2).sum(dim=1))
+        optimizer.tell(X, (dense(X) ** 2).sum(dim=1))
         assert optimizer.recommend().shape == (50,)
     else:
         assert isinstance(optimizer, GradientOptimizer)

@@ -75,9 +75,7 @@ class Problem(ABC):
         self.budget.charge(evaluations=X.shape[0], samples=X.shape[0] * self.samples_per_evaluation)
         with torch.no_grad():
             if isinstance(X, CoordinateMoves):
-                losses = self._evaluate_moves(
-                    CoordinateMoves(X.base.to(self.device, torch.float32), X.index.to(self.device), X.value.to(self.device, torch.float32))
-                )
+                losses = self._evaluate_moves(X.to(self.device))
             else:
                 losses = self._evaluate(X.to(self.device, torch.float32))
         return losses.float().cpu()

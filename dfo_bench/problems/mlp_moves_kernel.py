@@ -1,0 +1,172 @@
+"""A compiled CPU kernel for the losses of one-coordinate MLP moves, and its loader.
+
+The pure-torch path in ``mlp.MovesCache`` evaluates every training sample of every move,
+several passes over (P, classes, samples) tensors. This kernel makes one pass per move over
+only the samples whose logits change: for a first-layer weight w[j, k] those with a nonzero
+input k (MNIST pixels are mostly zero), and of those only where relu(z_j) changes. It is
+split over torch's intra-op threads (``torch.set_num_threads``, the suite's ``threads``) in
+shares of at least ``GRAIN`` samples, so small moves stay on one thread. Built once with ``torch.utils.cpp_extension.load_inline``
+(cached by torch between processes); where that fails, ``load()`` returns None and the torch
+path is used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from functools import cache
+from types import ModuleType
+
+SOURCE = r"""
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <cmath>
+#include <functional>
+
+// Samples per thread's share: below this a move runs on one thread (a hand-off costs microseconds).
+constexpr int64_t GRAIN = 1024;
+
+// Per move: the mean over samples of the change of cross-entropy. Sample i's logits move by
+// s_i * w (w: classes); with logp the base log-softmax, its loss changes by
+// logsumexp_c(logp_ic + s_i w_c) - s_i w_{y_i}.
+torch::Tensor move_deltas(
+    torch::Tensor index, torch::Tensor delta, torch::Tensor z, torch::Tensor R,
+    torch::Tensor ptr, torch::Tensor rows, torch::Tensor vals, torch::Tensor logp,
+    torch::Tensor y, torch::Tensor W_out, int64_t hidden_start, int64_t output_start) {
+  const int64_t P = index.size(0), n = logp.size(0), C = logp.size(1), h = W_out.size(1);
+  const int64_t a = ptr.size(0) - 2;  // fan-in of the last hidden layer (column a: the bias)
+  const int64_t* idx = index.data_ptr<int64_t>();
+  const double* d = delta.data_ptr<double>();
+  const double* zp = z.data_ptr<double>();
+  const double* Rp = R.data_ptr<double>();
+  const int64_t* pp = ptr.data_ptr<int64_t>();
+  const int64_t* rp = rows.data_ptr<int64_t>();
+  const double* vp = vals.data_ptr<double>();
+  const float* lp = logp.data_ptr<float>();
+  const int64_t* yp = y.data_ptr<int64_t>();
+  const double* Wp = W_out.data_ptr<double>();
+  auto out = torch::zeros({P}, torch::kFloat64);
+  double* o = out.data_ptr<double>();
+  float w[256];
+  TORCH_CHECK(C <= 256, "at most 256 classes");
+  auto change = [&](int64_t i, double s) -> double {
+    const float* li = lp + i * C;
+    const float fs = (float)s;
+    float m = -INFINITY;
+    for (int64_t c = 0; c < C; ++c) m = std::max(m, li[c] + fs * w[c]);
+    float sum = 0.f;
+    for (int64_t c = 0; c < C; ++c) sum += std::exp(li[c] + fs * w[c] - m);
+    return (double)m + std::log((double)sum) - s * (double)w[yp[i]];
+  };
+  for (int64_t p = 0; p < P; ++p) {
+    double total = 0.0;
+    if (idx[p] >= output_start) {
+      int64_t rel = idx[p] - output_start, c, j;
+      if (rel < C * h) { c = rel / h; j = rel % h; } else { c = rel - C * h; j = h; }
+      for (int64_t k = 0; k < C; ++k) w[k] = 0.f;
+      w[c] = (float)d[p];
+      const double* Rj = Rp + j * n;
+      total = at::parallel_reduce(0, n, GRAIN, 0.0, [&](int64_t lo, int64_t hi, double acc) {
+        for (int64_t i = lo; i < hi; ++i)
+          if (Rj[i] != 0.0) acc += change(i, Rj[i]);
+        return acc;
+      }, std::plus<double>());
+    } else {
+      int64_t rel = idx[p] - hidden_start, j, col;
+      if (rel < h * a) { j = rel / a; col = rel % a; } else { j = rel - h * a; col = a; }
+      for (int64_t k = 0; k < C; ++k) w[k] = (float)Wp[k * h + j];
+      const double* zj = zp + j * n;
+      const double dp = d[p];
+      total = at::parallel_reduce(pp[col], pp[col + 1], GRAIN, 0.0, [&](int64_t lo, int64_t hi, double acc) {
+        for (int64_t q = lo; q < hi; ++q) {
+          const int64_t i = rp[q];
+          const double old = zj[i] > 0.0 ? zj[i] : 0.0;
+          const double zn = zj[i] + dp * vp[q];
+          const double s = (zn > 0.0 ? zn : 0.0) - old;
+          if (s != 0.0) acc += change(i, s);
+        }
+        return acc;
+      }, std::plus<double>());
+    }
+    o[p] = total / (double)n;
+  }
+  return out;
+}
+
+// Apply the move of coordinate i by delta in place to z, R, W_out and to the logits L, the
+// log-softmax logp and the cross-entropies ce of the samples it changes; returns the mean loss.
+double apply_move(
+    int64_t i, double delta, torch::Tensor z, torch::Tensor R, torch::Tensor ptr, torch::Tensor rows,
+    torch::Tensor vals, torch::Tensor L, torch::Tensor logp, torch::Tensor ce, torch::Tensor y,
+    torch::Tensor W_out, int64_t hidden_start, int64_t output_start) {
+  const int64_t n = L.size(0), C = L.size(1), h = W_out.size(1), a = ptr.size(0) - 2;
+  double* zp = z.data_ptr<double>();
+  double* Rp = R.data_ptr<double>();
+  const int64_t* pp = ptr.data_ptr<int64_t>();
+  const int64_t* rp = rows.data_ptr<int64_t>();
+  const double* vp = vals.data_ptr<double>();
+  double* Lp = L.data_ptr<double>();
+  float* lp = logp.data_ptr<float>();
+  double* cp = ce.data_ptr<double>();
+  const int64_t* yp = y.data_ptr<int64_t>();
+  double* Wp = W_out.data_ptr<double>();
+  auto refresh = [&](int64_t s) {
+    double* Ls = Lp + s * C;
+    double m = -INFINITY, sum = 0.0;
+    for (int64_t c = 0; c < C; ++c) m = std::max(m, Ls[c]);
+    for (int64_t c = 0; c < C; ++c) sum += std::exp((float)(Ls[c] - m));  // float exp: ~1e-7 relative
+    const double lse = m + std::log(sum);
+    for (int64_t c = 0; c < C; ++c) lp[s * C + c] = (float)(Ls[c] - lse);
+    cp[s] = lse - Ls[yp[s]];
+  };
+  if (i >= output_start) {
+    int64_t rel = i - output_start, c, j;
+    if (rel < C * h) { c = rel / h; j = rel % h; } else { c = rel - C * h; j = h; }
+    const double* Rj = Rp + j * n;
+    at::parallel_for(0, n, GRAIN, [&](int64_t lo, int64_t hi) {
+      for (int64_t s = lo; s < hi; ++s)
+        if (Rj[s] != 0.0) { Lp[s * C + c] += delta * Rj[s]; refresh(s); }
+    });
+    if (j < h) Wp[c * h + j] += delta;
+  } else {
+    int64_t rel = i - hidden_start, j, col;
+    if (rel < h * a) { j = rel / a; col = rel % a; } else { j = rel - h * a; col = a; }
+    double* zj = zp + j * n;
+    double* Rj = Rp + j * n;
+    at::parallel_for(pp[col], pp[col + 1], GRAIN, [&](int64_t lo, int64_t hi) {
+      for (int64_t q = lo; q < hi; ++q) {
+        const int64_t s = rp[q];
+        zj[s] += delta * vp[q];
+        const double r = zj[s] > 0.0 ? zj[s] : 0.0, dr = r - Rj[s];
+        Rj[s] = r;
+        if (dr != 0.0) {
+          for (int64_t c = 0; c < C; ++c) Lp[s * C + c] += dr * Wp[c * h + j];
+          refresh(s);
+        }
+      }
+    });
+  }
+  double total = 0.0;
+  for (int64_t s = 0; s < n; ++s) total += cp[s];
+  return total / (double)n;
+}
+"""
+
+
+@cache
+def load() -> ModuleType | None:
+    """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
+    if shutil.which("ninja") is None or shutil.which("c++") is None and shutil.which("g++") is None:
+        return None
+    try:
+        from torch.utils.cpp_extension import load_inline
+
+        return load_inline(
+            "dfo_bench_mlp_moves",
+            cpp_sources=SOURCE,
+            functions=["move_deltas", "apply_move"],
+            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only"],
+        )
+    except Exception as exc:  # no toolchain, a failed build: the torch path is exact too, only slower
+        warnings.warn(f"MLP moves kernel unavailable ({type(exc).__name__}: {exc}); using the torch path", stacklevel=2)
+        return None

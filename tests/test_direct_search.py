@@ -1,0 +1,126 @@
+"""Direct search and the exact incremental evaluation of coordinate moves on the digits MLP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.moves import CoordinateMoves
+from dfo_bench.optimizers.direct_search import DirectSearch
+from dfo_bench.problems.digits import DigitsMLP
+from dfo_bench.testing import check_improves_within_budget, run_spec
+
+CPU = torch.device("cpu")
+
+
+def digits(kernel: bool, **params) -> DigitsMLP:  # noqa: ANN003
+    problem = DigitsMLP.from_config(params, 0, CPU)
+    problem.evaluate(CoordinateMoves(problem.initial_point(), torch.tensor([0]), problem.initial_point()[:1]))
+    if not kernel:
+        problem._moves_cache.kernel = None
+    elif problem._moves_cache.kernel is None:
+        pytest.skip("no compiled moves kernel on this machine (the torch path is tested)")
+    return problem
+
+
+def layer_starts(problem: DigitsMLP) -> list[int]:
+    sizes = [out * inp + out for out, inp in problem.net.shapes]
+    return [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+@pytest.mark.parametrize("hidden", [[32], [16, 12], []], ids=["64-32-10", "64-16-12-10", "64-10"])
+def test_moves_in_every_layer_equal_full_evaluation(kernel: bool, hidden: list[int]) -> None:
+    problem = digits(kernel, hidden=hidden)
+    starts = layer_starts(problem)
+    generator = torch.Generator().manual_seed(0)
+    # weights and biases of every layer, plus a few random coordinates
+    index = torch.tensor([starts[0], starts[1] - 1, *[s for s in starts[1:-1]], *[s - 1 for s in starts[2:]]])
+    index = torch.cat([index, torch.randint(problem.dim, (8,), generator=generator)])
+    x = problem.initial_point()
+    moves = CoordinateMoves(x, index, x[index] + 0.5 * torch.randn(len(index), generator=generator))
+    torch.testing.assert_close(problem.evaluate(moves), problem.evaluate(moves.dense()), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+def test_cache_stays_exact_over_many_accepted_moves(kernel: bool) -> None:
+    problem = digits(kernel)
+    cache = problem._moves_cache
+    cache.refresh_every = 150
+    generator = torch.Generator().manual_seed(1)
+    x = problem.initial_point()
+    for step in range(400):
+        index = torch.randint(problem.dim, (2,), generator=generator)
+        moves = CoordinateMoves(x, index, x[index] + 0.2 * torch.randn(2, generator=generator))
+        losses = problem.evaluate(moves)
+        x = x.clone()
+        x[index[0]] = moves.value[0]  # accept, as a search would: a new base one coordinate away
+        if step % 50 == 0:
+            torch.testing.assert_close(losses, problem.evaluate(moves.dense()), rtol=0, atol=1e-5)
+    assert cache.recomputes >= 3  # the periodic full refresh happened (plus the first build)
+    final = CoordinateMoves(x, torch.tensor([5]), x[5:6])
+    torch.testing.assert_close(problem.evaluate(final), problem.evaluate(final.dense()), rtol=0, atol=1e-5)
+
+
+def test_each_trial_is_charged_as_a_full_evaluation() -> None:
+    problem = DigitsMLP.from_config({}, 0, CPU)
+    budget = Budget(BudgetLimits())
+    problem.attach(budget)
+    x = problem.initial_point()
+    problem.evaluate(CoordinateMoves(x, torch.tensor([0, 1, 2]), torch.zeros(3)))
+    assert budget.usage.evaluations == 3
+    assert budget.usage.samples == 3 * problem.samples_per_evaluation == 3 * 1077
+
+
+def test_circular_batches_fall_back_to_full_evaluation() -> None:
+    problem = DigitsMLP.from_config({"eval_batch": 100}, 0, CPU)
+    twin = DigitsMLP.from_config({"eval_batch": 100}, 0, CPU)
+    x = problem.initial_point()
+    moves = CoordinateMoves(x, torch.tensor([3, 2400]), torch.tensor([0.3, -0.3]))
+    for _ in range(3):  # the batch changes every call, alike in both
+        torch.testing.assert_close(problem.evaluate(moves), twin.evaluate(moves.dense()))
+
+
+def search(params: dict, dim: int = 20) -> DirectSearch:
+    return DirectSearch.from_config(torch.full((dim,), 0.5), np.random.default_rng(0), params)
+
+
+def test_bounds_are_respected() -> None:
+    optimizer = search({"bounds": (-0.75, 0.75), "step": 0.5})
+    for _ in range(200):
+        X = optimizer.ask()
+        assert float(X.value.min()) >= -0.75 and float(X.value.max()) <= 0.75
+        optimizer.tell(X, ((X.dense() + 2) ** 2).sum(dim=1))  # pulls every weight below the box
+    assert torch.allclose(optimizer.recommend(), torch.full((20,), -0.75))
+
+
+def test_step_expands_contracts_and_restarts() -> None:
+    optimizer = search({"step": 0.1, "expansion": 2.0, "contraction": 0.5, "min_step": 0.01})
+    X = optimizer.ask()
+    assert X.value[1] == X.base[X.index[1]]  # the first ask evaluates x0 itself
+    optimizer.tell(X, torch.tensor([1.0, 2.0]))  # the move beats x0: a success
+    assert optimizer.step_size == pytest.approx(0.2)
+    X = optimizer.ask()
+    optimizer.tell(X, torch.tensor([3.0, 0.5]))  # the better of the pair is taken
+    assert optimizer.step_size == pytest.approx(0.4)
+    assert float(optimizer.recommend()[X.index[1]]) == pytest.approx(float(X.value[1]))
+    for expected in (0.2, 0.1, 0.05, 0.025, 0.0125):
+        optimizer.tell(optimizer.ask(), torch.tensor([0.5, 0.6]))  # no improvement: contract
+        assert optimizer.step_size == pytest.approx(expected)
+    optimizer.tell(optimizer.ask(), torch.tensor([0.5, 0.5]))  # 0.00625 < min_step: restart
+    assert optimizer.step_size == pytest.approx(0.1) and optimizer.restarts == 1
+
+
+def test_direction_moves_have_the_step_as_length() -> None:
+    optimizer = search({"moves": "direction", "bounds": None, "step": 0.3})
+    optimizer.tell(optimizer.ask(), torch.tensor([1.0, 1.0]))
+    X = optimizer.ask()
+    assert isinstance(X, torch.Tensor)
+    torch.testing.assert_close((X - optimizer.recommend()).norm(dim=1), torch.full((2,), 0.15))
+
+
+@pytest.mark.parametrize("moves", ["coordinate", "direction"])
+def test_improves_the_digits_loss(moves: str) -> None:
+    check_improves_within_budget(run_spec("direct-search", {"moves": moves}, budget=BudgetLimits(evaluations=2000)))
