@@ -51,8 +51,13 @@ def test_shipped_suites_are_valid(path: Path, tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("DFO_BENCH_DATA", str(tmp_path))
     suite = load_suite(path)
     assert len(suite.config.seeds) >= 3 and {r.problem.name for r in suite.runs}
-    built_in = {name for name, _, origin in optimizers.describe() if origin == "built-in"}
-    assert built_in <= {r.optimizer.name for r in suite.runs}, "a shipped suite runs every built-in optimizer"
+    if path.stem in COMPREHENSIVE:
+        built_in = {name for name, _, origin in optimizers.describe() if origin == "built-in"}
+        assert built_in <= {r.optimizer.name for r in suite.runs}, f"{path.name} runs every built-in optimizer"
+
+
+COMPREHENSIVE = {"quickstart", "mnist"}
+"""Suites that compare every built-in optimizer (the others reproduce one published protocol)."""
 
 
 BAD = {

@@ -12,6 +12,7 @@ path is used.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import warnings
 from functools import cache
@@ -157,7 +158,13 @@ double apply_move(
 def load() -> ModuleType | None:
     """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
     if shutil.which("ninja") is None or shutil.which("c++") is None and shutil.which("g++") is None:
+        warnings.warn("MLP moves kernel unavailable (needs ninja and a C++ compiler); using the torch path", stacklevel=2)
         return None
+    # torch logs "No CUDA runtime is found" when this module is first imported on a CPU machine:
+    # true, and irrelevant to a CPU kernel.
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
         from torch.utils.cpp_extension import load_inline
 
@@ -170,3 +177,5 @@ def load() -> ModuleType | None:
     except Exception as exc:  # no toolchain, a failed build: the torch path is exact too, only slower
         warnings.warn(f"MLP moves kernel unavailable ({type(exc).__name__}: {exc}); using the torch path", stacklevel=2)
         return None
+    finally:
+        log.setLevel(level)
