@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from dfo_bench.registry import optimizers
 from dfo_bench.seeding import derive_seed
 
 
-def pretrain(problem: Problem, config: dict[str, Any]) -> tuple[torch.Tensor, Usage]:
+def pretrain(problem: Problem, config: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor], Usage]:
     """Train ``problem``'s seeded initial weights with a gradient optimizer for ``epochs`` epochs.
 
     The budget is 3 forward-equivalent samples per training sample per epoch, so the step count
@@ -49,7 +49,7 @@ def pretrain(problem: Problem, config: dict[str, Any]) -> tuple[torch.Tensor, Us
         while True:
             optimizer.step(problem.loss_and_grad)
     budget.stop()
-    return optimizer.recommend(), budget.usage
+    return optimizer.recommend(), problem.state(), budget.usage
 
 
 def cache_path(cache_dir: Path, problem: Problem, config: dict[str, Any]) -> Path:
@@ -66,20 +66,29 @@ def cache_path(cache_dir: Path, problem: Problem, config: dict[str, Any]) -> Pat
     return cache_dir / "pretrain" / f"{problem.name}__seed{problem.seed}__{digest}.pt"
 
 
-def pretrained_weights(
-    make_problem: Callable[[], Problem], config: dict[str, Any], cache_dir: Path | None
-) -> tuple[torch.Tensor, Usage, bool]:
-    """(weights, pre-training cost, whether they came from the cache) for a fresh problem from
-    ``make_problem()``; without ``cache_dir`` they are computed and not stored."""
+@dataclass(frozen=True)
+class PretrainedStart:
+    weights: torch.Tensor
+    state: dict[str, torch.Tensor]
+    """The problem's state after pre-training (e.g. BatchNorm running statistics)."""
+    usage: Usage
+    cached: bool
+    """Loaded from the cache rather than computed by this run."""
+
+
+def pretrained_start(make_problem: Callable[[], Problem], config: dict[str, Any], cache_dir: Path | None) -> PretrainedStart:
+    """The pre-trained start for a fresh problem from ``make_problem()``; without ``cache_dir``
+    it is computed and not stored."""
     problem = make_problem()
     if cache_dir is None:
-        return (*pretrain(problem, config), False)
+        return PretrainedStart(*pretrain(problem, config), cached=False)
     path = cache_path(cache_dir, problem, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(path.with_name(path.name + ".lock")):
         if path.exists():
             stored = torch.load(path, weights_only=True)
-            return stored["weights"], Usage(**stored["usage"]), True
-        weights, usage = pretrain(problem, config)
-        write_atomically(path, lambda tmp: torch.save({"weights": weights, "usage": asdict(usage)}, tmp))
-    return weights, usage, False
+            return PretrainedStart(stored["weights"], stored["state"], Usage(**stored["usage"]), cached=True)
+        weights, state, usage = pretrain(problem, config)
+        stored = {"weights": weights, "state": state, "usage": asdict(usage)}
+        write_atomically(path, lambda tmp: torch.save(stored, tmp))
+    return PretrainedStart(weights, state, usage, cached=False)

@@ -109,6 +109,8 @@ problems: Registry[Problem] = Registry(
     Problem,
     "dfo_bench.problems",
     {
+        "cifar10-resnet18": "dfo_bench.problems.resnet:Cifar10ResNet18",
+        "cifar100-resnet18": "dfo_bench.problems.resnet:Cifar100ResNet18",
         "digits-mlp": "dfo_bench.problems.digits:DigitsMLP",
         "mnist-mlp": "dfo_bench.problems.mnist:MNISTMLP",
     },

@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from dfo_bench.budget import Budget
 from dfo_bench.errors import BudgetExceeded
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer
-from dfo_bench.pretrain import pretrained_weights
+from dfo_bench.pretrain import pretrained_start
 from dfo_bench.problems.base import SPLITS, Problem
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.seeding import derive_seed
@@ -105,8 +105,10 @@ def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
         result.dim = problem.dim
         x0 = problem.initial_point()
         if spec.init is not None:
-            x0, usage, cached = pretrained_weights(make_problem, spec.init["pretrain"], cache_dir)
-            result.pretrain = {**asdict(usage), "cached": cached}
+            start = pretrained_start(make_problem, spec.init["pretrain"], cache_dir)
+            x0 = start.weights
+            problem.load_state(start.state)
+            result.pretrain = {**asdict(start.usage), "cached": start.cached}
         space = make_space(TypeAdapter(SpaceConfig).validate_python(spec.space), x0)
         result.search_dim = space.dim
         optimizer = optimizers.get(spec.optimizer.name).from_config(

@@ -57,6 +57,16 @@ class Problem(ABC):
         """Samples in the training set (one epoch), for pre-training measured in epochs."""
         raise NotImplementedError(f"{self.name} does not say its training-set size, so it cannot be pre-trained by epochs")
 
+    def state(self) -> dict[str, torch.Tensor]:
+        """State besides the weights that gradient steps change and a pre-trained start must carry
+        (BatchNorm running statistics); none for most problems."""
+        return {}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what ``state`` returned."""
+        if state:
+            raise ValueError(f"{self.name} keeps no state besides its weights, got {sorted(state)}")
+
     @abstractmethod
     def initial_point(self) -> torch.Tensor:
         """The seeded initial weights, shape (dim,), float32 on the CPU."""

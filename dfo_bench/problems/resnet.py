@@ -1,0 +1,234 @@
+"""ResNet-18 on CIFAR-10 / CIFAR-100: the HBDE protocol's network, on CPU or GPU.
+
+The CIFAR form of ResNet-18 (3×3 stem, no max-pool, four stages of two basic blocks; 11.2M
+weights at ``width: 1``). A candidate is the flat vector of the trainable parameters; BatchNorm
+running statistics are state, not search coordinates: gradient steps (pre-training, Adam) train
+in train mode and update them, gradient-free evaluation runs in eval mode with them fixed, and a
+pre-trained start carries them (``state``/``load_state``). The gradient-free objective is
+1 − macro-F1 (not differentiable) or cross-entropy on circular super-batches of the training set.
+
+A population is evaluated one candidate after another (``torch.func.functional_call`` on the
+candidate's weights): a conv net's forward over a super-batch already fills the machine, and
+``benchmarks/bench_resnet.py`` measures the alternative, ``vmap`` over the population, for
+``population: vmap``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+from torch.func import functional_call, vmap
+
+from dfo_bench.params import ParamsModel
+from dfo_bench.problems.base import Problem
+from dfo_bench.problems.cifar_data import ImageSplit, load_cifar, normalise
+from dfo_bench.problems.data import CircularBatches
+from dfo_bench.problems.metrics import classification_metrics, macro_f1
+from dfo_bench.seeding import derive_seed, torch_generator
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inp: int, out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or inp != out:
+            self.shortcut = nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """CIFAR ResNet-18: 3×3 stem, no max-pool, stages of 64·w, 128·w, 256·w, 512·w channels."""
+
+    def __init__(self, n_classes: int, width: float = 1.0) -> None:
+        super().__init__()
+        channels = [max(1, round(c * width)) for c in (64, 128, 256, 512)]
+        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, 1, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU())
+        blocks, inp = [], channels[0]
+        for i, out in enumerate(channels):
+            for j in range(2):
+                blocks.append(BasicBlock(inp, out, 2 if i > 0 and j == 0 else 1))
+                inp = out
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(inp, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.stem(x))
+        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
+class ResNetParams(ParamsModel):
+    root: str | None = None
+    """Folder with torchvision's CIFAR files, an ImageFolder tree or its .tar.gz; None: $DFO_BENCH_DATA or ~/.cache/dfo-bench."""
+    download: bool = False
+    """Download with torchvision when nothing is found (needs a network)."""
+    n_train: int | None = Field(None, ge=10)
+    """Class-balanced training images; None: all but the validation set."""
+    n_val: int = Field(5000, ge=10)
+    """Class-balanced validation images, drawn from the training set by the seed."""
+    n_test: int | None = Field(None, ge=10)
+    """Class-balanced test images; None: the whole test set."""
+    width: float = Field(1.0, gt=0, le=4)
+    """Channel multiplier; 1 is ResNet-18 (11.2M weights)."""
+    objective: Literal["f1", "cross-entropy"] = "f1"
+    """Gradient-free loss: 1 − macro-F1, or mean cross-entropy (gradient steps always use cross-entropy)."""
+    super_batch: int = Field(1000, ge=1)
+    """Training images per evaluation, circular chunks of a seeded shuffle."""
+    eval_batch: int = Field(500, ge=1)
+    """Images per forward pass (bounds memory)."""
+    population: Literal["loop", "vmap"] = "loop"
+    """How a population is evaluated: one candidate after another, or vmap over candidates."""
+    augment: bool = True
+    """Random crop (padding 4) and horizontal flip on gradient minibatches."""
+
+
+class CifarResNet(Problem):
+    """ResNet-18 on a CIFAR dataset; subclasses name the dataset."""
+
+    dataset: str
+    Params = ResNetParams
+    params: ResNetParams
+
+    def __init__(self, params: ResNetParams, seed: int, device: torch.device) -> None:
+        super().__init__(params, seed, device)
+        root = None if params.root is None else Path(params.root)
+        splits = load_cifar(
+            self.dataset, root, n_train=params.n_train, n_val=params.n_val, n_test=params.n_test, seed=seed, download=params.download
+        )
+        self.n_classes = splits.n_classes
+        self.splits: dict[str, ImageSplit] = {"train": splits.train, "val": splits.val, "test": splits.test}
+        self.images = {k: torch.from_numpy(v.images).to(device) for k, v in self.splits.items()}
+        self.labels = {k: torch.from_numpy(v.labels).to(device) for k, v in self.splits.items()}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, self.name, "initial-point"))
+            self.net = ResNet18(self.n_classes, params.width).to(device).eval()
+        self.names = [name for name, _ in self.net.named_parameters()]
+        self.shapes = [p.shape for p in self.net.parameters()]
+        self._x0 = nn.utils.parameters_to_vector(self.net.parameters()).detach().cpu()
+        self._eval_batches = CircularBatches(self.train_size, params.super_batch, torch_generator(seed, self.name, "eval-batches"))
+        self._minibatches: dict[int, CircularBatches] = {}
+        self._augment = torch_generator(seed, self.name, "augment")
+
+    @property
+    def dim(self) -> int:
+        return self._x0.numel()
+
+    @property
+    def train_size(self) -> int:
+        return len(self.labels["train"])
+
+    @property
+    def samples_per_evaluation(self) -> int:
+        return self._eval_batches.batch_size
+
+    def use_evaluation_batch(self, size: int) -> None:
+        self._eval_batches = CircularBatches(self.train_size, size, torch_generator(self.seed, self.name, "eval-batches"))
+
+    def initial_point(self) -> torch.Tensor:
+        return self._x0.clone()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {name: b.detach().cpu().clone() for name, b in self.net.named_buffers()}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        buffers = dict(self.net.named_buffers())
+        for name, value in state.items():
+            buffers[name].copy_(value)
+
+    def weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The flat vector x as a name → parameter dict (views, no copies)."""
+        return dict(zip(self.names, (p.view(s) for p, s in zip(x.split([math.prod(s) for s in self.shapes]), self.shapes))))
+
+    def logits(self, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Eval-mode logits of one candidate on uint8 images, in chunks of ``eval_batch``."""
+        weights = self.weights(x)
+        step = self.params.eval_batch
+        return torch.cat([functional_call(self.net, weights, (self._inputs(images[s : s + step]),)) for s in range(0, len(images), step)])
+
+    def _inputs(self, images: torch.Tensor) -> torch.Tensor:
+        return normalise(images, self.dataset)
+
+    def _objective(self, logits: torch.Tensor, labels: torch.Tensor) -> float:
+        if self.params.objective == "f1":
+            return 1.0 - macro_f1(logits.argmax(dim=1), labels, self.n_classes)
+        return float(F.cross_entropy(logits, labels))
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        idx = self._eval_batches.next().to(self.device)
+        images, labels = self.images["train"][idx], self.labels["train"][idx]
+        if self.params.population == "vmap":
+            logits = self._vmap_logits(X, images)
+            return torch.tensor([self._objective(row, labels) for row in logits])
+        return torch.tensor([self._objective(self.logits(x, images), labels) for x in X])
+
+    def _vmap_logits(self, X: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """(P, n, classes): every candidate on the same images through ``torch.func.vmap``."""
+        inputs = self._inputs(images)
+        step = self.params.eval_batch
+
+        def one(x: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.net, self.weights(x), (chunk,))
+
+        return torch.cat([vmap(one, in_dims=(0, None))(X, inputs[s : s + step]) for s in range(0, len(inputs), step)], dim=1)
+
+    def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+        if batch_size not in self._minibatches:
+            stream = torch_generator(self.seed, self.name, "minibatches", batch_size)
+            self._minibatches[batch_size] = CircularBatches(self.train_size, batch_size, stream)
+        idx = self._minibatches[batch_size].next().to(self.device)
+        inputs = self._inputs(self.images["train"][idx])
+        if self.params.augment:
+            inputs = augment(inputs, self._augment)
+        w = x.detach().clone().requires_grad_(True)
+        self.net.train()
+        try:
+            with torch.enable_grad():
+                loss = F.cross_entropy(functional_call(self.net, self.weights(w), (inputs,)), self.labels["train"][idx])
+                (grad,) = torch.autograd.grad(loss, w)
+        finally:
+            self.net.eval()
+        return float(loss.detach()), grad
+
+    def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
+        if split not in self.images:
+            raise ValueError(f"unknown split {split!r}; allowed: train, val, test")
+        with torch.no_grad():
+            logits = self.logits(x.to(self.device, torch.float32), self.images[split])
+        return classification_metrics(logits, self.labels[split], self.n_classes)
+
+
+def augment(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop with 4 pixels of zero padding and a random horizontal flip, per image."""
+    n, _, h, w = inputs.shape
+    padded = F.pad(inputs, (4, 4, 4, 4))
+    dy = torch.randint(0, 9, (n,), generator=generator)
+    dx = torch.randint(0, 9, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).to(inputs.device)
+    cols = (dx[:, None] + torch.arange(w)[None]).to(inputs.device)
+    out = padded[torch.arange(n, device=inputs.device)[:, None, None, None], torch.arange(inputs.shape[1], device=inputs.device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
+    flip = (torch.rand(n, generator=generator) < 0.5).to(inputs.device)
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+class Cifar10ResNet18(CifarResNet):
+    name = "cifar10-resnet18"
+    description = "CIFAR ResNet-18 (11.2M weights, width option) on CIFAR-10; 1 - macro-F1 or CE on circular super-batches"
+    dataset = "cifar10"
+
+
+class Cifar100ResNet18(CifarResNet):
+    name = "cifar100-resnet18"
+    description = "CIFAR ResNet-18 (11.2M weights, width option) on CIFAR-100; 1 - macro-F1 or CE on circular super-batches"
+    dataset = "cifar100"
