@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,9 @@ SHARED_DATA = Path(os.environ.get("DFO_BENCH_DATA") or REPO.parent / "shared" / 
 SHARED_MNIST = SHARED_DATA / "mnist"
 
 needs_mnist = pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"no MNIST files in {SHARED_MNIST}")
+
+# Decoded-image caches of the tests go to a temporary folder, never to the user's ~/.cache.
+os.environ.setdefault("DFO_BENCH_CACHE", tempfile.mkdtemp(prefix="dfo-bench-test-cache-"))
 
 
 @pytest.fixture
@@ -49,3 +54,15 @@ def fake_mnist(folder: Path, n: int, prefix: str) -> None:
     rng = np.random.default_rng(0)
     write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
     write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+
+
+@functools.cache
+def fake_cifar_root() -> Path:
+    """A folder with small generated CIFAR-10 (60 + 20 images) and CIFAR-100 (200 + 200) archives
+    in the shared archive's layout, written once per test session."""
+    from .test_cifar_data import image_files, write_tar
+
+    root = Path(tempfile.mkdtemp(prefix="dfo-bench-fake-cifar-"))
+    write_tar(root / "cifar10-jpg.tar.gz", image_files(10, 6, 2))
+    write_tar(root / "cifar100-jpg.tar.gz", image_files(100, 2, 2))
+    return root

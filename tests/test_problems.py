@@ -16,16 +16,24 @@ from dfo_bench.problems.metrics import macro_f1
 from dfo_bench.registry import problems
 from dfo_bench.testing import check_population_consistent
 
-from .conftest import SHARED_MNIST, fake_mnist, needs_mnist
+from .conftest import SHARED_MNIST, fake_cifar_root, fake_mnist, needs_mnist
 
-# Parameters a test machine can satisfy; a plugin problem is tested with its defaults.
-CONFIGS = {"mnist-mlp": {"root": str(SHARED_MNIST)}}
+# Parameters a test machine can satisfy; a plugin problem is tested with its defaults. The ResNet
+# problems run on small generated CIFAR-shaped archives (one chunk of the training set per
+# evaluation, so a population equals its members evaluated one by one).
+CONFIGS = {
+    "mnist-mlp": {"root": str(SHARED_MNIST)},
+    "cifar10-resnet18": {"n_train": 40, "n_val": 20, "n_test": 10, "width": 0.125, "super_batch": 40},
+    "cifar100-resnet18": {"n_train": 100, "n_val": 100, "n_test": 100, "width": 0.125, "super_batch": 100},
+}
 
 
 def config(name: str) -> dict:
     """Parameters this machine can satisfy; skips the test where the data is missing."""
     if name == "mnist-mlp" and not SHARED_MNIST.is_dir():
         pytest.skip(f"no MNIST files in {SHARED_MNIST}")
+    if name.endswith("-resnet18"):
+        return {**CONFIGS[name], "root": str(fake_cifar_root())}
     return CONFIGS.get(name, {})
 
 
