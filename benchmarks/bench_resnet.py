@@ -108,7 +108,7 @@ def main() -> None:
     print(tabulate(table, headers=["mode", "P", "s per population", "images/s", "ratio to single", "peak MiB per member"]))
     print("ratio targets: >= 0.8 on CPU, >= 0.5 on GPU")
     if args.json:
-        write_json(args.json, {"args": vars(args), "rows": rows})
+        write_json(args.json, {"args": {**vars(args), "json": str(args.json)}, "rows": rows})
 
 
 if __name__ == "__main__":
