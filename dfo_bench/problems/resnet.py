@@ -89,7 +89,10 @@ class ResNetParams(ParamsModel):
     eval_batch: int = Field(500, ge=1)
     """Images per forward pass (bounds memory)."""
     population: Literal["loop", "vmap"] = "loop"
-    """How a population is evaluated: one candidate after another, or vmap over candidates."""
+    """How a population is evaluated: one candidate after another, or vmap over candidates
+    (measured on the CPU: the loop is about twice as fast; see benchmarks/bench_resnet.py)."""
+    vmap_chunk: int = Field(8, ge=1)
+    """Candidates per vmap call, which bounds the activations held at once."""
     augment: bool = True
     """Random crop (padding 4) and horizontal flip on gradient minibatches."""
 
@@ -169,7 +172,8 @@ class CifarResNet(Problem):
         idx = self._eval_batches.next().to(self.device)
         images, labels = self.images["train"][idx], self.labels["train"][idx]
         if self.params.population == "vmap":
-            logits = self._vmap_logits(X, images)
+            step = self.params.vmap_chunk
+            logits = torch.cat([self._vmap_logits(X[s : s + step], images) for s in range(0, len(X), step)])
             return torch.tensor([self._objective(row, labels) for row in logits])
         return torch.tensor([self._objective(self.logits(x, images), labels) for x in X])
 
