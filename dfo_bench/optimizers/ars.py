@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
+from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
 
@@ -53,12 +54,7 @@ class ARS(AskTellOptimizer):
         return 2 * self.params.directions
 
     def _ask(self, n: int) -> torch.Tensor:
-        half, noise = n // 2, self.params.noise
-        torch.randn(self._deltas.shape, generator=self._generator, out=self._deltas)
-        X = torch.empty(n, self.dim)
-        torch.add(self._theta, self._deltas, alpha=noise, out=X[:half])
-        torch.add(self._theta, self._deltas, alpha=-noise, out=X[half:])
-        return X
+        return antithetic_population(self._theta, self._deltas, self.params.noise, self._generator)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         p = self.params

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
 
@@ -62,12 +63,7 @@ class OpenAIES(AskTellOptimizer):
         return self.params.popsize
 
     def _ask(self, n: int) -> torch.Tensor:
-        half, sigma = n // 2, self.params.sigma
-        torch.randn(self._noise.shape, generator=self._generator, out=self._noise)
-        X = torch.empty(n, self.dim)
-        torch.add(self._theta, self._noise, alpha=sigma, out=X[:half])
-        torch.add(self._theta, self._noise, alpha=-sigma, out=X[half:])
-        return X
+        return antithetic_population(self._theta, self._noise, self.params.sigma, self._generator)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         p, half = self.params, self._noise.shape[0]
