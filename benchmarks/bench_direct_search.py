@@ -2,11 +2,12 @@
 
 Measures, in one run on the CPU with a fixed number of threads (default 2):
 
-* trials per second of ``problem.evaluate`` on the pairs of ``CoordinateMoves`` that direct
+* trials per second of ``Problem.evaluate`` on the pairs of ``CoordinateMoves`` that direct
   search asks (±step along one random coordinate from the current point), evaluated
   incrementally from the cached activations, and the same trials as dense (2, D) matrices
   (full forward passes), timed round-robin; their ratio (target >= 15x), and the largest
-  difference between the two paths' losses;
+  difference between the two paths' losses (the problem's computation alone: the run's
+  ``Objective`` charges each trial, which the runner run below includes);
 * the wall time of ``--trials`` (default 1,000,000) direct-search trials through the real runner
   (``dfo_bench.runner.execute``), target <= 180 s for 1,000,000; with fewer trials it prints the
   linear extrapolation to 1,000,000 as well. The run's final training loss and test accuracy are printed.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -86,7 +86,7 @@ def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str
     if name not in problems.names():
         problems.register(name, f"harness:{type(problem).__name__}")
     spec = run_spec("direct-search", problem=name, problem_params=params, budget=BudgetLimits(evaluations=args.trials), checkpoints=10)
-    spec = replace(spec, threads=args.threads)
+    spec = spec.model_copy(update={"threads": args.threads})
     start = time.perf_counter()
     result = execute(spec)
     seconds = time.perf_counter() - start

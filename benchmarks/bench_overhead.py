@@ -2,18 +2,20 @@
 
 For every registered optimizer (built-ins and entry-point plugins alike, so new ones appear
 automatically), at D = 25,450 (the MNIST MLP's initial point), on the CPU with a fixed number of
-threads (default 2):
+threads (default 2), each optimizer against its own ``Objective``: the full space (whatever the
+optimizer's default space), the whole training set per evaluation (no super-batches), no limits:
 
 * ask/tell optimizers, population P = 64: the mean time of one ``ask()`` + ``tell()`` per
-  generation (tell gets random losses), next to the mean time of ``Problem.evaluate`` on that
-  same population over the 5,000 training images, and the ratio overhead / evaluation. Ask,
-  evaluate and tell are timed in generation order, round-robin, after warm-up generations, so
-  machine load affects them alike. ``popsize: 64`` is passed where the optimizer's Params have a
-  ``popsize`` field (CMA-ES also gets ``diagonal: true``: a full covariance of 25,450² is out of
-  reach); otherwise the optimizer's default population is used, and printed.
-* gradient optimizers: the mean time of one ``step`` on a minibatch of its default batch size,
-  split into the problem's ``loss_and_grad`` (forward + backward) and the rest (the update);
-  the ratio is update / loss_and_grad.
+  generation (tell gets random losses), next to the mean time of ``Objective.evaluate`` (the
+  charged ``Problem.evaluate``) on that same population over the 5,000 training images, and the
+  ratio overhead / evaluation. Ask, evaluate and tell are timed in generation order,
+  round-robin, after warm-up generations, so machine load affects them alike. ``popsize: 64`` is
+  passed where the optimizer's Params have a ``popsize`` field (CMA-ES also gets
+  ``diagonal: true``: a full covariance of 25,450² is out of reach); otherwise the optimizer's
+  default population is used, and printed.
+* gradient optimizers: the mean time of one ``step(objective)`` on a minibatch of its default
+  batch size, split into the objective's ``loss_and_grad`` (minibatch, forward + backward; timed
+  by wrapping it) and the rest (the update); the ratio is update / loss_and_grad.
 
 No target is set: the ratio says how much an optimizer's own work adds to each generation
 (well below 1: evaluation dominates; near or above 1: the optimizer is the bottleneck).
@@ -32,12 +34,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from harness import Workload, add_common_arguments, load_workload, write_json
+from harness import (
+    Workload,
+    add_common_arguments,
+    load_workload,
+    unlimited_objective,
+    write_json,
+)
 from tabulate import tabulate
 from timing import Timings, interleaved, time_call
 
+from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer
-from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers
 
 EXTRA_PARAMS: dict[str, dict[str, Any]] = {"cma-es": {"diagonal": True}}
@@ -63,11 +71,12 @@ def optimizer_params(cls: type[Optimizer], population: int) -> dict[str, Any]:
 
 
 class Generations:
-    """Generations of an ask/tell optimizer whose ask, evaluate and tell are timed apart."""
+    """Generations of an ask/tell optimizer whose ask, evaluate and tell are timed apart (what
+    ``AskTellOptimizer.step`` does in one go)."""
 
-    def __init__(self, optimizer: AskTellOptimizer, problem: Problem) -> None:
+    def __init__(self, optimizer: AskTellOptimizer, objective: Objective) -> None:
         self.optimizer = optimizer
-        self.problem = problem
+        self.objective = objective
         self.generator = torch.Generator().manual_seed(0)
         self.X = torch.empty(0)
 
@@ -75,14 +84,14 @@ class Generations:
         self.X = self.optimizer.ask()
 
     def evaluate(self) -> None:
-        self.problem.evaluate(self.X)
+        self.objective.evaluate(self.X)
 
     def tell(self) -> None:
         self.optimizer.tell(self.X, torch.rand(self.X.shape[0], generator=self.generator))
 
 
-def ask_tell_figures(optimizer: AskTellOptimizer, problem: Problem, args: argparse.Namespace) -> dict[str, Any]:
-    generations = Generations(optimizer, problem)
+def ask_tell_figures(optimizer: AskTellOptimizer, objective: Objective, args: argparse.Namespace) -> dict[str, Any]:
+    generations = Generations(optimizer, objective)
     fns = {"ask": generations.ask, "evaluate": generations.evaluate, "tell": generations.tell}
     t = interleaved(fns, args.generations, args.warmup)
     overhead = t["ask"].mean + t["tell"].mean
@@ -96,31 +105,42 @@ def ask_tell_figures(optimizer: AskTellOptimizer, problem: Problem, args: argpar
     }
 
 
-class Steps:
-    """Steps of a gradient optimizer, each split into the problem's loss_and_grad and the rest."""
+class TimedObjective(Objective):
+    """An objective whose ``loss_and_grad`` (charge, minibatch, forward + backward) is timed."""
 
-    def __init__(self, optimizer: GradientOptimizer, problem: Problem) -> None:
-        self.optimizer = optimizer
-        self.problem = problem
-        self.batch_size = 0
-        self._gradient_s = 0.0
+    batch_size = 0
+    """The batch size of the last ``loss_and_grad``."""
+    gradient_s = 0.0
+    """Seconds spent in ``loss_and_grad`` since last reset."""
 
-    def loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+    def loss_and_grad(self, z: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
         start = time.perf_counter()
-        result = self.problem.loss_and_grad(x, batch_size)
-        self._gradient_s += time.perf_counter() - start
+        result = super().loss_and_grad(z, batch_size)
+        self.gradient_s += time.perf_counter() - start
         self.batch_size = batch_size
         return result
 
+
+class Steps:
+    """Steps of a gradient optimizer, each split into the objective's loss_and_grad and the rest."""
+
+    def __init__(self, optimizer: GradientOptimizer, objective: TimedObjective) -> None:
+        self.optimizer = optimizer
+        self.objective = objective
+
+    @property
+    def batch_size(self) -> int:
+        return self.objective.batch_size
+
     def step(self) -> tuple[float, float]:
         """Seconds of one step spent in loss_and_grad, and in the rest of the step."""
-        self._gradient_s = 0.0
-        total = time_call(lambda: self.optimizer.step(self.loss_and_grad))
-        return self._gradient_s, total - self._gradient_s
+        self.objective.gradient_s = 0.0
+        total = time_call(lambda: self.optimizer.step(self.objective))
+        return self.objective.gradient_s, total - self.objective.gradient_s
 
 
-def gradient_figures(optimizer: GradientOptimizer, problem: Problem, args: argparse.Namespace) -> dict[str, Any]:
-    steps = Steps(optimizer, problem)
+def gradient_figures(optimizer: GradientOptimizer, objective: TimedObjective, args: argparse.Namespace) -> dict[str, Any]:
+    steps = Steps(optimizer, objective)
     for _ in range(args.warmup):
         steps.step()
     gradient_s, update_s = [], []
@@ -141,15 +161,15 @@ def gradient_figures(optimizer: GradientOptimizer, problem: Problem, args: argpa
 
 def optimizer_figures(name: str, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
     """One table row; a plugin that fails to load or run gets its error instead of stopping the rest."""
-    problem = workload.problem
     try:
         cls = optimizers.get(name)
         params = optimizer_params(cls, args.population)
-        optimizer = cls.from_config(problem.initial_point(), np.random.default_rng(0), params)
+        objective = unlimited_objective(workload.problem, TimedObjective)
+        optimizer = cls.from_config(objective.space.initial(), np.random.default_rng(0), params)
         if isinstance(optimizer, AskTellOptimizer):
-            figures = ask_tell_figures(optimizer, problem, args)
+            figures = ask_tell_figures(optimizer, objective, args)
         elif isinstance(optimizer, GradientOptimizer):
-            figures = gradient_figures(optimizer, problem, args)
+            figures = gradient_figures(optimizer, objective, args)
         else:
             raise TypeError(f"{type(optimizer).__name__} is neither an AskTellOptimizer nor a GradientOptimizer")
     except Exception as exc:  # noqa: BLE001 - reported in the table
@@ -158,8 +178,8 @@ def optimizer_figures(name: str, workload: Workload, args: argparse.Namespace) -
 
 
 def report(workload: Workload, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    problem = workload.problem
-    print(f"optimizer overhead, D = {problem.dim:,}, evaluation on {problem.samples_per_evaluation:,} samples")
+    samples = unlimited_objective(workload.problem, Objective).samples_per_evaluation
+    print(f"optimizer overhead, D = {workload.problem.dim:,}, evaluation on {samples:,} samples")
     print(f"data: {workload.source}")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; means of {args.generations} generations "
@@ -168,7 +188,7 @@ def report(workload: Workload, rows: list[dict[str, Any]], args: argparse.Namesp
     table = [_table_row(row) for row in rows]
     headers = ["optimizer", "kind", "P / batch", "params", "overhead ms", "evaluation ms", "overhead / eval"]
     print(tabulate(table, headers=headers, colalign=("left", "left", "right", "left", "right", "right", "right")))
-    print("ask/tell: overhead = ask + tell, evaluation = Problem.evaluate of the population asked")
+    print("ask/tell: overhead = ask + tell, evaluation = Objective.evaluate (Problem.evaluate, charged) of the population asked")
     print("gradient: overhead = step minus loss_and_grad (the update), evaluation = loss_and_grad on one minibatch")
 
 

@@ -27,6 +27,7 @@ the same shape instead, and says so.
 from __future__ import annotations
 
 import argparse
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -58,7 +59,7 @@ def parse_args() -> argparse.Namespace:
 def sequential_mlp(sizes: list[int]) -> nn.Sequential:
     """The ``nn.Sequential`` whose ``parameters_to_vector`` layout is PopulationMLP's candidate layout."""
     layers: list[nn.Module] = []
-    for inp, out in zip(sizes[:-1], sizes[1:]):
+    for inp, out in pairwise(sizes):
         layers += [nn.Linear(inp, out), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
 

@@ -5,7 +5,8 @@ random CIFAR-shaped images (throughput does not depend on pixel values):
 
 * images/s of one ResNet-18 forward (eval mode) over a super-batch of ``--batch`` images;
 * images/s of ``Problem``-style population evaluation of P blocked candidates (P = 8 and 32 by
-  default; each candidate unblocked with one gather, then evaluated on the same super-batch),
+  default; the population unblocked with one gather on the device, as a run's ``Objective``
+  maps its search points to weights, then each candidate evaluated on the same super-batch),
   per-candidate loop and ``torch.func.vmap``; the ratio population throughput / single-model
   throughput (targets: >= 0.8 on CPU, >= 0.5 on GPU);
 * peak memory per population member: on CUDA ``max_memory_allocated`` above the single model's,
@@ -38,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="ResNet-18 population throughput, loop vs vmap.")
     parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1: 11.2M weights)")
     parser.add_argument("--batch", type=int, default=1000, help="super-batch images (default 1000)")
-    parser.add_argument("--chunk", type=int, default=250, help="images per forward pass (default 250)")
+    parser.add_argument("--chunk", type=int, default=250, help="images per forward pass, the problem's forward_chunk (default 250)")
     parser.add_argument("--populations", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
@@ -67,15 +68,15 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
 
     P, mode = config["population"], config["mode"]
     if P == 1:
-        run = lambda: forward(x0)  # noqa: E731
+        run = lambda: forward(x0)
     else:
-        space = BlockSpace(x0.cpu(), 10_000)
-        Z = space.initial() + 0.001 * torch.randn(P, space.dim)
+        space = BlockSpace(x0, 10_000)  # on x0's device: unblocking is one gather there
+        Z = space.initial() + 0.001 * torch.randn(P, space.dim).to(device)
         if mode == "loop":
-            run = lambda: [forward(x) for x in space.to_weights(Z).to(device)]  # noqa: E731
+            run = lambda: [forward(x) for x in space.to_weights(Z)]
         else:
             batched = vmap(lambda x, c: functional_call(net, weights(x), (c,)), in_dims=(0, None))
-            run = lambda: torch.cat([batched(space.to_weights(Z).to(device), images[s : s + chunk]) for s in range(0, len(images), chunk)], 1)  # noqa: E731
+            run = lambda: torch.cat([batched(space.to_weights(Z), images[s : s + chunk]) for s in range(0, len(images), chunk)], 1)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     best = float("inf")

@@ -2,7 +2,8 @@
 
 The workload is the 784-32-10 MLP on 5,000 MNIST training images; where the data folder holds
 no MNIST files, a stand-in problem of the same shape on uniform random images (timings do not
-depend on the values) runs the same code paths.
+depend on the values) runs the same code paths. ``unlimited_objective`` puts it behind an
+``Objective`` as the runner does (full space, the problem's own evaluation batch), without limits.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
+from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.objective import Objective
+from dfo_bench.problems.base import Problem
 from dfo_bench.problems.data import ClassificationData, Split
 from dfo_bench.problems.mlp import MLPClassification
 from dfo_bench.problems.mnist import MNISTMLP, MNISTParams, available_sets
+from dfo_bench.spaces import FullSpace
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 """The shared data folder beside the checkout (``../shared/data/mnist``)."""
 CPU = torch.device("cpu")
+ObjectiveT = TypeVar("ObjectiveT", bound=Objective)
 
 
 class RandomImagesMLP(MLPClassification):
@@ -55,6 +61,13 @@ def load_workload(root: str | Path, seed: int = 0) -> Workload:
         return Workload(problem, f"MNIST IDX files in {root}")  # type: ignore[arg-type]
     source = f"RANDOM data of MNIST's shape (no MNIST IDX files in {root}; timings do not depend on values)"
     return Workload(RandomImagesMLP.from_config({}, seed=seed, device=CPU), source)  # type: ignore[arg-type]
+
+
+def unlimited_objective(problem: Problem, cls: type[ObjectiveT]) -> ObjectiveT:
+    """An objective of class ``cls`` (``Objective`` or a subclass): ``problem`` searched in the
+    full space from its initial point, each evaluation on the problem's own batch (the whole
+    training set for the MLP), charged to a budget without limits."""
+    return cls(problem, FullSpace(problem.initial_point()), Budget(BudgetLimits()))
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,16 +16,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from dfo_bench.errors import BudgetExceeded
 
+LARGEST = 2**63 - 1
+"""Counts are kept in 64-bit integers."""
 
-@dataclass(frozen=True)
-class BudgetLimits:
-    """Upper bounds of a run; ``None`` means that dimension is unlimited."""
 
-    evaluations: int | None = None
-    samples: int | None = None
-    seconds: float | None = None
+class BudgetLimits(BaseModel):
+    """Upper bounds of a run, as a suite states them; ``None`` means that dimension is unlimited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    evaluations: int | None = Field(None, gt=0, le=LARGEST)
+    samples: int | None = Field(None, gt=0, le=LARGEST)
+    """Forward-equivalent samples: forward 1, backward 2 per sample."""
+    seconds: float | None = Field(None, gt=0)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,9 @@ problems: Registry[Problem] = Registry(
         "cifar100-resnet18": "dfo_bench.problems.resnet:Cifar100ResNet18",
         "digits-mlp": "dfo_bench.problems.digits:DigitsMLP",
         "mnist-mlp": "dfo_bench.problems.mnist:MNISTMLP",
+        "rastrigin": "dfo_bench.problems.functions:Rastrigin",
+        "rosenbrock": "dfo_bench.problems.functions:Rosenbrock",
+        "sphere": "dfo_bench.problems.functions:Sphere",
     },
 )
 

@@ -7,6 +7,9 @@ the range of the initial weights is cut into ``n_bins`` equal-width bins, empty 
 dropped, and every weight of a bin is tied to one value, so a candidate is one value per
 non-empty bin (ResNet-18: 11M weights → a few thousand coordinates). Any optimizer runs in
 either space; HBDE is DE whose default space is ``blocks``.
+
+A space lives on the device of the initial weights it is built from: mapping a population of
+blocks to weights is one gather on that device, so on a GPU neither side visits the host.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class FullSpaceConfig(BaseModel):
 class BlockSpaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["blocks"]
-    n_bins: int = Field(10_000, ge=1)
+    n_bins: int = Field(10_000, ge=1, le=100_000_000)
     """Equal-width bins over the initial weights' range; empty ones are dropped."""
 
 
@@ -85,15 +88,15 @@ class BlockSpace(Space):
     """One coordinate per non-empty histogram bin of the initial weights, weights tied to it."""
 
     def __init__(self, x0: torch.Tensor, n_bins: int) -> None:
-        w = x0.detach().cpu().double().numpy()
+        w = x0.detach().cpu().double().numpy()  # once per run: the histogram is NumPy's rule
         edges = np.histogram_bin_edges(w, bins=n_bins)
         # Bin i holds [edges[i], edges[i+1]), the last bin also its right edge: numpy.histogram's rule.
         bins = np.clip(np.searchsorted(edges, w, side="right") - 1, 0, n_bins - 1)
         used, assign = np.unique(bins, return_inverse=True)
         self.bins = torch.from_numpy(used)
-        """The histogram bin of each coordinate, ascending."""
-        self.assign = torch.from_numpy(assign.reshape(-1))
-        """The coordinate each weight is tied to, shape (weights,)."""
+        """The histogram bin of each coordinate, ascending (on the CPU: a description, not used in the loop)."""
+        self.assign = torch.from_numpy(assign.reshape(-1)).to(x0.device)
+        """The coordinate each weight is tied to, shape (weights,), on the weights' device."""
         self.counts = torch.bincount(self.assign, minlength=len(used))
         self._initial = self.means(x0)
 
@@ -103,7 +106,7 @@ class BlockSpace(Space):
 
     def means(self, x: torch.Tensor) -> torch.Tensor:
         """Each block's mean of the weights x: the block coordinates that best stand for x."""
-        sums = torch.zeros(self.dim, dtype=torch.float64).index_add_(0, self.assign, x.detach().cpu().double())
+        sums = torch.zeros(self.dim, dtype=torch.float64, device=x.device).index_add_(0, self.assign, x.detach().double())
         return (sums / self.counts).float()
 
     def initial(self) -> torch.Tensor:
@@ -113,7 +116,7 @@ class BlockSpace(Space):
         return dense(Z).index_select(1, self.assign)
 
     def pullback(self, grad: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(self.dim, dtype=grad.dtype).index_add_(0, self.assign, grad.cpu())
+        return torch.zeros(self.dim, dtype=grad.dtype, device=grad.device).index_add_(0, self.assign, grad)
 
 
 def make_space(config: FullSpaceConfig | BlockSpaceConfig, x0: torch.Tensor) -> Space:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfo_bench.atomic import remove_stale_temporaries, write_atomically
+from dfo_bench.hashing import canonical_json
 from dfo_bench.runner import RunResult
 
 PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")
@@ -35,16 +36,22 @@ def package_versions() -> str:
     return json.dumps(found, sort_keys=True)
 
 
+def git_commit(where: Path | None = None) -> str | None:
+    """The commit of the git checkout the user works in (the current directory by default),
+    with ``+dirty`` when it has uncommitted changes; None outside a checkout."""
+    return _git_commit(str((where or Path.cwd()).resolve()))
+
+
 @cache
-def git_commit() -> str | None:
-    """The commit of the dfo-bench checkout, when running from one."""
+def _git_commit(where: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def to_frame(result: RunResult) -> pd.DataFrame:
@@ -56,10 +63,12 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "suite": spec.suite,
         "problem": spec.problem.name,
         "problem_label": spec.problem.label,
-        "problem_params": json.dumps(spec.problem.params, sort_keys=True),
+        "problem_params": canonical_json(spec.problem.params.model_dump(mode="json")),
+        "problem_version": spec.problem.version,
         "optimizer": spec.optimizer.name,
         "optimizer_label": spec.optimizer.label,
-        "optimizer_params": json.dumps(spec.optimizer.params, sort_keys=True),
+        "optimizer_params": canonical_json(spec.optimizer.params.model_dump(mode="json")),
+        "optimizer_version": spec.optimizer.version,
         "seed": spec.seed,
         "run_seed": result.run_seed,
         "budget_evaluations": spec.budget.evaluations,
@@ -68,9 +77,11 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "device": result.device,
         "threads": spec.threads,
         "dim": result.dim,
-        "space": json.dumps(spec.space, sort_keys=True),
+        "space": canonical_json(spec.optimizer.space.model_dump(mode="json")),
+        "super_batch": spec.optimizer.super_batch,
         "search_dim": result.search_dim,
-        "init": json.dumps(spec.init, sort_keys=True) if spec.init else None,
+        "init": canonical_json(spec.problem.pretrain.model_dump(mode="json")) if spec.problem.pretrain else None,
+        "identity": canonical_json(spec.identity()),
         **{f"pretrain_{k}": v for k, v in (result.pretrain or dict.fromkeys(PRETRAIN_COLUMNS)).items()},
         "status": result.status,
         "error": result.error,

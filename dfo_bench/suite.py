@@ -1,39 +1,40 @@
 """Suites: YAML validated with pydantic, expanded into independent run specs.
 
 Every error names the file, the field and what is allowed, in one line, before anything is
-written: problem and optimizer parameters are validated against each class's own ``Params``.
+written or run: problem and optimizer parameters are validated against each class's own
+``Params`` (data locations included), and each pairing is checked against what the problem
+can do (a gradient, a training set to cut into super-batches, several objectives).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError, DfoBenchError
-from dfo_bench.optimizers.base import GradientOptimizer
+from dfo_bench.hashing import canonical_json
+from dfo_bench.optimizers.base import GradientOptimizer, Optimizer
+from dfo_bench.params import ParamsModel
+from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.spaces import SpaceConfig
+from dfo_bench.spec import SEED_LIMIT, Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class BudgetConfig(_Strict):
-    evaluations: int | None = Field(None, gt=0)
-    samples: int | None = Field(None, gt=0)
-    """Forward-equivalent samples: forward 1, backward 2 per sample."""
-    seconds: float | None = Field(None, gt=0)
+class SuiteBudget(BudgetLimits):
+    """A suite's budget: at least one limit."""
 
     @model_validator(mode="after")
-    def _some_limit(self) -> BudgetConfig:
+    def _some_limit(self) -> SuiteBudget:
         if self.evaluations is None and self.samples is None and self.seconds is None:
             raise ValueError("set at least one of evaluations, samples, seconds")
         return self
@@ -41,7 +42,7 @@ class BudgetConfig(_Strict):
 
 class ComponentConfig(_Strict):
     name: str
-    label: str | None = None
+    label: str | None = Field(None, min_length=1)
     """Name shown in reports; default: name plus the parameters given, e.g. de[F=0.8]."""
     params: dict[str, Any] = {}
 
@@ -50,7 +51,7 @@ class PretrainConfig(_Strict):
     optimizer: str = "adam"
     """A gradient optimizer from the registry."""
     params: dict[str, Any] = {}
-    epochs: float = Field(gt=0)
+    epochs: float = Field(gt=0, le=1e6)
     """Passes over the training set, charged as 3 forward-equivalent samples per sample."""
 
 
@@ -67,25 +68,30 @@ class ProblemConfig(ComponentConfig):
 class OptimizerConfig(ComponentConfig):
     space: SpaceConfig | None = None
     """Where the optimizer searches; default: the optimizer's own (full weights for most, blocks for hbde)."""
-    budget: BudgetConfig | None = None
+    super_batch: int | None = Field(None, ge=1)
+    """Training samples per evaluation, circular chunks; default: the optimizer's own (1,000 for hbde), else the problem's."""
+    budget: SuiteBudget | None = None
     """Replaces the suite's budget for this optimizer (e.g. a gradient baseline's own schedule)."""
 
 
 class ExecutorConfig(_Strict):
     kind: Literal["sequential", "process"] = "sequential"
-    workers: int = Field(2, ge=1)
+    workers: int = Field(2, ge=1, le=1024)
+
+
+Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
 
 
 class SuiteConfig(_Strict):
-    name: str | None = None
+    name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     problems: list[ProblemConfig] = Field(min_length=1)
     optimizers: list[OptimizerConfig] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
-    budget: BudgetConfig
+    seeds: list[Seed] = Field(min_length=1)
+    budget: SuiteBudget
     checkpoints: int = Field(25, ge=20, le=1000)
     """Log-spaced points of the budget at which the recommended point is measured (at least 20)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1, le=1024)
     """torch threads per run; runs in parallel come from the executor."""
     executor: ExecutorConfig = ExecutorConfig()
 
@@ -110,49 +116,6 @@ class SuiteConfig(_Strict):
 
 
 @dataclass(frozen=True)
-class Component:
-    """A validated problem or optimizer: registry name, display label, full parameters."""
-
-    name: str
-    label: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One independent run: everything that determines its result, and nothing more."""
-
-    suite: str
-    problem: Component
-    optimizer: Component
-    seed: int
-    budget: BudgetLimits
-    checkpoints: int
-    device: str
-    threads: int
-    space: dict[str, Any] = field(default_factory=lambda: {"kind": "full"})
-    """The optimizer's search space (``spaces.SpaceConfig`` as a dict)."""
-    init: dict[str, Any] | None = None
-    """How the initial weights are made (``InitConfig`` as a dict); None: the problem's own."""
-
-    @property
-    def config_hash(self) -> str:
-        """Identifies the run's result: same hash, same configuration."""
-        key = asdict(self)
-        del key["suite"], key["threads"]
-        # Settings at their defaults are left out, so results stored before they existed stay valid.
-        if key["space"] == {"kind": "full"}:
-            del key["space"]
-        if key["init"] is None:
-            del key["init"]
-        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-    @property
-    def run_id(self) -> str:
-        return f"{self.problem.label}__{self.optimizer.label}__seed{self.seed}__{self.config_hash}"
-
-
-@dataclass(frozen=True)
 class Suite:
     name: str
     path: Path
@@ -170,125 +133,150 @@ def _format_error(path: Path, prefix: str, exc: ValidationError) -> str:
     return f"{path}: {where or 'suite'}: {message}{shown}{more}"
 
 
-def _label(name: str, given: dict[str, Any]) -> str:
+def label(name: str, given: dict[str, Any]) -> str:
+    """``name[key=value,...]`` of the parameters given (sorted), or the bare name."""
     if not given:
         return name
-    inside = ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}" for k, v in sorted(given.items()))
+    inside = ",".join(f"{k}={v if isinstance(v, str) else canonical_json(v)}" for k, v in sorted(given.items()))
     return f"{name}[{inside}]"
 
 
-def _params(path: Path, where: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
-    """``given`` validated against ``cls.Params``, with every default filled in."""
+def _params(path: Path, where: str, cls: type[Problem] | type[Optimizer], given: dict[str, Any]) -> ParamsModel:
+    """``given`` validated against ``cls.Params``."""
     try:
-        return cls.Params(**given).model_dump(mode="json")
+        return cls.Params(**given)
     except ValidationError as exc:
         raise ConfigError(_format_error(path, f"{where}.params", exc) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
 
 
-def _lookup(path: Path, where: str, registry: Registry, name: str) -> type:
+def _lookup(path: Path, where: str, registry: Registry[Any], name: str) -> Any:
     try:
         return registry.get(name)
     except DfoBenchError as exc:
         raise ConfigError(f"{path}: {where}: {exc}") from None
 
 
-def _init(path: Path, where: str, item: ProblemConfig) -> dict[str, Any] | None:
-    if item.init is None:
-        return None
-    pretrain = item.init.pretrain
-    cls = _lookup(path, f"{where}.init.pretrain.optimizer", optimizers, pretrain.optimizer)
+def _names(registry: Registry[Any], keep: Any) -> str:
+    return ", ".join(n for n in registry.names() if keep(registry.get(n))) or "none"
+
+
+def _pretrain(path: Path, where: str, problem: type[Problem], config: PretrainConfig) -> PretrainSpec:
+    where = f"{where}.init.pretrain"
+    if not (issubclass(problem, DifferentiableProblem) and problem.has_data):
+        raise ConfigError(f"{path}: {where}: {problem.name} has no training set and gradient to pre-train on")
+    cls = _lookup(path, f"{where}.optimizer", optimizers, config.optimizer)
     if not issubclass(cls, GradientOptimizer):
-        gradient = [n for n in optimizers.names() if issubclass(optimizers.get(n), GradientOptimizer)]
-        raise ConfigError(f"{path}: {where}.init.pretrain.optimizer: '{pretrain.optimizer}' is not a gradient optimizer; allowed: {', '.join(gradient)}")
-    params = _params(path, f"{where}.init.pretrain", cls, pretrain.params)
-    return {"pretrain": {"optimizer": pretrain.optimizer, "params": params, "epochs": pretrain.epochs}}
+        gradient = _names(optimizers, lambda c: issubclass(c, GradientOptimizer))
+        raise ConfigError(f"{path}: {where}.optimizer: '{config.optimizer}' is not a gradient optimizer; allowed: {gradient}")
+    params = _params(path, where, cls, config.params)
+    return PretrainSpec(optimizer=Component(name=cls.name, label=cls.name, params=params, version=cls.version), epochs=config.epochs)
 
 
 def _distinct_labels(path: Path, section: str, labels: list[str]) -> None:
-    duplicated = sorted({label for label in labels if labels.count(label) > 1})
+    duplicated = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicated:
         raise ConfigError(f"{path}: {section}: labels must be distinct, '{duplicated[0]}' repeats; give each a label")
 
 
-@dataclass(frozen=True)
-class _ProblemChoice:
-    component: Component
-    init: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class _OptimizerChoice:
-    component: Component
-    space: dict[str, Any]
-    budget: BudgetLimits | None
-
-
-def _problems(path: Path, items: list[ProblemConfig]) -> list[_ProblemChoice]:
+def _problems(path: Path, items: list[ProblemConfig]) -> list[tuple[type[Problem], ProblemSpec]]:
     out = []
     for i, item in enumerate(items):
         where = f"problems[{i}]"
         cls = _lookup(path, f"{where}.name", problems, item.name)
-        init = _init(path, where, item)
-        label = item.label or _label(item.name, item.params) + ("+pretrain" if init else "")
-        out.append(_ProblemChoice(Component(item.name, label, _params(path, where, cls, item.params)), init))
-    _distinct_labels(path, "problems", [p.component.label for p in out])
+        params = _params(path, where, cls, item.params)
+        pretrain = _pretrain(path, where, cls, item.init.pretrain) if item.init else None
+        name = item.label or label(item.name, item.params) + ("+pretrain" if pretrain else "")
+        out.append((cls, ProblemSpec(name=item.name, label=name, params=params, version=cls.version, pretrain=pretrain)))
+    _distinct_labels(path, "problems", [spec.label for _, spec in out])
     return out
 
 
-def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[_OptimizerChoice]:
+def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[tuple[OptimizerSpec, BudgetLimits | None]]:
     out = []
     for i, item in enumerate(items):
         where = f"optimizers[{i}]"
         cls = _lookup(path, f"{where}.name", optimizers, item.name)
         params = _params(path, where, cls, item.params)
-        label = item.label or _label(item.name, item.params)
+        name = label(item.name, item.params)
         if item.space is not None:
             space = item.space.model_dump(mode="json")
-            label = item.label or label + "@" + _label(space["kind"], {k: v for k, v in space.items() if k != "kind"})
-        else:
-            space = cls.default_space
-        budget = BudgetLimits(**item.budget.model_dump()) if item.budget else None
-        out.append(_OptimizerChoice(Component(item.name, label, params), space, budget))
-    _distinct_labels(path, "optimizers", [o.component.label for o in out])
+            name += "@" + label(space.pop("kind"), space)
+        if item.super_batch is not None:
+            name += f"@super_batch={item.super_batch}"
+        spec = OptimizerSpec(
+            name=item.name,
+            label=item.label or name,
+            params=params,
+            version=cls.version,
+            space=item.space if item.space is not None else cls.default_space,
+            super_batch=item.super_batch if item.super_batch is not None else cls.default_super_batch,
+        )
+        out.append((spec, item.budget))
+    _distinct_labels(path, "optimizers", [spec.label for spec, _ in out])
     return out
+
+
+def _check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str) -> None:
+    """Whether the problem can give what the optimizer needs; one line naming both if not."""
+    cls = optimizers.get(o.name)
+    if issubclass(cls, GradientOptimizer) and not issubclass(problem, DifferentiableProblem):
+        raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
+    if o.super_batch is not None and not problem.has_data:
+        raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
+    if cls.objectives == 1 and problem.n_objectives > 1:
+        many = _names(optimizers, lambda c: c.objectives != 1)
+        raise ConfigError(f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {problem.n_objectives}; allowed: {many}")
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document of ``path``; ConfigError (one line) for unreadable, binary or non-UTF-8 files."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise ConfigError(f"{path}: a binary file, not a YAML suite")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the suite as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
 
 
 def load_suite(path: str | Path) -> Suite:
     """Read, validate and expand a suite file; raises ``ConfigError`` with a one-line message."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a suite is a mapping with problems, optimizers, seeds and budget")
     try:
-        config = SuiteConfig(**raw)
+        config = SuiteConfig(**{str(k): v for k, v in raw.items()})
     except ValidationError as exc:
         raise ConfigError(_format_error(path, "", exc)) from None
     problem_list = _problems(path, config.problems)
     optimizer_list = _optimizers(path, config.optimizers)
+    for cls, p in problem_list:
+        for j, (o, _) in enumerate(optimizer_list):
+            _check_pairing(path, cls, p, o, f"optimizers[{j}]")
     name = config.name or path.stem
-    limits = BudgetLimits(**config.budget.model_dump())
     runs = [
         RunSpec(
-            name,
-            problem.component,
-            optimizer.component,
-            seed,
-            optimizer.budget or limits,
-            config.checkpoints,
-            config.device,
-            config.threads,
-            space=optimizer.space,
-            init=problem.init,
+            suite=name,
+            problem=problem,
+            optimizer=optimizer,
+            seed=seed,
+            budget=budget or config.budget,
+            checkpoints=config.checkpoints,
+            device=config.device,
+            threads=config.threads,
         )
-        for problem in problem_list
-        for optimizer in optimizer_list
+        for _, problem in problem_list
+        for optimizer, budget in optimizer_list
         for seed in config.seeds
     ]
     return Suite(name, path, config, runs)

@@ -6,14 +6,15 @@ digits MLP) and raises ``AssertionError`` with a message saying what a user woul
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import torch
 
-from dfo_bench.budget import BudgetLimits
+from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.objective import Objective
 from dfo_bench.runner import RunResult, execute
-from dfo_bench.suite import Component, RunSpec
+from dfo_bench.spaces import FullSpace, SpaceConfig
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 
 
 def run_spec(
@@ -24,25 +25,31 @@ def run_spec(
     seed: int = 0,
     budget: BudgetLimits = BudgetLimits(evaluations=3000, samples=1_500_000),
     checkpoints: int = 20,
-    space: dict[str, Any] | None = None,
+    space: SpaceConfig | None = None,
+    super_batch: int | None = None,
 ) -> RunSpec:
     """A single run of ``optimizer`` on ``problem``, validated as a suite would validate it;
-    ``space`` defaults to the optimizer's own."""
+    ``space`` and ``super_batch`` default to the optimizer's own."""
     from dfo_bench.registry import optimizers, problems
 
     cls = optimizers.get(optimizer)
-    o_params = cls.Params(**(optimizer_params or {})).model_dump(mode="json")
-    p_params = problems.get(problem).Params(**(problem_params or {})).model_dump(mode="json")
+    problem_cls = problems.get(problem)
     return RunSpec(
         suite="conformance",
-        problem=Component(problem, problem, p_params),
-        optimizer=Component(optimizer, optimizer, o_params),
+        problem=ProblemSpec(name=problem, label=problem, params=problem_cls.Params(**(problem_params or {})), version=problem_cls.version),
+        optimizer=OptimizerSpec(
+            name=optimizer,
+            label=optimizer,
+            params=cls.Params(**(optimizer_params or {})),
+            version=cls.version,
+            space=space or cls.default_space,
+            super_batch=super_batch if super_batch is not None else cls.default_super_batch,
+        ),
         seed=seed,
         budget=budget,
         checkpoints=checkpoints,
         device="cpu",
         threads=1,
-        space=space or cls.default_space,
     )
 
 
@@ -75,22 +82,23 @@ def check_deterministic(spec: RunSpec) -> None:
     """Same seed → identical trace; another seed → a different one."""
     a, b = comparable(run_ok(spec)), comparable(run_ok(spec))
     assert a == b, f"{spec.optimizer.label}: two runs with seed {spec.seed} differ"
-    c = comparable(run_ok(replace(spec, seed=spec.seed + 1)))
+    c = comparable(run_ok(spec.model_copy(update={"seed": spec.seed + 1})))
     assert a != c, f"{spec.optimizer.label}: seeds {spec.seed} and {spec.seed + 1} gave identical runs"
 
 
 def check_population_consistent(problem_name: str, params: dict[str, Any] | None = None, population: int = 5) -> None:
-    """Evaluating a population equals evaluating its members one by one, and is charged exactly."""
-    from dfo_bench.budget import Budget
+    """Evaluating a population through the objective equals evaluating its members one by one,
+    and is charged exactly (one evaluation and the batch's samples per candidate)."""
     from dfo_bench.registry import problems
 
     problem = problems.get(problem_name).from_config(params or {}, 0, torch.device("cpu"))
     x0 = problem.initial_point()
     X = x0 + 0.05 * torch.randn(population, problem.dim, generator=torch.Generator().manual_seed(1))
     budget = Budget(BudgetLimits())
-    problem.attach(budget)
-    together = problem.evaluate(X)
-    alone = torch.cat([problem.evaluate(X[i : i + 1]) for i in range(population)])
+    objective = Objective(problem, FullSpace(x0), budget)
+    together = objective.evaluate(X)
+    alone = torch.cat([objective.evaluate(X[i : i + 1]) for i in range(population)])
+    assert together.shape[0] == population and together.device == problem.device
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
     assert budget.usage.evaluations == 2 * population
-    assert budget.usage.samples == 2 * population * problem.samples_per_evaluation
+    assert budget.usage.samples == 2 * population * objective.samples_per_evaluation

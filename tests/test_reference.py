@@ -8,7 +8,8 @@ import torch
 from scipy.optimize import differential_evolution
 from scipy.stats import mannwhitneyu
 
-from dfo_bench.functions import FUNCTIONS, REFERENCE, TESTED_SEEDS, minimize, rastrigin, rosenbrock
+from dfo_bench.problems.functions import FUNCTIONS, rastrigin, rosenbrock
+from dfo_bench.reference import REFERENCE, TESTED_SEEDS, minimize
 from dfo_bench.registry import optimizers
 
 BUILT_IN = {name for name, _, origin in optimizers.describe() if origin == "built-in"}

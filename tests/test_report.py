@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 import subprocess
 import sys
@@ -38,12 +37,14 @@ FAILED_SEED = 7
 def _failed_result(suite_file: Path) -> RunResult:
     """A run of adam that crashed after one checkpoint: its partial metrics must not be averaged."""
     spec = next(s for s in load_suite(suite_file).runs if s.optimizer.label == "adam")
-    spec = dataclasses.replace(spec, seed=FAILED_SEED)
+    spec = spec.model_copy(update={"seed": FAILED_SEED})
     row = {"evaluations": 5, "samples": 960, "seconds": 0.01, "best_seen_loss": 9.0}
     for split in ("train", "val", "test"):
         row |= {f"{split}_loss": 9.0, f"{split}_accuracy": 0.0, f"{split}_f1": 0.0}
     error = "FloatingPointError: training loss of the recommended point is nan\n  at runner.py:160"
-    return RunResult(spec, 1, "2024-01-01T00:00:00+00:00", "cpu", 10, [row], error=error)
+    return RunResult(
+        spec=spec, run_seed=1, started_at="2024-01-01T00:00:00+00:00", device="cpu", dim=2410, search_dim=2410, trace=[row], error=error
+    )
 
 
 @pytest.fixture(scope="module")

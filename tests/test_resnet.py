@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 from sklearn.metrics import f1_score
 
-from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.problems.cifar_data import normalise
 from dfo_bench.problems.resnet import ResNet18
@@ -24,9 +23,7 @@ SMALL = {"n_train": 40, "n_val": 20, "n_test": 10, "width": 0.125, "super_batch"
 
 def small_problem(**params: object):  # noqa: ANN201
     config = {**SMALL, "root": str(fake_cifar_root()), **params}
-    problem = problems.get("cifar10-resnet18").from_config(config, 0, torch.device("cpu"))
-    problem.attach(Budget(BudgetLimits()))
-    return problem
+    return problems.get("cifar10-resnet18").from_config(config, 0, torch.device("cpu"))
 
 
 def test_cifar_resnet18_has_the_published_size() -> None:
@@ -55,6 +52,19 @@ def test_blocked_candidates_reproduce_the_blocked_network() -> None:
     crossentropy = small_problem(objective="cross-entropy").evaluate(W)
     torch.testing.assert_close(vmapped, crossentropy, rtol=1e-4, atol=1e-5)
     assert loop.shape == (3,)
+
+
+def test_initial_weights_are_pytorchs_default_initialisation_from_the_seed() -> None:
+    from dfo_bench.seeding import derive_seed
+
+    problem = small_problem()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(0, "cifar10-resnet18", "initial-point"))
+        reference = ResNet18(10, width=0.125)
+    state = torch.random.get_rng_state()
+    assert torch.equal(problem.initial_point(), torch.nn.utils.parameters_to_vector(reference.parameters()))
+    small_problem()  # building a problem leaves torch's global generator alone
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_macro_f1_objective_equals_scikit_learn() -> None:

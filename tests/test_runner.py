@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dfo_bench.executors import ProcessExecutor, SequentialExecutor, run_suite
-from dfo_bench.runner import CheckpointSchedule
+from dfo_bench.loop import CheckpointSchedule
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 from tests.conftest import CLI, cli_env

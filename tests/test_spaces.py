@@ -9,7 +9,7 @@ import torch
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
 from dfo_bench.registry import optimizers
-from dfo_bench.spaces import BlockSpace
+from dfo_bench.spaces import BlockSpace, BlockSpaceConfig
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import run_ok, run_spec
 
@@ -51,7 +51,7 @@ def test_pullback_is_the_adjoint_of_unblocking() -> None:
 @pytest.mark.parametrize("name", ["cma-es", "adam", "hbde"])
 def test_optimizers_run_in_the_blocked_space(name: str) -> None:
     params = {"cma-es": {"diagonal": True}}.get(name)
-    space = None if name == "hbde" else {"kind": "blocks", "n_bins": 200}  # hbde searches blocks by default
+    space = None if name == "hbde" else BlockSpaceConfig(kind="blocks", n_bins=200)  # hbde searches blocks by default
     result = run_ok(run_spec(name, params, budget=BudgetLimits(evaluations=600), space=space))
     assert result.search_dim is not None and result.search_dim < result.dim
     assert result.trace[-1]["train_loss"] < result.trace[0]["train_loss"]
@@ -68,7 +68,7 @@ def test_space_is_one_line_of_yaml_and_labels_the_run(write_suite) -> None:
             }
         )
     )
-    spaces = {run.optimizer.label: run.space for run in suite.runs}
+    spaces = {run.optimizer.label: run.optimizer.space.model_dump() for run in suite.runs}
     assert spaces == {
         "cma-es[diagonal=true]@blocks[n_bins=300]": {"kind": "blocks", "n_bins": 300},
         "hbde": {"kind": "blocks", "n_bins": 10_000},
@@ -98,10 +98,10 @@ def test_hbde_scores_each_generation_on_the_next_super_batch_and_covers_the_set(
 
     monkeypatch.setattr(CircularBatches, "next", recording)
     popsize, batch = 8, 359  # 1,077 training digits = 3 super-batches per cycle
-    spec = run_spec("hbde", {"popsize": popsize, "super_batch": batch}, budget=BudgetLimits(evaluations=popsize * 6))
+    spec = run_spec("hbde", {"popsize": popsize}, budget=BudgetLimits(evaluations=popsize * 6), super_batch=batch)
     result = run_ok(spec)
     assert result.trace[-1]["samples"] == popsize * 6 * batch
     assert len(seen) == 6  # one chunk per generation, shared by the whole population
     for cycle in (seen[:3], seen[3:]):
         assert sorted(torch.cat(cycle).tolist()) == list(range(1_077))
-    assert optimizers.get("hbde").default_space["kind"] == "blocks"
+    assert optimizers.get("hbde").default_space.kind == "blocks"

@@ -12,7 +12,7 @@ import yaml
 from dfo_bench.errors import ConfigError
 from dfo_bench.registry import optimizers
 from dfo_bench.suite import load_suite
-from tests.conftest import CLI, REPO, cli_env, fake_mnist
+from tests.conftest import CLI, REPO, cli_env, fake_cifar_root, fake_mnist
 
 GOOD: dict[str, Any] = {
     "name": "good",
@@ -32,7 +32,7 @@ def test_suite_expands_into_problem_x_optimizer_x_seed_runs(write_suite) -> None
     suite = load_suite(write_suite(GOOD))
     assert len(suite.runs) == 1 * 2 * 3
     assert [r.optimizer.label for r in suite.runs[:4]] == ["random-search"] * 3 + ["de[F=0.8]"]
-    assert suite.runs[3].optimizer.params["F"] == 0.8 and "CR" in suite.runs[3].optimizer.params
+    assert suite.runs[3].optimizer.params.F == 0.8 and suite.runs[3].optimizer.params.CR == 0.9
     assert len({r.run_id for r in suite.runs}) == 6
     assert suite.runs[0].checkpoints >= 20
 
@@ -48,6 +48,8 @@ def test_run_id_depends_on_configuration_not_on_suite_name(write_suite) -> None:
 def test_shipped_suites_are_valid(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "mnist").mkdir()
     fake_mnist(tmp_path / "mnist", 10_000, "t10k")  # where suites find MNIST by default
+    for archive in fake_cifar_root().glob("*.tar.gz"):  # and CIFAR
+        (tmp_path / archive.name).symlink_to(archive)
     monkeypatch.setenv("DFO_BENCH_DATA", str(tmp_path))
     suite = load_suite(path)
     assert len(suite.config.seeds) >= 3 and {r.problem.name for r in suite.runs}

@@ -1,6 +1,6 @@
 """Adam (Kingma & Ba 2015) through ``torch.optim.Adam``: the gradient baseline.
 
-Each step is one minibatch loss and gradient from the problem, charged 1 evaluation and
+Each step is one minibatch loss and gradient from the objective, charged 1 evaluation and
 3·batch_size forward-equivalent samples, so it competes on the same budget as the
 gradient-free methods.
 """
@@ -36,7 +36,7 @@ class Adam(GradientOptimizer):
             [self._x], lr=params.lr, betas=(params.beta1, params.beta2), weight_decay=params.weight_decay
         )
 
-    def step(self, loss_and_grad: GradientFn) -> float:
+    def _step(self, loss_and_grad: GradientFn) -> float:
         loss, grad = loss_and_grad(self._x.detach(), self.params.batch_size)
         self._x.grad = grad
         self._adam.step()

@@ -46,7 +46,7 @@ class ARS(AskTellOptimizer):
         super().__init__(x0, rng, params)
         self._generator = self.torch_generator()
         self._theta = self.x0.clone()
-        self._deltas = torch.empty(params.directions, self.dim)
+        self._deltas = torch.empty(params.directions, self.dim, device=self.device)
         """Directions δ of the last ask; refilled in place (a fresh (N, D) buffer per generation costs page faults)."""
 
     @property
@@ -63,7 +63,7 @@ class ARS(AskTellOptimizer):
         reward_std = float(torch.cat([plus[top], minus[top]]).std(correction=0))
         if reward_std == 0:  # every reward used is equal: no direction says where to go
             return
-        weights = torch.zeros(p.directions)
+        weights = torch.zeros(p.directions, device=self.device)
         weights[top] = ((plus[top] - minus[top]) / (p.top * reward_std)).to(torch.float32)
         self._theta.add_(weights @ self._deltas, alpha=p.step)
 

@@ -1,54 +1,78 @@
-"""The optimizer interface: ask/tell for gradient-free methods, step for gradient baselines.
+"""The optimizer interface: ask/tell for gradient-free methods, a gradient step for baselines.
 
-An optimizer never sees the data or the budget: the runner asks it for candidates, has the
-problem evaluate (and charge) them, and tells it the losses. Public methods do the shared
-checks and call the small private hooks that each optimizer implements.
+An optimizer never sees the data or the budget. The one loop (``dfo_bench.loop.optimize``) calls
+``step(objective)`` and nothing else: an ask/tell optimizer asks a population, has the objective
+evaluate (and charge) it and tells itself the losses; a gradient optimizer asks the objective for
+one minibatch loss and gradient. Public methods do the shared checks and call the small private
+hooks that each optimizer implements.
+
+Every tensor an optimizer makes lives on the device of its initial point (the problem's device,
+handed over by the runner): on a GPU a population never visits the host.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
+from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
+
+if TYPE_CHECKING:
+    from dfo_bench.objective import Objective
 
 GradientFn = Callable[[torch.Tensor, int], tuple[float, torch.Tensor]]
-"""(x, batch_size) -> (minibatch loss, gradient); charged to the budget by the problem."""
+"""(x, batch_size) -> (minibatch loss, gradient); charged to the budget by the objective."""
 
 
 class Optimizer(ABC):
-    """Common constructor shape: initial point, a seeded generator, validated hyper-parameters."""
+    """Common constructor shape: initial point (on the problem's device), a seeded generator,
+    validated hyper-parameters."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[ParamsModel]] = ParamsModel
-    default_space: ClassVar[dict[str, Any]] = {"kind": "full"}
+    version: ClassVar[int] = 1
+    """Part of every run id: bump it when a change makes stored results of this optimizer stale."""
+    default_space: ClassVar[SpaceConfig] = FullSpaceConfig()
     """The search space (see ``dfo_bench.spaces``) used when a suite names none."""
+    default_super_batch: ClassVar[int | None] = None
+    """Training samples each evaluation is scored on (circular super-batches) when a suite names
+    none; None: the problem's own evaluation batch."""
+    objectives: ClassVar[int | None] = 1
+    """How many objectives it minimises: 1, or None for any number (multi-objective methods)."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:
             raise ValueError(f"{self.name}: the initial point must be a vector, got shape {tuple(x0.shape)}")
-        self.x0 = x0.detach().to(torch.float32).cpu()
+        self.x0 = x0.detach().to(torch.float32)
+        self.device = x0.device
+        """Where populations are made: the problem's device."""
         self.dim = x0.numel()
         self.rng = rng
         self.params = params
 
     @classmethod
-    def from_config(cls, x0: torch.Tensor, rng: np.random.Generator, params: Mapping[str, Any]) -> Optimizer:
-        return cls(x0, rng, cls.Params(**params))
+    def from_config(cls, x0: torch.Tensor, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
+        return cls(x0, rng, params if isinstance(params, ParamsModel) else cls.Params(**params))
 
     def torch_generator(self) -> torch.Generator:
-        """A torch generator drawn from this optimizer's own seeded stream."""
-        return torch.Generator().manual_seed(int(self.rng.integers(2**63)))
+        """A torch generator on this optimizer's device, seeded from its own stream."""
+        return torch.Generator(device=self.device).manual_seed(int(self.rng.integers(2**63)))
+
+    @abstractmethod
+    def step(self, objective: Objective) -> None:
+        """One iteration against ``objective`` (which charges the budget and raises
+        ``BudgetExceeded`` when the iteration does not fit)."""
 
     @abstractmethod
     def recommend(self) -> torch.Tensor:
-        """The candidate this optimizer would return now, shape (dim,)."""
+        """The candidate this optimizer would return now, shape (dim,), on its device."""
 
 
 class AskTellOptimizer(Optimizer):
@@ -62,6 +86,12 @@ class AskTellOptimizer(Optimizer):
     def popsize(self) -> int:
         """The number of candidates ``ask()`` returns by default."""
 
+    def step(self, objective: Objective) -> None:
+        """Ask a population, evaluate it, tell the losses. A population cut by the budget is
+        evaluated as far as it fits and not told (the objective raises after evaluating it)."""
+        X = self.ask()
+        self.tell(X, objective.evaluate(X))
+
     def ask(self, n: int | None = None) -> Population:
         """A population of shape (n, dim) to evaluate (a matrix, or moves from one point); n defaults to ``popsize``."""
         n = self.popsize if n is None else n
@@ -73,18 +103,15 @@ class AskTellOptimizer(Optimizer):
         return X
 
     def tell(self, X: Population, losses: torch.Tensor) -> None:
-        """Learn from the losses of the population X that ``ask`` returned."""
-        if losses.shape != (X.shape[0],):
-            raise ValueError(f"{self.name}: {X.shape[0]} candidates but {tuple(losses.shape)} losses")
+        """Learn from the losses of the population X that ``ask`` returned: shape (P,) for one
+        objective, (P, m) for m."""
+        P = X.shape[0]
+        if losses.shape[:1] != (P,) or losses.ndim > 2 or (self.objectives == 1 and losses.ndim != 1):
+            expected = f"({P},)" if self.objectives == 1 else f"({P},) or ({P}, m)"
+            raise ValueError(f"{self.name}: {P} candidates but losses of shape {tuple(losses.shape)}, expected {expected}")
         if torch.isnan(losses).any():
             raise FloatingPointError(f"{self.name}: NaN loss among the candidates")
         self._tell(X, losses.to(torch.float64))
-
-    @property
-    def evaluation_batch(self) -> int | None:
-        """Training samples per generation when the optimizer scores on circular super-batches;
-        None: the problem's own evaluation batch."""
-        return None
 
     @abstractmethod
     def _ask(self, n: int) -> Population: ...
@@ -94,8 +121,11 @@ class AskTellOptimizer(Optimizer):
 
 
 class GradientOptimizer(Optimizer):
-    """A gradient baseline: each step asks the problem for one minibatch loss and gradient."""
+    """A gradient baseline: each step asks the objective for one minibatch loss and gradient."""
+
+    def step(self, objective: Objective) -> None:
+        self._step(objective.loss_and_grad)
 
     @abstractmethod
-    def step(self, loss_and_grad: GradientFn) -> float:
+    def _step(self, loss_and_grad: GradientFn) -> float:
         """Take one step; returns the minibatch loss before it."""

@@ -22,6 +22,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 
 
@@ -51,10 +52,9 @@ class CBO(AskTellOptimizer):
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: CBOParams) -> None:
         super().__init__(x0, rng, params)
         self._generator = self.torch_generator()
-        shape = (params.popsize, self.dim)
-        self._particles = torch.randn(shape, generator=self._generator).mul_(params.init_sigma).add_(self.x0)
+        self._particles = around(self.x0, params.init_sigma, params.popsize, self._generator, include_x0=False)
         self._consensus = self.x0.clone()
-        self._offset, self._noise = torch.empty(shape), torch.empty(shape)
+        self._offset, self._noise = torch.empty_like(self._particles), torch.empty_like(self._particles)
         """Scratch for the update, reused: fresh (N, D) buffers every generation cost page faults."""
 
     @property

@@ -2,8 +2,11 @@
 
 Full CMA-ES stores and decomposes a D×D covariance, which is out of reach beyond a few thousand
 weights; ``diagonal: true`` uses sep-CMA-ES (Ros & Hansen 2008), linear in D.
-pycma draws from NumPy's global generator and seeds it from its 'seed' option: the adapter
-passes a seed drawn from the run's own generator, so runs stay reproducible in their process.
+
+pycma draws its samples through its ``randn`` option, here the run's own generator; its ``seed``
+option is NaN, so pycma neither seeds nor draws from NumPy's global generator (with the default
+``randn`` it would seed it). pycma works in NumPy: x0 goes to the host once, and each population
+and recommendation comes back as a float32 tensor on the optimizer's device (``_tensor``).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class CMAES(AskTellOptimizer):
                 "set diagonal: true (sep-CMA-ES)"
             )
         options = {
-            "seed": int(rng.integers(1, 2**31)),
+            "randn": self._randn,
+            "seed": math.nan,
             "CMA_diagonal": params.diagonal,
             "verbose": -9,
             "verb_log": 0,
@@ -60,21 +64,29 @@ class CMAES(AskTellOptimizer):
         }
         if params.popsize is not None:
             options["popsize"] = params.popsize
-        self._es = cma.CMAEvolutionStrategy(self.x0.double().numpy(), params.sigma0, options)
+        self._es = cma.CMAEvolutionStrategy(self.x0.cpu().double().numpy(), params.sigma0, options)
         self._asked: list[np.ndarray] = []
 
     @property
     def popsize(self) -> int:
         return int(self._es.popsize)
 
+    def _randn(self, lam: int, n: int) -> np.ndarray:
+        """pycma's source of N(0, I) samples, shape (lam, n): the run's own generator."""
+        return self.rng.standard_normal((lam, n))
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A pycma array as a float32 tensor on the optimizer's device."""
+        return torch.from_numpy(np.asarray(array)).to(torch.float32).to(self.device)
+
     def _ask(self, n: int) -> torch.Tensor:
         self._asked = self._es.ask()
-        return torch.from_numpy(np.stack(self._asked)).to(torch.float32)
+        return self._tensor(np.stack(self._asked))
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         self._es.tell(self._asked, losses.tolist())
 
     def recommend(self) -> torch.Tensor:
         if self.params.recommend == "mean" or self._es.result.xbest is None:
-            return torch.from_numpy(np.asarray(self._es.mean)).to(torch.float32)
-        return torch.from_numpy(np.asarray(self._es.result.xbest)).to(torch.float32)
+            return self._tensor(self._es.mean)
+        return self._tensor(self._es.result.xbest)

@@ -14,7 +14,8 @@ import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.optimizers.base import AskTellOptimizer
-from dfo_bench.params import ParamsModel
+from dfo_bench.optimizers.sampling import around
+from dfo_bench.params import Bounds, ParamsModel
 
 
 class DEParams(ParamsModel):
@@ -27,15 +28,13 @@ class DEParams(ParamsModel):
     init: Literal["around-x0", "uniform"] = "around-x0"
     """'around-x0': x0 and x0 + init_sigma·N(0, I); 'uniform': uniform in the bounds."""
     init_sigma: float = Field(0.02, gt=0)
-    bounds: tuple[float, float] | None = None
+    bounds: Bounds | None = None
     """Box on every weight; None: unbounded."""
     bounds_handling: Literal["clip", "random"] = "random"
     """Out-of-bounds coordinates are clipped, or redrawn uniformly in the box (as scipy does)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DEParams:
-        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
         if self.init == "uniform" and self.bounds is None:
             raise ValueError("init: uniform needs bounds")
         return self
@@ -58,13 +57,11 @@ class DifferentialEvolution(AskTellOptimizer):
         return self.params.popsize
 
     def _initial_population(self) -> torch.Tensor:
-        p, shape = self.params, (self.params.popsize, self.dim)
+        p = self.params
         if p.init == "uniform":
             low, high = p.bounds  # type: ignore[misc]
-            return low + (high - low) * torch.rand(shape, generator=self._generator)
-        population = self.x0 + p.init_sigma * torch.randn(shape, generator=self._generator)
-        population[0] = self.x0
-        return self._bounded(population)
+            return low + (high - low) * torch.rand((p.popsize, self.dim), generator=self._generator, device=self.device)
+        return self._bounded(around(self.x0, p.init_sigma, p.popsize, self._generator))
 
     def _ask(self, n: int) -> torch.Tensor:
         if self._fitness is None:
@@ -74,13 +71,14 @@ class DifferentialEvolution(AskTellOptimizer):
     def _trials(self) -> torch.Tensor:
         p, N, X = self.params, self.params.popsize, self._population
         # Three distinct partners per member, none equal to the member itself.
-        keys = torch.rand(N, N, generator=self._generator)
+        keys = torch.rand(N, N, generator=self._generator, device=self.device)
         keys.fill_diagonal_(2.0)
         r = keys.argsort(dim=1)[:, :3]
         base = X[int(torch.argmin(self._fitness))].expand(N, -1) if p.strategy == "best1bin" else X[r[:, 2]]
         mutant = base + p.F * (X[r[:, 0]] - X[r[:, 1]])
-        cross = torch.rand(N, self.dim, generator=self._generator) < p.CR
-        cross[torch.arange(N), torch.randint(self.dim, (N,), generator=self._generator)] = True
+        cross = torch.rand(N, self.dim, generator=self._generator, device=self.device) < p.CR
+        forced = torch.randint(self.dim, (N,), generator=self._generator, device=self.device)
+        cross[torch.arange(N, device=self.device), forced] = True
         return self._bounded(torch.where(cross, mutant, X))
 
     def _bounded(self, X: torch.Tensor) -> torch.Tensor:
@@ -90,7 +88,7 @@ class DifferentialEvolution(AskTellOptimizer):
         if self.params.bounds_handling == "clip":
             return X.clamp(low, high)
         outside = (X < low) | (X > high)
-        redrawn = low + (high - low) * torch.rand(X.shape, generator=self._generator)
+        redrawn = low + (high - low) * torch.rand(X.shape, generator=self._generator, device=self.device)
         return torch.where(outside, redrawn, X)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:

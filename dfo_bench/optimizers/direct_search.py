@@ -11,7 +11,9 @@ One ask carries the pair ±step of one coordinate. Polling both and keeping the 
 complete poll of compass search along that coordinate; it spends one evaluation more than an
 opportunistic poll when the first move succeeds, but halves the per-ask overhead (runner,
 bookkeeping: tens of microseconds, as much as an incremental MLP trial). Coordinate trials go
-out as ``CoordinateMoves``, which an MLP problem evaluates from cached activations.
+out as ``CoordinateMoves``, which an MLP problem evaluates from cached activations; they are on
+the optimizer's device, and on the CPU they are made and applied through NumPy views (torch's
+per-call overhead would be a large share of a move's cost).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import Field, model_validator
 
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.optimizers.base import AskTellOptimizer
-from dfo_bench.params import ParamsModel
+from dfo_bench.params import Bounds, ParamsModel
 
 
 class DirectSearchParams(ParamsModel):
@@ -40,13 +42,11 @@ class DirectSearchParams(ParamsModel):
     moves: Literal["coordinate", "direction"] = "coordinate"
     """'coordinate': ±step along one coordinate (cheap for MLPs: incremental evaluation);
     'direction': ±step along a random unit direction (every weight changes: full evaluations)."""
-    bounds: tuple[float, float] | None = (-1.0, 1.0)
+    bounds: Bounds | None = (-1.0, 1.0)
     """Box on every weight, trials clipped into it (the MDP post bounds weights to [-1, 1]); None: unbounded."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DirectSearchParams:
-        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
         if not self.min_step < self.step:
             raise ValueError(f"min_step ({self.min_step}) must be below the base step ({self.step})")
         return self
@@ -81,21 +81,24 @@ class DirectSearch(AskTellOptimizer):
     def _ask(self, n: int) -> Population:
         first = self._loss == math.inf
         if self.params.moves == "direction":
-            d = torch.randn(self.dim, generator=self._generator)
+            d = torch.randn(self.dim, generator=self._generator, device=self.device)
             d *= self._step / d.norm()
             X = torch.stack([self._x + d, self._x - d])
             if first:
                 X[1] = self._x
             return X if self.params.bounds is None else X.clamp_(*self.params.bounds)
         if not self._order:
-            self._order = torch.randperm(self.dim, generator=self._generator).tolist()
+            self._order = torch.randperm(self.dim, generator=self._generator, device=self.device).tolist()
         i = self._order.pop()
         xi = float(self._x[i])
         values = [xi + self._step, xi if first else xi - self._step]
         if self.params.bounds is not None:
             low, high = self.params.bounds
             values = [min(max(v, low), high) for v in values]
-        return CoordinateMoves(self._x, torch.from_numpy(np.array([i, i])), torch.from_numpy(np.array(values, dtype=np.float32)))
+        index, value = torch.from_numpy(np.array([i, i])), torch.from_numpy(np.array(values, dtype=np.float32))
+        if self.device.type != "cpu":  # on the CPU, tensors over NumPy arrays: the fastest to make
+            index, value = index.to(self.device), value.to(self.device)
+        return CoordinateMoves(self._x, index, value)
 
     def _tell(self, X: Population, losses: torch.Tensor) -> None:
         loss = losses.tolist()
@@ -116,11 +119,14 @@ class DirectSearch(AskTellOptimizer):
                 self.restarts += 1
 
     def _point(self, X: Population, row: int) -> torch.Tensor:
-        if isinstance(X, CoordinateMoves):  # NumPy views: a move costs microseconds, torch indexing more
-            x = X.base.clone()
+        if not isinstance(X, CoordinateMoves):
+            return X[row].clone()
+        x = X.base.clone()
+        if x.device.type == "cpu":  # NumPy views: a move costs microseconds, torch indexing more
             x.numpy()[X.index.numpy()[row]] = X.value.numpy()[row]
-            return x
-        return X[row].clone()
+        else:
+            x[X.index[row]] = X.value[row]
+        return x
 
     def recommend(self) -> torch.Tensor:
         return self._x.clone()

@@ -16,6 +16,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 
 
@@ -61,34 +62,32 @@ class GeneticAlgorithm(AskTellOptimizer):
         return self.params.popsize
 
     def _ask(self, n: int) -> torch.Tensor:
-        p = self.params
         if self._parents is None:
-            X = torch.randn(n, self.dim, generator=self._generator).mul_(p.init_sigma).add_(self.x0)
-            X[0] = self.x0
-            return X
+            return around(self.x0, self.params.init_sigma, n, self._generator)
         return self._next_generation(self._parents, n)
 
     def _next_generation(self, parents: torch.Tensor, n: int) -> torch.Tensor:
         p, g = self.params, self._generator
-        X = torch.empty(n, self.dim)
+        X = torch.empty(n, self.dim, device=self.device)
         X[: p.elites] = parents[: p.elites]
         children = X[p.elites :]
         torch.randn(children.shape, generator=g, out=children).mul_(p.sigma)
         # Each child's parent is uniform; children are exchangeable, so draw how many children each
         # parent gets and add the parents block by block (no gathered (n, D) copy of parents).
-        counts = torch.bincount(torch.randint(len(parents), (len(children),), generator=g), minlength=len(parents))
+        picks = torch.randint(len(parents), (len(children),), generator=g, device=self.device)
+        counts = torch.bincount(picks, minlength=len(parents))
         for parent, block in zip(parents, children.split(counts.tolist())):
             block.add_(parent)
         if p.crossover > 0:
-            self._cross(parents, children, torch.arange(len(parents)).repeat_interleave(counts))
+            self._cross(parents, children, torch.arange(len(parents), device=self.device).repeat_interleave(counts))
         return X
 
     def _cross(self, parents: torch.Tensor, children: torch.Tensor, first: torch.Tensor) -> None:
         """Uniform crossover, in place: a crossing child takes each weight from a second parent with probability 1/2."""
         g = self._generator
-        crossing = (torch.rand(len(children), generator=g) < self.params.crossover).nonzero().squeeze(1)
-        mates = torch.randint(len(parents), (len(crossing),), generator=g)
-        from_mate = torch.rand(len(crossing), self.dim, generator=g) < 0.5
+        crossing = (torch.rand(len(children), generator=g, device=self.device) < self.params.crossover).nonzero().squeeze(1)
+        mates = torch.randint(len(parents), (len(crossing),), generator=g, device=self.device)
+        from_mate = torch.rand(len(crossing), self.dim, generator=g, device=self.device) < 0.5
         children[crossing] += torch.where(from_mate, parents[mates] - parents[first[crossing]], 0.0)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:

@@ -4,7 +4,14 @@ Nevergrad holds hundreds of tuned variants (TwoPointsDE, NGOpt, PSO, CMA, …) u
 one adapter gives the suite all of them. The weights are one ``ng.p.Array`` started at x0, whose
 mutation scale ``sigma`` (in weight units) is where Nevergrad's DE, ES and PSO sample around x0.
 Nevergrad is imported only here, lazily (it takes seconds to import). Its randomness comes from the
-parametrization's ``random_state``, seeded from the run's own generator.
+parametrization's ``random_state``, seeded from the run's own generator; the adapter seeds no global
+generator. Two things in Nevergrad itself still use NumPy's global generator: importing it draws
+from it (its registry builds sample optimizers), and a few variants draw from it while running, so
+those are not reproducible from the run's seed: the lognormal-mutation (1+1) ones such as
+SmoothDiscreteLognormalOnePlusOne, smoothing with super-radii, and, in some budget and dimension
+branches, the NgIoh portfolios that pick randomly rescaled members (NgIoh14 and later).
+Nevergrad works in NumPy: x0 goes to the host once, and each population and recommendation comes
+back as a float32 tensor on the optimizer's device (``_tensor``).
 """
 
 from __future__ import annotations
@@ -14,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from dfo_bench.optimizers.base import AskTellOptimizer
-from dfo_bench.params import ParamsModel
+from dfo_bench.params import Bounds, ParamsModel
 
 
 class NevergradParams(ParamsModel):
@@ -28,7 +35,7 @@ class NevergradParams(ParamsModel):
     larger (its DE keeps at least 30)."""
     sigma: float = Field(0.02, gt=0)
     """Mutation scale of the parametrization, in weight units."""
-    bounds: tuple[float, float] | None = None
+    bounds: Bounds | None = None
     """Box on every weight (absolute, like ``de``'s), containing x0; None: unbounded."""
     budget: int | None = Field(None, ge=1)
     """Evaluations Nevergrad may plan for; NGOpt and other selectors need it. The runner still
@@ -45,12 +52,6 @@ class NevergradParams(ParamsModel):
             raise ValueError(f"unknown Nevergrad optimizer '{name}'; {hint}")
         return name
 
-    @model_validator(mode="after")
-    def _consistent(self) -> NevergradParams:
-        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
-        return self
-
 
 class NevergradOptimizer(AskTellOptimizer):
     name = "nevergrad"
@@ -62,7 +63,7 @@ class NevergradOptimizer(AskTellOptimizer):
         super().__init__(x0, rng, params)
         import nevergrad as ng
 
-        parametrization = ng.p.Array(init=self.x0.double().numpy()).set_mutation(sigma=params.sigma)
+        parametrization = ng.p.Array(init=self.x0.cpu().double().numpy()).set_mutation(sigma=params.sigma)
         if params.bounds is not None:
             parametrization.set_bounds(*params.bounds)
         parametrization.random_state = np.random.RandomState(int(rng.integers(2**32)))
@@ -82,7 +83,7 @@ class NevergradOptimizer(AskTellOptimizer):
             if self.params.budget is None:
                 raise ValueError(f"nevergrad: {self.params.name} cannot ask without params.budget (evaluations)") from exc
             raise
-        return torch.from_numpy(np.stack([c.value for c in self._asked], dtype=np.float32))
+        return self._tensor(np.stack([c.value for c in self._asked], dtype=np.float32))
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         for candidate, loss in zip(self._asked, losses.tolist()):
@@ -91,4 +92,8 @@ class NevergradOptimizer(AskTellOptimizer):
     def recommend(self) -> torch.Tensor:
         if self._optimizer.num_tell == 0:
             return self.x0.clone()
-        return torch.from_numpy(np.asarray(self._optimizer.provide_recommendation().value, dtype=np.float32))
+        return self._tensor(self._optimizer.provide_recommendation().value)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A Nevergrad array as a float32 tensor on the optimizer's device."""
+        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)

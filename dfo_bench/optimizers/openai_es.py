@@ -38,7 +38,7 @@ class OpenAIESParams(ParamsModel):
 def centred_ranks(values: torch.Tensor) -> torch.Tensor:
     """Ranks of ``values`` mapped linearly to [-0.5, 0.5], the largest value to 0.5."""
     ranks = torch.empty_like(values)
-    ranks[torch.argsort(values, stable=True)] = torch.arange(values.numel(), dtype=values.dtype)
+    ranks[torch.argsort(values, stable=True)] = torch.arange(values.numel(), dtype=values.dtype, device=values.device)
     return ranks / max(values.numel() - 1, 1) - 0.5
 
 
@@ -55,7 +55,7 @@ class OpenAIES(AskTellOptimizer):
         self._m = torch.zeros_like(self._theta)
         self._v = torch.zeros_like(self._theta)
         self._steps = 0
-        self._noise = torch.empty(params.popsize // 2, self.dim)
+        self._noise = torch.empty(params.popsize // 2, self.dim, device=self.device)
         """Noise ε of the last ask; refilled in place (a fresh (P/2, D) buffer per generation costs page faults)."""
 
     @property

@@ -3,8 +3,11 @@
 pymoo's GA (SBX crossover and polynomial mutation, Deb & Agrawal 1995) is the textbook real-coded
 GA to set beside our Deep-GA ``ga``; its PSO and DE are references for ours. pymoo's operators are
 defined on a box, so the search is confined to ``bounds`` (or x0 ± ``radius``), and the first
-population is x0 and x0 + init_sigma·N(0, I) rather than uniform in that box. pymoo draws from the
-``numpy.random.Generator`` it builds from ``setup(seed=…)``, seeded from the run's own generator.
+population is x0 and x0 + init_sigma·N(0, I) (``sampling.around``, clipped into the box) rather than
+uniform in that box. pymoo draws from the ``numpy.random.Generator`` it builds from
+``setup(seed=…)``, seeded from the run's own generator; it does not touch NumPy's global generator.
+pymoo works in NumPy: x0 and the losses go to the host, and each population and recommendation
+comes back as a float32 tensor on the optimizer's device (``_tensor``).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.algorithms.soo.nonconvex.pso import PSO
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.problem import Problem
-from pymoo.problems.static import StaticProblem
 from pymoo.core.termination import NoTermination
+from pymoo.problems.static import StaticProblem
 
 from dfo_bench.optimizers.base import AskTellOptimizer
-from dfo_bench.params import ParamsModel
+from dfo_bench.optimizers.sampling import around
+from dfo_bench.params import Bounds, ParamsModel
 
 ALGORITHMS = {"GA": GA, "PSO": PSO, "DE": DE}
 
@@ -36,21 +40,19 @@ class PymooParams(ParamsModel):
     algorithm: Literal["GA", "PSO", "DE"] = "GA"
     popsize: int = Field(32, ge=4)
     """pymoo's ``pop_size``; every ``ask`` returns this many candidates."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments of the pymoo algorithm's constructor (e.g. ``{variant: DE/rand/1/bin, CR: 0.9}``).
     pymoo ignores names it does not know. At large D, give PSO ``{adaptive: false}``: its default
     adaptation computes P² distances over D per generation (5 s and ~1 GB at D = 25,450, P = 64)."""
     init_sigma: float = Field(0.02, gt=0)
     """Spread of the first population around x0, in weight units."""
-    bounds: tuple[float, float] | None = None
+    bounds: Bounds | None = None
     """Absolute box on every weight (as ``de``'s); None: x0 ± ``radius``, weight by weight."""
     radius: float = Field(0.5, gt=0)
     """Half-width of the box around x0 when ``bounds`` is None."""
 
     @model_validator(mode="after")
     def _consistent(self) -> PymooParams:
-        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds}")
         reserved = {"pop_size", "sampling", "seed"} & set(self.options)
         if reserved:
             raise ValueError(f"options may not set {sorted(reserved)}: use popsize, init_sigma and the run's seed")
@@ -65,15 +67,14 @@ class PymooAlgorithm(AskTellOptimizer):
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams) -> None:
         super().__init__(x0, rng, params)
-        x = self.x0.double().numpy()
+        x = self.x0.cpu().double().numpy()
         if params.bounds is None:
             low, high = x - params.radius, x + params.radius
         else:
             low, high = np.full(self.dim, params.bounds[0]), np.full(self.dim, params.bounds[1])
         self._problem = Problem(n_var=self.dim, n_obj=1, xl=low, xu=high)
-        noise = np.random.default_rng(int(rng.integers(2**32))).standard_normal((params.popsize, self.dim))
-        sampling = np.clip(x + params.init_sigma * noise, low, high)
-        sampling[0] = np.clip(x, low, high)
+        first = around(x, params.init_sigma, params.popsize, np.random.default_rng(int(rng.integers(2**32))))
+        sampling = np.clip(first, low, high)
         options = {**DEFAULT_OPTIONS.get(params.algorithm, {}), **params.options}
         self._algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
         self._algorithm.setup(self._problem, termination=NoTermination(), seed=int(rng.integers(2**32)), verbose=False)
@@ -84,15 +85,19 @@ class PymooAlgorithm(AskTellOptimizer):
     def popsize(self) -> int:
         return self.params.popsize
 
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A pymoo array as a float32 tensor on the optimizer's device."""
+        return torch.from_numpy(array).to(torch.float32).to(self.device)
+
     def _ask(self, n: int) -> torch.Tensor:
         self._asked = self._algorithm.ask()
-        return torch.from_numpy(self._asked.get("X")).to(torch.float32)
+        return self._tensor(self._asked.get("X"))
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        self._evaluator.eval(StaticProblem(self._problem, F=losses.numpy()[:, None]), self._asked)
+        self._evaluator.eval(StaticProblem(self._problem, F=losses.cpu().numpy()[:, None]), self._asked)
         self._algorithm.tell(infills=self._asked)
 
     def recommend(self) -> torch.Tensor:
         if self._algorithm.opt is None:
             return self.x0.clone()
-        return torch.from_numpy(self._algorithm.opt[0].X).to(torch.float32)
+        return self._tensor(self._algorithm.opt[0].X)

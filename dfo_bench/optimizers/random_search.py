@@ -14,6 +14,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 
 
@@ -42,11 +43,8 @@ class RandomSearch(AskTellOptimizer):
         return self.params.popsize
 
     def _ask(self, n: int) -> torch.Tensor:
-        noise = torch.randn(n, self.dim, generator=self._generator) * self.params.sigma
-        X = self._center + noise
-        if self._first:  # evaluate the initial point itself once, so the search never ends worse
-            X[0] = self._center
-        return X
+        # The first generation includes the initial point itself, so the search never ends worse.
+        return around(self._center, self.params.sigma, n, self._generator, include_x0=self._first)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         self._first = False

@@ -1,8 +1,11 @@
-"""The problem interface: a network and its data, evaluated a whole population at a time.
+"""The problem interface: a network (or a function) evaluated a whole population at a time.
 
-A problem charges every evaluation and every gradient step to the run's budget before doing
-the work, so an optimizer can neither under-report nor overspend. Metrics for checkpoints are
-measurements, not search, and are not charged.
+A problem computes; it does not count. The run's ``Objective`` charges the budget, chooses the
+training samples each evaluation is scored on and maps search points to weights, then hands the
+problem a population on the problem's own device. Capabilities beyond evaluation are explicit
+subclasses: ``DifferentiableProblem`` adds the loss and gradient that gradient baselines and
+pre-training need, so a suite pairing a gradient optimizer with any other problem is rejected
+when it is validated.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
 
@@ -21,7 +23,7 @@ SPLITS = ("train", "val", "test")
 
 
 class Problem(ABC):
-    """A loss over a flat weight vector of ``dim`` float32 values.
+    """Losses of candidates given as flat float32 vectors of ``dim`` values.
 
     Subclasses set ``name``, ``description`` and ``Params``, build their data and initial point
     from ``seed`` alone (so every optimizer starts from the same weights on the same split), and
@@ -31,16 +33,22 @@ class Problem(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[ParamsModel]] = ParamsModel
+    version: ClassVar[int] = 1
+    """Part of every run id: bump it when a change makes stored results of this problem stale."""
+    n_objectives: ClassVar[int] = 1
+    """Losses per candidate: 1 gives losses of shape (P,), m > 1 gives (P, m)."""
+    has_data: ClassVar[bool] = True
+    """Whether the loss is over a training set (which super-batches and epochs need); a test
+    function has none."""
 
     def __init__(self, params: ParamsModel, seed: int, device: torch.device) -> None:
         self.params = params
         self.seed = seed
         self.device = device
-        self.budget = Budget(BudgetLimits())
 
     @classmethod
-    def from_config(cls, params: Mapping[str, Any], seed: int, device: torch.device) -> Problem:
-        return cls(cls.Params(**params), seed, device)
+    def from_config(cls, params: Mapping[str, Any] | ParamsModel, seed: int, device: torch.device) -> Problem:
+        return cls(params if isinstance(params, ParamsModel) else cls.Params(**params), seed, device)
 
     @property
     @abstractmethod
@@ -49,13 +57,15 @@ class Problem(ABC):
 
     @property
     @abstractmethod
-    def samples_per_evaluation(self) -> int:
-        """Forward-equivalent samples charged for evaluating one candidate."""
+    def train_size(self) -> int | None:
+        """Samples in the training set (one epoch); None for a problem without data (a test
+        function), whose evaluation costs one forward-equivalent sample."""
 
     @property
-    def train_size(self) -> int:
-        """Samples in the training set (one epoch), for pre-training measured in epochs."""
-        raise NotImplementedError(f"{self.name} does not say its training-set size, so it cannot be pre-trained by epochs")
+    def super_batch(self) -> int | None:
+        """The problem's own evaluation batch: training samples per evaluation, as circular chunks
+        (used unless the run names another); None: the whole training set."""
+        return None
 
     def state(self) -> dict[str, torch.Tensor]:
         """State besides the weights that gradient steps change and a pre-trained start must carry
@@ -69,48 +79,37 @@ class Problem(ABC):
 
     @abstractmethod
     def initial_point(self) -> torch.Tensor:
-        """The seeded initial weights, shape (dim,), float32 on the CPU."""
+        """The seeded initial weights, shape (dim,), float32 on the problem's device."""
 
-    def attach(self, budget: Budget) -> None:
-        """Charge all further work to ``budget`` (the runner's)."""
-        self.budget = budget
-
-    def evaluate(self, X: Population) -> torch.Tensor:
-        """Losses of a population X of shape (P, dim) on the current evaluation batch, shape (P,).
-
-        X may be ``CoordinateMoves``; each candidate is charged one evaluation either way.
-        """
+    def evaluate(self, X: Population, batch: torch.Tensor | None = None) -> torch.Tensor:
+        """Losses of a population of shape (P, dim) on the training samples ``batch`` (indices on
+        the problem's device; None: the whole training set): shape (P,), or (P, m) for m objectives,
+        on the problem's device. X may be ``CoordinateMoves`` and must be on the problem's device."""
         if len(X.shape) != 2 or X.shape[1] != self.dim:
             raise ValueError(f"{self.name}: expected a population of shape (P, {self.dim}), got {tuple(X.shape)}")
-        self.budget.charge(evaluations=X.shape[0], samples=X.shape[0] * self.samples_per_evaluation)
+        where = X.base.device if isinstance(X, CoordinateMoves) else X.device
+        if where != self.device:
+            raise ValueError(f"{self.name}: population on {where}, problem on {self.device}; populations stay on the problem's device")
         with torch.no_grad():
-            if isinstance(X, CoordinateMoves):
-                losses = self._evaluate_moves(X.to(self.device))
-            else:
-                losses = self._evaluate(X.to(self.device, torch.float32))
-        return losses.float().cpu()
-
-    def use_evaluation_batch(self, size: int) -> None:
-        """Score every later ``evaluate`` on the next circular chunk of ``size`` training samples
-        (one chunk per call, shared by the whole population); asked for by super-batch optimizers."""
-        raise NotImplementedError(f"{self.name} cannot evaluate on circular super-batches")
-
-    def loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
-        """Loss and gradient at x on the next training minibatch; charged 1 evaluation and 3·B samples."""
-        self.budget.charge(evaluations=1, samples=3 * batch_size)
-        loss, grad = self._loss_and_grad(x.to(self.device, torch.float32), batch_size)
-        return loss, grad.float().cpu()
+            return self._evaluate_moves(X, batch) if isinstance(X, CoordinateMoves) else self._evaluate(X, batch)
 
     @abstractmethod
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        """Loss, accuracy and macro-F1 of one candidate on ``split`` ('train', 'val' or 'test')."""
+        """Loss (and, for classifiers, accuracy and macro-F1) of one candidate on ``split``
+        ('train', 'val' or 'test')."""
 
     @abstractmethod
-    def _evaluate(self, X: torch.Tensor) -> torch.Tensor: ...
+    def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor: ...
 
-    def _evaluate_moves(self, moves: CoordinateMoves) -> torch.Tensor:
+    def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
         """Problems with a faster path for one-coordinate moves override this."""
-        return self._evaluate(moves.dense())
+        return self._evaluate(moves.dense(), batch)
+
+
+class DifferentiableProblem(Problem):
+    """A problem whose loss has a gradient: what gradient baselines and pre-training need."""
 
     @abstractmethod
-    def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]: ...
+    def loss_and_grad(self, x: torch.Tensor, batch: torch.Tensor | None) -> tuple[float, torch.Tensor]:
+        """Loss and gradient (on the problem's device) at x on the training samples ``batch``
+        (None: a problem without data, whose gradient is exact)."""

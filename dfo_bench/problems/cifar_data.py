@@ -2,7 +2,7 @@
 
 A benchmark starts many runs on the same images, and decoding 60,000 JPEGs costs far more than a
 short run; so a JPEG source is decoded once into uint8 arrays stored in a cache folder (keyed by
-the source's path, size and mtime, written atomically under a file lock so that concurrent runs
+the source's content fingerprint, written atomically under a file lock so that concurrent runs
 decode it once) and later runs load the arrays in about a second. torchvision's pickled batches
 already hold such arrays and are read directly. Images stay uint8 (N, 32, 32, 3) in memory, a
 quarter of float32, and are augmented and normalised per batch (``normalise``).
@@ -12,14 +12,14 @@ Sources, looked for under ``root``: torchvision's ``cifar-10-batches-py`` / ``ci
 as a folder or as a ``.tar.gz`` read as a stream without extracting it. A class's index is its
 rank among the sorted class names, as in torchvision's ImageFolder; CIFAR's own label order is
 the same alphabetical one, so both kinds of source agree.
+
+The problems' parameters check a source when a suite is validated (``check_source``) and name it
+in a run's identity by its content (``source_fingerprint``); both find it as ``load_cifar`` does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import os
 import pickle
 import tarfile
 from collections.abc import Iterator
@@ -34,7 +34,9 @@ from PIL import Image
 
 from dfo_bench.atomic import write_atomically
 from dfo_bench.errors import ConfigError
+from dfo_bench.hashing import digest
 from dfo_bench.problems.data import stratified_indices
+from dfo_bench.problems.datasets import DOWNLOAD, cache_root, data_root, describe_root, fingerprint
 from dfo_bench.seeding import derive_seed
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -115,18 +117,6 @@ class CifarSplits:
         return len(self.classes)
 
 
-def default_root() -> Path:
-    """``$DFO_BENCH_DATA`` if set, else ``~/.cache/dfo-bench`` (where ``download`` puts the data)."""
-    base = os.environ.get("DFO_BENCH_DATA")
-    return Path(base) if base else Path.home() / ".cache" / "dfo-bench"
-
-
-def default_cache_dir() -> Path:
-    """``$DFO_BENCH_CACHE`` if set, else ``~/.cache/dfo-bench``."""
-    base = os.environ.get("DFO_BENCH_CACHE")
-    return Path(base) if base else Path.home() / ".cache" / "dfo-bench"
-
-
 def load_cifar(
     name: str = "cifar10",
     root: Path | None = None,
@@ -147,7 +137,7 @@ def load_cifar(
     for tests and quick looks; it is part of the cache key.
     """
     info = dataset_info(name)
-    images = read_cifar(name, default_root() if root is None else root, cache_dir, download, limit_per_class)
+    images = read_cifar(name, root, cache_dir, download, limit_per_class)
     n_pool = len(images.train)
     n_train = n_pool - n_val if n_train is None else n_train
     for what, size, available in (("n_val", n_val, n_pool), ("n_train", n_train, n_pool - n_val)):
@@ -182,29 +172,56 @@ def dataset_info(name: str) -> CifarInfo:
     return DATASETS[name]
 
 
+def check_source(dataset: str, root: Path | None, download: bool) -> None:
+    """Raise ValueError, one line naming what was looked for where, if ``load_cifar`` would find
+    no source under ``root`` (None: ``data_root()``) and may not download one."""
+    info = dataset_info(dataset)
+    if not download and find_source(info, data_root() if root is None else root) is None:
+        raise ValueError(missing_source(info, root))
+
+
+def source_fingerprint(dataset: str, root: Path | None, download: bool = False) -> str:
+    """The content fingerprint of the source ``load_cifar`` reads under ``root`` (None:
+    ``data_root()``); ``DOWNLOAD`` where there is none yet and ``download`` will fetch it."""
+    info = dataset_info(dataset)
+    source = find_source(info, data_root() if root is None else root)
+    if source is None:
+        if download:
+            return DOWNLOAD
+        raise ConfigError(missing_source(info, root))
+    return content_fingerprint(info, source, source_files(info, source))
+
+
 def read_cifar(
-    name: str, root: Path, cache_dir: Path | None = None, download: bool = False, limit_per_class: int | None = None
+    name: str, root: Path | None, cache_dir: Path | None = None, download: bool = False, limit_per_class: int | None = None
 ) -> CifarImages:
-    """All images of the source found under ``root`` (see ``find_source``); JPEG sources through
-    the decode cache in ``cache_dir`` (default ``default_cache_dir()``)."""
+    """All images of the source found under ``root`` (None: ``data_root()``; see ``find_source``);
+    JPEG sources through the decode cache in ``cache_dir`` (default ``cache_root()``)."""
     info = dataset_info(name)
-    source = find_source(info, root)
+    folder = data_root() if root is None else root
+    source = find_source(info, folder)
     if source is None and download:
         from torchvision import datasets
         from torchvision.datasets.utils import download_and_extract_archive
 
         dataset = getattr(datasets, info.torchvision_class)
-        download_and_extract_archive(dataset.url, root, filename=dataset.filename, md5=dataset.tgz_md5)
-        source = find_source(info, root)
+        download_and_extract_archive(dataset.url, folder, filename=dataset.filename, md5=dataset.tgz_md5)
+        source = find_source(info, folder)
     if source is None:
-        raise ConfigError(
-            f"no {info.title} data at '{root}' (need torchvision's {info.folder}/, a folder with "
-            f"train/<class>/ and test/<class>/ image folders, or a .tar.gz of one); "
-            "set root to such a path, or download: true"
-        )
+        raise ConfigError(missing_source(info, root))
     if holds_batches(info, source):
         return read_pickled(info, source, limit_per_class)
-    return cached(info, source, default_cache_dir() if cache_dir is None else cache_dir, limit_per_class)
+    return cached(info, source, cache_root() if cache_dir is None else cache_dir, limit_per_class)
+
+
+def missing_source(info: CifarInfo, root: Path | None) -> str:
+    """The one-line message for a ``root`` (None: the default) that holds no source."""
+    where = describe_root(data_root() if root is None else root, default=root is None)
+    return (
+        f"no {info.title} data at {where} (need torchvision's {info.folder}/, a folder with "
+        "train/<class>/ and test/<class>/ image folders, or a .tar.gz of one); "
+        "set root to such a path, or download: true"
+    )
 
 
 def find_source(info: CifarInfo, root: Path) -> Path | None:
@@ -222,6 +239,23 @@ def holds_batches(info: CifarInfo, path: Path) -> bool:
     return (path / info.test_file).is_file()
 
 
+def source_files(info: CifarInfo, source: Path) -> list[Path]:
+    """The files that reading ``source`` reads: the archive, torchvision's batches or the images of a tree."""
+    if source.is_file():
+        return [source]
+    if holds_batches(info, source):
+        return [source / name for name in (info.meta_file, *info.train_files, info.test_file)]
+    return [file for classes in image_folder_files(source).values() for files in classes.values() for file in files]
+
+
+def content_fingerprint(info: CifarInfo, source: Path, files: list[Path]) -> str:
+    """``fingerprint`` of the source's files (``source_files``), named relative to it; a tree's
+    images (tens of thousands of small files) by their names and sizes alone."""
+    if source.is_file():
+        return fingerprint(files)
+    return fingerprint(files, source, sample=holds_batches(info, source))
+
+
 def cached(info: CifarInfo, source: Path, cache_dir: Path, limit_per_class: int | None) -> CifarImages:
     """The images of a JPEG source, decoded by the first process to need them and stored in
     ``cache_dir``; the others wait on the lock and load the stored arrays."""
@@ -237,25 +271,18 @@ def cached(info: CifarInfo, source: Path, cache_dir: Path, limit_per_class: int 
 
 
 def cache_path(info: CifarInfo, source: Path, cache_dir: Path, limit_per_class: int | None) -> Path:
-    """Where the decoded images of ``source`` live; a changed, moved or replaced source gets a new file."""
+    """Where the decoded images of ``source`` live: keyed by its content, so that a changed source
+    gets a new file and a copied archive finds the old one. A tree's fingerprint misses an image
+    replaced by one of the same size, so its latest modification time enters too."""
+    files = source_files(info, source)
     key = {
         "dataset": info.name,
-        "source": str(source.resolve()),
-        "files": fingerprint(source),
+        "source": content_fingerprint(info, source, files),
+        "modified": None if source.is_file() else max((file.stat().st_mtime_ns for file in files), default=0),
         "limit_per_class": limit_per_class,
         "format": CACHE_FORMAT,
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir / "cifar" / f"{info.name}-{digest}.npz"
-
-
-def fingerprint(source: Path) -> list[int]:
-    """[size, mtime in ns] of a file; [files, total size, latest mtime] of the files below a folder."""
-    if source.is_file():
-        stat = source.stat()
-        return [stat.st_size, stat.st_mtime_ns]
-    stats = [(Path(folder) / name).stat() for folder, _, names in os.walk(source) for name in names]
-    return [len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
+    return cache_dir / "cifar" / f"{info.name}-{digest(key)}.npz"
 
 
 def save_images(path: Path, images: CifarImages) -> None:
@@ -279,14 +306,23 @@ def load_images(path: Path) -> CifarImages:
         )
 
 
+def image_folder_files(root: Path) -> dict[str, dict[str, list[Path]]]:
+    """The images of ``root/{train,test}/<class>/*`` by split and class, each class's in name order."""
+    return {
+        split: {
+            folder.name: sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            for folder in sorted(p for p in (root / split).iterdir() if p.is_dir())
+        }
+        for split in ("train", "test")
+    }
+
+
 def read_image_folder(info: CifarInfo, root: Path, limit_per_class: int | None) -> CifarImages:
-    """Decode ``root/{train,test}/<class>/*`` (each class's files in name order)."""
-    found: dict[str, dict[str, list[np.ndarray]]] = {}
-    for split in ("train", "test"):
-        found[split] = {}
-        for folder in sorted(p for p in (root / split).iterdir() if p.is_dir()):
-            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit_per_class]
-            found[split][folder.name] = [decode_image(file.read_bytes(), file) for file in files]
+    """Decode the images of an ImageFolder tree (see ``image_folder_files``)."""
+    found = {
+        split: {label: [decode_image(file.read_bytes(), file) for file in files[:limit_per_class]] for label, files in classes.items()}
+        for split, classes in image_folder_files(root).items()
+    }
     return assemble(info, root, found)
 
 

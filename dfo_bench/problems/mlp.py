@@ -16,11 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pydantic import Field, field_validator
+
 from dfo_bench.moves import CoordinateMoves
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems.base import SPLITS, Problem
 from dfo_bench.problems import mlp_moves_kernel
-from dfo_bench.problems.data import CircularBatches, ClassificationData
+from dfo_bench.problems.base import SPLITS, DifferentiableProblem
+from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.metrics import classification_metrics
 from dfo_bench.seeding import torch_generator
 
@@ -244,12 +246,19 @@ def _host(t: torch.Tensor) -> np.ndarray:
 class MLPParams(ParamsModel):
 
     hidden: list[int] = [32]
-    """Widths of the hidden ReLU layers."""
-    eval_batch: int | None = None
-    """Samples per evaluation, as circular batches of the training set; None: the whole set."""
+    """Widths of the hidden ReLU layers (none: a linear softmax classifier)."""
+    super_batch: int | None = Field(None, ge=1)
+    """Training samples per evaluation, as circular chunks of the training set; None: the whole set."""
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive(cls, hidden: list[int]) -> list[int]:
+        if any(h < 1 for h in hidden):
+            raise ValueError(f"hidden widths must be at least 1, got {hidden}")
+        return hidden
 
 
-class MLPClassification(Problem):
+class MLPClassification(DifferentiableProblem):
     """Cross-entropy of an MLP on a training set, with accuracy and macro-F1 on val and test."""
 
     Params = MLPParams
@@ -263,13 +272,6 @@ class MLPClassification(Problem):
         self._xt = {split: self.data.split(split).x.t().contiguous() for split in SPLITS}
         features = self.data.train.x.shape[1]
         self.net = PopulationMLP([features, *params.hidden, self.data.n_classes])
-        n_train = self.data.train.x.shape[0]
-        self._eval_batches = (
-            CircularBatches(n_train, params.eval_batch, torch_generator(seed, self.name, "eval-batches"))
-            if params.eval_batch is not None
-            else None
-        )
-        self._minibatches: dict[int, CircularBatches] = {}
         self._moves_cache: MovesCache | None = None
 
     @abstractmethod
@@ -285,29 +287,23 @@ class MLPClassification(Problem):
         return self.data.train.x.shape[0]
 
     @property
-    def samples_per_evaluation(self) -> int:
-        return self.train_size if self._eval_batches is None else self._eval_batches.batch_size
-
-    def use_evaluation_batch(self, size: int) -> None:
-        generator = torch_generator(self.seed, self.name, "eval-batches")
-        self._eval_batches = CircularBatches(self.train_size, size, generator)
+    def super_batch(self) -> int | None:
+        return self.params.super_batch
 
     def initial_point(self) -> torch.Tensor:
-        return self.net.initial_point(torch_generator(self.seed, self.name, "initial-point"))
+        return self.net.initial_point(torch_generator(self.seed, self.name, "initial-point")).to(self.device)
 
-    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        xt, y = self._xt["train"], self.data.train.y
-        if self._eval_batches is None:
-            return self.net.losses(X, xt, y)
-        idx = self._eval_batches.next().to(self.device)
-        return self.net.losses(X, self._features(idx), y[idx])
+    def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+        if batch is None:
+            return self.net.losses(X, self._xt["train"], self.data.train.y)
+        return self.net.losses(X, self._features(batch), self.data.train.y[batch])
 
-    def _evaluate_moves(self, moves: CoordinateMoves) -> torch.Tensor:
+    def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
         """Moves in the last two layers from the cached activations of ``moves.base`` (exact to
-        float64 rounding); moves in earlier layers, and every move on circular batches (whose data
+        float64 rounding); moves in earlier layers, and every move on a batch (whose data
         changes each call), by a full forward pass."""
-        if self._eval_batches is not None:
-            return self._evaluate(moves.dense())
+        if batch is not None:
+            return self._evaluate(moves.dense(), batch)
         if self._moves_cache is None:
             self._moves_cache = MovesCache(self.net, self._xt["train"], self.data.train.y, self.REFRESH_EVERY)
         if self._moves_cache.all_fast(moves.index):
@@ -315,7 +311,7 @@ class MLPClassification(Problem):
         fast = moves.index >= self._moves_cache.hidden_start
         losses = torch.empty(len(moves), device=self.device)
         slow = torch.nonzero(~fast).flatten()
-        losses[slow] = self._evaluate(CoordinateMoves(moves.base, moves.index[slow], moves.value[slow]).dense())
+        losses[slow] = self._evaluate(CoordinateMoves(moves.base, moves.index[slow], moves.value[slow]).dense(), None)
         if len(slow) < len(moves):
             rows = torch.nonzero(fast).flatten()
             losses[rows] = self._moves_cache.evaluate(CoordinateMoves(moves.base, moves.index[rows], moves.value[rows])).float()
@@ -326,11 +322,8 @@ class MLPClassification(Problem):
         several times faster than gathering columns of the feature-major copy."""
         return self.data.train.x[idx].t().contiguous()
 
-    def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
-        if batch_size not in self._minibatches:
-            stream = torch_generator(self.seed, self.name, "minibatches", batch_size)
-            self._minibatches[batch_size] = CircularBatches(self.data.train.x.shape[0], batch_size, stream)
-        idx = self._minibatches[batch_size].next().to(self.device)
+    def loss_and_grad(self, x: torch.Tensor, batch: torch.Tensor | None) -> tuple[float, torch.Tensor]:
+        idx = torch.arange(self.train_size, device=self.device) if batch is None else batch
         w = x.detach().clone().requires_grad_(True)
         loss = self.net.losses(w.unsqueeze(0), self._features(idx), self.data.train.y[idx])[0]
         (grad,) = torch.autograd.grad(loss, w)

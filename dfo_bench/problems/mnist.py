@@ -3,19 +3,22 @@
 Data comes from any folder of IDX files (MNIST, Fashion-MNIST and KMNIST share the layout),
 optionally gzipped, or from torchvision's download where a network exists. Where the folder
 holds only the official test files, the seed draws a stratified train/val/test split of them.
+A run's identity names the IDX files by a fingerprint of their content, not by the folder's path,
+so the same files elsewhere give the same run ids.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
+from dfo_bench.problems.datasets import DOWNLOAD, data_root, describe_root, fingerprint
 from dfo_bench.problems.mlp import MLPClassification, MLPParams
 
 FILES = {
@@ -23,12 +26,6 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def default_root() -> Path:
-    """``$DFO_BENCH_DATA/mnist`` if set, else ``~/.cache/dfo-bench/mnist``."""
-    base = os.environ.get("DFO_BENCH_DATA")
-    return (Path(base) if base else Path.home() / ".cache" / "dfo-bench") / "mnist"
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -57,8 +54,13 @@ def available_sets(root: Path) -> list[str]:
     return [s for s, stems in FILES.items() if all(find_idx(root, stem) for stem in stems)]
 
 
+def idx_files(root: Path) -> list[Path]:
+    """The IDX files of root that ``MNISTMLP.load_data`` reads: those of every complete set."""
+    return [find_idx(root, stem) for name in available_sets(root) for stem in FILES[name]]  # type: ignore[misc]
+
+
 class MNISTParams(MLPParams):
-    root: Path = Field(default_factory=default_root)
+    root: Path = Field(default_factory=lambda: data_root("mnist"))
     """Folder of IDX files; default $DFO_BENCH_DATA/mnist or ~/.cache/dfo-bench/mnist."""
     download: bool = False
     """Fetch MNIST with torchvision into root if it is not there (needs a network)."""
@@ -71,10 +73,22 @@ class MNISTParams(MLPParams):
     def _data_present(self) -> MNISTParams:
         if not self.download and "test" not in available_sets(self.root):
             raise ValueError(
-                f"no MNIST IDX files in '{self.root}' (need t10k-images-idx3-ubyte[.gz] and "
-                "t10k-labels-idx1-ubyte[.gz]); set root to such a folder, or download: true"
+                f"no MNIST IDX files in {describe_root(self.root, 'root' not in self.model_fields_set)} "
+                "(need t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]); "
+                "set root to such a folder, or download: true"
             )
         return self
+
+    def downloads(self) -> bool:
+        """Whether loading fetches MNIST first: download is on and the test set is not in root."""
+        return self.download and "test" not in available_sets(self.root)
+
+    def identity(self) -> dict[str, Any]:
+        """The non-default parameters, with ``root`` and ``download`` replaced by ``data``: a
+        fingerprint of the IDX files that will be read, wherever they are (or ``DOWNLOAD``)."""
+        values = {k: v for k, v in super().identity().items() if k not in ("root", "download")}
+        values["data"] = DOWNLOAD if self.downloads() else fingerprint(idx_files(self.root))
+        return values
 
 
 class MNISTMLP(MLPClassification):
@@ -87,7 +101,7 @@ class MNISTMLP(MLPClassification):
 
     def load_data(self) -> ClassificationData:
         root = self.params.root
-        if self.params.download and "test" not in available_sets(root):
+        if self.params.downloads():
             from torchvision.datasets import MNIST
 
             for train in (True, False):

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call, vmap
 
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems.base import Problem
-from dfo_bench.problems.cifar_data import ImageSplit, load_cifar, normalise
-from dfo_bench.problems.data import CircularBatches
+from dfo_bench.problems.base import DifferentiableProblem
+from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
 from dfo_bench.problems.metrics import classification_metrics, macro_f1
-from dfo_bench.seeding import derive_seed, torch_generator
+from dfo_bench.seeding import torch_generator
 
 
 class BasicBlock(nn.Module):
@@ -85,9 +84,9 @@ class ResNetParams(ParamsModel):
     objective: Literal["f1", "cross-entropy"] = "f1"
     """Gradient-free loss: 1 − macro-F1, or mean cross-entropy (gradient steps always use cross-entropy)."""
     super_batch: int = Field(1000, ge=1)
-    """Training images per evaluation, circular chunks of a seeded shuffle."""
-    eval_batch: int = Field(500, ge=1)
-    """Images per forward pass (bounds memory)."""
+    """Training images per evaluation, circular chunks of a seeded shuffle (a run may name another)."""
+    forward_chunk: int = Field(500, ge=1)
+    """Images per forward pass: bounds memory, changes no result."""
     population: Literal["loop", "vmap"] = "loop"
     """How a population is evaluated: one candidate after another, or vmap over candidates
     (measured on the CPU: the loop is about twice as fast; see benchmarks/bench_resnet.py)."""
@@ -96,32 +95,53 @@ class ResNetParams(ParamsModel):
     augment: bool = True
     """Random crop (padding 4) and horizontal flip on gradient minibatches."""
 
+    dataset: ClassVar[str]
 
-class CifarResNet(Problem):
+    @model_validator(mode="after")
+    def _data_present(self) -> ResNetParams:
+        check_source(self.dataset, self._root(), self.download)
+        return self
+
+    def _root(self) -> Path | None:
+        return None if self.root is None else Path(self.root)
+
+    def identity(self) -> dict[str, Any]:
+        """The data enter by a fingerprint of their content, not by their folder."""
+        given = {k: v for k, v in super().identity().items() if k not in ("root", "download")}
+        return given | {"data": source_fingerprint(self.dataset, self._root(), self.download)}
+
+
+class Cifar10Params(ResNetParams):
+    dataset: ClassVar[str] = "cifar10"
+
+
+class Cifar100Params(ResNetParams):
+    dataset: ClassVar[str] = "cifar100"
+
+
+class CifarResNet(DifferentiableProblem):
     """ResNet-18 on a CIFAR dataset; subclasses name the dataset."""
 
-    dataset: str
-    Params = ResNetParams
+    Params: ClassVar[type[ParamsModel]] = ResNetParams
     params: ResNetParams
 
     def __init__(self, params: ResNetParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
-        root = None if params.root is None else Path(params.root)
+        self.dataset = params.dataset
         splits = load_cifar(
-            self.dataset, root, n_train=params.n_train, n_val=params.n_val, n_test=params.n_test, seed=seed, download=params.download
+            self.dataset, params._root(), n_train=params.n_train, n_val=params.n_val, n_test=params.n_test, seed=seed, download=params.download
         )
         self.n_classes = splits.n_classes
         self.splits: dict[str, ImageSplit] = {"train": splits.train, "val": splits.val, "test": splits.test}
         self.images = {k: torch.from_numpy(v.images).to(device) for k, v in self.splits.items()}
         self.labels = {k: torch.from_numpy(v.labels).to(device) for k, v in self.splits.items()}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, self.name, "initial-point"))
-            self.net = ResNet18(self.n_classes, params.width).to(device).eval()
+        with torch.device("meta"):
+            net = ResNet18(self.n_classes, params.width)
+        self.net = net.to_empty(device=device).eval()
+        initialise(self.net, torch_generator(seed, self.name, "initial-point"))
         self.names = [name for name, _ in self.net.named_parameters()]
         self.shapes = [p.shape for p in self.net.parameters()]
-        self._x0 = nn.utils.parameters_to_vector(self.net.parameters()).detach().cpu()
-        self._eval_batches = CircularBatches(self.train_size, params.super_batch, torch_generator(seed, self.name, "eval-batches"))
-        self._minibatches: dict[int, CircularBatches] = {}
+        self._x0 = nn.utils.parameters_to_vector(self.net.parameters()).detach()
         self._augment = torch_generator(seed, self.name, "augment")
 
     @property
@@ -133,11 +153,8 @@ class CifarResNet(Problem):
         return len(self.labels["train"])
 
     @property
-    def samples_per_evaluation(self) -> int:
-        return self._eval_batches.batch_size
-
-    def use_evaluation_batch(self, size: int) -> None:
-        self._eval_batches = CircularBatches(self.train_size, size, torch_generator(self.seed, self.name, "eval-batches"))
+    def super_batch(self) -> int:
+        return self.params.super_batch
 
     def initial_point(self) -> torch.Tensor:
         return self._x0.clone()
@@ -155,9 +172,9 @@ class CifarResNet(Problem):
         return dict(zip(self.names, (p.view(s) for p, s in zip(x.split([math.prod(s) for s in self.shapes]), self.shapes))))
 
     def logits(self, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Eval-mode logits of one candidate on uint8 images, in chunks of ``eval_batch``."""
+        """Eval-mode logits of one candidate on uint8 images, in chunks of ``forward_chunk``."""
         weights = self.weights(x)
-        step = self.params.eval_batch
+        step = self.params.forward_chunk
         return torch.cat([functional_call(self.net, weights, (self._inputs(images[s : s + step]),)) for s in range(0, len(images), step)])
 
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
@@ -168,30 +185,27 @@ class CifarResNet(Problem):
             return 1.0 - macro_f1(logits.argmax(dim=1), labels, self.n_classes)
         return float(F.cross_entropy(logits, labels))
 
-    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        idx = self._eval_batches.next().to(self.device)
+    def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+        idx = torch.arange(self.train_size, device=self.device) if batch is None else batch
         images, labels = self.images["train"][idx], self.labels["train"][idx]
         if self.params.population == "vmap":
             step = self.params.vmap_chunk
             logits = torch.cat([self._vmap_logits(X[s : s + step], images) for s in range(0, len(X), step)])
-            return torch.tensor([self._objective(row, labels) for row in logits])
-        return torch.tensor([self._objective(self.logits(x, images), labels) for x in X])
+            return torch.tensor([self._objective(row, labels) for row in logits], device=self.device)
+        return torch.tensor([self._objective(self.logits(x, images), labels) for x in X], device=self.device)
 
     def _vmap_logits(self, X: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """(P, n, classes): every candidate on the same images through ``torch.func.vmap``."""
         inputs = self._inputs(images)
-        step = self.params.eval_batch
+        step = self.params.forward_chunk
 
         def one(x: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
             return functional_call(self.net, self.weights(x), (chunk,))
 
         return torch.cat([vmap(one, in_dims=(0, None))(X, inputs[s : s + step]) for s in range(0, len(inputs), step)], dim=1)
 
-    def _loss_and_grad(self, x: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
-        if batch_size not in self._minibatches:
-            stream = torch_generator(self.seed, self.name, "minibatches", batch_size)
-            self._minibatches[batch_size] = CircularBatches(self.train_size, batch_size, stream)
-        idx = self._minibatches[batch_size].next().to(self.device)
+    def loss_and_grad(self, x: torch.Tensor, batch: torch.Tensor | None) -> tuple[float, torch.Tensor]:
+        idx = torch.arange(self.train_size, device=self.device) if batch is None else batch
         inputs = self._inputs(self.images["train"][idx])
         if self.params.augment:
             inputs = augment(inputs, self._augment)
@@ -213,6 +227,22 @@ class CifarResNet(Problem):
         return classification_metrics(logits, self.labels[split], self.n_classes)
 
 
+def initialise(net: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialisation of every layer, drawn from ``generator`` instead of the
+    global generator: the same values, in the same order, as building the network after
+    ``torch.manual_seed`` (the draws are made on the CPU, so every device gets the same weights)."""
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight = torch.empty(module.weight.shape)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+            module.weight.data.copy_(weight)
+            if module.bias is not None:
+                bound = 1 / math.sqrt(weight[0].numel())
+                module.bias.data.copy_(torch.empty(module.bias.shape).uniform_(-bound, bound, generator=generator))
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_parameters()
+
+
 def augment(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random crop with 4 pixels of zero padding and a random horizontal flip, per image."""
     n, _, h, w = inputs.shape
@@ -229,10 +259,10 @@ def augment(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 class Cifar10ResNet18(CifarResNet):
     name = "cifar10-resnet18"
     description = "CIFAR ResNet-18 (11.2M weights, width option) on CIFAR-10; 1 - macro-F1 or CE on circular super-batches"
-    dataset = "cifar10"
+    Params = Cifar10Params
 
 
 class Cifar100ResNet18(CifarResNet):
     name = "cifar100-resnet18"
     description = "CIFAR ResNet-18 (11.2M weights, width option) on CIFAR-100; 1 - macro-F1 or CE on circular super-batches"
-    dataset = "cifar100"
+    Params = Cifar100Params

@@ -1,48 +1,28 @@
-"""Classic test functions, a driver that minimises them with any registered optimizer, and what to expect.
+"""What each optimizer reliably reaches on the test functions, and the driver that checks it.
 
-Neural-network losses say little about whether an optimizer is *correct*: a bug that halves
-its progress still "improves the loss". On sphere, Rosenbrock and Rastrigin the optimum is
-known (f* = 0 at x* = 0, 1, 0), so ``REFERENCE`` can state, per optimizer, what it reliably
-reaches within a budget; ``tests/test_reference.py`` holds every built-in optimizer to it.
+``REFERENCE`` states, per built-in optimizer, the settings and the budget and tolerance per test
+function (``dfo_bench.problems.functions``) that it meets; ``tests/test_reference.py`` holds every
+built-in optimizer to it. ``minimize`` runs an optimizer on a function problem through the same
+objective and loop as every run.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from dfo_bench.moves import dense
-from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer
+from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.loop import optimize
+from dfo_bench.objective import Objective
+from dfo_bench.problems.functions import FUNCTIONS, FunctionParams, FunctionProblem, GivenFunction, TestFunction
 from dfo_bench.registry import optimizers
+from dfo_bench.spaces import FullSpace
 
-TestFunction = Callable[[torch.Tensor], torch.Tensor]
-"""(P, D) candidates → (P,) values, computed in float64 (near the optimum float32 loses the digits)."""
-
-
-def sphere(X: torch.Tensor) -> torch.Tensor:
-    """Σ x²: convex and isotropic; anything that fails here is broken."""
-    return (X.double() ** 2).sum(dim=1)
-
-
-def rosenbrock(X: torch.Tensor) -> torch.Tensor:
-    """Σ 100 (x_{i+1} − x_i²)² + (1 − x_i)²: a curved valley, minimum at (1, …, 1)."""
-    X = X.double()
-    return (100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2).sum(dim=1)
-
-
-def rastrigin(X: torch.Tensor) -> torch.Tensor:
-    """10 D + Σ x² − 10 cos(2πx): a local minimum near every integer point, the global one at 0."""
-    X = X.double()
-    return 10 * X.shape[1] + (X**2 - 10 * torch.cos(2 * math.pi * X)).sum(dim=1)
-
-
-FUNCTIONS: dict[str, TestFunction] = {"sphere": sphere, "rosenbrock": rosenbrock, "rastrigin": rastrigin}
-"""Name → function; f* = 0 for all three."""
+CPU = torch.device("cpu")
 
 
 def minimize(
@@ -56,36 +36,23 @@ def minimize(
     """f(recommend()) after ``evaluations`` function evaluations of ``optimizer_name`` from ``x0``.
 
     The value at the recommendation (not the best value seen) is what a user gets back. The budget
-    is counted as the runner counts it: every evaluated candidate is charged, a generation that
-    does not fit is evaluated only as far as it fits and is not told; a gradient step is one
-    evaluation (the gradient is exact: ``batch_size`` is ignored).
+    is counted as in every run: every evaluated candidate is charged, a generation that does not
+    fit is evaluated only as far as it fits and is not told; a gradient step is one evaluation
+    (the gradient is exact: ``batch_size`` is ignored). ``seed`` seeds the optimizer's generator.
     """
-    f = FUNCTIONS[function] if isinstance(function, str) else function
-    optimizer = optimizers.get(optimizer_name).from_config(x0, np.random.default_rng(seed), params)
-    spent = 0
-    if isinstance(optimizer, AskTellOptimizer):
-        while spent < evaluations:
-            X = optimizer.ask()
-            k = min(evaluations - spent, X.shape[0])
-            losses = f(dense(X[:k]))
-            spent += k
-            if k < X.shape[0]:
-                break
-            optimizer.tell(X, losses)
-    elif isinstance(optimizer, GradientOptimizer):
-        while spent < evaluations:
-            optimizer.step(lambda x, batch_size: _value_and_grad(f, x))
-            spent += 1
-    else:
-        raise TypeError(f"{type(optimizer).__name__} is neither an ask/tell nor a gradient optimizer")
-    return float(f(optimizer.recommend().unsqueeze(0))[0])
+    problem = _function_problem(function, x0)
+    optimizer = optimizers.get(optimizer_name).from_config(problem.initial_point(), np.random.default_rng(seed), params)
+    objective = Objective(problem, FullSpace(problem.initial_point()), Budget(BudgetLimits(evaluations=evaluations)))
+    optimize(objective, optimizer)
+    return problem.metrics(optimizer.recommend(), "train")["loss"]
 
 
-def _value_and_grad(f: TestFunction, x: torch.Tensor) -> tuple[float, torch.Tensor]:
-    x = x.detach().clone().requires_grad_(True)
-    value = f(x.unsqueeze(0))[0]
-    (grad,) = torch.autograd.grad(value, x)
-    return float(value.detach()), grad
+def _function_problem(function: str | TestFunction, x0: torch.Tensor) -> FunctionProblem:
+    """The named test function, or any (P, D) → (P,) callable, as a problem starting at x0."""
+    params = FunctionParams(dim=max(x0.numel(), 2))
+    if isinstance(function, str):
+        return FUNCTIONS[function](params, 0, CPU, start=x0)
+    return GivenFunction(params, 0, CPU, start=x0, function=function)
 
 
 DIM = 10

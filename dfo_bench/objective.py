@@ -1,0 +1,116 @@
+"""The objective a run minimises: problem + search space + evaluation batches + budget.
+
+The runner builds one per run and owns it; optimizers only call ``evaluate`` (ask/tell) or
+``loss_and_grad`` (gradient steps) through their ``step``. Everything that decides what an
+evaluation means and costs lives here, in one place:
+
+- the **space** maps search points to the problem's weights (a gather for blocks), on the
+  problem's device;
+- the **evaluation batches**: with a ``super_batch`` each evaluated population is scored on the
+  next circular chunk of that many training samples (a seeded shuffle, every sample once per
+  cycle), declared by the suite or by the optimizer's class, never requested at run time;
+  without one, on the problem's own batch (the whole training set for the MLPs);
+- gradient **minibatches**, circular chunks of their own seeded stream per batch size;
+- the **budget**: every evaluation and every gradient step is charged before the work is done,
+  and a population that does not fit is evaluated only as far as it fits.
+
+Batch indices are drawn on the CPU (the same split and order on every device) and moved to the
+device: a few kilobytes per generation. The only copies to the host are the scalar best loss
+per population and the checkpoint metrics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dfo_bench.budget import Budget
+from dfo_bench.errors import BudgetExceeded
+from dfo_bench.moves import Population
+from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem
+from dfo_bench.problems.data import CircularBatches
+from dfo_bench.seeding import torch_generator
+from dfo_bench.spaces import Space
+
+
+class Objective:
+    """What an optimizer minimises during one run; see the module docstring."""
+
+    def __init__(self, problem: Problem, space: Space, budget: Budget, super_batch: int | None = None) -> None:
+        self.problem = problem
+        self.space = space
+        self.budget = budget
+        n = problem.train_size
+        size = super_batch if super_batch is not None else problem.super_batch
+        if size is not None and n is None:
+            raise ValueError(f"{problem.name} has no training set to cut into super-batches")
+        self._batches = (
+            None if size is None or n is None else CircularBatches(n, size, torch_generator(problem.seed, problem.name, "eval-batches"))
+        )
+        self.samples_per_evaluation = size or n or 1
+        """Forward-equivalent samples charged for evaluating one candidate."""
+        self._minibatches: dict[int, CircularBatches] = {}
+        self.best_seen = [math.inf] * problem.n_objectives
+        """The lowest loss evaluated so far (minibatch losses of gradient steps included), per objective."""
+
+    @property
+    def dim(self) -> int:
+        """Coordinates of the search space."""
+        return self.space.dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.problem.device
+
+    def evaluate(self, Z: Population) -> torch.Tensor:
+        """Losses of the search points Z, (P,) or (P, m), on the problem's device.
+
+        Raises ``BudgetExceeded`` when the population does not fit the budget: after evaluating
+        (and charging) as many of its candidates as fit, so no affordable evaluation is lost.
+        """
+        P = Z.shape[0]
+        affordable = self.budget.affordable(self.samples_per_evaluation)
+        k = P if affordable is None else min(affordable, P)
+        if k == 0:
+            raise BudgetExceeded("no evaluation fits in what is left of the budget")
+        part = Z if k == P else Z[:k]
+        self.budget.charge(evaluations=k, samples=k * self.samples_per_evaluation)
+        batch = None if self._batches is None else self._batches.next().to(self.device)
+        losses = self.problem.evaluate(self.space.to_weights(part), batch)
+        self._record(losses)
+        if k < P:
+            raise BudgetExceeded(f"the budget ends inside this population: {k} of {P} evaluated, not told")
+        return losses
+
+    def loss_and_grad(self, z: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+        """Minibatch loss and gradient (with respect to the search coordinates) at z; charged one
+        evaluation and 3·batch_size forward-equivalent samples (3 for a problem without data)."""
+        problem = self.problem
+        if not isinstance(problem, DifferentiableProblem):
+            raise TypeError(f"{problem.name} has no gradient")
+        n = problem.train_size
+        self.budget.charge(evaluations=1, samples=3 * (batch_size if n is not None else 1))
+        batch = None if n is None else self._minibatch(n, batch_size).next().to(self.device)
+        loss, grad = problem.loss_and_grad(self.space.point(z), batch)
+        self.best_seen[0] = min(self.best_seen[0], loss)
+        return loss, self.space.pullback(grad)
+
+    def metrics(self, z: torch.Tensor) -> dict[str, float]:
+        """Every metric of the search point z on every split, as ``{split}_{metric}`` (not charged)."""
+        x = self.space.point(z)
+        return {f"{split}_{name}": value for split in SPLITS for name, value in self.problem.metrics(x, split).items()}
+
+    def _minibatch(self, n: int, batch_size: int) -> CircularBatches:
+        if batch_size not in self._minibatches:
+            stream = torch_generator(self.problem.seed, self.problem.name, "minibatches", batch_size)
+            self._minibatches[batch_size] = CircularBatches(n, batch_size, stream)
+        return self._minibatches[batch_size]
+
+    def _record(self, losses: torch.Tensor) -> None:
+        """Lower ``best_seen`` by the population's losses: one host copy of m values."""
+        if losses.ndim == 1:  # the common case, kept to one scalar copy: it runs once per ask
+            self.best_seen[0] = min(self.best_seen[0], float(losses.min()))
+            return
+        for i, value in enumerate(losses.amin(dim=0).tolist()):
+            self.best_seen[i] = min(self.best_seen[i], value)

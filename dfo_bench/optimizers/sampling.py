@@ -1,0 +1,47 @@
+"""Populations sampled around a point, shared by the optimizers that start from x0 (or move a centre).
+
+A first generation is x0 plus Gaussian perturbations of scale ``sigma``, usually with x0 itself as
+the first row, so that a search never ends worse than where it started (de, ga, pymoo; cbo without
+that row; random-search around its centre, with the row in its first generation only). Written
+once here so every optimizer makes the same draws the same way: N(0, I) drawn into an (n, D)
+buffer, scaled by sigma, then x0 added, in place, in x0's dtype and on x0's device.
+"""
+
+from __future__ import annotations
+
+from typing import overload
+
+import numpy as np
+import torch
+
+
+@overload
+def around(x0: torch.Tensor, sigma: float, n: int, generator: torch.Generator, include_x0: bool = True) -> torch.Tensor: ...
+@overload
+def around(x0: np.ndarray, sigma: float, n: int, generator: np.random.Generator, include_x0: bool = True) -> np.ndarray: ...
+
+
+def around(
+    x0: torch.Tensor | np.ndarray,
+    sigma: float,
+    n: int,
+    generator: torch.Generator | np.random.Generator,
+    include_x0: bool = True,
+) -> torch.Tensor | np.ndarray:
+    """n points x0 + sigma·N(0, I), as an (n, D) matrix; the first row is x0 itself if ``include_x0``.
+
+    ``x0`` is a torch vector with a torch generator on its device (the optimizers' case), or a
+    NumPy vector with a NumPy generator (adapters whose library works in NumPy). The draws are one
+    ``randn``/``standard_normal`` of shape (n, D) from ``generator``, in x0's dtype.
+    """
+    if isinstance(x0, torch.Tensor):
+        assert isinstance(generator, torch.Generator)
+        X = torch.randn((n, x0.numel()), generator=generator, dtype=x0.dtype, device=x0.device).mul_(sigma).add_(x0)
+    else:
+        assert isinstance(generator, np.random.Generator)
+        X = generator.standard_normal((n, x0.size), dtype=x0.dtype)
+        X *= sigma
+        X += x0
+    if include_x0:
+        X[0] = x0
+    return X

@@ -1,0 +1,110 @@
+"""Run specs: one frozen, typed description of everything that determines a run's result.
+
+A suite expands into ``RunSpec``s; executors ship them to workers; the runner builds the run
+from one; the store files its result under ``run_id``. The id hashes the canonical JSON of the
+spec's ``identity``: registry names, class versions, the parameters that differ from their
+defaults (data locations by a fingerprint of their content), seed, budget and protocol. So the
+same suite on the same data has the same ids on every machine, a new parameter whose default
+keeps the old behaviour leaves stored results valid, and bumping a class's ``version``
+invalidates them on purpose.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+
+from dfo_bench.budget import BudgetLimits
+from dfo_bench.hashing import digest
+from dfo_bench.params import ParamsModel
+from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
+
+SEED_LIMIT = 2**63
+"""Seeds are non-negative 63-bit integers (what NumPy's and torch's generators accept)."""
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Component(Frozen):
+    """A validated problem or optimizer: registry name, class version, display label, parameters."""
+
+    name: str
+    label: str
+    params: SerializeAsAny[ParamsModel]
+    version: int = 1
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "params": self.params.identity()}
+
+
+class PretrainSpec(Frozen):
+    """A hybrid start: the problem's weights trained by a gradient optimizer for ``epochs`` passes."""
+
+    optimizer: Component
+    epochs: float = Field(gt=0)
+    """Passes over the training set, charged as 3 forward-equivalent samples per sample."""
+
+    def identity(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.identity(), "epochs": self.epochs}
+
+
+class ProblemSpec(Component):
+    pretrain: PretrainSpec | None = None
+    """None: the problem's seeded initial weights."""
+
+    def identity(self) -> dict[str, Any]:
+        return super().identity() | ({"pretrain": self.pretrain.identity()} if self.pretrain else {})
+
+
+class OptimizerSpec(Component):
+    space: SpaceConfig = FullSpaceConfig()
+    """Where the optimizer searches."""
+    super_batch: int | None = Field(None, ge=1)
+    """Training samples per evaluation (circular super-batches); None: the problem's own batch."""
+
+    def identity(self) -> dict[str, Any]:
+        space = self.space.model_dump(mode="json", exclude_defaults=True)
+        return (
+            super().identity()
+            | ({"space": space} if space else {})
+            | ({"super_batch": self.super_batch} if self.super_batch is not None else {})
+        )
+
+
+class RunSpec(Frozen):
+    """One independent run: everything that determines its result, and how it is executed."""
+
+    suite: str
+    problem: ProblemSpec
+    optimizer: OptimizerSpec
+    seed: int = Field(ge=0, lt=SEED_LIMIT)
+    budget: BudgetLimits
+    checkpoints: int = Field(25, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(1, ge=1)
+    """torch threads of the run (how it runs, not what it computes: not part of the id)."""
+
+    def identity(self) -> dict[str, Any]:
+        """The canonical description of what determines the result."""
+        return {
+            "problem": self.problem.identity(),
+            "optimizer": self.optimizer.identity(),
+            "seed": self.seed,
+            "budget": self.budget.model_dump(mode="json", exclude_none=True),
+            "checkpoints": self.checkpoints,
+            "device": self.device,
+        }
+
+    @cached_property
+    def config_hash(self) -> str:
+        """Identifies the run's result: same hash, same configuration (computed once per spec:
+        data fingerprints read files)."""
+        return digest(self.identity())
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.problem.label}__{self.optimizer.label}__seed{self.seed}__{self.config_hash}"
