@@ -7,7 +7,7 @@ so each rule is written once.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -40,6 +40,13 @@ class ParamsModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    locations: ClassVar[tuple[str, ...]] = ()
+    """Fields that say where data are, not what they are: left out of run labels and identities,
+    which carry ``data_fingerprint()`` instead."""
+
+    def data_fingerprint(self) -> str | None:
+        """A digest of the content of the data these parameters point to; None: no data files."""
+        return None
 
     def identity(self) -> dict[str, Any]:
         """What of these parameters determines a result: the values that differ from the defaults.
@@ -49,4 +56,6 @@ class ParamsModel(BaseModel):
         when a default or the behaviour changes. Classes whose parameters name a data location
         replace it with a fingerprint of the data's content.
         """
-        return self.model_dump(mode="json", exclude_defaults=True)
+        given = {k: v for k, v in self.model_dump(mode="json", exclude_defaults=True).items() if k not in self.locations}
+        data = self.data_fingerprint()
+        return given if data is None else given | {"data": data}

@@ -185,7 +185,8 @@ def _problems(path: Path, items: list[ProblemConfig]) -> list[tuple[type[Problem
         cls = _lookup(path, f"{where}.name", problems, item.name)
         params = _params(path, where, cls, item.params)
         pretrain = _pretrain(path, where, cls, item.init.pretrain) if item.init else None
-        name = item.label or label(item.name, item.params) + ("+pretrain" if pretrain else "")
+        shown = {k: v for k, v in item.params.items() if k not in cls.Params.locations}
+        name = item.label or label(item.name, shown) + ("+pretrain" if pretrain else "")
         out.append((cls, ProblemSpec(name=item.name, label=name, params=params, version=cls.version, pretrain=pretrain)))
     _distinct_labels(path, "problems", [spec.label for _, spec in out])
     return out

@@ -66,7 +66,7 @@ def test_interface_shapes(name: str) -> None:
         assert optimizer.recommend().shape == (50,)
     else:
         assert isinstance(optimizer, GradientOptimizer)
-        optimizer.step(lambda x, batch: (float((x**2).sum()), 2 * x))
+        optimizer._step(lambda x, batch: (float((x**2).sum()), 2 * x))
         assert float((optimizer.recommend() ** 2).sum()) < float((x0**2).sum())
 
 

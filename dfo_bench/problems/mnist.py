@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -60,6 +60,7 @@ def idx_files(root: Path) -> list[Path]:
 
 
 class MNISTParams(MLPParams):
+    locations: ClassVar[tuple[str, ...]] = ("root", "download")
     root: Path = Field(default_factory=lambda: data_root("mnist"))
     """Folder of IDX files; default $DFO_BENCH_DATA/mnist or ~/.cache/dfo-bench/mnist."""
     download: bool = False
@@ -83,12 +84,9 @@ class MNISTParams(MLPParams):
         """Whether loading fetches MNIST first: download is on and the test set is not in root."""
         return self.download and "test" not in available_sets(self.root)
 
-    def identity(self) -> dict[str, Any]:
-        """The non-default parameters, with ``root`` and ``download`` replaced by ``data``: a
-        fingerprint of the IDX files that will be read, wherever they are (or ``DOWNLOAD``)."""
-        values = {k: v for k, v in super().identity().items() if k not in ("root", "download")}
-        values["data"] = DOWNLOAD if self.downloads() else fingerprint(idx_files(self.root))
-        return values
+    def data_fingerprint(self) -> str:
+        """The IDX files that will be read, wherever they are (or ``DOWNLOAD``)."""
+        return DOWNLOAD if self.downloads() else fingerprint(idx_files(self.root))
 
 
 class MNISTMLP(MLPClassification):

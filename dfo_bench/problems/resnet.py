@@ -96,6 +96,7 @@ class ResNetParams(ParamsModel):
     """Random crop (padding 4) and horizontal flip on gradient minibatches."""
 
     dataset: ClassVar[str]
+    locations: ClassVar[tuple[str, ...]] = ("root", "download")
 
     @model_validator(mode="after")
     def _data_present(self) -> ResNetParams:
@@ -105,10 +106,9 @@ class ResNetParams(ParamsModel):
     def _root(self) -> Path | None:
         return None if self.root is None else Path(self.root)
 
-    def identity(self) -> dict[str, Any]:
-        """The data enter by a fingerprint of their content, not by their folder."""
-        given = {k: v for k, v in super().identity().items() if k not in ("root", "download")}
-        return given | {"data": source_fingerprint(self.dataset, self._root(), self.download)}
+    def data_fingerprint(self) -> str:
+        """The source that will be read (archive, image tree or torchvision's batches), wherever it is."""
+        return source_fingerprint(self.dataset, self._root(), self.download)
 
 
 class Cifar10Params(ResNetParams):
