@@ -17,6 +17,16 @@ from dfo_bench.registry import optimizers, problems
 REGISTRIES = {"problems": problems, "optimizers": optimizers}
 
 
+def check_out(out: Path) -> Path:
+    """``out`` if a folder is there or can be made there; a ConfigError otherwise, raised before
+    anything is written (a file in the way would fail only once the first result is stored)."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise ConfigError(f"{out}: --out: {where}; allowed: a folder, or a path where one can be made")
+    return out
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dfo-bench")
 def cli() -> None:
@@ -56,7 +66,7 @@ def run(suite_file: Path, out: Path | None, workers: int | None, sequential: boo
         device = resolve_device(suite.config.device)
     except RuntimeError as exc:
         raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
-    out = out or Path("results") / suite.name
+    out = check_out(out or Path("results") / suite.name)
     executor_config = suite.config.executor
     kind = "sequential" if sequential else "process" if workers else executor_config.kind
     executor = make_executor(kind, workers or executor_config.workers)
@@ -77,7 +87,9 @@ def report(results: Path, out: Path | None) -> None:
     """Build tables and convergence plots from stored results alone (nothing is re-run)."""
     from dfo_bench.report import build_report
 
-    out = out or Path("reports") / results.resolve().name
+    if results.exists() and not results.is_dir():
+        raise ConfigError(f"{results}: RESULTS: is a file; allowed: a results folder written by dfo-bench run")
+    out = check_out(out or Path("reports") / results.resolve().name)
     index = build_report(results, out)
     click.echo(f"report: {index}")
 
@@ -88,6 +100,10 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line, like every other user error
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

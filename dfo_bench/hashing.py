@@ -11,11 +11,17 @@ import json
 from typing import Any
 
 
-def canonical_json(value: Any) -> str:
-    """``value`` as JSON with sorted keys and no whitespace; non-JSON values as their ``str``."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+def canonical_json(value: Any, compact: bool = True) -> str:
+    """``value`` as JSON with sorted keys, without whitespace (``compact``) or with ``json``'s default
+    ", " and ": "; non-JSON values as their ``str``."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":") if compact else None, default=str)
+
+
+def sha256(value: Any, compact: bool = True) -> bytes:
+    """The SHA-256 of ``value``'s canonical JSON."""
+    return hashlib.sha256(canonical_json(value, compact).encode()).digest()
 
 
 def digest(value: Any, length: int = 16) -> str:
     """The first ``length`` hex digits of the SHA-256 of ``value``'s canonical JSON."""
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+    return sha256(value).hex()[:length]

@@ -29,8 +29,17 @@ from dfo_bench.spec import SEED_LIMIT, Component, OptimizerSpec, PretrainSpec, P
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        """An unknown key is refused with the keys allowed in its place (a typo names its fix)."""
+        unknown = [key for key in data if key not in cls.model_fields] if isinstance(data, dict) else []
+        if unknown:
+            raise ValueError(f"unknown field '{unknown[0]}'; allowed: {', '.join(cls.model_fields)}")
+        return data
 
-class SuiteBudget(BudgetLimits):
+
+class SuiteBudget(BudgetLimits, _Strict):
     """A suite's budget: at least one limit."""
 
     @model_validator(mode="after")
@@ -110,8 +119,9 @@ class SuiteConfig(_Strict):
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds must be distinct")
+        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seeds must be distinct, {repeated[0]} repeats")
         return seeds
 
 
@@ -123,10 +133,24 @@ class Suite:
     runs: list[RunSpec]
 
 
-def _format_error(path: Path, prefix: str, exc: ValidationError) -> str:
+def _where(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
+    """A pydantic error location as the suite spells it: ``optimizers[0].space.n_bins``, with
+    indices in brackets and without the member names pydantic inserts for unions (a location
+    step that is not a key of the input, except the last, which may be a missing field)."""
+    where, node = prefix, data
+    for i, key in enumerate(loc):
+        if isinstance(node, dict) and key not in node and i < len(loc) - 1:
+            continue
+        inside = isinstance(node, dict) and key in node or isinstance(node, list) and isinstance(key, int) and key < len(node)
+        node = node[key] if inside else None
+        where += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return where.lstrip(".")
+
+
+def _format_error(path: Path, prefix: str, exc: ValidationError, data: Any) -> str:
+    """One line of the first error of ``exc``, raised validating ``data`` found at ``prefix``."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-    where = where.replace(".[", "[")
+    where = _where(prefix, err["loc"], data)
     message = err["msg"].removeprefix("Value error, ")
     shown = "" if err["type"] in ("missing", "value_error") else f" (got {err['input']!r})"
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
@@ -146,7 +170,7 @@ def _params(path: Path, where: str, cls: type[Problem] | type[Optimizer], given:
     try:
         return cls.Params(**given)
     except ValidationError as exc:
-        raise ConfigError(_format_error(path, f"{where}.params", exc) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
+        raise ConfigError(_format_error(path, f"{where}.params", exc, given) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
 
 
 def _lookup(path: Path, where: str, registry: Registry[Any], name: str) -> Any:
@@ -254,11 +278,13 @@ def load_suite(path: str | Path) -> Suite:
     path = Path(path)
     raw = read_yaml(path)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a suite is a mapping with problems, optimizers, seeds and budget")
+        found = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{path}: suite: a suite is a mapping with problems, optimizers, seeds and budget, not {found}")
+    raw = {str(k): v for k, v in raw.items()}
     try:
-        config = SuiteConfig(**{str(k): v for k, v in raw.items()})
+        config = SuiteConfig(**raw)
     except ValidationError as exc:
-        raise ConfigError(_format_error(path, "", exc)) from None
+        raise ConfigError(_format_error(path, "", exc, raw)) from None
     problem_list = _problems(path, config.problems)
     optimizer_list = _optimizers(path, config.optimizers)
     for cls, p in problem_list:

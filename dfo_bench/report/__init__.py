@@ -5,7 +5,6 @@ Everything comes from the stored Parquet files alone; nothing is re-run.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from dfo_bench.report.plots import Color, convergence_figure, figure_bytes, opti
 from dfo_bench.report.render import Section, render_html, render_markdown
 from dfo_bench.report.tables import failed_runs, final_rows, summary_table
 from dfo_bench.atomic import write_atomically
+from dfo_bench.hashing import digest
 from dfo_bench.store import ResultStore
 
 __all__ = ["build_report", "load_runs"]
@@ -46,7 +46,7 @@ def _write(path: Path, data: str | bytes) -> Path:
 def _stem(problem: str) -> str:
     """A file-name-safe stem; labels that needed changing get a hash so two never share a file."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem)
-    return "convergence-" + (slug if slug == problem else f"{slug}-{hashlib.sha1(problem.encode()).hexdigest()[:8]}")
+    return "convergence-" + (slug if slug == problem else f"{slug}-{digest(problem, 8)}")
 
 
 def _section(problem: str, runs: pd.DataFrame, colors: dict[str, Color], out: Path) -> Section:
