@@ -61,7 +61,7 @@ def throughput(problem: MLPClassification, args: argparse.Namespace) -> dict[str
     moves = pairs(problem, args.pairs)
     dense = [m.dense() for m in moves[: args.full_pairs]]
     with torch.no_grad():
-        max_diff = max(float((problem.evaluate(m) - problem.evaluate(d)).abs().max()) for m, d in zip(moves, dense))
+        max_diff = max(float((problem.evaluate(m) - problem.evaluate(d)).abs().max()) for m, d in zip(moves, dense, strict=False))
         timings = interleaved(
             {
                 "incremental": lambda: [problem.evaluate(m) for m in moves],

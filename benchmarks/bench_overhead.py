@@ -172,7 +172,7 @@ def optimizer_figures(name: str, workload: Workload, args: argparse.Namespace) -
             figures = gradient_figures(optimizer, objective, args)
         else:
             raise TypeError(f"{type(optimizer).__name__} is neither an AskTellOptimizer nor a GradientOptimizer")
-    except Exception as exc:  # noqa: BLE001 - reported in the table
+    except Exception as exc:  # reported in the table
         return {"optimizer": name, "error": f"{type(exc).__name__}: {exc}"}
     return {"optimizer": name, "params": params, **figures}
 

@@ -61,22 +61,31 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
     chunk = config["chunk"]
 
     def weights(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(names, (p.view(s) for p, s in zip(x.split(sizes), shapes))))
+        return dict(zip(names, (p.view(s) for p, s in zip(x.split(sizes), shapes, strict=True)), strict=True))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         return torch.cat([functional_call(net, weights(x), (images[s : s + chunk],)) for s in range(0, len(images), chunk)])
 
     P, mode = config["population"], config["mode"]
     if P == 1:
-        run = lambda: forward(x0)
+
+        def run() -> object:
+            return forward(x0)
+
     else:
         space = BlockSpace(x0, 10_000)  # on x0's device: unblocking is one gather there
         Z = space.initial() + 0.001 * torch.randn(P, space.dim).to(device)
         if mode == "loop":
-            run = lambda: [forward(x) for x in space.to_weights(Z)]
+
+            def run() -> object:
+                return [forward(x) for x in space.to_weights(Z)]
+
         else:
             batched = vmap(lambda x, c: functional_call(net, weights(x), (c,)), in_dims=(0, None))
-            run = lambda: torch.cat([batched(space.to_weights(Z), images[s : s + chunk]) for s in range(0, len(images), chunk)], 1)
+
+            def run() -> object:
+                return torch.cat([batched(space.to_weights(Z), images[s : s + chunk]) for s in range(0, len(images), chunk)], 1)
+
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     best = float("inf")

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from dfo_bench.errors import ConfigError, DfoBenchError
-from dfo_bench.registry import optimizers, problems
+from dfo_bench.registry import Registry, optimizers, problems
 
-REGISTRIES = {"problems": problems, "optimizers": optimizers}
+REGISTRIES: dict[str, Registry[Any]] = {"problems": problems, "optimizers": optimizers}
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+"""What click >= 8.2 raises for a bare group (click 8.1 prints the help and exits instead)."""
 
 
 def check_out(out: Path) -> Path:
@@ -100,6 +103,9 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except NO_ARGS_IS_HELP as exc:  # bare ``dfo-bench``: the help, as click shows it
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:  # one line, like every other user error
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)

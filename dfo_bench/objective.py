@@ -46,7 +46,9 @@ class Objective:
         if size is not None and n is None:
             raise ValueError(f"{problem.name} has no training set to cut into super-batches")
         self._batches = (
-            None if size is None or n is None else CircularBatches(n, size, torch_generator(problem.seed, problem.name, "eval-batches"))
+            None
+            if size is None or n is None
+            else CircularBatches(n, size, torch_generator(problem.seed, problem.name, "eval-batches"))
         )
         self.samples_per_evaluation = size or n or 1
         """Forward-equivalent samples charged for evaluating one candidate."""

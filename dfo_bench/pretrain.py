@@ -27,7 +27,7 @@ from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spaces import FullSpace
-from dfo_bench.spec import ProblemSpec, PretrainSpec
+from dfo_bench.spec import PretrainSpec, ProblemSpec
 
 
 def pretrain(problem: Problem, config: PretrainSpec) -> tuple[torch.Tensor, dict[str, torch.Tensor], Usage]:

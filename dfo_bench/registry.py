@@ -34,7 +34,8 @@ class Entry:
 class Registry(Generic[T]):
     """A registry of one kind of class (problems or optimizers)."""
 
-    def __init__(self, kind: str, base: type[T], group: str, builtins: dict[str, str]) -> None:
+    def __init__(self, kind: str, base: type, group: str, builtins: dict[str, str]) -> None:
+        """``base``: the class every entry must subclass (T itself; typed ``type`` because T is abstract)."""
         self.kind = kind
         self.group = group
         self._base = base

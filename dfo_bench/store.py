@@ -27,7 +27,7 @@ VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-le
 @cache
 def package_versions() -> str:
     """JSON of the Python version and the versions of the packages that shape results."""
-    found = {"python": platform.python_version()}
+    found: dict[str, str | None] = {"python": platform.python_version()}
     for name in VERSIONED:
         try:
             found[name] = version(name)
@@ -48,7 +48,9 @@ def _git_commit(where: str) -> str | None:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5)
         if head.returncode != 0 or not head.stdout.strip():
             return None
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, timeout=5)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")

@@ -134,17 +134,19 @@ class Suite:
 
 
 def _where(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
-    """A pydantic error location as the suite spells it: ``optimizers[0].space.n_bins``, with
-    indices in brackets and without the member names pydantic inserts for unions (a location
-    step that is not a key of the input, except the last, which may be a missing field)."""
+    """A pydantic error location as the suite spells it: ``optimizers.0.space.n_bins``, without
+    the member names pydantic inserts for unions (a location step that is not a key of the
+    input, except the last, which may be a missing field)."""
     where, node = prefix, data
     for i, key in enumerate(loc):
         if isinstance(node, dict) and key not in node and i < len(loc) - 1:
             continue
-        inside = isinstance(node, dict) and key in node or isinstance(node, list) and isinstance(key, int) and key < len(node)
-        node = node[key] if inside else None
-        where += f"[{key}]" if isinstance(key, int) else f".{key}"
-    return where.lstrip(".")
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        where += f".{key}"
+    return where.lstrip(".").replace(".[", "[")
 
 
 def _format_error(path: Path, prefix: str, exc: ValidationError, data: Any) -> str:
@@ -170,7 +172,8 @@ def _params(path: Path, where: str, cls: type[Problem] | type[Optimizer], given:
     try:
         return cls.Params(**given)
     except ValidationError as exc:
-        raise ConfigError(_format_error(path, f"{where}.params", exc, given) + f"; allowed: {', '.join(cls.Params.model_fields)}") from None
+        allowed = ", ".join(cls.Params.model_fields)
+        raise ConfigError(_format_error(path, f"{where}.params", exc, given) + f"; allowed: {allowed}") from None
 
 
 def _lookup(path: Path, where: str, registry: Registry[Any], name: str) -> Any:
@@ -193,7 +196,8 @@ def _pretrain(path: Path, where: str, problem: type[Problem], config: PretrainCo
         gradient = _names(optimizers, lambda c: issubclass(c, GradientOptimizer))
         raise ConfigError(f"{path}: {where}.optimizer: '{config.optimizer}' is not a gradient optimizer; allowed: {gradient}")
     params = _params(path, where, cls, config.params)
-    return PretrainSpec(optimizer=Component(name=cls.name, label=cls.name, params=params, version=cls.version), epochs=config.epochs)
+    component = Component(name=cls.name, label=cls.name, params=params, version=cls.version)
+    return PretrainSpec(optimizer=component, epochs=config.epochs)
 
 
 def _distinct_labels(path: Path, section: str, labels: list[str]) -> None:
@@ -217,7 +221,7 @@ def _problems(path: Path, items: list[ProblemConfig]) -> list[tuple[type[Problem
 
 
 def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[tuple[OptimizerSpec, BudgetLimits | None]]:
-    out = []
+    out: list[tuple[OptimizerSpec, BudgetLimits | None]] = []
     for i, item in enumerate(items):
         where = f"optimizers[{i}]"
         cls = _lookup(path, f"{where}.name", optimizers, item.name)
@@ -250,7 +254,10 @@ def _check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: Optimi
         raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
     if cls.objectives == 1 and problem.n_objectives > 1:
         many = _names(optimizers, lambda c: c.objectives != 1)
-        raise ConfigError(f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {problem.n_objectives}; allowed: {many}")
+        raise ConfigError(
+            f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {problem.n_objectives}; "
+            f"allowed: {many}"
+        )
 
 
 def read_yaml(path: Path) -> Any:

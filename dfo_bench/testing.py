@@ -36,7 +36,9 @@ def run_spec(
     problem_cls = problems.get(problem)
     return RunSpec(
         suite="conformance",
-        problem=ProblemSpec(name=problem, label=problem, params=problem_cls.Params(**(problem_params or {})), version=problem_cls.version),
+        problem=ProblemSpec(
+            name=problem, label=problem, params=problem_cls.Params(**(problem_params or {})), version=problem_cls.version
+        ),
         optimizer=OptimizerSpec(
             name=optimizer,
             label=optimizer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -193,11 +194,11 @@ def test_missing_or_invalid_sources_are_named_in_one_line(tmp_path: Path) -> Non
     assert "\n" not in str(error.value)
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a tar")
-    with pytest.raises(ConfigError, match="broken.tar.gz' is not a readable .tar.gz"):
+    with pytest.raises(ConfigError, match=re.escape("broken.tar.gz' is not a readable .tar.gz")):
         read_cifar("cifar10", broken, tmp_path / "cache")
     tree = write_folder(tmp_path / "tree", image_files(10, n_train=1, n_test=1))
     (tree / "test" / "c03" / "000.jpg").write_bytes(b"garbage")
-    with pytest.raises(ConfigError, match="c03/000.jpg' is not a readable image"):
+    with pytest.raises(ConfigError, match=re.escape("c03/000.jpg' is not a readable image")):
         read_cifar("cifar10", tree, tmp_path / "cache")
     with pytest.raises(ConfigError, match="unknown CIFAR dataset 'cifar20'"):
         read_cifar("cifar20", tree)

@@ -1,13 +1,10 @@
-"""The command line as a user meets it: list, help, device checks."""
+"""The command line as a user meets it: list and help (bad input: test_bad_input.py)."""
 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
 from dfo_bench.registry import optimizers, problems
 from tests.conftest import CLI, cli_env
@@ -37,14 +34,3 @@ def test_help_names_every_command() -> None:
     assert shown.returncode == 0
     for command in ("list", "run", "report"):
         assert command in shown.stdout
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_suite_on_a_machine_without_cuda_is_refused_up_front(tmp_path: Path) -> None:
-    suite = {"problems": ["digits-mlp"], "optimizers": ["de"], "seeds": [0], "budget": {"evaluations": 10}, "device": "cuda"}
-    path = tmp_path / "cuda.yaml"
-    path.write_text(yaml.safe_dump(suite))
-    ran = dfo_bench("run", str(path), "--out", str(tmp_path / "results"))
-    assert ran.returncode == 2 and ran.stderr.count("\n") == 1
-    assert f"{path}: device: cuda was asked for" in ran.stderr and "auto, cpu" in ran.stderr
-    assert not (tmp_path / "results").exists()

@@ -17,7 +17,7 @@ from dfo_bench.testing import check_improves_within_budget, run_spec
 CPU = torch.device("cpu")
 
 
-def digits(kernel: bool, **params) -> DigitsMLP:  # noqa: ANN003
+def digits(kernel: bool, **params) -> DigitsMLP:
     problem = DigitsMLP.from_config(params, 0, CPU)
     problem.evaluate(CoordinateMoves(problem.initial_point(), torch.tensor([0]), problem.initial_point()[:1]))
     if not kernel:

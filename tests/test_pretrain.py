@@ -32,7 +32,7 @@ def test_pretraining_is_computed_once_per_seed_and_every_optimizer_starts_from_i
     runs = ResultStore(out).load()
     first = runs[runs.checkpoint == 0]
     assert (first.problem_label == "digits-mlp+pretrain").all()
-    for seed, group in first.groupby("seed"):
+    for _seed, group in first.groupby("seed"):
         # The same weights for every optimizer: the same initial losses, to the last bit.
         assert group.train_loss.nunique() == 1 and group.test_accuracy.nunique() == 1
         # Computed by one run, loaded by the others.

@@ -12,10 +12,10 @@ from sklearn.metrics import f1_score
 from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.errors import BudgetExceeded
 from dfo_bench.objective import Objective
-from dfo_bench.spaces import FullSpace
 from dfo_bench.problems.data import CircularBatches
 from dfo_bench.problems.metrics import macro_f1
 from dfo_bench.registry import problems
+from dfo_bench.spaces import FullSpace
 from dfo_bench.testing import check_population_consistent
 
 from .conftest import SHARED_MNIST, fake_cifar_root, fake_mnist, needs_mnist
@@ -39,7 +39,7 @@ def config(name: str) -> dict:
     return CONFIGS.get(name, {})
 
 
-def build(name: str, seed: int = 0, **params):  # noqa: ANN003, ANN201
+def build(name: str, seed: int = 0, **params):
     return problems.get(name).from_config({**config(name), **params}, seed, torch.device("cpu"))
 
 
@@ -159,7 +159,7 @@ def test_idx_folder_with_train_files_uses_official_test_set(tmp_path: Path) -> N
 
 
 def test_missing_mnist_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no MNIST IDX files in .*download: true"):
+    with pytest.raises(ValueError, match=r"no MNIST IDX files in .*download: true"):
         problems.get("mnist-mlp").Params(root=tmp_path / "nowhere")
 
 

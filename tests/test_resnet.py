@@ -21,7 +21,7 @@ from .conftest import fake_cifar_root
 SMALL = {"n_train": 40, "n_val": 20, "n_test": 10, "width": 0.125, "super_batch": 40}
 
 
-def small_problem(**params: object):  # noqa: ANN201
+def small_problem(**params: object):
     config = {**SMALL, "root": str(fake_cifar_root()), **params}
     return problems.get("cifar10-resnet18").from_config(config, 0, torch.device("cpu"))
 

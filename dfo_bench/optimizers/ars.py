@@ -36,7 +36,7 @@ class ARSParams(ParamsModel):
         return self
 
 
-class ARS(AskTellOptimizer):
+class ARS(AskTellOptimizer[torch.Tensor]):
     name = "ars"
     description = "Augmented Random Search V1-t: top-b antithetic directions, reward-std-scaled steps"
     Params = ARSParams

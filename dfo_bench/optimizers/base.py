@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
 
 if TYPE_CHECKING:
     from dfo_bench.objective import Objective
+
+PopulationT = TypeVar("PopulationT", bound=Population)
+"""The population type an ask/tell optimizer asks and is told: a matrix, moves, or either."""
 
 GradientFn = Callable[[torch.Tensor, int], tuple[float, torch.Tensor]]
 """(x, batch_size) -> (minibatch loss, gradient); charged to the budget by the objective."""
@@ -75,8 +78,11 @@ class Optimizer(ABC):
         """The candidate this optimizer would return now, shape (dim,), on its device."""
 
 
-class AskTellOptimizer(Optimizer):
-    """A gradient-free optimizer that proposes populations and learns from their losses."""
+class AskTellOptimizer(Optimizer, Generic[PopulationT]):
+    """A gradient-free optimizer that proposes populations and learns from their losses.
+
+    Parameterised by what ``_ask`` returns and ``_tell`` receives: ``AskTellOptimizer[torch.Tensor]``
+    for (n, dim) matrices, ``AskTellOptimizer[Population]`` for matrices or ``CoordinateMoves``."""
 
     fixed_population: ClassVar[bool] = True
     """Whether ``ask`` only accepts the optimizer's own population size."""
@@ -92,7 +98,7 @@ class AskTellOptimizer(Optimizer):
         X = self.ask()
         self.tell(X, objective.evaluate(X))
 
-    def ask(self, n: int | None = None) -> Population:
+    def ask(self, n: int | None = None) -> PopulationT:
         """A population of shape (n, dim) to evaluate (a matrix, or moves from one point); n defaults to ``popsize``."""
         n = self.popsize if n is None else n
         if self.fixed_population and n != self.popsize:
@@ -102,7 +108,7 @@ class AskTellOptimizer(Optimizer):
             raise RuntimeError(f"{self.name} asked {tuple(X.shape)}, expected ({n}, {self.dim})")
         return X
 
-    def tell(self, X: Population, losses: torch.Tensor) -> None:
+    def tell(self, X: PopulationT, losses: torch.Tensor) -> None:
         """Learn from the losses of the population X that ``ask`` returned: shape (P,) for one
         objective, (P, m) for m."""
         P = X.shape[0]
@@ -114,10 +120,10 @@ class AskTellOptimizer(Optimizer):
         self._tell(X, losses.to(torch.float64))
 
     @abstractmethod
-    def _ask(self, n: int) -> Population: ...
+    def _ask(self, n: int) -> PopulationT: ...
 
     @abstractmethod
-    def _tell(self, X: Population, losses: torch.Tensor) -> None: ...
+    def _tell(self, X: PopulationT, losses: torch.Tensor) -> None: ...
 
 
 class GradientOptimizer(Optimizer):

@@ -43,7 +43,7 @@ class CBOParams(ParamsModel):
     """Initial particles: x0 + init_sigma·N(0, I), in weight units."""
 
 
-class CBO(AskTellOptimizer):
+class CBO(AskTellOptimizer[torch.Tensor]):
     name = "cbo"
     description = "Consensus-based optimisation, anisotropic or isotropic noise"
     Params = CBOParams

@@ -36,7 +36,7 @@ class CMAESParams(ParamsModel):
     """Return the best candidate evaluated, or the distribution mean."""
 
 
-class CMAES(AskTellOptimizer):
+class CMAES(AskTellOptimizer[torch.Tensor]):
     name = "cma-es"
     description = "CMA-ES via pycma; diagonal: true gives sep-CMA-ES for high dimensions"
     Params = CMAESParams

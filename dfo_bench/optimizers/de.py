@@ -40,7 +40,7 @@ class DEParams(ParamsModel):
         return self
 
 
-class DifferentialEvolution(AskTellOptimizer):
+class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
     name = "de"
     description = "Differential evolution, rand/1/bin or best/1/bin, vectorised in torch"
     Params = DEParams
@@ -59,22 +59,23 @@ class DifferentialEvolution(AskTellOptimizer):
     def _initial_population(self) -> torch.Tensor:
         p = self.params
         if p.init == "uniform":
-            low, high = p.bounds  # type: ignore[misc]
+            assert p.bounds is not None  # the Params validator requires bounds for init: uniform
+            low, high = p.bounds
             return low + (high - low) * torch.rand((p.popsize, self.dim), generator=self._generator, device=self.device)
         return self._bounded(around(self.x0, p.init_sigma, p.popsize, self._generator))
 
     def _ask(self, n: int) -> torch.Tensor:
         if self._fitness is None:
             return self._population.clone()
-        return self._trials()
+        return self._trials(self._fitness)
 
-    def _trials(self) -> torch.Tensor:
+    def _trials(self, fitness: torch.Tensor) -> torch.Tensor:
         p, N, X = self.params, self.params.popsize, self._population
         # Three distinct partners per member, none equal to the member itself.
         keys = torch.rand(N, N, generator=self._generator, device=self.device)
         keys.fill_diagonal_(2.0)
         r = keys.argsort(dim=1)[:, :3]
-        base = X[int(torch.argmin(self._fitness))].expand(N, -1) if p.strategy == "best1bin" else X[r[:, 2]]
+        base = X[int(torch.argmin(fitness))].expand(N, -1) if p.strategy == "best1bin" else X[r[:, 2]]
         mutant = base + p.F * (X[r[:, 0]] - X[r[:, 1]])
         cross = torch.rand(N, self.dim, generator=self._generator, device=self.device) < p.CR
         forced = torch.randint(self.dim, (N,), generator=self._generator, device=self.device)

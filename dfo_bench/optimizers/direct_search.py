@@ -52,7 +52,7 @@ class DirectSearchParams(ParamsModel):
         return self
 
 
-class DirectSearch(AskTellOptimizer):
+class DirectSearch(AskTellOptimizer[Population]):
     name = "direct-search"
     description = "MDP-style direct search: ±step along coordinates or directions, expand on success, contract on failure"
     Params = DirectSearchParams

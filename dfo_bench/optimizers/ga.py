@@ -45,7 +45,7 @@ class GAParams(ParamsModel):
         return self
 
 
-class GeneticAlgorithm(AskTellOptimizer):
+class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "ga"
     description = "Deep-GA: truncation selection, Gaussian mutation, elitism, optional uniform crossover"
     Params = GAParams
@@ -76,7 +76,7 @@ class GeneticAlgorithm(AskTellOptimizer):
         # parent gets and add the parents block by block (no gathered (n, D) copy of parents).
         picks = torch.randint(len(parents), (len(children),), generator=g, device=self.device)
         counts = torch.bincount(picks, minlength=len(parents))
-        for parent, block in zip(parents, children.split(counts.tolist())):
+        for parent, block in zip(parents, children.split(counts.tolist()), strict=True):
             block.add_(parent)
         if p.crossover > 0:
             self._cross(parents, children, torch.arange(len(parents), device=self.device).repeat_interleave(counts))

@@ -53,7 +53,7 @@ class NevergradParams(ParamsModel):
         return name
 
 
-class NevergradOptimizer(AskTellOptimizer):
+class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     name = "nevergrad"
     description = "Any optimizer of Nevergrad's registry (params.name, default TwoPointsDE)"
     Params = NevergradParams
@@ -86,7 +86,7 @@ class NevergradOptimizer(AskTellOptimizer):
         return self._tensor(np.stack([c.value for c in self._asked], dtype=np.float32))
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        for candidate, loss in zip(self._asked, losses.tolist()):
+        for candidate, loss in zip(self._asked, losses.tolist(), strict=True):
             self._optimizer.tell(candidate, loss)
 
     def recommend(self) -> torch.Tensor:

@@ -42,7 +42,7 @@ def centred_ranks(values: torch.Tensor) -> torch.Tensor:
     return ranks / max(values.numel() - 1, 1) - 0.5
 
 
-class OpenAIES(AskTellOptimizer):
+class OpenAIES(AskTellOptimizer[torch.Tensor]):
     name = "openai-es"
     description = "OpenAI-ES: antithetic Gaussian gradient estimate, centred ranks, Adam"
     Params = OpenAIESParams

@@ -59,7 +59,7 @@ class PymooParams(ParamsModel):
         return self
 
 
-class PymooAlgorithm(AskTellOptimizer):
+class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "pymoo"
     description = "pymoo's single-objective GA (SBX + polynomial mutation), PSO or DE, in a box around x0"
     Params = PymooParams

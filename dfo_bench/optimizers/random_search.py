@@ -24,7 +24,7 @@ class RandomSearchParams(ParamsModel):
     """Standard deviation of the Gaussian perturbations, in weight units."""
 
 
-class RandomSearch(AskTellOptimizer):
+class RandomSearch(AskTellOptimizer[torch.Tensor]):
     name = "random-search"
     description = "(1+lambda) Gaussian random search around the best point so far"
     Params = RandomSearchParams

@@ -37,11 +37,13 @@ def around(
     if isinstance(x0, torch.Tensor):
         assert isinstance(generator, torch.Generator)
         X = torch.randn((n, x0.numel()), generator=generator, dtype=x0.dtype, device=x0.device).mul_(sigma).add_(x0)
-    else:
-        assert isinstance(generator, np.random.Generator)
-        X = generator.standard_normal((n, x0.size), dtype=x0.dtype)
-        X *= sigma
-        X += x0
+        if include_x0:
+            X[0] = x0
+        return X
+    assert isinstance(generator, np.random.Generator)
+    A = generator.standard_normal((n, x0.size), dtype=x0.dtype)
+    A *= sigma
+    A += x0
     if include_x0:
-        X[0] = x0
-    return X
+        A[0] = x0
+    return A

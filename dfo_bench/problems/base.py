@@ -89,7 +89,9 @@ class Problem(ABC):
             raise ValueError(f"{self.name}: expected a population of shape (P, {self.dim}), got {tuple(X.shape)}")
         where = X.base.device if isinstance(X, CoordinateMoves) else X.device
         if where != self.device:
-            raise ValueError(f"{self.name}: population on {where}, problem on {self.device}; populations stay on the problem's device")
+            raise ValueError(
+                f"{self.name}: population on {where}, problem on {self.device}; populations stay on the problem's device"
+            )
         with torch.no_grad():
             return self._evaluate_moves(X, batch) if isinstance(X, CoordinateMoves) else self._evaluate(X, batch)
 

@@ -25,7 +25,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -320,7 +320,9 @@ def image_folder_files(root: Path) -> dict[str, dict[str, list[Path]]]:
 def read_image_folder(info: CifarInfo, root: Path, limit_per_class: int | None) -> CifarImages:
     """Decode the images of an ImageFolder tree (see ``image_folder_files``)."""
     found = {
-        split: {label: [decode_image(file.read_bytes(), file) for file in files[:limit_per_class]] for label, files in classes.items()}
+        split: {
+            label: [decode_image(file.read_bytes(), file) for file in files[:limit_per_class]] for label, files in classes.items()
+        }
         for split, classes in image_folder_files(root).items()
     }
     return assemble(info, root, found)
@@ -380,13 +382,14 @@ def assemble(info: CifarInfo, where: Path, found: dict[str, dict[str, list[np.nd
         counts = [len(found[split][label]) for label in classes]
         images = np.stack([image for label in classes for image in found[split][label]])
         splits.append(ImageSplit(images, np.repeat(np.arange(len(classes), dtype=np.int64), counts)))
-    return CifarImages(*splits, tuple(classes))
+    train, test = splits
+    return CifarImages(train, test, tuple(classes))
 
 
 class BatchUnpickler(pickle.Unpickler):
     """Unpickles what CIFAR's batch files hold (dicts, lists, strings, NumPy arrays) and nothing else."""
 
-    ALLOWED = {
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
@@ -423,6 +426,8 @@ def read_pickled(info: CifarInfo, folder: Path, limit_per_class: int | None) -> 
         labels = np.concatenate([np.asarray(batch[info.labels_key], dtype=np.int64) for batch in batches])
         split = ImageSplit(np.ascontiguousarray(planes.transpose(0, 2, 3, 1)), labels)
         if limit_per_class is not None:
-            split = split.subset(np.sort(np.concatenate([np.flatnonzero(labels == c)[:limit_per_class] for c in np.unique(labels)])))
+            kept = [np.flatnonzero(labels == c)[:limit_per_class] for c in np.unique(labels)]
+            split = split.subset(np.sort(np.concatenate(kept)))
         splits.append(split)
-    return CifarImages(*splits, classes)
+    train, test = splits
+    return CifarImages(train, test, classes)

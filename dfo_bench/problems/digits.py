@@ -33,6 +33,5 @@ class DigitsMLP(MLPClassification):
         train, val, test = stratified_indices(
             digits.target, (n_train, self.params.n_val, self.params.n_test), self.seed
         )
-        return ClassificationData(
-            *(Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in (train, val, test)), n_classes=10
-        )
+        train_split, val_split, test_split = (Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in (train, val, test))
+        return ClassificationData(train_split, val_split, test_split, n_classes=10)

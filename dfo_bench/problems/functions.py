@@ -54,7 +54,8 @@ class FunctionProblem(DifferentiableProblem):
     Params = FunctionParams
     params: FunctionParams
     has_data = False
-    formula: ClassVar[TestFunction]
+    formula: ClassVar[staticmethod[[torch.Tensor], torch.Tensor]]
+    """The test function (a ``TestFunction``), set with ``staticmethod`` by each subclass."""
 
     def __init__(
         self,

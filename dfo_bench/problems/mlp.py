@@ -15,7 +15,6 @@ from abc import abstractmethod
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from pydantic import Field, field_validator
 
 from dfo_bench.moves import CoordinateMoves
@@ -42,7 +41,7 @@ class PopulationMLP:
 
     def __init__(self, sizes: list[int]) -> None:
         self.sizes = sizes
-        self.shapes = list(zip(sizes[1:], sizes[:-1]))  # (out, in) per layer
+        self.shapes = list(zip(sizes[1:], sizes[:-1], strict=True))  # (out, in) per layer
         self.dim = sum(o * i + o for o, i in self.shapes)
 
     def unflatten(self, X: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -120,6 +119,9 @@ class MovesCache:
         """Flat index of the last hidden layer's first weight; below it the dense path is taken."""
         self.fan_in = net.sizes[-3] if len(sizes) > 1 else 0
         self.base: torch.Tensor | None = None
+        self._source: torch.Tensor
+        self._source_version: int
+        """The tensor last synced and its version counter then (set with ``base``)."""
         self.updates = 0
         """Incremental updates since the last full recompute."""
         self.recomputes = 0
@@ -138,7 +140,9 @@ class MovesCache:
         index = moves.index
         if self.kernel is not None:
             delta = torch.from_numpy(_host(moves.value).astype(np.float64) - _host(moves.base)[_host(index)])
-            return self.loss + self.kernel.move_deltas(index, delta, *self._kernel_state[:5], self._logp, self.y, self.W_out, *self._starts)
+            return self.loss + self.kernel.move_deltas(
+                index, delta, *self._kernel_state[:5], self._logp, self.y, self.W_out, *self._starts
+            )
         delta = (moves.value - moves.base[index]).double()
         s, w = self._shift(index, delta)
         logits = self.L.unsqueeze(0) + s.unsqueeze(2) * w.unsqueeze(1)  # (P, n, C)
@@ -175,6 +179,7 @@ class MovesCache:
         ):
             self._recompute(base)
         else:
+            assert self.base is not None  # changed is None without a base
             new, old = _host(base), _host(self.base)
             for i in changed.tolist():
                 self._move(i, float(new[i]) - float(old[i]))
@@ -224,7 +229,11 @@ class MovesCache:
         if self.kernel is not None:
             nonzero = self.A.nonzero()  # row-major: by feature, then by sample
             counts = torch.bincount(nonzero[:, 0], minlength=self.A.shape[0])
-            csc = (torch.cat([counts.new_zeros(1), counts.cumsum(0)]), nonzero[:, 1].contiguous(), self.A[nonzero[:, 0], nonzero[:, 1]])
+            csc = (
+                torch.cat([counts.new_zeros(1), counts.cumsum(0)]),
+                nonzero[:, 1].contiguous(),
+                self.A[nonzero[:, 0], nonzero[:, 1]],
+            )
             self._kernel_state = (self.z, self.R, *csc, self.L, self._logp, self._ce)
             self._starts = (self.hidden_start, self.output_start)
 
@@ -245,7 +254,7 @@ def _host(t: torch.Tensor) -> np.ndarray:
 
 class MLPParams(ParamsModel):
 
-    hidden: list[int] = [32]
+    hidden: list[int] = Field([32])
     """Widths of the hidden ReLU layers (none: a linear softmax classifier)."""
     super_batch: int | None = Field(None, ge=1)
     """Training samples per evaluation, as circular chunks of the training set; None: the whole set."""

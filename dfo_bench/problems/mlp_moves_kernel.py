@@ -157,7 +157,7 @@ double apply_move(
 @cache
 def load() -> ModuleType | None:
     """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
-    if shutil.which("ninja") is None or shutil.which("c++") is None and shutil.which("g++") is None:
+    if shutil.which("ninja") is None or (shutil.which("c++") is None and shutil.which("g++") is None):
         warnings.warn("MLP moves kernel unavailable (needs ninja and a C++ compiler); using the torch path", stacklevel=2)
         return None
     # torch logs "No CUDA runtime is found" when this module is first imported on a CPU machine:

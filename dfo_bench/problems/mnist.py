@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from pydantic import Field, model_validator
 
@@ -25,7 +26,7 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_DTYPES: dict[int, npt.DTypeLike] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -102,8 +103,8 @@ class MNISTMLP(MLPClassification):
         if self.params.downloads():
             from torchvision.datasets import MNIST
 
-            for train in (True, False):
-                MNIST(str(root), train=train, download=True)
+            for train_set in (True, False):
+                MNIST(str(root), train=train_set, download=True)
         sets = {name: self._read(root, name) for name in available_sets(root)}
         p = self.params
         if "train" in sets:
@@ -115,10 +116,10 @@ class MNISTMLP(MLPClassification):
             x, y = sets["test"]
             parts = stratified_indices(y, (p.n_train, p.n_val, p.n_test), self.seed)
             splits = [(x[i], y[i]) for i in parts]
-        return ClassificationData(
-            *(Split(torch.from_numpy(sx.reshape(len(sx), -1) / np.float32(255.0)), torch.from_numpy(sy)) for sx, sy in splits),
-            n_classes=10,
+        train_split, val_split, test_split = (
+            Split(torch.from_numpy(sx.reshape(len(sx), -1) / np.float32(255.0)), torch.from_numpy(sy)) for sx, sy in splits
         )
+        return ClassificationData(train_split, val_split, test_split, n_classes=10)
 
     @staticmethod
     def _read(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:

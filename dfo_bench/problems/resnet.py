@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -129,7 +129,13 @@ class CifarResNet(DifferentiableProblem):
         super().__init__(params, seed, device)
         self.dataset = params.dataset
         splits = load_cifar(
-            self.dataset, params._root(), n_train=params.n_train, n_val=params.n_val, n_test=params.n_test, seed=seed, download=params.download
+            self.dataset,
+            params._root(),
+            n_train=params.n_train,
+            n_val=params.n_val,
+            n_test=params.n_test,
+            seed=seed,
+            download=params.download,
         )
         self.n_classes = splits.n_classes
         self.splits: dict[str, ImageSplit] = {"train": splits.train, "val": splits.val, "test": splits.test}
@@ -169,13 +175,16 @@ class CifarResNet(DifferentiableProblem):
 
     def weights(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The flat vector x as a name → parameter dict (views, no copies)."""
-        return dict(zip(self.names, (p.view(s) for p, s in zip(x.split([math.prod(s) for s in self.shapes]), self.shapes))))
+        parts = x.split([math.prod(s) for s in self.shapes])
+        return dict(zip(self.names, (p.view(s) for p, s in zip(parts, self.shapes, strict=True)), strict=True))
 
     def logits(self, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """Eval-mode logits of one candidate on uint8 images, in chunks of ``forward_chunk``."""
         weights = self.weights(x)
         step = self.params.forward_chunk
-        return torch.cat([functional_call(self.net, weights, (self._inputs(images[s : s + step]),)) for s in range(0, len(images), step)])
+        return torch.cat(
+            [functional_call(self.net, weights, (self._inputs(images[s : s + step]),)) for s in range(0, len(images), step)]
+        )
 
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         return normalise(images, self.dataset)
@@ -251,7 +260,12 @@ def augment(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     dx = torch.randint(0, 9, (n,), generator=generator)
     rows = (dy[:, None] + torch.arange(h)[None]).to(inputs.device)
     cols = (dx[:, None] + torch.arange(w)[None]).to(inputs.device)
-    out = padded[torch.arange(n, device=inputs.device)[:, None, None, None], torch.arange(inputs.shape[1], device=inputs.device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
+    out = padded[
+        torch.arange(n, device=inputs.device)[:, None, None, None],
+        torch.arange(inputs.shape[1], device=inputs.device)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
     flip = (torch.rand(n, generator=generator) < 0.5).to(inputs.device)
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 

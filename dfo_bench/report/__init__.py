@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from dfo_bench.atomic import write_atomically
 from dfo_bench.errors import ConfigError
+from dfo_bench.hashing import digest
 from dfo_bench.report.curves import convergence_curves
 from dfo_bench.report.meta import budget_text, describe_runs
 from dfo_bench.report.plots import Color, convergence_figure, figure_bytes, optimizer_colors
 from dfo_bench.report.render import Section, render_html, render_markdown
 from dfo_bench.report.tables import failed_runs, final_rows, summary_table
-from dfo_bench.atomic import write_atomically
-from dfo_bench.hashing import digest
 from dfo_bench.store import ResultStore
 
 __all__ = ["build_report", "load_runs"]

@@ -48,16 +48,20 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         {
             "optimizer": table["optimizer"],
             "rank": table["rank"].map(lambda v: _fmt(v, ".2f")),
-            "test accuracy": [_mean_sd(m, s) for m, s in zip(table["test_accuracy_mean"], table["test_accuracy_sd"])],
+            "test accuracy": [
+                _mean_sd(m, s) for m, s in zip(table["test_accuracy_mean"], table["test_accuracy_sd"], strict=True)
+            ],
             "test acc. median": table["test_accuracy_median"].map(lambda v: _fmt(v, ".4f")),
-            "val accuracy": [_mean_sd(m, s) for m, s in zip(table["val_accuracy_mean"], table["val_accuracy_sd"])],
-            "test macro-F1": [_mean_sd(m, s) for m, s in zip(table["test_f1_mean"], table["test_f1_sd"])],
+            "val accuracy": [_mean_sd(m, s) for m, s in zip(table["val_accuracy_mean"], table["val_accuracy_sd"], strict=True)],
+            "test macro-F1": [_mean_sd(m, s) for m, s in zip(table["test_f1_mean"], table["test_f1_sd"], strict=True)],
             "evaluations": table["evaluations"].map(lambda v: _fmt(v, ",.0f")),
             "samples": table["samples"].map(lambda v: _fmt(v, ",.0f")),
             "seconds": table["seconds"].map(lambda v: _fmt(v, ".1f")),
             "coordinates": table["coordinates"].map(lambda v: _fmt(v, ",.0f")),
             "pre-training samples": table["pretrain_samples"].map(lambda v: _fmt(v, ",.0f")),
-            "seeds ok / failed": [f"{ok} / {failed}" for ok, failed in zip(table["seeds_ok"], table["seeds_failed"])],
+            "seeds ok / failed": [
+                f"{ok} / {failed}" for ok, failed in zip(table["seeds_ok"], table["seeds_failed"], strict=True)
+            ],
         }
     )
 

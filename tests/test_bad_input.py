@@ -1,0 +1,477 @@
+"""Bad input from a user's side. The rule: every bad input gets one line naming the file, the
+field and what is allowed, exit status 2, and nothing written, all checked before any run starts.
+
+Suite mistakes go through ``load_suite`` (fast); a selection of them, and everything that only the
+command line sees (the device, ``--out``, ``report``, options), go through the real CLI in a
+subprocess, which must leave the test's folder exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from dfo_bench.errors import ConfigError
+from dfo_bench.suite import load_suite
+from tests.conftest import CLI, cli_env
+
+GOOD: dict[str, Any] = {
+    "name": "good",
+    "problems": ["digits-mlp"],
+    "optimizers": ["random-search", {"name": "de", "params": {"F": 0.8}}],
+    "seeds": [0, 1, 2],
+    "budget": {"evaluations": 100},
+}
+
+
+def suite(**changes: Any) -> dict[str, Any]:
+    """GOOD with fields replaced; None removes one."""
+    return {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+
+
+def text(**lines: str) -> str:
+    """GOOD as YAML with fields replaced by YAML text as a user writes it (``.inf``, ``.nan``...)."""
+    kept = {k: v for k, v in GOOD.items() if k not in lines}
+    return yaml.safe_dump(kept, sort_keys=False) + "".join(f"{k}: {v}\n" for k, v in lines.items())
+
+
+MISSING_DATA = "/nonexistent/data"
+
+CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
+    # case: (suite content, the field the line names right after the file (None: the file as a
+    # whole), words it must also contain: what was wrong and what is allowed)
+    # seeds
+    "seed negative": (text(seeds="[0, -1]"), "seeds[1]", ["greater than or equal to 0", "got -1"]),
+    "seed 2**63": (suite(seeds=[2**63]), "seeds[0]", ["less than 9223372036854775808"]),
+    "seed bool": (text(seeds="[true]"), "seeds[0]", ["valid integer", "got True"]),
+    "seed float": (text(seeds="[1.5]"), "seeds[0]", ["valid integer", "got 1.5"]),
+    "seed .nan": (text(seeds="[.nan]"), "seeds[0]", ["valid integer", "got nan"]),
+    "seeds duplicated": (text(seeds="[3, 1, 3]"), "seeds", ["distinct", "3 repeats"]),
+    "seeds empty": (text(seeds="[]"), "seeds", ["at least 1 item"]),
+    "seeds not a list": (text(seeds="3"), "seeds", ["valid list", "got 3"]),
+    # budget
+    "budget evaluations .inf": (text(budget="{evaluations: .inf}"), "budget.evaluations", ["finite number", "got inf"]),
+    "budget seconds .inf": (text(budget="{seconds: .inf}"), "budget.seconds", ["finite number", "got inf"]),
+    "budget samples .nan": (text(budget="{samples: .NaN}"), "budget.samples", ["finite number", "got nan"]),
+    "budget zero": (text(budget="{evaluations: 0}"), "budget.evaluations", ["greater than 0", "got 0"]),
+    "budget negative": (text(budget="{seconds: -5}"), "budget.seconds", ["greater than 0", "got -5"]),
+    "budget missing": (suite(budget=None), "budget", ["Field required"]),
+    "budget without a limit": (text(budget="{}"), "budget", ["set at least one of evaluations, samples, seconds"]),
+    "budget a string": (text(budget="lots"), "budget", ["valid dictionary", "got 'lots'"]),
+    "budget evaluations a string": (text(budget="{evaluations: many}"), "budget.evaluations", ["valid integer", "'many'"]),
+    "budget evaluations 2**63": (
+        suite(budget={"evaluations": 2**63}),
+        "budget.evaluations",
+        ["less than or equal to 9223372036854775807"],
+    ),
+    "budget unknown key": (
+        text(budget="{evals: 100}"),
+        "budget",
+        ["unknown field 'evals'", "allowed: evaluations, samples, seconds"],
+    ),
+    "optimizer's budget .inf": (
+        text(optimizers="[{name: adam, budget: {seconds: .inf}}]"),
+        "optimizers[0].budget.seconds",
+        ["finite number"],
+    ),
+    # optimizer parameters
+    "adam lr .inf": (
+        text(optimizers="[{name: adam, params: {lr: .inf}}]"),
+        "optimizers[0].params.lr",
+        ["finite number", "got inf", "allowed: lr, batch_size"],
+    ),
+    "adam lr .nan": (
+        text(optimizers="[{name: adam, params: {lr: .nan}}]"),
+        "optimizers[0].params.lr",
+        ["finite number", "got nan"],
+    ),
+    "de F .nan": (
+        text(optimizers="[{name: de, params: {F: .nan}}]"),
+        "optimizers[0].params.F",
+        ["finite number", "got nan", "allowed: popsize, F, CR"],
+    ),
+    "de F -.inf": (text(optimizers="[{name: de, params: {F: -.inf}}]"), "optimizers[0].params.F", ["finite number", "got -inf"]),
+    "de F out of range": (
+        text(optimizers="[{name: de, params: {F: 3}}]"),
+        "optimizers[0].params.F",
+        ["less than or equal to 2", "got 3"],
+    ),
+    "de popsize too small": (
+        text(optimizers="[{name: de, params: {popsize: 2}}]"),
+        "optimizers[0].params.popsize",
+        ["greater than or equal to 4"],
+    ),
+    "de mistyped parameter": (
+        text(optimizers="[{name: de, params: {f: 0.5}}]"),
+        "optimizers[0].params.f",
+        ["not permitted", "allowed:", "F", "CR"],
+    ),
+    "de wrong type": (
+        text(optimizers="[{name: de, params: {popsize: many}}]"),
+        "optimizers[0].params.popsize",
+        ["valid integer", "'many'"],
+    ),
+    "de unknown strategy": (
+        text(optimizers="[{name: de, params: {strategy: best2}}]"),
+        "optimizers[0].params.strategy",
+        ["'rand1bin' or 'best1bin'"],
+    ),
+    "de bounds reversed": (
+        text(optimizers="[{name: de, params: {bounds: [1, -1]}}]"),
+        "optimizers[0].params.bounds",
+        ["low < high", "(1.0, -1.0)"],
+    ),
+    "de bounds infinite": (
+        text(optimizers="[{name: de, params: {bounds: [-.inf, 1]}}]"),
+        "optimizers[0].params.bounds[0]",
+        ["finite number", "got -inf"],
+    ),
+    "de bounds three numbers": (
+        text(optimizers="[{name: de, params: {bounds: [1, 2, 3]}}]"),
+        "optimizers[0].params.bounds",
+        ["at most 2 items"],
+    ),
+    "de uniform start without bounds": (
+        text(optimizers="[{name: de, params: {init: uniform}}]"),
+        "optimizers[0].params",
+        ["init: uniform needs bounds"],
+    ),
+    "params not a mapping": (text(optimizers="[{name: de, params: [1]}]"), "optimizers[0].params", ["valid dictionary"]),
+    # problem parameters (test functions run with the suite's gradient-free optimizers)
+    "sphere radius .inf": (
+        text(problems="[{name: sphere, params: {radius: .inf}}]"),
+        "problems[0].params.radius",
+        ["finite number", "allowed: dim, radius"],
+    ),
+    "sphere radius .nan": (
+        text(problems="[{name: sphere, params: {radius: .nan}}]"),
+        "problems[0].params.radius",
+        ["finite number", "got nan"],
+    ),
+    "sphere dim out of range": (
+        text(problems="[{name: sphere, params: {dim: 1}}]"),
+        "problems[0].params.dim",
+        ["greater than or equal to 2"],
+    ),
+    "sphere unknown parameter": (
+        text(problems="[{name: sphere, params: {dims: 3}}]"),
+        "problems[0].params.dims",
+        ["not permitted", "allowed: dim, radius"],
+    ),
+    "sphere dim wrong type": (
+        text(problems="[{name: sphere, params: {dim: ten}}]"),
+        "problems[0].params.dim",
+        ["valid integer", "'ten'"],
+    ),
+    # names
+    "unknown optimizer": (
+        text(optimizers="[rando-search]"),
+        "optimizers[0].name",
+        ["unknown optimizer", "did you mean 'random-search'", "known: adam"],
+    ),
+    "unknown problem": (
+        text(problems="[digit-mlp]"),
+        "problems[0].name",
+        ["unknown problem", "did you mean 'digits-mlp'", "known: "],
+    ),
+    "unknown pre-training optimizer": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {optimizer: adamw, epochs: 1}}}]"),
+        "problems[0].init.pretrain.optimizer",
+        ["did you mean 'adam'"],
+    ),
+    "optimizer without a name": (text(optimizers="[{params: {F: 0.5}}]"), "optimizers[0].name", ["Field required"]),
+    "optimizer entry unknown key": (
+        text(optimizers="[{name: de, parms: {F: 0.5}}]"),
+        "optimizers[0]",
+        ["unknown field 'parms'", "allowed: name, label, params"],
+    ),
+    "no optimizers": (text(optimizers="[]"), "optimizers", ["at least 1 item"]),
+    # data locations: refused at validation, not when a run loads them
+    "mnist-mlp data missing": (
+        text(problems=f"[{{name: mnist-mlp, params: {{root: {MISSING_DATA}}}}}]"),
+        "problems[0].params",
+        ["no MNIST IDX files", MISSING_DATA, "download: true"],
+    ),
+    "cifar10-resnet18 data missing": (
+        text(problems=f"[{{name: cifar10-resnet18, params: {{root: {MISSING_DATA}}}}}]"),
+        "problems[0].params",
+        ["no CIFAR-10 data", MISSING_DATA, "download: true"],
+    ),
+    "cifar100-resnet18 data missing": (
+        text(problems=f"[{{name: cifar100-resnet18, params: {{root: {MISSING_DATA}}}}}]"),
+        "problems[0].params",
+        ["no CIFAR-100 data", MISSING_DATA, "download: true"],
+    ),
+    # super-batches and spaces
+    "super_batch 0": (
+        text(optimizers="[{name: de, super_batch: 0}]"),
+        "optimizers[0].super_batch",
+        ["greater than or equal to 1", "got 0"],
+    ),
+    "super_batch negative": (
+        text(optimizers="[{name: de, super_batch: -1000}]"),
+        "optimizers[0].super_batch",
+        ["greater than or equal to 1"],
+    ),
+    **{
+        f"super_batch on {fn}": (
+            text(problems=f"[{fn}]", optimizers="[{name: de, super_batch: 100}]"),
+            "optimizers[0].super_batch",
+            [f"problem '{fn}' has no training set"],
+        )
+        for fn in ("sphere", "rosenbrock", "rastrigin")
+    },
+    "space kind unknown": (
+        text(optimizers="[{name: de, space: {kind: cubes}}]"),
+        "optimizers[0].space",
+        ["'cubes'", "'full', 'blocks'"],
+    ),
+    "space n_bins 0": (
+        text(optimizers="[{name: de, space: {kind: blocks, n_bins: 0}}]"),
+        "optimizers[0].space.n_bins",
+        ["greater than or equal to 1"],
+    ),
+    "space without kind": (
+        text(optimizers="[{name: de, space: {n_bins: 300}}]"),
+        "optimizers[0].space",
+        ["discriminator 'kind'"],
+    ),
+    # pre-training
+    "pretrain with a gradient-free optimizer": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {optimizer: de, epochs: 1}}}]"),
+        "problems[0].init.pretrain.optimizer",
+        ["'de' is not a gradient optimizer", "allowed: adam"],
+    ),
+    "pretrain epochs 0": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {epochs: 0}}}]"),
+        "problems[0].init.pretrain.epochs",
+        ["greater than 0"],
+    ),
+    "pretrain epochs .inf": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {epochs: .inf}}}]"),
+        "problems[0].init.pretrain.epochs",
+        ["finite number"],
+    ),
+    "pretrain on a test function": (
+        text(problems="[{name: sphere, init: {pretrain: {epochs: 1}}}]"),
+        "problems[0].init.pretrain",
+        ["sphere has no training set"],
+    ),
+    "pretrain params .nan": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {epochs: 1, params: {lr: .nan}}}}]"),
+        "problems[0].init.pretrain.params.lr",
+        ["finite number", "allowed: lr"],
+    ),
+    # the rest of the suite
+    "checkpoints 19": (text(checkpoints="19"), "checkpoints", ["greater than or equal to 20"]),
+    "checkpoints 1001": (text(checkpoints="1001"), "checkpoints", ["less than or equal to 1000"]),
+    "threads 0": (text(threads="0"), "threads", ["greater than or equal to 1"]),
+    "executor kind unknown": (text(executor="{kind: cluster}"), "executor.kind", ["'sequential' or 'process'", "'cluster'"]),
+    "executor shorthand unknown": (text(executor="cluster"), "executor.kind", ["'sequential' or 'process'"]),
+    "executor workers 0": (text(executor="{kind: process, workers: 0}"), "executor.workers", ["greater than or equal to 1"]),
+    "device unknown": (text(device="tpu"), "device", ["'auto', 'cpu' or 'cuda'", "'tpu'"]),
+    "duplicate labels": (
+        text(optimizers="[de, de]"),
+        "optimizers",
+        ["labels must be distinct", "'de' repeats", "give each a label"],
+    ),
+    "duplicate given labels": (text(optimizers="[{name: de, label: x}, {name: ga, label: x}]"), "optimizers", ["'x' repeats"]),
+    "duplicate problem labels": (text(problems="[sphere, sphere]"), "problems", ["labels must be distinct", "'sphere' repeats"]),
+    "empty label": (text(optimizers="[{name: de, label: ''}]"), "optimizers[0].label", ["at least 1 character"]),
+    "suite name with a slash": (text(name="a/b"), "name", ["should match pattern", "'a/b'"]),
+    "suite name empty": (text(name="''"), "name", ["at least 1 character"]),
+    "unknown top-level field": (
+        suite(seed=[1]),
+        "suite",
+        ["unknown field 'seed'", "allowed: name, problems, optimizers, seeds, budget"],
+    ),
+    # the file as a whole
+    "top-level list": ("- digits-mlp\n", "suite", ["a suite is a mapping", "not a list"]),
+    "top-level scalar": ("digits-mlp\n", "suite", ["a suite is a mapping", "not a str"]),
+    "empty file": ("", "suite", ["a suite is a mapping", "not an empty file"]),
+    "invalid YAML": ("problems: [digits-mlp\nseeds: {", None, ["not valid YAML at line 2, column 6"]),
+    "non-UTF-8 bytes": (b"\xff\xfename: x\n", None, ["not UTF-8 text (byte 0)"]),
+    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, ["a binary file"]),
+}
+
+THROUGH_CLI = [
+    "seed negative",
+    "budget seconds .inf",
+    "adam lr .inf",
+    "de bounds reversed",
+    "unknown optimizer",
+    "mnist-mlp data missing",
+    "cifar10-resnet18 data missing",
+    "super_batch on sphere",
+    "non-UTF-8 bytes",
+    "empty file",
+]
+"""Suite cases also run through ``dfo-bench run``, one of each kind of check."""
+
+
+def bracketed(where: str) -> str:
+    """``optimizers.0.x`` read as ``optimizers[0].x``: the tests pin the field, not the index style."""
+    return re.sub(r"\.(\d+)(?=[.:])", r"[\1]", where)
+
+
+def write(tmp_path: Path, content: dict[str, Any] | str | bytes) -> Path:
+    path = tmp_path / "suite.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def check_line(line: str, path: Path, field: str | None, words: list[str]) -> None:
+    """One line, starting with the file and the field, and holding every expected word."""
+    assert "\n" not in line and "Traceback" not in line, line
+    assert line.startswith(f"{path}: "), f"{line!r} does not name {path}"
+    if field is not None:
+        assert bracketed(line.removeprefix(f"{path}: ")).startswith(f"{field}: "), f"{line!r} does not name {field}"
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for folders): to see that nothing was written."""
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_suite_is_one_line_naming_file_and_field(case: str, tmp_path: Path) -> None:
+    content, field, words = CASES[case]
+    path = write(tmp_path, content)
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        load_suite(path)
+    check_line(str(error.value), path, field, words)
+    assert snapshot(tmp_path) == before
+
+
+def dfo_bench(tmp_path: Path, *args: str) -> str:
+    """Run the CLI in ``tmp_path``; it must refuse with exit status 2, print nothing on stdout
+    (no run started) and one ``error:`` line on stderr, and leave ``tmp_path`` as it was.
+    Returns the line without ``error: ``."""
+    before = snapshot(tmp_path)
+    cli = subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env(), cwd=tmp_path)
+    assert cli.returncode == 2, cli.stderr
+    assert cli.stdout == "", cli.stdout
+    assert cli.stderr.count("\n") == 1 and cli.stderr.endswith("\n") and cli.stderr.startswith("error: "), cli.stderr
+    assert snapshot(tmp_path) == before, "the CLI wrote files before refusing"
+    return cli.stderr.removeprefix("error: ").rstrip("\n")
+
+
+@pytest.mark.parametrize("case", THROUGH_CLI)
+def test_bad_suite_through_the_cli(case: str, tmp_path: Path) -> None:
+    content, field, words = CASES[case]
+    path = write(tmp_path, content)
+    line = dfo_bench(tmp_path, "run", str(path), "--out", str(tmp_path / "results"))
+    check_line(line, path, field, words)
+    assert not (tmp_path / "results").exists()
+
+
+def good_suite(tmp_path: Path, **changes: Any) -> Path:
+    """A suite that passes validation, on a test function (no data needed)."""
+    return write(tmp_path, suite(problems=["sphere"], **changes))
+
+
+def folder(tmp_path: Path, name: str = "results") -> Path:
+    (tmp_path / name).mkdir()
+    return tmp_path / name
+
+
+def a_file(tmp_path: Path, name: str = "taken") -> Path:
+    (tmp_path / name).write_text("not a folder\n")
+    return tmp_path / name
+
+
+Setup = tuple[Path, list[str]]
+"""The path the line must start with, and the CLI's arguments."""
+
+
+def suite_is_a_folder(t: Path) -> Setup:
+    return folder(t), ["run", str(t / "results"), "--out", str(t / "out")]
+
+
+def suite_does_not_exist(t: Path) -> Setup:
+    return t / "nope.yaml", ["run", str(t / "nope.yaml"), "--out", str(t / "out")]
+
+
+def run_out_is_a_file(t: Path) -> Setup:
+    return a_file(t), ["run", str(good_suite(t)), "--out", str(t / "taken")]
+
+
+def run_out_inside_a_file(t: Path) -> Setup:
+    return a_file(t) / "results", ["run", str(good_suite(t)), "--out", str(t / "taken" / "results")]
+
+
+def run_default_out_is_a_file(t: Path) -> Setup:
+    a_file(folder(t), "good")  # results/<suite name>, relative to where the CLI runs
+    return Path("results/good"), ["run", str(good_suite(t))]
+
+
+def report_without_results(t: Path) -> Setup:
+    return folder(t), ["report", str(t / "results"), "--out", str(t / "report")]
+
+
+def report_on_a_file(t: Path) -> Setup:
+    return a_file(t), ["report", str(t / "taken"), "--out", str(t / "report")]
+
+
+def report_on_a_missing_folder(t: Path) -> Setup:
+    return t / "absent", ["report", str(t / "absent"), "--out", str(t / "report")]
+
+
+def report_out_is_a_file(t: Path) -> Setup:
+    return a_file(t), ["report", str(folder(t)), "--out", str(t / "taken")]
+
+
+COMMANDS = {
+    # case: (setup in tmp_path, the field the line names after the path, words it holds)
+    "suite is a folder": (suite_is_a_folder, None, ["cannot read", "Is a directory"]),
+    "suite does not exist": (suite_does_not_exist, None, ["cannot read", "No such file"]),
+    "run --out is a file": (run_out_is_a_file, "--out", ["is a file", "allowed: a folder"]),
+    "run --out inside a file": (run_out_inside_a_file, "--out", ["which is a file", "allowed: a folder"]),
+    "run default out is a file": (run_default_out_is_a_file, "--out", ["is a file"]),
+    "report on a folder without results": (report_without_results, None, ["no stored results", "run a suite first"]),
+    "report on a file": (report_on_a_file, "RESULTS", ["is a file", "allowed: a results folder"]),
+    "report on a missing folder": (report_on_a_missing_folder, None, ["no stored results"]),
+    "report --out is a file": (report_out_is_a_file, "--out", ["is a file", "allowed: a folder"]),
+}
+
+
+@pytest.mark.parametrize("case", list(COMMANDS))
+def test_bad_command_line_is_one_line(case: str, tmp_path: Path) -> None:
+    make, field, words = COMMANDS[case]
+    path, args = make(tmp_path)
+    line = dfo_bench(tmp_path, *args)
+    check_line(line, path, field, words)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_suite_on_a_machine_without_cuda_is_refused_up_front(tmp_path: Path) -> None:
+    path = good_suite(tmp_path, device="cuda")
+    line = dfo_bench(tmp_path, "run", str(path), "--out", str(tmp_path / "results"))
+    check_line(line, path, "device", ["cuda was asked for", "allowed on this machine: auto, cpu"])
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--workers", "0"], ["'--workers'", "0 is not in the range"]),
+        (["--workers", "two"], ["'--workers'", "'two' is not a valid integer"]),
+        (["--bogus"], ["No such option '--bogus'"]),
+    ],
+    ids=["workers 0", "workers not a number", "unknown option"],
+)
+def test_bad_option_is_one_line(args: list[str], words: list[str], tmp_path: Path) -> None:
+    line = dfo_bench(tmp_path, "run", str(good_suite(tmp_path)), "--out", str(tmp_path / "results"), *args)
+    for word in [*words, "run --help"]:
+        assert word in line, f"{word!r} not in {line!r}"
