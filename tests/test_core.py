@@ -293,3 +293,23 @@ def test_block_space_is_built_on_the_weights_device() -> None:
     w = torch.randn(300, generator=torch.Generator().manual_seed(0))
     space = BlockSpace(w, 20)
     assert space.assign.device == w.device and space.to_weights(space.initial().unsqueeze(0)).device == w.device
+
+
+def test_a_suite_of_test_functions_runs_and_reports(write_suite, tmp_path: Path) -> None:
+    from dfo_bench.report import build_report
+
+    path = write_suite(
+        {
+            "problems": ["sphere", {"name": "rastrigin", "params": {"dim": 5}}],
+            "optimizers": ["de", "adam"],
+            "seeds": [0, 1],
+            "budget": {"evaluations": 200},
+            "executor": "sequential",
+        }
+    )
+    summaries = run_suite(load_suite(path), tmp_path / "results", SequentialExecutor(), progress=False)
+    assert {s.status for s in summaries} == {"ok"}
+    runs = ResultStore(tmp_path / "results").load()
+    final = runs.groupby("run_id")["final_train_loss"].first()
+    assert (final < runs[runs.checkpoint == 0].groupby("run_id")["train_loss"].first()).all()
+    assert build_report(tmp_path / "results", tmp_path / "report").exists()  # no accuracy to show: still a report
