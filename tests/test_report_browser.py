@@ -36,7 +36,7 @@ window.addEventListener("load", function () { setTimeout(function () {
   out.drawn = document.querySelectorAll("div[id^=plot-].js-plotly-plot").length;
   out.withLines = Array.prototype.filter.call(document.querySelectorAll("div[id^=plot-]"),
       function (d) { return d.querySelectorAll("svg.main-svg path.js-line").length > 0; }).length;
-  var table = document.querySelector("#problem-1 ~ table.sortable");
+  var table = document.querySelector("#problem-1 ~ div.scroll table.sortable");
   var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent; });
   var column = headers.findIndex(function (h) { return h.indexOf("mean [95% CI]") >= 0; });
   var read = function () { return Array.prototype.map.call(table.tBodies[0].rows, function (r) {

@@ -78,7 +78,7 @@ class ProblemAnalysis:
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
     lines: dict[str, list[Reference]] = {}
     for row in matching.to_dict("records"):
-        label = f"published, not re-run: {row['optimizer']} ({row['source']}) {float(row['value']):g}"
+        label = f"published, not re-run: {row['optimizer']} {float(row['value']):g}"
         lines.setdefault(str(row["metric"]), []).append(Reference(label, float(row["value"])))
     return lines
 
@@ -145,9 +145,10 @@ def analyse_problem(
         ecdf_figure(
             runtime_ecdf(ok, TARGET_METRICS[name], values, ECDF_AXIS),
             styles,
-            f"{problem}: runtime ECDF over {len(values)} {TARGET_METRICS[name].label} targets",
+            f"runtime ECDF over {len(values)} {TARGET_METRICS[name].label} targets",
             "forward-equivalent samples",
             f"ecdf-{stem}-{name.replace('_', '-')}",
+            problem,
         )
         for name, values in targets.items()
         if plotted and values

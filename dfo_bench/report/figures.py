@@ -71,6 +71,13 @@ class FigureData:
     lines: tuple[Line, ...]
     references: tuple[Reference, ...] = field(default=())
     step: bool = True
+    context: str = ""
+    """What the figure is about (the problem), put before the title where the figure stands alone
+    (PNG/SVG); the HTML page shows it as the section heading instead."""
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.context}: {self.title}" if self.context else self.title
 
 
 def optimizer_styles(labels: Iterable[str]) -> dict[str, Style]:
@@ -96,26 +103,29 @@ def convergence_figures(
         figures.append(
             FigureData(
                 stem=f"{stem}-{metric.replace('_', '-')}-vs-{x}",
-                title=f"{problem}: {Y_LABELS[metric]} vs {X_LABELS[x]} (median over seeds, band: IQR)",
+                title=f"{Y_LABELS[metric]} vs {X_LABELS[x]} (median over seeds, band: IQR)",
                 x_label=X_LABELS[x],
                 y_label=Y_LABELS[metric],
                 log_x=True,
                 log_y=metric in LOG_Y,
                 lines=lines,
                 references=tuple(references.get(REFERENCE_METRIC[metric], [])),
+                context=problem,
             )
         )
     return figures
 
 
-def ecdf_figure(ecdfs: Mapping[str, Ecdf], styles: Mapping[str, Style], title: str, x_label: str, stem: str) -> FigureData:
+def ecdf_figure(
+    ecdfs: Mapping[str, Ecdf], styles: Mapping[str, Style], title: str, x_label: str, stem: str, context: str = ""
+) -> FigureData:
     """Runtime ECDF (data profile): fraction of (run, target) pairs reached against runtime, log x."""
     lines = []
     for label, ecdf in ecdfs.items():
         x = ecdf.x if ecdf.x.size else np.array([np.nan])
         y = ecdf.fraction if ecdf.x.size else np.array([0.0])
         lines.append(Line(label, x, y, styles[label]))
-    return FigureData(stem, title, x_label, "fraction of (run, target) pairs reached", True, False, tuple(lines))
+    return FigureData(stem, title, x_label, "fraction of (run, target) pairs reached", True, False, tuple(lines), context=context)
 
 
 def profile_figure(taus: np.ndarray, profiles: Mapping[str, np.ndarray], styles: Mapping[str, Style], title: str) -> FigureData:

@@ -35,7 +35,8 @@ td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
 tr.best td { font-weight: bold; }
 tbody.published td { font-style: italic; color: #555; background: #fafaf0; }
 td.wrap { white-space: normal; text-align: left; font-family: monospace; font-size: 0.9em; max-width: 40em; }
-.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 0.5em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 0.5em; }
 .note { color: #444; font-size: 0.9em; max-width: 70em; }
 img { max-width: 100%; }
 details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
@@ -84,7 +85,7 @@ def html_table(table: TextTable, wrap: Sequence[int] = ()) -> str:
     ours = "".join(row(r, ' class="best"' if i < len(table.bold) and table.bold[i] else "") for i, r in enumerate(table.rows))
     published = "".join(row(r) for r in table.references)
     extra = f'<tbody class="published">{published}</tbody>' if published else ""
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{ours}</tbody>{extra}</table>'
+    return f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{ours}</tbody>{extra}</table></div>'
 
 
 def _p(text: str, css: str = "note") -> str:

@@ -14,6 +14,8 @@ from plotly.offline import get_plotlyjs
 
 from dfo_bench.report.figures import FigureData, Line
 
+REFERENCE_DASHES = ("dot", "longdashdot", "longdash")
+"""Published values: grey, in dash patterns no optimizer uses."""
 CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}}
 
 
@@ -61,16 +63,19 @@ def plotly_div(data: FigureData) -> str:
     for line in data.lines:
         for trace in _traces(line, data.step):
             fig.add_trace(trace)
-    for reference in data.references:
-        fig.add_hline(y=reference.y, line={"color": "#555", "dash": "dot", "width": 1.5})
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=reference.label, line={"color": "#555", "dash": "dot"}))
+    for i, reference in enumerate(data.references):
+        dash = REFERENCE_DASHES[i % len(REFERENCE_DASHES)]
+        fig.add_hline(y=reference.y, line={"color": "#555", "dash": dash, "width": 1.5})
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=reference.label, line={"color": "#555", "dash": dash}))
+    rows = math.ceil((len(data.lines) + len(data.references)) / 2)
     fig.update_layout(
-        title={"text": data.title, "font": {"size": 13}},
+        title={"text": data.title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
         xaxis={"title": {"text": data.x_label}, "type": "log" if data.log_x else "linear"},
         yaxis={"title": {"text": data.y_label}, "type": "log" if data.log_y else "linear"},
         template="plotly_white",
-        height=430,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"font": {"size": 10}},
+        height=400 + 20 * rows,
+        margin={"l": 60, "r": 20, "t": 40, "b": 60 + 20 * rows},
+        # Below the plot, two entries a row: long labels (all parameters) would squeeze it from the side.
+        legend={"font": {"size": 10}, "orientation": "h", "x": 0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
     )
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{data.stem}", config=CONFIG)
