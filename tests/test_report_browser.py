@@ -63,9 +63,11 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_report(results, tmp / "report", formats=("html",))
 
 
-def _probe(page: Path, tmp_path: Path) -> tuple[dict, str]:
+@pytest.fixture(scope="module")
+def probe(page: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    """What the probe saw in chromium, and chromium's log (console errors show there too)."""
     text = page.read_text()
-    probed = tmp_path / "probed.html"
+    probed = tmp_path_factory.mktemp("probe") / "probed.html"
     probed.write_text(text.replace("<head>", "<head>" + ERRORS, 1).replace("</body>", PROBE + "</body>", 1))
     run = subprocess.run(
         [
@@ -90,16 +92,16 @@ def _probe(page: Path, tmp_path: Path) -> tuple[dict, str]:
     ), run.stderr
 
 
-def test_page_loads_without_javascript_errors_and_draws_every_plot(page: Path, tmp_path: Path) -> None:
-    result, log = _probe(page, tmp_path)
+def test_page_loads_without_javascript_errors_and_draws_every_plot(probe: tuple[dict, str]) -> None:
+    result, log = probe
     assert result["errors"] == []
     assert "Uncaught" not in log
     assert result["divs"] >= 2 * 9 + 2
     assert result["drawn"] == result["divs"] and result["withLines"] == result["divs"]
 
 
-def test_tables_sort_when_a_header_is_clicked_and_published_rows_stay_apart(page: Path, tmp_path: Path) -> None:
-    result, _ = _probe(page, tmp_path)
+def test_tables_sort_when_a_header_is_clicked_and_published_rows_stay_apart(probe: tuple[dict, str]) -> None:
+    result, _ = probe
     ascending = [float(value) for _, value in result["ascending"]]
     assert ascending == sorted(ascending) and len(ascending) == 5
     assert [label for label, _ in result["descending"]] == [label for label, _ in reversed(result["ascending"])]

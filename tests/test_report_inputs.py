@@ -131,3 +131,12 @@ def test_a_failing_write_leaves_the_previous_report_whole(tmp_path: Path, monkey
     with pytest.raises(OSError, match="disk full"):
         build_report(results, tmp_path / "report", formats=("html",))
     assert {p.name: p.read_bytes() for p in index.parent.iterdir()} == before
+
+
+def test_twenty_optimizers_get_twenty_distinct_styles_that_stay_the_same_in_every_figure() -> None:
+    from dfo_bench.report.figures import optimizer_styles
+
+    labels = [f"optimizer-{i:02d}" for i in range(20)]
+    styles = optimizer_styles(labels)
+    assert len({(s.color, s.dash) for s in styles.values()}) == 20
+    assert optimizer_styles(reversed(labels)) == styles
