@@ -154,7 +154,10 @@ def p_value_table(analysis: ProblemAnalysis) -> TextTable:
 
 
 def _ert(value: float) -> str:
-    return "∞" if math.isinf(value) else fmt(value, ".4g")
+    """Runtimes as people read them: 12,340 rather than 1.234e+04; ∞ when no run reached the target."""
+    if math.isinf(value):
+        return "∞"
+    return fmt(value, ",.0f") if value >= 1000 else fmt(value, ".3g")
 
 
 def fixed_target_table(analysis: ProblemAnalysis) -> TextTable:

@@ -49,9 +49,10 @@ def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_ranks(ok: pd.DataFrame, metric: FinalMetric = TEST_ACCURACY) -> pd.Series:
-    """Each ok run's rank by the final metric among the ok runs of its seed (1 = best, ties averaged)."""
+    """Each ok run's rank by the final metric among the ok runs of its seed (1 = best, ties averaged;
+    values equal to 12 decimals tie, so floating-point noise does not order them)."""
     sign = -1.0 if metric.higher_is_better else 1.0
-    return ok.groupby("seed")[metric.column].transform(lambda values: rankdata(sign * values.to_numpy(float)))
+    return ok.groupby("seed")[metric.column].transform(lambda values: rankdata(np.round(sign * values.to_numpy(float), 12)))
 
 
 def _describe(values: pd.Series, seed: int) -> dict[str, float]:
