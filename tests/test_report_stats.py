@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from dfo_bench.report import build_report
-from dfo_bench.report.stats import bootstrap_ci, holm, seeds_needed, stratified_ci
+from dfo_bench.report.stats import bootstrap_ci, holm, paired_wilcoxon, seeds_needed, stratified_ci
 from dfo_bench.report.targets import (
     TARGET_METRICS,
     default_ladder,
@@ -89,6 +89,14 @@ def test_bootstrap_edge_cases_one_seed_and_equal_values() -> None:
 def test_holm_matches_a_hand_computation() -> None:
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     np.testing.assert_allclose(holm([0.5, np.nan, 0.001]), [0.5, np.nan, 0.002])
+
+
+def test_differences_of_floating_point_noise_are_ties_not_evidence() -> None:
+    same = np.full(8, 0.93)
+    noisy = np.full(8, 0.95) - 0.02  # 0.9299999999999999: the same accuracy, reached by other arithmetic
+    assert not np.array_equal(same, noisy)
+    assert paired_wilcoxon(same, noisy) == 1.0
+    assert paired_wilcoxon(same, noisy - 0.001) < 0.01
 
 
 def test_seeds_needed_follows_the_smallest_exact_wilcoxon_p() -> None:
