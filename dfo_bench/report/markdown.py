@@ -19,6 +19,8 @@ from dfo_bench.report.display import (
 from dfo_bench.report.targets import TARGET_METRICS
 
 TITLE = "dfo-bench report"
+TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error"}
+"""Left-aligned; numbers are right-aligned."""
 
 
 def _escape(text: str) -> str:
@@ -28,7 +30,7 @@ def _escape(text: str) -> str:
 def markdown_table(table: TextTable) -> list[str]:
     """A pipe table; optimizers not significantly worse than the best in bold, published rows in italics."""
     lines = ["| " + " | ".join(_escape(c) for c in table.columns) + " |"]
-    lines.append("|" + "|".join([":---"] + ["---:"] * (len(table.columns) - 1)) + "|")
+    lines.append("|" + "|".join(":---" if c in TEXT_COLUMNS else "---:" for c in table.columns) + "|")
     for i, row in enumerate(table.rows):
         cells = [_escape(c.text) for c in row]
         if i < len(table.bold) and table.bold[i]:

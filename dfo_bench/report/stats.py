@@ -174,7 +174,8 @@ def significance(matrix: pd.DataFrame, higher_is_better: bool, alpha: float = AL
     labels = [str(c) for c in matrix.columns if matrix[c].notna().any()]
     empty = pd.DataFrame(np.nan, index=labels, columns=labels)
     if len(labels) < 2:
-        return Significance(labels[0] if labels else None, empty, frozenset(labels), False, "One optimizer: nothing to compare.")
+        note = "One optimizer with ok runs: nothing to compare." if labels else "No ok run: nothing to compare."
+        return Significance(labels[0] if labels else None, empty, frozenset(labels), False, note)
     means = matrix[labels].mean()
     best = str(means.idxmax() if higher_is_better else means.idxmin())
     raw = {(a, b): paired_wilcoxon(*_pairs(matrix, a, b)) for a, b in combinations(labels, 2)}
