@@ -6,6 +6,7 @@ exit status 2, and is found before anything is written.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,10 @@ def run(suite_file: Path, out: Path | None, workers: int | None, sequential: boo
     click.echo(f"{suite.name}: {len(summaries) - len(failed)} ok, {len(failed)} failed; results in {out}")
 
 
-def _labels(values: tuple[str, ...]) -> list[str]:
-    """Labels given as repeated options and/or comma-separated lists (shell wildcards allowed)."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+def split_labels(values: tuple[str, ...]) -> list[str]:
+    """Labels given as repeated options and/or comma-separated lists (shell wildcards allowed);
+    commas inside brackets belong to a label, as in ``de[popsize=64,strategy=best1bin]``."""
+    return [part.strip() for value in values for part in re.split(r",(?![^\[]*\])", value) if part.strip()]
 
 
 def _results_folders(results: tuple[Path, ...]) -> list[Path]:
@@ -138,7 +140,7 @@ def report(
     except ValueError as exc:
         raise ConfigError(f"--targets: {exc}") from None
     out = check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
-    loaded = load_runs(folders, _labels(problems), _labels(optimizers))
+    loaded = load_runs(folders, split_labels(problems), split_labels(optimizers))
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
     index = build_report(folders, out, formats or DEFAULT_FORMATS, targets=targets, loaded=loaded)
@@ -155,7 +157,7 @@ def export(results: tuple[Path, ...], tensorboard: Path, problems: tuple[str, ..
     from dfo_bench.export import export_tensorboard
 
     folders = _results_folders(results)
-    count = export_tensorboard(folders, check_out(tensorboard), _labels(problems), _labels(optimizers))
+    count = export_tensorboard(folders, check_out(tensorboard), split_labels(problems), split_labels(optimizers))
     click.echo(f"export: {count} runs -> {tensorboard} (tensorboard --logdir {tensorboard})")
 
 

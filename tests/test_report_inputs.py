@@ -140,3 +140,10 @@ def test_twenty_optimizers_get_twenty_distinct_styles_that_stay_the_same_in_ever
     styles = optimizer_styles(labels)
     assert len({(s.color, s.dash) for s in styles.values()}) == 20
     assert optimizer_styles(reversed(labels)) == styles
+
+
+def test_label_lists_split_on_commas_outside_brackets() -> None:
+    from dfo_bench.cli import split_labels
+
+    given = ("de[popsize=64,strategy=best1bin],adam", "cma-es*")
+    assert split_labels(given) == ["de[popsize=64,strategy=best1bin]", "adam", "cma-es*"]
