@@ -178,3 +178,14 @@ def test_targets_option_is_parsed_and_checked() -> None:
     for bad in ["accuracy=0.9", "val_accuracy", "val_accuracy=x", "train_loss=", "val_accuracy=nan"]:
         with pytest.raises(ValueError):
             parse_targets([bad])
+
+
+def test_runtime_ecdf_counts_run_target_pairs_and_runs_flat_to_the_end() -> None:
+    """Runs a and b against targets 0.5 and 0.8: a reaches 0.5 at 100 and 0.8 at 300, b reaches 0.5
+    at 200 and never 0.8: fractions 1/4, 2/4, 3/4, then flat to the last evaluation used (1,000)."""
+    from dfo_bench.report.targets import runtime_ecdf
+
+    runs = pd.concat([_run("a", [0.1, 0.5, 0.85, 0.9], [0, 100, 300, 1000]), _run("b", [0.1, 0.6, 0.7], [0, 200, 800])])
+    ecdf = runtime_ecdf(runs, TARGET_METRICS["val_accuracy"], [0.5, 0.8], "evaluations")["o"]
+    np.testing.assert_allclose(ecdf.x, [100, 200, 300, 1000])
+    np.testing.assert_allclose(ecdf.fraction, [0.25, 0.5, 0.75, 0.75])

@@ -138,14 +138,18 @@ class Ecdf:
 
 
 def runtime_ecdf(ok: pd.DataFrame, metric: TargetMetric, targets: Sequence[float], axis: str) -> dict[str, Ecdf]:
-    """Per optimizer: sorted hitting runtimes on ``axis`` and the fraction of all (run, target) pairs reached."""
+    """Per optimizer: sorted hitting runtimes on ``axis`` and the fraction of all (run, target) pairs
+    reached by each, ending at the largest runtime any of its runs used."""
     curves = {}
     for label, part in ok.groupby("optimizer_label", sort=True):
         traces = [t for _, t in part.groupby("run_id")]
         hits = [hitting_runtimes(t, metric, target) for t in traces for target in targets]
         times = np.sort([h[axis] for h in hits if h is not None])
-        total = max(len(hits), 1)
-        curves[str(label)] = Ecdf(times, np.arange(1, len(times) + 1) / total)
+        fractions = np.arange(1, len(times) + 1) / max(len(hits), 1)
+        end = max(float(t[axis].max()) for t in traces)  # drawn flat to the end of the runs, as COCO does
+        if not times.size or end > times[-1]:
+            times, fractions = np.append(times, end), np.append(fractions, fractions[-1] if fractions.size else 0.0)
+        curves[str(label)] = Ecdf(times, fractions)
     return curves
 
 
