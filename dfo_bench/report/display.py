@@ -41,11 +41,12 @@ def _number(value: float, spec: str) -> Cell:
     return Cell(fmt(value, spec), value)
 
 
-def _ci(row: pd.Series, name: str) -> Cell:
+def _ci(row: pd.Series, name: str, spec: str = ".4f") -> Cell:
+    """'mean [low, high]': the mean over seeds and its 95 % bootstrap interval (none below 2 seeds)."""
     mean, low, high = row[f"{name}_mean"], row[f"{name}_ci_low"], row[f"{name}_ci_high"]
-    text = fmt(mean, ".4f")
+    text = fmt(mean, spec)
     if not math.isnan(low):
-        text += f" [{low:.4f}, {high:.4f}]"
+        text += f" [{low:{spec}}, {high:{spec}}]"
     return Cell(text, mean)
 
 
@@ -71,7 +72,7 @@ MAIN_COLUMNS = [
     "{metric} IQM",
     "val accuracy mean [95% CI]",
     "test macro-F1 mean [95% CI]",
-    "final training loss (median)",
+    "final training loss mean [95% CI]",
     "evaluations",
     "samples",
     "seconds",
@@ -84,6 +85,7 @@ MAIN_COLUMNS = [
 def main_table(analysis: ProblemAnalysis) -> TextTable:
     """Final metrics with intervals, resources, and the significance mark; published rows after ours."""
     name = analysis.metric.name
+    spec = ".4f" if analysis.metric.higher_is_better else ".4g"  # fractions, or losses of any size
     rows, bold = [], []
     for _, row in analysis.table.iterrows():
         mark = "*" if row["not_worse"] is not None and row["not_worse"] == True else ""  # noqa: E712 (numpy bools too)
@@ -92,12 +94,12 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
                 Cell(mark),
                 Cell(str(row["optimizer"])),
                 _number(row["rank"], ".2f"),
-                _ci(row, name),
-                _number(row[f"{name}_median"], ".4f"),
-                _number(row[f"{name}_iqm"], ".4f"),
+                _ci(row, name, spec),
+                _number(row[f"{name}_median"], spec),
+                _number(row[f"{name}_iqm"], spec),
                 _ci(row, "val_accuracy"),
                 _ci(row, "test_f1"),
-                _number(row["train_loss_median"], ".4g"),
+                _ci(row, "train_loss", ".4g"),
                 _number(row["evaluations"], ",.0f"),
                 _number(row["samples"], ",.0f"),
                 _number(row["seconds"], ".1f"),
