@@ -1,4 +1,4 @@
-"""The ``dfo-bench`` command: list, run, report.
+"""The ``dfo-bench`` command: list, run, report, export.
 
 Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
 exit status 2, and is found before anything is written.
@@ -6,6 +6,7 @@ exit status 2, and is found before anything is written.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,18 +84,81 @@ def run(suite_file: Path, out: Path | None, workers: int | None, sequential: boo
     click.echo(f"{suite.name}: {len(summaries) - len(failed)} ok, {len(failed)} failed; results in {out}")
 
 
-@cli.command()
-@click.argument("results", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: reports/<results folder name>).")
-def report(results: Path, out: Path | None) -> None:
-    """Build tables and convergence plots from stored results alone (nothing is re-run)."""
-    from dfo_bench.report import build_report
+def split_labels(values: tuple[str, ...]) -> list[str]:
+    """Labels given as repeated options and/or comma-separated lists (shell wildcards allowed);
+    commas inside brackets belong to a label, as in ``de[popsize=64,strategy=best1bin]``."""
+    return [part.strip() for value in values for part in re.split(r",(?![^\[]*\])", value) if part.strip()]
 
-    if results.exists() and not results.is_dir():
-        raise ConfigError(f"{results}: RESULTS: is a file; allowed: a results folder written by dfo-bench run")
-    out = check_out(out or Path("reports") / results.resolve().name)
-    index = build_report(results, out)
+
+def _results_folders(results: tuple[Path, ...]) -> list[Path]:
+    for folder in results:
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder}: RESULTS: is a file; allowed: a results folder written by dfo-bench run")
+    return list(results)
+
+
+SELECT_HELP = "Only these labels (comma-separated or repeated; shell wildcards such as 'de*')."
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: reports/<results folder names>).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["markdown", "html", "latex"]),
+    help="Outputs to write (repeatable; default: markdown and html). latex: the main tables as booktabs tables in report.tex.",
+)
+@click.option("--problems", multiple=True, help=SELECT_HELP)
+@click.option("--optimizers", multiple=True, help=SELECT_HELP)
+@click.option(
+    "--targets",
+    "target_specs",
+    multiple=True,
+    metavar="METRIC=V1,V2,...",
+    help="Fixed targets instead of the derived ladder; METRIC: val_accuracy or train_loss (repeatable).",
+)
+def report(
+    results: tuple[Path, ...],
+    out: Path | None,
+    formats: tuple[str, ...],
+    problems: tuple[str, ...],
+    optimizers: tuple[str, ...],
+    target_specs: tuple[str, ...],
+) -> None:
+    """Build the report of one or more results folders from stored results alone (nothing is re-run).
+
+    Several folders are merged; a run stored in more than one is kept once (from the first).
+    """
+    from dfo_bench.report import DEFAULT_FORMATS, build_report, load_runs
+    from dfo_bench.report.targets import parse_targets
+
+    folders = _results_folders(results)
+    try:
+        targets = parse_targets(target_specs)
+    except ValueError as exc:
+        raise ConfigError(f"--targets: {exc}") from None
+    out = check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
+    loaded = load_runs(folders, split_labels(problems), split_labels(optimizers))
+    for note in loaded.notes:
+        click.echo(f"note: {note}", err=True)
+    index = build_report(folders, out, formats or DEFAULT_FORMATS, targets=targets, loaded=loaded)
     click.echo(f"report: {index}")
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--tensorboard", "tensorboard", required=True, type=click.Path(path_type=Path), help="Folder for the event files.")
+@click.option("--problems", multiple=True, help=SELECT_HELP)
+@click.option("--optimizers", multiple=True, help=SELECT_HELP)
+def export(results: tuple[Path, ...], tensorboard: Path, problems: tuple[str, ...], optimizers: tuple[str, ...]) -> None:
+    """Replay stored traces as TensorBoard scalars (needs the export extra: pip install 'dfo-bench[export]')."""
+    from dfo_bench.export import export_tensorboard
+
+    folders = _results_folders(results)
+    count = export_tensorboard(folders, check_out(tensorboard), split_labels(problems), split_labels(optimizers))
+    click.echo(f"export: {count} runs -> {tensorboard} (tensorboard --logdir {tensorboard})")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ at all (write to a temporary name, fsync, rename), so a killed suite never leave
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from functools import cache
@@ -34,6 +35,18 @@ def package_versions() -> str:
         except PackageNotFoundError:
             found[name] = None
     return json.dumps(found, sort_keys=True)
+
+
+@cache
+def host_description() -> str:
+    """JSON of the machine a run ran on: CPU model, logical cores, OS; the report's environment."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return json.dumps({"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform()}, sort_keys=True)
 
 
 def git_commit(where: Path | None = None) -> str | None:
@@ -89,6 +102,7 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "error": result.error,
         "started_at": result.started_at,
         "versions": package_versions(),
+        "host": host_description(),
         "git_commit": git_commit(),
     }
     trace = pd.DataFrame(result.trace)

@@ -32,5 +32,5 @@ def test_list_shows_every_registered_name_with_its_description(listing: dict[str
 def test_help_names_every_command() -> None:
     shown = dfo_bench("--help")
     assert shown.returncode == 0
-    for command in ("list", "run", "report"):
+    for command in ("list", "run", "report", "export"):
         assert command in shown.stdout

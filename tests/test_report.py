@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.report import build_report
 from dfo_bench.report.curves import step_on_grid
+from dfo_bench.report.interactive import plotly_js
 from dfo_bench.runner import RunResult
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
@@ -71,20 +71,27 @@ def finals(results: Path) -> pd.DataFrame:
 
 
 def _table_row(text: str, label: str) -> str:
-    rows = [line for line in text.splitlines() if line.startswith(f"| {label} ")]
+    """The row of ``label`` in the first (main) table of the Markdown report."""
+    rows = [line for line in text.split("### Fixed target")[0].splitlines() if line.startswith(f"|  | {label} ")]
     assert len(rows) == 1, f"no single table row for {label}"
     return rows[0]
 
 
-def test_markdown_and_html_show_each_optimizer_with_its_mean_test_accuracy(report: Path, finals: pd.DataFrame) -> None:
+def test_markdown_and_html_show_each_optimizer_with_its_mean_test_accuracy_and_interval(report: Path, finals: pd.DataFrame) -> None:
     markdown = (report.parent / "report.md").read_text()
     page = report.read_text()
     ok = finals[finals["status"] == "ok"]
     for label in LABELS:
-        mean = f"{ok.loc[ok['optimizer_label'] == label, 'final_test_accuracy'].mean():.4f}"
-        assert mean in _table_row(markdown, label)
-        assert re.search(rf"<td>{re.escape(label)}</td>\s*<td>[^<]*</td>\s*<td>{mean} ± ", page)
+        accuracy = ok.loc[ok["optimizer_label"] == label, "final_test_accuracy"]
+        mean = f"{accuracy.mean():.4f}"
+        row = _table_row(markdown, label)
+        found = re.search(rf"\| {mean} \[([\d.]+), ([\d.]+)\] \|", row)
+        assert found, row
+        low, high = (float(v) for v in found.groups())
+        assert accuracy.min() - 1e-4 <= low <= accuracy.mean() + 1e-4 and accuracy.mean() - 1e-4 <= high <= accuracy.max() + 1e-4
+        assert re.search(rf'<td data-sort="[^"]*">{re.escape(label)}</td>.*?<td data-sort="[^"]*">{mean} \[', page)
     assert "tiny" in markdown and "torch" in markdown
+    assert "Too few seeds" in markdown  # two seeds: no test can be significant, and the report says so
 
 
 def test_summary_csv_matches_the_stored_runs(report: Path, finals: pd.DataFrame) -> None:
@@ -113,7 +120,9 @@ def test_failed_run_is_listed_and_not_averaged(report: Path, finals: pd.DataFram
 
 def test_figures_are_valid_png_and_svg_linked_from_markdown(report: Path) -> None:
     links = re.findall(r"\]\(([^)]+\.png)\)", (report.parent / "report.md").read_text())
-    assert links
+    views = [f"convergence-digits-mlp-{m}-vs-{x}.png" for m in ("best-train-loss", "val-accuracy", "test-accuracy") for x in ("evaluations", "samples", "seconds")]
+    assert set(views) <= set(links)
+    assert {"ecdf-digits-mlp-val-accuracy.png", "ecdf-digits-mlp-train-loss.png", "performance-profile.png"} <= set(links)
     for link in links:
         png = (report.parent / link).read_bytes()
         assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000
@@ -123,10 +132,19 @@ def test_figures_are_valid_png_and_svg_linked_from_markdown(report: Path) -> Non
 
 def test_html_page_needs_no_other_file(report: Path) -> None:
     page = report.read_text()
-    sources = re.findall(r'src="([^"]*)"', page)
-    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
-    assert all(base64.b64decode(src.split(",", 1)[1]).startswith(PNG_SIGNATURE) for src in sources)
-    assert not re.search(r"<link|<script|href=", page)
+    assert page.count(plotly_js()) == 1
+    page = page.replace(plotly_js(), "")  # the bundle's own strings (links it can draw) load nothing
+    assert not re.search(r"<script[^>]*\bsrc=|<link\b|<iframe", page)
+    assert not re.search(r'(src|href)="(?!#|data:)', page)
+    assert page.count("Plotly.newPlot(") == 9 + 2 + 1  # convergence views, ECDFs, performance profile
+
+
+def test_html_page_shows_configurations_environment_and_p_values(report: Path) -> None:
+    page = report.read_text()
+    assert "Run configurations" in page and "popsize" in page and "logical cores" in page and "Torch threads per run" in page
+    assert "Pairwise two-sided Wilcoxon" in page
+    for label in LABELS:
+        assert f">{label}<" in page
 
 
 def test_no_half_written_files_are_left(report: Path) -> None:

@@ -1,41 +1,30 @@
-"""``build_report``: tables, convergence figures, Markdown and a self-contained HTML page.
+"""``build_report``: tables with confidence intervals and tests, fixed-target and fixed-budget views,
+convergence figures and published numbers, as Markdown (+ PNG/SVG), HTML and LaTeX.
 
 Everything comes from the stored Parquet files alone; nothing is re-run.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from dfo_bench.atomic import write_atomically
-from dfo_bench.errors import ConfigError
-from dfo_bench.hashing import digest
-from dfo_bench.report.curves import convergence_curves
-from dfo_bench.report.meta import budget_text, describe_runs
-from dfo_bench.report.plots import Color, convergence_figure, figure_bytes, optimizer_colors
-from dfo_bench.report.render import Section, render_html, render_markdown
-from dfo_bench.report.tables import failed_runs, final_rows, summary_table
-from dfo_bench.store import ResultStore
+from dfo_bench.report.analysis import ProblemAnalysis, analyse_across, analyse_problem
+from dfo_bench.report.figures import FigureData, optimizer_styles
+from dfo_bench.report.html import render_html
+from dfo_bench.report.latex import render_latex
+from dfo_bench.report.load import LoadedRuns, load_runs
+from dfo_bench.report.markdown import render_markdown
+from dfo_bench.report.meta import describe_runs
+from dfo_bench.report.plots import critical_difference_figure, figure_bytes, static_figure
 
-__all__ = ["build_report", "load_runs"]
+__all__ = ["FORMATS", "build_report", "load_runs"]
 
-METRIC_COLUMNS = [
-    *(f"final_{m}" for m in ("evaluations", "samples", "seconds", "val_accuracy", "test_accuracy", "test_f1")),
-    *("evaluations", "samples", "train_loss", "val_accuracy"),
-]
-"""Columns the report reads; absent when every stored run failed before its first checkpoint."""
-
-
-def load_runs(results: Path) -> pd.DataFrame:
-    """Every stored row of the results folder; ConfigError (one line for the CLI) when there is none."""
-    try:
-        runs = ResultStore(results).load()
-    except FileNotFoundError:
-        raise ConfigError(f"{results}: no stored results (runs/*.parquet); run a suite first") from None
-    return runs.assign(**{column: float("nan") for column in METRIC_COLUMNS if column not in runs})
+FORMATS = ("markdown", "html", "latex")
+DEFAULT_FORMATS = ("markdown", "html")
 
 
 def _write(path: Path, data: str | bytes) -> Path:
@@ -43,40 +32,68 @@ def _write(path: Path, data: str | bytes) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data))
 
 
-def _stem(problem: str) -> str:
-    """A file-name-safe stem; labels that needed changing get a hash so two never share a file."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem)
-    return "convergence-" + (slug if slug == problem else f"{slug}-{digest(problem, 8)}")
+def _write_figure(out: Path, data: FigureData) -> None:
+    fig = static_figure(data)
+    _write(out / f"{data.stem}.png", figure_bytes(fig, "png"))
+    _write(out / f"{data.stem}.svg", figure_bytes(fig, "svg"))
 
 
-def _section(problem: str, runs: pd.DataFrame, colors: dict[str, Color], out: Path) -> Section:
-    """Table, failed runs and figure of one problem; writes the figure's PNG and SVG into ``out``."""
-    finals = final_rows(runs)
-    table = summary_table(finals)
-    plotted = list(table.loc[table["seeds_ok"] > 0, "optimizer"])
-    stem, png = None, None
-    if plotted:
-        stem = _stem(problem)
-        fig = convergence_figure(convergence_curves(runs, plotted), colors, problem)
-        png = figure_bytes(fig, "png")
-        _write(out / f"{stem}.png", png)
-        _write(out / f"{stem}.svg", figure_bytes(fig, "svg"))
-    return Section(problem, budget_text(runs), table, failed_runs(finals), stem, png)
+def _summary_csv(analyses: Sequence[ProblemAnalysis]) -> str:
+    table = pd.concat([a.table.assign(problem=a.problem, primary_metric=a.metric.name) for a in analyses], ignore_index=True)
+    first = ["problem", "optimizer", "primary_metric"]
+    return table[first + [c for c in table.columns if c not in first]].to_csv(index=False)
 
 
-def build_report(results: Path, out: Path) -> Path:
-    """Write report.md, report.html, summary.csv and one PNG + SVG per problem into ``out``.
+def _fixed_target_csv(analyses: Sequence[ProblemAnalysis]) -> str:
+    frames = [a.fixed_target.assign(problem=a.problem) for a in analyses]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["problem", *[c for c in table.columns if c != "problem"]]].to_csv(index=False)
 
-    ``out`` is created only once results were loaded. report.html is written last, so when it
-    exists the rest of the report is complete. Returns the path of report.html.
+
+def build_report(
+    results: Path | Sequence[Path],
+    out: Path,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    problems: Sequence[str] = (),
+    optimizers: Sequence[str] = (),
+    targets: Mapping[str, Sequence[float]] | None = None,
+    loaded: LoadedRuns | None = None,
+) -> Path:
+    """Write the report of one or more results folders into ``out`` and return its main file.
+
+    Always: summary.csv and fixed_target.csv (unrounded numbers). ``markdown``: report.md with one
+    PNG + SVG per figure; ``html``: report.html (self-contained); ``latex``: report.tex (booktabs).
+    ``out`` is created only once results were loaded. The main file (report.html, else report.md,
+    else report.tex) is written last, so when it exists the rest of the report is complete.
     """
-    runs = load_runs(Path(results))
+    loaded = loaded or load_runs(results, problems, optimizers)
+    runs = loaded.runs
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    colors = optimizer_colors(runs["optimizer_label"])
-    sections = [_section(str(problem), group, colors, out) for problem, group in runs.groupby("problem_label")]
-    summary = pd.concat([s.table.assign(problem=s.problem) for s in sections], ignore_index=True)
-    _write(out / "summary.csv", summary[["problem", *sections[0].table.columns]].to_csv(index=False))
+    styles = optimizer_styles(runs["optimizer_label"])
+    analyses = [analyse_problem(str(p), group, styles, targets or {}) for p, group in runs.groupby("problem_label")]
+    across = analyse_across(analyses, runs, styles)
     meta = describe_runs(runs)
-    _write(out / "report.md", render_markdown(meta, sections))
-    return _write(out / "report.html", render_html(meta, sections))
+    if loaded.notes:
+        meta["Merged"] = "; ".join(loaded.notes)
+    _write(out / "summary.csv", _summary_csv(analyses))
+    _write(out / "fixed_target.csv", _fixed_target_csv(analyses))
+    cd_png = None
+    if across.friedman is not None:
+        test = across.friedman
+        cd = critical_difference_figure(test.mean_ranks, test.critical_difference, f"Mean ranks over {test.problems} problems")
+        cd_png = figure_bytes(cd, "png")
+        if "markdown" in formats:
+            _write(out / "critical-difference.png", cd_png)
+            _write(out / "critical-difference.svg", figure_bytes(cd, "svg"))
+    written: dict[str, Path] = {}
+    if "latex" in formats:
+        written["latex"] = _write(out / "report.tex", render_latex(analyses))
+    if "markdown" in formats:
+        for data in [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + ([across.profile] if across.profile else []):
+            _write_figure(out, data)
+        stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])
+        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems))
+    if "html" in formats:
+        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png))
+    return written.get("html") or written.get("markdown") or written["latex"]

@@ -1,7 +1,7 @@
 """Convergence data: each seed's trace as a step function on a common log grid, then median and IQR.
 
 Seeds reach their checkpoints at slightly different x values (evaluations, forward-equivalent
-samples); the step function (the value of the last checkpoint at or before x) puts them on the
+samples, wall seconds); the step function (the value of the last checkpoint at or before x) puts them on the
 same x values without inventing values between checkpoints. The grid starts at the smallest
 positive x, because checkpoint 0 sits at x = 0, which a log axis cannot show.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-X_AXES = ("evaluations", "samples")
-METRICS = ("best_train_loss", "val_accuracy")
+X_AXES = ("evaluations", "samples", "seconds")
+METRICS = ("best_train_loss", "val_accuracy", "test_accuracy")
 GRID_POINTS = 200
 
 

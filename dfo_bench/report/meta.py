@@ -1,4 +1,5 @@
-"""Where the results came from, read from the metadata every stored row repeats."""
+"""Where the results came from and how each optimizer was configured, read from the metadata
+every stored row repeats."""
 
 from __future__ import annotations
 
@@ -16,16 +17,24 @@ def _versions(text: str) -> str:
     return ", ".join(f"{name} {found[name]}" for name in sorted(found) if found[name])
 
 
+def _host(text: str) -> str:
+    found = json.loads(text)
+    return f"{found.get('cpu', '?')}, {found.get('cores', '?')} logical cores, {found.get('os', '?')}"
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 def describe_runs(runs: pd.DataFrame) -> dict[str, str]:
-    """Suites, devices, package versions, git commits and run counts, as label -> text."""
+    """Suites, environment (machines, devices, threads, package versions), git commits and run counts."""
     status = runs.drop_duplicates("run_id")["status"]
+    hosts = _distinct(runs["host"]) if "host" in runs else []
     return {
         "Suites": ", ".join(_distinct(runs["suite"])),
+        "Machines": "; ".join(_host(text) for text in hosts) or "not recorded (results stored before hosts were)",
         "Devices": ", ".join(_distinct(runs["device"])),
+        "Torch threads per run": ", ".join(_distinct(runs["threads"])) if "threads" in runs else "not recorded",
         "Versions": "; ".join(_versions(text) for text in _distinct(runs["versions"])),
         "Git commit": ", ".join(_distinct(runs["git_commit"])) or "not recorded",
         "Runs": f"{len(status)} ({(status == 'ok').sum()} ok, {(status == 'failed').sum()} failed)",
@@ -33,12 +42,50 @@ def describe_runs(runs: pd.DataFrame) -> dict[str, str]:
     }
 
 
+BUDGET_COLUMNS = {"budget_evaluations": "evaluations", "budget_samples": "samples", "budget_seconds": "seconds"}
+
+
+def _budget_row(row: pd.Series) -> str:
+    return ", ".join(f"{name} {_number(row[column])}" for column, name in BUDGET_COLUMNS.items() if pd.notna(row[column]))
+
+
 def budget_text(runs: pd.DataFrame) -> str:
     """The budgets of one problem's runs, e.g. 'samples 300,000' (several when suites differ)."""
-    columns = {"budget_evaluations": "evaluations", "budget_samples": "samples", "budget_seconds": "seconds"}
-    budgets = runs[list(columns)].drop_duplicates()
-    texts = [
-        ", ".join(f"{name} {_number(row[column])}" for column, name in columns.items() if pd.notna(row[column]))
-        for _, row in budgets.iterrows()
+    budgets = runs[list(BUDGET_COLUMNS)].drop_duplicates()
+    return "; ".join(sorted(_budget_row(row) for _, row in budgets.iterrows()))
+
+
+def _compact(text: object) -> str:
+    """Canonical JSON as stored, or '—' when absent (older results, no pre-training)."""
+    return "—" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
+
+
+def run_configurations(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per optimizer label of one problem: its class, every hyper-parameter (defaults
+    included, as stored), search space, evaluation batches, budget, start and problem parameters."""
+    columns = [
+        "optimizer_label",
+        "optimizer",
+        "optimizer_params",
+        "space",
+        "super_batch",
+        *BUDGET_COLUMNS,
+        "init",
+        "problem_params",
     ]
-    return "; ".join(sorted(texts))
+    present = [c for c in columns if c in runs]
+    first = runs.drop_duplicates("optimizer_label")[present].sort_values("optimizer_label")
+    return pd.DataFrame(
+        {
+            "optimizer": first["optimizer_label"],
+            "class": first["optimizer"],
+            "hyper-parameters": first["optimizer_params"].map(_compact),
+            "space": first["space"].map(_compact) if "space" in first else "—",
+            "super-batch": first["super_batch"].map(lambda v: "whole training set" if pd.isna(v) else f"{int(v):,}")
+            if "super_batch" in first
+            else "—",
+            "budget": [_budget_row(row) for _, row in first.iterrows()],
+            "start": first["init"].map(_compact) if "init" in first else "—",
+            "problem parameters": first["problem_params"].map(_compact),
+        }
+    ).reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Per-problem summary tables: final metrics over seeds, resources used, and mean rank.
+"""Per-problem summary tables: final metrics over seeds with 95 % bootstrap intervals, resources, rank.
 
 Only runs stored as ok are averaged; failed runs are counted and listed, never mixed in, so a
 crash cannot pull an optimizer's mean down (or, with NaN metrics, silently shrink its sample).
@@ -6,8 +6,40 @@ crash cannot pull an optimizer's mean down (or, with NaN metrics, silently shrin
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+
+from dfo_bench.report.stats import IQM_MIN_SEEDS, bootstrap_ci, iqm
+
+FINAL_METRICS = ("test_accuracy", "val_accuracy", "test_f1", "train_loss", "test_loss")
+"""Final metrics summarised over seeds: accuracies and macro-F1 as fractions (0..1), losses as values."""
+
+
+@dataclass(frozen=True)
+class FinalMetric:
+    """The final metric a problem's optimizers are ranked and tested on."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+
+    @property
+    def column(self) -> str:
+        return f"final_{self.name}"
+
+
+TEST_ACCURACY = FinalMetric("test_accuracy", "test accuracy", True)
+TEST_LOSS = FinalMetric("test_loss", "test loss", False)
+
+
+def primary_metric(finals: pd.DataFrame) -> FinalMetric:
+    """Test accuracy where the problem measures it (networks), else the test loss (test functions)."""
+    ok = finals[finals["status"] == "ok"]
+    return TEST_ACCURACY if ok["final_test_accuracy"].notna().any() else TEST_LOSS
 
 
 def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
@@ -16,44 +48,70 @@ def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
     return ordered.groupby("run_id", sort=False).tail(1).reset_index(drop=True)
 
 
-def seed_ranks(ok: pd.DataFrame) -> pd.Series:
-    """Each ok run's rank by final test accuracy among the ok runs of its seed (1 = best, ties averaged)."""
-    return ok.groupby("seed")["final_test_accuracy"].transform(lambda accuracy: rankdata(-accuracy.to_numpy()))
+def seed_ranks(ok: pd.DataFrame, metric: FinalMetric = TEST_ACCURACY) -> pd.Series:
+    """Each ok run's rank by the final metric among the ok runs of its seed (1 = best, ties averaged;
+    values equal to 12 decimals tie, so floating-point noise does not order them)."""
+    sign = -1.0 if metric.higher_is_better else 1.0
+    return ok.groupby("seed")[metric.column].transform(lambda values: rankdata(np.round(sign * values.to_numpy(float), 12)))
 
 
-def summary_table(finals: pd.DataFrame) -> pd.DataFrame:
+def _describe(values: pd.Series, seed: int) -> dict[str, float]:
+    """Mean, sd (ddof 1), median, IQM (>= 5 seeds, else NaN) and the 95 % bootstrap CI of the mean."""
+    x = values.dropna().to_numpy(float)
+    low, high = bootstrap_ci(x, seed=seed)
+    return {
+        "mean": float(x.mean()) if x.size else math.nan,
+        "sd": float(x.std(ddof=1)) if x.size > 1 else math.nan,
+        "median": float(np.median(x)) if x.size else math.nan,
+        "iqm": float(iqm(x)) if x.size >= IQM_MIN_SEEDS else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd.DataFrame:
     """One row per optimizer of one problem, best mean rank first.
 
-    Accuracies and F1 are fractions (0..1); ``evaluations``, ``samples`` (forward-equivalent) and
-    ``seconds`` are the mean final usage of the ok runs; sd is over seeds (ddof 1, NaN for one seed);
-    ``coordinates`` is the size of the space searched; ``pretrain_samples`` the pre-training cost
-    the runs started from (NaN without pre-training), kept apart from the budget.
+    For each of ``FINAL_METRICS``: ``<metric>_{mean,sd,median,iqm,ci_low,ci_high}`` over the ok
+    seeds. ``evaluations``, ``samples`` (forward-equivalent) and ``seconds`` are the mean final
+    usage of the ok runs; ``coordinates`` is the size of the space searched; ``pretrain_samples``
+    the pre-training cost the runs started from (NaN without pre-training), kept apart from the
+    budget; ``rank`` the mean over seeds of the rank by the primary metric within the seed.
     """
+    metric = metric or primary_metric(finals)
     ok = finals[finals["status"] == "ok"]
     # Results stored before search spaces and pre-training existed searched all weights from scratch.
     ok = ok.assign(
         search_dim=ok["search_dim"] if "search_dim" in ok else ok["dim"],
         pretrain_samples=ok["pretrain_samples"] if "pretrain_samples" in ok else float("nan"),
     )
-    table = ok.assign(rank=seed_ranks(ok)).groupby("optimizer_label").agg(
-        test_accuracy_mean=("final_test_accuracy", "mean"),
-        test_accuracy_sd=("final_test_accuracy", "std"),
-        test_accuracy_median=("final_test_accuracy", "median"),
-        val_accuracy_mean=("final_val_accuracy", "mean"),
-        val_accuracy_sd=("final_val_accuracy", "std"),
-        test_f1_mean=("final_test_f1", "mean"),
-        test_f1_sd=("final_test_f1", "std"),
-        evaluations=("final_evaluations", "mean"),
-        samples=("final_samples", "mean"),
-        seconds=("final_seconds", "mean"),
-        coordinates=("search_dim", "mean"),
-        pretrain_samples=("pretrain_samples", "mean"),
-        rank=("rank", "mean"),
-    )
+    ok = ok.assign(rank=seed_ranks(ok, metric))
+    rows = []
+    for label, part in ok.groupby("optimizer_label", sort=True):
+        row: dict[str, object] = {"optimizer": label}
+        for i, name in enumerate(FINAL_METRICS):
+            described = _describe(part[f"final_{name}"], seed=i)
+            row |= {f"{name}_{key}": value for key, value in described.items()}
+        row |= {
+            "evaluations": part["final_evaluations"].mean(),
+            "samples": part["final_samples"].mean(),
+            "seconds": part["final_seconds"].mean(),
+            "coordinates": part["search_dim"].mean(),
+            "pretrain_samples": part["pretrain_samples"].mean(),
+            "rank": part["rank"].mean(),
+        }
+        rows.append(row)
     counts = pd.crosstab(finals["optimizer_label"], finals["status"]).reindex(columns=["ok", "failed"], fill_value=0)
+    table = pd.DataFrame(rows, columns=["optimizer", *_summary_columns()]).set_index("optimizer")
     table = table.reindex(counts.index).assign(seeds_ok=counts["ok"], seeds_failed=counts["failed"])
     table = table.rename_axis("optimizer").reset_index()
     return table.sort_values(["rank", "optimizer"], na_position="last", ignore_index=True)
+
+
+def _summary_columns() -> list[str]:
+    stats = ("mean", "sd", "median", "iqm", "ci_low", "ci_high")
+    resources = ("evaluations", "samples", "seconds", "coordinates", "pretrain_samples", "rank")
+    return [*(f"{m}_{s}" for m in FINAL_METRICS for s in stats), *resources]
 
 
 def failed_runs(finals: pd.DataFrame) -> pd.DataFrame:

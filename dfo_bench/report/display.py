@@ -1,0 +1,256 @@
+"""The report's tables as text for people: one ``TextTable`` per table, rendered by Markdown, HTML
+and LaTeX alike. Each cell keeps a number to sort by, so HTML tables sort numerically."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dfo_bench.report.analysis import Across, ProblemAnalysis
+from dfo_bench.report.stats import IQM_MIN_SEEDS
+from dfo_bench.report.targets import BUDGET_FRACTIONS, RUNTIME_AXES, TARGET_METRICS
+
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    sort: float | str | None = None
+    """Sort key (None: the text); NaN sorts last."""
+
+
+@dataclass(frozen=True)
+class TextTable:
+    columns: list[str]
+    rows: list[list[Cell]]
+    references: list[list[Cell]] = field(default_factory=list)
+    """Published rows, shown after ours and never sorted in with them."""
+    bold: list[bool] = field(default_factory=list)
+    """Per row of ours: not significantly worse than the best (COCO's bold)."""
+
+
+def fmt(value: float, spec: str) -> str:
+    return DASH if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _number(value: float, spec: str) -> Cell:
+    return Cell(fmt(value, spec), value)
+
+
+def _ci(row: pd.Series, name: str, spec: str = ".4f") -> Cell:
+    """'mean [low, high]': the mean over seeds and its 95 % bootstrap interval (none below 2 seeds)."""
+    mean, low, high = row[f"{name}_mean"], row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+    text = fmt(mean, spec)
+    if not math.isnan(low):
+        text += f" [{low:{spec}}, {high:{spec}}]"
+    return Cell(text, mean)
+
+
+def _drop_empty(table: TextTable) -> TextTable:
+    """Columns that are empty in every row of ours and every reference row are left out."""
+    keep = [
+        i for i in range(len(table.columns)) if any(r[i].text not in (DASH, "") for r in table.rows + table.references) or i < 2
+    ]
+    return TextTable(
+        [table.columns[i] for i in keep],
+        [[r[i] for i in keep] for r in table.rows],
+        [[r[i] for i in keep] for r in table.references],
+        table.bold,
+    )
+
+
+MAIN_COLUMNS = [
+    "",
+    "optimizer",
+    "rank",
+    "{metric} mean [95% CI]",
+    "{metric} median",
+    "{metric} IQM",
+    "val accuracy mean [95% CI]",
+    "test macro-F1 mean [95% CI]",
+    "final training loss mean [95% CI]",
+    "evaluations",
+    "samples",
+    "seconds",
+    "coordinates",
+    "pre-training samples",
+    "seeds ok / failed",
+]
+
+
+def main_table(analysis: ProblemAnalysis) -> TextTable:
+    """Final metrics with intervals, resources, and the significance mark; published rows after ours."""
+    name = analysis.metric.name
+    spec = ".4f" if analysis.metric.higher_is_better else ".4g"  # fractions, or losses of any size
+    rows, bold = [], []
+    for _, row in analysis.table.iterrows():
+        mark = "*" if row["not_worse"] is not None and row["not_worse"] == True else ""  # noqa: E712 (numpy bools too)
+        rows.append(
+            [
+                Cell(mark),
+                Cell(str(row["optimizer"])),
+                _number(row["rank"], ".2f"),
+                _ci(row, name, spec),
+                _number(row[f"{name}_median"], spec),
+                _number(row[f"{name}_iqm"], spec),
+                _ci(row, "val_accuracy"),
+                _ci(row, "test_f1"),
+                _ci(row, "train_loss", ".4g"),
+                _number(row["evaluations"], ",.0f"),
+                _number(row["samples"], ",.0f"),
+                _number(row["seconds"], ".1f"),
+                _number(row["coordinates"], ",.0f"),
+                _number(row["pretrain_samples"], ",.0f"),
+                Cell(f"{int(row['seeds_ok'])} / {int(row['seeds_failed'])}", int(row["seeds_ok"])),
+            ]
+        )
+        bold.append(mark == "*")
+    references = []
+    for _, ref in analysis.references.iterrows():
+        published = {m: ref.get(m, math.nan) for m in ("test_accuracy", "val_accuracy", "test_f1", "train_loss")}
+        value = published.get(name, math.nan)
+        references.append(
+            [
+                Cell("published"),
+                Cell(f"{ref['optimizer']} ({ref['source']})"),
+                Cell(DASH),
+                Cell(fmt(value, ".4f"), value),
+                *[Cell(DASH)] * 2,
+                Cell(fmt(published["val_accuracy"], ".4f")),
+                Cell(fmt(published["test_f1"], ".4f")),
+                Cell(fmt(published["train_loss"], ".4g")),
+                *[Cell(DASH)] * 5,
+                Cell("not re-run"),
+            ]
+        )
+    columns = [c.format(metric=analysis.metric.label) for c in MAIN_COLUMNS]
+    return _drop_empty(TextTable(columns, rows, references, bold))
+
+
+def main_table_note(analysis: ProblemAnalysis) -> str:
+    """How to read the main table (units, intervals, what the mark means)."""
+    return (
+        f"Final values of the recommended point over the ok seeds: mean with its 95 % percentile-bootstrap interval, "
+        f"median, and interquartile mean (IQM, with ≥ {IQM_MIN_SEEDS} seeds). Accuracies and macro-F1 are fractions. "
+        f"Rank: mean over seeds of the rank by final {analysis.metric.label} within the seed (1 = best). Evaluations, "
+        "forward-equivalent samples and seconds: mean used per run; coordinates: size of the space searched; pre-training "
+        "samples: cost of the shared pre-trained start, outside the budget. Failed runs are listed, not averaged. "
+        + analysis.significance.note
+    )
+
+
+def p_value_table(analysis: ProblemAnalysis) -> TextTable:
+    """Holm-adjusted pairwise p-values (all pairs), rows and columns in table order."""
+    matrix = analysis.significance.p_matrix
+    labels = [str(label) for label in analysis.table["optimizer"] if label in matrix.index]
+    values = matrix.astype(float)
+    rows = [
+        [Cell(a), *(Cell(DASH if a == b else fmt(float(values.at[a, b]), ".3g"), float(values.at[a, b])) for b in labels)]
+        for a in labels
+    ]
+    return TextTable(["optimizer", *labels], rows)
+
+
+def _ert(value: float) -> str:
+    """Runtimes as people read them: 12,340 rather than 1.234e+04; ∞ when no run reached the target."""
+    if math.isinf(value):
+        return "∞"
+    return fmt(value, ",.0f") if value >= 1000 else fmt(value, ".3g")
+
+
+def fixed_target_table(analysis: ProblemAnalysis) -> TextTable:
+    """Long form: one row per (optimizer, metric, target), ERT on every runtime axis and success rate."""
+    rows = []
+    for _, r in analysis.fixed_target.iterrows():
+        metric = TARGET_METRICS[str(r["metric"])]
+        rows.append(
+            [
+                Cell(str(r["optimizer"])),
+                Cell(metric.label),
+                Cell(fmt(r["target"], ".4g"), r["target"]),
+                Cell(f"{r['successes']}/{r['runs']}", r["success_rate"]),
+                *(Cell(_ert(r[f"ert_{axis}"]), r[f"ert_{axis}"]) for axis in RUNTIME_AXES),
+            ]
+        )
+    return TextTable(["optimizer", "metric", "target", "success", "ERT evaluations", "ERT samples", "ERT seconds"], rows)
+
+
+def fixed_target_wide(analysis: ProblemAnalysis, name: str) -> TextTable:
+    """For papers: optimizers by targets of one metric, each cell 'ERT samples (successes/runs)'."""
+    part = analysis.fixed_target[analysis.fixed_target["metric"] == name]
+    targets = analysis.targets.get(name, [])
+    rows = []
+    for label, group in part.groupby("optimizer", sort=False):
+        by_target = {round(float(r["target"]), 12): r for r in group.to_dict("records")}
+        cells = [Cell(str(label))]
+        for target in targets:
+            r = by_target.get(round(float(target), 12))
+            cells.append(
+                Cell(DASH) if r is None else Cell(f"{_ert(r['ert_samples'])} ({r['successes']}/{r['runs']})", r["ert_samples"])
+            )
+        rows.append(cells)
+    return TextTable(["optimizer", *(f"≤ {t:.4g}" if name == "train_loss" else f"≥ {t:.4g}" for t in targets)], rows)
+
+
+BUDGET_LABELS = {"best_train_loss": "train loss", "val_accuracy": "val acc.", "test_accuracy": "test acc."}
+
+
+def fixed_budget_table(analysis: ProblemAnalysis) -> TextTable:
+    """Median over seeds of each metric at 10 %, 50 %, 100 % of the budget."""
+    table = analysis.fixed_budget
+    columns = [c for c in table.columns if c != "optimizer"]
+    rows = [
+        [Cell(str(r["optimizer"])), *(_number(r[c], ".4g" if c.startswith("best_train_loss") else ".4f") for c in columns)]
+        for _, r in table.iterrows()
+    ]
+    header = []
+    for c in columns:
+        metric, fraction = c.split("@")
+        header.append(f"{BUDGET_LABELS[metric]} @ {fraction}")
+    return TextTable(["optimizer", *header], rows)
+
+
+def configuration_table(analysis: ProblemAnalysis) -> TextTable:
+    frame = analysis.configurations
+    return TextTable(list(frame.columns), [[Cell(str(v)) for v in row] for row in frame.to_numpy().tolist()])
+
+
+def failed_table(analysis: ProblemAnalysis) -> TextTable:
+    rows = [
+        [Cell(str(r["run_id"])), Cell(str(r["optimizer_label"])), Cell(str(r["seed"]), int(r["seed"])), Cell(str(r["error"]))]
+        for r in analysis.failed.to_dict("records")
+    ]
+    return TextTable(["run", "optimizer", "seed", "error"], rows)
+
+
+def across_table(across: Across) -> TextTable:
+    rows = [
+        [
+            Cell(str(r["optimizer"])),
+            _number(r["mean_rank"], ".2f"),
+            Cell(
+                f"{fmt(r['mean'], '.4f')}" + ("" if math.isnan(r["ci_low"]) else f" [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"),
+                r["mean"],
+            ),
+            Cell(str(r["problems"]), r["problems"]),
+        ]
+        for _, r in across.aggregate.iterrows()
+    ]
+    return TextTable(["optimizer", "mean rank over problems", "mean of per-problem means [95% stratified CI]", "problems"], rows)
+
+
+def budget_fractions_text() -> str:
+    return ", ".join(f"{f:.0%}" for f in BUDGET_FRACTIONS)
+
+
+def sort_value(cell: Cell) -> str:
+    """The data-sort attribute of an HTML cell: numbers as repr (NaN: empty, sorted last), else text."""
+    value = cell.text if cell.sort is None else cell.sort
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        number = float(value)
+        return "" if math.isnan(number) else repr(number)
+    return str(value)

@@ -1,0 +1,70 @@
+"""Stored rows of one or more results folders, merged, with the selection the user asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import pandas as pd
+
+from dfo_bench.errors import ConfigError
+from dfo_bench.store import ResultStore
+
+METRIC_COLUMNS = [
+    *(f"final_{m}" for m in ("evaluations", "samples", "seconds", "train_loss", "test_loss")),
+    *(f"final_{split}_{m}" for split in ("val", "test") for m in ("accuracy", "f1")),
+    *("evaluations", "samples", "seconds", "train_loss", "val_accuracy", "test_accuracy"),
+]
+"""Columns the report reads; absent when every stored run failed before its first checkpoint, and
+accuracies are absent for test functions."""
+
+
+@dataclass(frozen=True)
+class LoadedRuns:
+    runs: pd.DataFrame
+    notes: list[str]
+    """What the user should know about the merge (duplicates kept once, folders without results)."""
+
+
+def _load_one(folder: Path) -> pd.DataFrame:
+    try:
+        return ResultStore(folder).load().assign(results_folder=str(folder))
+    except FileNotFoundError:
+        raise ConfigError(f"{folder}: no stored results (runs/*.parquet); run a suite first") from None
+
+
+def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: str) -> pd.DataFrame:
+    """Rows whose ``column`` matches any of the patterns (exact labels or shell wildcards)."""
+    labels = sorted(runs[column].astype(str).unique())
+    chosen = [label for label in labels if any(fnmatchcase(label, p) for p in patterns)]
+    missing = [p for p in patterns if not any(fnmatchcase(label, p) for label in labels)]
+    if missing:
+        raise ConfigError(f"{option}: {', '.join(missing)}: no such label in the results; allowed: {', '.join(labels)}")
+    return runs[runs[column].isin(chosen)]
+
+
+def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), optimizers: Sequence[str] = ()) -> LoadedRuns:
+    """Every stored row of the folders, in order; a run id stored in several folders is kept from
+    the first folder that holds it. ConfigError (one line for the CLI) when a folder has no results
+    or a selection matches nothing."""
+    folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
+    frames = [_load_one(folder) for folder in folders]
+    notes = []
+    seen: set[str] = set()
+    kept = []
+    for folder, frame in zip(folders, frames, strict=True):
+        ids = set(frame["run_id"])
+        repeated = ids & seen
+        if repeated:
+            notes.append(f"{len(repeated)} run(s) in {folder} were also in an earlier folder; the first copy is kept")
+        kept.append(frame[~frame["run_id"].isin(repeated)])
+        seen |= ids
+    runs = pd.concat(kept, ignore_index=True)
+    if problems:
+        runs = _select(runs, "problem_label", problems, "--problems")
+    if optimizers:
+        runs = _select(runs, "optimizer_label", optimizers, "--optimizers")
+    runs = runs.assign(**{column: float("nan") for column in METRIC_COLUMNS if column not in runs})
+    return LoadedRuns(runs.reset_index(drop=True), notes)
