@@ -7,6 +7,7 @@ import struct
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,6 +42,20 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 CLI = [sys.executable, "-m", "dfo_bench"]
+
+GOOD: dict[str, Any] = {
+    "name": "good",
+    "problems": ["digits-mlp"],
+    "optimizers": ["random-search", {"name": "de", "params": {"F": 0.8}}],
+    "seeds": [0, 1, 2],
+    "budget": {"evaluations": 100},
+}
+"""A small valid suite that tests change one field at a time."""
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    """GOOD with fields replaced; None removes one."""
+    return {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

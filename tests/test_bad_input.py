@@ -19,20 +19,7 @@ import yaml
 
 from dfo_bench.errors import ConfigError
 from dfo_bench.suite import load_suite
-from tests.conftest import CLI, cli_env
-
-GOOD: dict[str, Any] = {
-    "name": "good",
-    "problems": ["digits-mlp"],
-    "optimizers": ["random-search", {"name": "de", "params": {"F": 0.8}}],
-    "seeds": [0, 1, 2],
-    "budget": {"evaluations": 100},
-}
-
-
-def suite(**changes: Any) -> dict[str, Any]:
-    """GOOD with fields replaced; None removes one."""
-    return {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+from tests.conftest import CLI, GOOD, cli_env, with_changes
 
 
 def text(**lines: str) -> str:
@@ -48,7 +35,7 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     # whole), words it must also contain: what was wrong and what is allowed)
     # seeds
     "seed negative": (text(seeds="[0, -1]"), "seeds[1]", ["greater than or equal to 0", "got -1"]),
-    "seed 2**63": (suite(seeds=[2**63]), "seeds[0]", ["less than 9223372036854775808"]),
+    "seed 2**63": (with_changes(seeds=[2**63]), "seeds[0]", ["less than 9223372036854775808"]),
     "seed bool": (text(seeds="[true]"), "seeds[0]", ["valid integer", "got True"]),
     "seed float": (text(seeds="[1.5]"), "seeds[0]", ["valid integer", "got 1.5"]),
     "seed .nan": (text(seeds="[.nan]"), "seeds[0]", ["valid integer", "got nan"]),
@@ -61,12 +48,12 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "budget samples .nan": (text(budget="{samples: .NaN}"), "budget.samples", ["finite number", "got nan"]),
     "budget zero": (text(budget="{evaluations: 0}"), "budget.evaluations", ["greater than 0", "got 0"]),
     "budget negative": (text(budget="{seconds: -5}"), "budget.seconds", ["greater than 0", "got -5"]),
-    "budget missing": (suite(budget=None), "budget", ["Field required"]),
+    "budget missing": (with_changes(budget=None), "budget", ["Field required"]),
     "budget without a limit": (text(budget="{}"), "budget", ["set at least one of evaluations, samples, seconds"]),
     "budget a string": (text(budget="lots"), "budget", ["valid dictionary", "got 'lots'"]),
     "budget evaluations a string": (text(budget="{evaluations: many}"), "budget.evaluations", ["valid integer", "'many'"]),
     "budget evaluations 2**63": (
-        suite(budget={"evaluations": 2**63}),
+        with_changes(budget={"evaluations": 2**63}),
         "budget.evaluations",
         ["less than or equal to 9223372036854775807"],
     ),
@@ -287,7 +274,7 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "suite name with a slash": (text(name="a/b"), "name", ["should match pattern", "'a/b'"]),
     "suite name empty": (text(name="''"), "name", ["at least 1 character"]),
     "unknown top-level field": (
-        suite(seed=[1]),
+        with_changes(seed=[1]),
         "suite",
         ["unknown field 'seed'", "allowed: name, problems, optimizers, seeds, budget"],
     ),
@@ -379,7 +366,7 @@ def test_bad_suite_through_the_cli(case: str, tmp_path: Path) -> None:
 
 def good_suite(tmp_path: Path, **changes: Any) -> Path:
     """A suite that passes validation, on a test function (no data needed)."""
-    return write(tmp_path, suite(problems=["sphere"], **changes))
+    return write(tmp_path, with_changes(problems=["sphere"], **changes))
 
 
 def folder(tmp_path: Path, name: str = "results") -> Path:

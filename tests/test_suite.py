@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dfo_bench.registry import optimizers
 from dfo_bench.suite import load_suite
-from tests.conftest import REPO, fake_cifar_root, fake_mnist
-
-GOOD: dict[str, Any] = {
-    "name": "good",
-    "problems": ["digits-mlp"],
-    "optimizers": ["random-search", {"name": "de", "params": {"F": 0.8}}],
-    "seeds": [0, 1, 2],
-    "budget": {"evaluations": 100},
-}
-
-
-def with_changes(**changes: Any) -> dict[str, Any]:
-    suite = {**GOOD, **changes}
-    return {k: v for k, v in suite.items() if v is not None}
+from tests.conftest import GOOD, REPO, fake_cifar_root, fake_mnist, with_changes
 
 
 def test_suite_expands_into_problem_x_optimizer_x_seed_runs(write_suite) -> None:
