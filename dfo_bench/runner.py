@@ -64,15 +64,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def failed_result(spec: RunSpec, error: str | None) -> RunResult:
+    """A result with no trace: how a run that never finished is stored (its worker died), and
+    what ``execute`` starts from (``error`` None)."""
+    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return RunResult(spec=spec, run_seed=run_seed, started_at=started, device=spec.device, error=error)
+
+
 def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
     """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised.
 
     ``cache_dir`` keeps pre-trained starting weights for the other runs of a suite. The process's
     torch thread count is the spec's during the run and restored after it.
     """
-    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = RunResult(spec=spec, run_seed=run_seed, started_at=started, device=spec.device)
+    result = failed_result(spec, None)
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
