@@ -9,6 +9,7 @@ and starts a new worker, where the standard pool breaks every pending future
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -28,15 +29,30 @@ class SequentialExecutor:
             yield task(spec)
 
 
+_in_run = False
+"""In a worker: whether a run is being executed (what SIGTERM has to unwind)."""
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    if _in_run:
+        raise SystemExit(128 + signum)
+    os._exit(128 + signum)  # idle: nothing to clean up, exit as pebble does
 
 
 def _worker_started() -> None:
-    """In each worker: SIGTERM unwinds the run (its temporary file and running marker are removed
-    by their ``finally``) instead of pebble's immediate exit; SIGINT stays ignored (pebble's
-    choice: the suite's process decides what a Ctrl-C stops)."""
+    """In each worker: SIGTERM during a run unwinds it (its temporary file and running marker are
+    removed by their ``finally``) instead of pebble's immediate exit; SIGINT stays ignored
+    (pebble's choice: the suite's process decides what a Ctrl-C stops)."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _run_in_worker(task: RunTask, spec: RunSpec) -> RunSummary:
+    global _in_run
+    _in_run = True
+    try:
+        return task(spec)
+    finally:
+        _in_run = False
 
 
 class ProcessExecutor:
@@ -55,7 +71,7 @@ class ProcessExecutor:
         tries: dict[Future[RunSummary], tuple[RunSpec, int]] = {}
 
         def submit(spec: RunSpec, attempt: int) -> None:
-            tries[pool.schedule(task, args=(spec,))] = (spec, attempt)
+            tries[pool.schedule(_run_in_worker, args=(task, spec))] = (spec, attempt)
 
         try:
             for spec in specs:

@@ -10,9 +10,13 @@ mode); as that mode starts every job at once, at most ``array_parallelism`` are 
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import submitit
@@ -78,7 +82,9 @@ class SlurmExecutor:
         say(f"submitit on {where}: the jobs write results into the results folder; logs in {task.root / 'slurm'}")
 
         def submit(batch: list[RunSpec], attempt: int) -> None:
-            jobs.extend((job, spec, attempt) for job, spec in zip(executor.map_array(requeueable, batch), batch, strict=True))
+            with _stderr_to(task.root / "slurm" / "local-controllers.log") if self.cluster == "local" else nullcontext():
+                submitted = executor.map_array(requeueable, batch)
+            jobs.extend((job, spec, attempt) for job, spec in zip(submitted, batch, strict=True))
 
         try:
             if self.cluster != "local":
@@ -107,6 +113,23 @@ class SlurmExecutor:
                     yield summary
         finally:
             _cancel([job for job, _, _ in jobs], local=self.cluster == "local")
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Local mode: the job controllers submitit starts inherit this process's stderr, and print a
+    traceback there when a Ctrl-C reaches them with the rest of the terminal's process group;
+    they get a log file instead (their jobs' own output goes to submitit's logs anyway)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "a") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _cancel(jobs: list[Any], local: bool) -> None:
