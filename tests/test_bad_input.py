@@ -530,9 +530,9 @@ def test_cuda_suite_on_a_machine_without_cuda_is_refused_up_front(tmp_path: Path
         (["--bogus"], ["No such option '--bogus'"]),
         (["--executor", "cluster"], ["'--executor'", "'cluster' is not one of 'sequential', 'process', 'dask', 'slurm'"]),
         (["--gpus-per-run", "-1"], ["'--gpus-per-run'", "-1 is not in the range x>=0"]),
-        (["--partition"], ["Option '--partition' requires an argument"]),
+        (["--cluster", "pbs"], ["'--cluster'", "'pbs' is not one of 'slurm', 'local'"]),
     ],
-    ids=["workers 0", "workers not a number", "unknown option", "executor unknown", "negative GPUs", "partition missing"],
+    ids=["workers 0", "workers not a number", "unknown option", "executor unknown", "negative GPUs", "cluster unknown"],
 )
 def test_bad_option_is_one_line(args: list[str], words: list[str], tmp_path: Path) -> None:
     line = dfo_bench(tmp_path, "run", str(good_suite(tmp_path)), "--out", str(tmp_path / "results"), *args)
