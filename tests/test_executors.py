@@ -290,3 +290,22 @@ def test_sbatch_script_submitit_would_write_holds_the_requested_resources(tmp_pa
         "#SBATCH --signal=USR2@90",
     ]:
         assert line in script.splitlines(), f"{line} not in\n{script}"
+
+
+def test_dask_scheduler_by_address_with_results_returned_to_the_client(write_suite, tmp_path: Path, monkeypatch, capfd) -> None:
+    """An existing scheduler (``address``) whose workers do not see the results folder: they
+    return the results and the client stores them, the same as a sequential run's."""
+    from distributed import LocalCluster
+
+    import dfo_bench.executors.dask as dask_executor
+
+    suite = load_suite(write_suite(SUITE))
+    run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
+    monkeypatch.setattr(dask_executor, "sees_folder", lambda client, root: False)  # as on machines without the shared folder
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        executor = make_executor(ExecutorConfig(kind="dask", address=cluster.scheduler_address), suite)
+        summaries = run_suite(suite, tmp_path / "returned", executor, progress=False)
+    assert all(s.result is not None and s.status == "ok" for s in summaries)
+    assert f"dask scheduler {cluster.scheduler_address}: the workers do not see the results folder" in capfd.readouterr().err
+    pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"))
+    assert leftovers(tmp_path / "returned") == []
