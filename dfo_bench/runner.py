@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from dfo_bench.budget import Budget
 from dfo_bench.loop import optimize
@@ -76,13 +77,16 @@ def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
     """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised.
 
     ``cache_dir`` keeps pre-trained starting weights for the other runs of a suite. The process's
-    torch thread count is the spec's during the run and restored after it.
+    torch and BLAS thread counts are the spec's during the run and restored after it.
     """
     result = failed_result(spec, None)
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
-        _run(spec, cache_dir, result)
+        # NumPy's BLAS (pycma's eigendecompositions) too: a pool's workers each starting one BLAS
+        # thread per core oversubscribe the machine (cma-es ran 12x slower in a 2-worker pool).
+        with threadpool_limits(limits=spec.threads):
+            _run(spec, cache_dir, result)
     except Exception as exc:  # a failed run is stored with its error; the suite goes on
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
