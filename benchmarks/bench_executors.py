@@ -1,6 +1,6 @@
 """The same 12-run digits suite through every executor: wall time and the engine's cost per run.
 
-Runs ``digits-mlp`` × (random-search, de, cma-es) × 4 seeds (``--evaluations`` each) into a fresh
+Runs ``digits-mlp`` × (random-search, de, ga) × 4 seeds (``--evaluations`` each) into a fresh
 folder per engine: sequential, the process pool, a Dask LocalCluster and submitit's local mode
 (``--workers`` at once for the last three). For each it prints the wall time, the runs' own time
 (the sum of their stored search seconds, which leave out checkpoint measurements and set-up), and
@@ -8,7 +8,7 @@ the overhead per run = (wall × slots − runs' own time) / runs, where slots is
 run at once (1 sequential, ``--workers`` otherwise): what the engine and each run's set-up cost
 beyond the search. Both are also shown as ratios to sequential.
 
-Run:  .venv/bin/python benchmarks/bench_executors.py [--evaluations 3000] [--workers 2] [--json PATH]
+Run:  .venv/bin/python benchmarks/bench_executors.py [--evaluations 20000] [--workers 2] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dfo_bench.suite import ExecutorConfig, load_suite
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="One 12-run suite through every executor.")
-    parser.add_argument("--evaluations", type=int, default=3000, help="budget of each run (default 3000)")
+    parser.add_argument("--evaluations", type=int, default=20000, help="budget of each run (default 20000)")
     parser.add_argument("--workers", type=int, default=2, help="runs at once for the parallel engines (default 2)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args()
@@ -54,7 +54,7 @@ def main() -> None:
             {
                 "name": "bench-executors",
                 "problems": ["digits-mlp"],
-                "optimizers": ["random-search", {"name": "de", "params": {"popsize": 16}}, "cma-es"],
+                "optimizers": ["random-search", {"name": "de", "params": {"popsize": 16}}, "ga"],
                 "seeds": [0, 1, 2, 3],
                 "budget": {"evaluations": args.evaluations},
                 "device": "cpu",
@@ -88,7 +88,7 @@ def main() -> None:
     ]
     headers = ["engine", "wall s", "wall / sequential", "runs' own s", "overhead per run s", "overhead / sequential"]
     print(f"{len(suite.runs)} runs of {args.evaluations} evaluations, {args.workers} at once for the parallel engines")
-    print(tabulate(table, headers=headers, disablenumparse=True))
+    print(tabulate(table, headers=headers, disable_numparse=True))
     if args.json:
         write_json(args.json, {"runs": len(suite.runs), "evaluations": args.evaluations, "workers": args.workers, "rows": rows})
 
