@@ -23,7 +23,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,5 +39,5 @@ def remove_stale_temporaries(root: Path) -> None:
     """Delete temporary files of ``write_atomically`` under ``root`` whose writer process is gone."""
     for tmp in root.glob("**/.*.tmp"):
         pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
-        if pid.isdigit() and not _process_exists(int(pid)):
+        if pid.isdigit() and not process_exists(int(pid)):
             tmp.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The ``dfo-bench`` command: list, run, report, export.
+"""The ``dfo-bench`` command: list, run, status, report, export.
 
 Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
 exit status 2, and is found before anything is written.
@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from dfo_bench.errors import ConfigError, DfoBenchError
 from dfo_bench.registry import Registry, optimizers, problems
+from dfo_bench.suite import ExecutorConfig, Suite, format_error, load_suite
 
 REGISTRIES: dict[str, Registry[Any]] = {"problems": problems, "optimizers": optimizers}
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -51,37 +53,113 @@ def list_(kind: str, origin: bool) -> None:
             click.echo(f"  {entry:<{width}}  {text}" + (f"  [{where}]" if origin else ""))
 
 
+def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> ExecutorConfig:
+    """The suite's executor with the command line's choices on top (validated like the suite).
+
+    ``--executor`` names the kind; without it, ``--address`` means dask, a Slurm option means
+    slurm and ``--workers`` alone the process pool (as before). Options of another kind than the
+    suite's start from that kind's defaults."""
+    given = {key: value for key, value in options.items() if value is not None}
+    if kind is None and given:
+        if "address" in given:
+            kind = "dask"
+        elif set(given) & {"partition", "gpus_per_run", "cpus_per_run", "time_min", "mem_gb", "cluster"}:
+            kind = "slurm"
+        elif suite.config.executor.kind not in ("process", "dask"):
+            kind = "process"
+    base = suite.config.executor.options()
+    if kind is not None and kind != base["kind"]:
+        base = {"kind": kind}
+    merged = base | given
+    try:
+        return ExecutorConfig(**merged)
+    except ValidationError as exc:
+        raise ConfigError(format_error(suite.path, "executor", exc, merged) + " (with the command line's options)") from None
+
+
 @cli.command()
 @click.argument("suite_file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: results/<suite name>).")
-@click.option("--workers", type=click.IntRange(min=1), help="Run in a process pool of this size (overrides the suite).")
-@click.option("--sequential", is_flag=True, help="Run one run after another in this process (overrides the suite).")
+@click.option(
+    "--executor",
+    "kind",
+    type=click.Choice(["sequential", "process", "dask", "slurm"]),
+    help="How runs are executed (overrides the suite's executor.kind).",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Process pool size, or workers of a dask LocalCluster.")
+@click.option("--sequential", is_flag=True, help="Run one run after another in this process (= --executor sequential).")
+@click.option("--address", help="dask: scheduler address, e.g. tcp://host:8786 (default: start a LocalCluster).")
+@click.option("--partition", help="slurm: partition.")
+@click.option("--gpus-per-run", type=click.IntRange(min=0), help="slurm: GPUs per run.")
+@click.option("--cpus-per-run", type=click.IntRange(min=1), help="slurm: CPUs per run.")
+@click.option("--time-min", type=click.IntRange(min=1), help="slurm: time limit per run, minutes.")
+@click.option("--mem-gb", type=click.FloatRange(min=0, min_open=True), help="slurm: memory per run, GB.")
+@click.option("--cluster", type=click.Choice(["slurm", "local"]), help="slurm: 'local' runs the jobs on this machine.")
 @click.option("--retry-failed", is_flag=True, help="Run again the runs stored as failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(suite_file: Path, out: Path | None, workers: int | None, sequential: bool, retry_failed: bool, quiet: bool) -> None:
-    """Run a suite; runs already stored are skipped, so an interrupted suite resumes."""
+def run(
+    suite_file: Path,
+    out: Path | None,
+    kind: str | None,
+    sequential: bool,
+    retry_failed: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Run a suite; runs already stored are skipped, so an interrupted suite resumes.
+
+    Ctrl-C or SIGTERM cancels the pending runs, stops the workers, says how many runs are stored
+    and exits 130 / 143; running it again resumes."""
     from dfo_bench.executors import make_executor, pending_runs, run_suite
+    from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
     from dfo_bench.store import ResultStore
-    from dfo_bench.suite import load_suite
 
     suite = load_suite(suite_file)
-    try:
-        device = resolve_device(suite.config.device)
-    except RuntimeError as exc:
-        raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
+    config = executor_config(suite, "sequential" if sequential else kind, options)
+    where = f"{config.kind} executor"
+    if config.kind in ("sequential", "process"):
+        try:
+            where = str(resolve_device(suite.config.device))
+        except RuntimeError as exc:
+            raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
     out = check_out(out or Path("results") / suite.name)
-    executor_config = suite.config.executor
-    kind = "sequential" if sequential else "process" if workers else executor_config.kind
-    executor = make_executor(kind, workers or executor_config.workers)
-    todo = len(pending_runs(suite, ResultStore(out), retry_failed))
-    stored = len(suite.runs) - todo
-    click.echo(f"{suite.name}: {len(suite.runs)} runs on {device}, {stored} already stored, {todo} to run -> {out}")
-    summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
+    try:
+        executor = make_executor(config, suite)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{suite_file}: executor.kind: {config.kind} needs {exc.name}; install it with pip install 'dfo-bench[cluster]'"
+        ) from None
+    store = ResultStore(out)
+    todo = pending_runs(suite, store, retry_failed)
+    stored = len(suite.runs) - len(todo)
+    click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
+    try:
+        with stop_on_signals():
+            summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
+    except Interrupted as stop:
+        now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)
+        click.echo(
+            f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
+            f"{len(suite.runs) - now} not run; run the same command again to resume",
+            err=True,
+        )
+        sys.exit(stop.exit_status)
     failed = [s for s in summaries if s.status != "ok"]
     for summary in failed:
         click.echo(f"failed: {summary.run_id}: {summary.error}", err=True)
     click.echo(f"{suite.name}: {len(summaries) - len(failed)} ok, {len(failed)} failed; results in {out}")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+def status(results: Path) -> None:
+    """Runs done, failed, running and pending per optimizer in a results folder."""
+    from dfo_bench.status import folder_status, render
+
+    (folder,) = _results_folders((results,))
+    for line in render(folder_status(folder)):
+        click.echo(line)
 
 
 def split_labels(values: tuple[str, ...]) -> list[str]:

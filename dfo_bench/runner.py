@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from dfo_bench.budget import Budget
 from dfo_bench.loop import optimize
@@ -64,19 +65,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def failed_result(spec: RunSpec, error: str | None) -> RunResult:
+    """A result with no trace: how a run that never finished is stored (its worker died), and
+    what ``execute`` starts from (``error`` None)."""
+    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return RunResult(spec=spec, run_seed=run_seed, started_at=started, device=spec.device, error=error)
+
+
 def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
     """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised.
 
     ``cache_dir`` keeps pre-trained starting weights for the other runs of a suite. The process's
-    torch thread count is the spec's during the run and restored after it.
+    torch and BLAS thread counts are the spec's during the run and restored after it.
     """
-    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = RunResult(spec=spec, run_seed=run_seed, started_at=started, device=spec.device)
+    result = failed_result(spec, None)
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
-        _run(spec, cache_dir, result)
+        # NumPy's BLAS (pycma's eigendecompositions) too: a pool's workers each starting one BLAS
+        # thread per core oversubscribe the machine (cma-es ran 12x slower in a 2-worker pool).
+        with threadpool_limits(limits=spec.threads):
+            _run(spec, cache_dir, result)
     except Exception as exc:  # a failed run is stored with its error; the suite goes on
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""

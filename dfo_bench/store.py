@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
+from datetime import datetime, timezone
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from dfo_bench.atomic import remove_stale_temporaries, write_atomically
+from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_atomically
 from dfo_bench.hashing import canonical_json
 from dfo_bench.runner import RunResult
+from dfo_bench.spec import RunSpec
 
 PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")
 VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-learn", "pydantic", "nevergrad", "pymoo")
@@ -147,5 +151,41 @@ class ResultStore:
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
     def remove_stale_temporaries(self) -> None:
-        """Delete temporary files of writers that were killed (their process is gone)."""
+        """Delete temporary files of writers that were killed (their process is gone), and the
+        running markers they left on this host."""
         remove_stale_temporaries(self.root)
+        for marker in self.running_markers():
+            if marker.get("host") == socket.gethostname() and not process_exists(int(marker.get("pid", 0))):
+                self.unmark_running(str(marker["run_id"]))
+
+    # A run being executed has a small marker file, written by its worker (atomically) when it
+    # starts and removed when its result is stored or it stops: what ``dfo-bench status`` and the
+    # progress bar count as running. A worker killed outright leaves its marker; it is removed by
+    # the next suite on this folder (same host, process gone) or when its run is stored.
+
+    def marker(self, run_id: str) -> Path:
+        return self.root / "running" / f"{run_id}.json"
+
+    def mark_running(self, spec: RunSpec) -> None:
+        marker = {
+            "run_id": spec.run_id,
+            "problem_label": spec.problem.label,
+            "optimizer_label": spec.optimizer.label,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_atomically(self.marker(spec.run_id), lambda tmp: tmp.write_text(json.dumps(marker)))
+
+    def unmark_running(self, run_id: str) -> None:
+        self.marker(run_id).unlink(missing_ok=True)
+
+    def running_markers(self) -> list[dict[str, Any]]:
+        """The markers of runs being executed (those that vanish while read are left out)."""
+        markers = []
+        for path in sorted((self.root / "running").glob("*.json")):
+            try:
+                markers.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return markers

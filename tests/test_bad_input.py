@@ -259,9 +259,47 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "checkpoints 19": (text(checkpoints="19"), "checkpoints", ["greater than or equal to 20"]),
     "checkpoints 1001": (text(checkpoints="1001"), "checkpoints", ["less than or equal to 1000"]),
     "threads 0": (text(threads="0"), "threads", ["greater than or equal to 1"]),
-    "executor kind unknown": (text(executor="{kind: cluster}"), "executor.kind", ["'sequential' or 'process'", "'cluster'"]),
-    "executor shorthand unknown": (text(executor="cluster"), "executor.kind", ["'sequential' or 'process'"]),
+    "executor kind unknown": (
+        text(executor="{kind: cluster}"),
+        "executor.kind",
+        ["'sequential', 'process', 'dask' or 'slurm'", "'cluster'"],
+    ),
+    "executor shorthand unknown": (text(executor="cluster"), "executor.kind", ["'sequential', 'process', 'dask' or 'slurm'"]),
     "executor workers 0": (text(executor="{kind: process, workers: 0}"), "executor.workers", ["greater than or equal to 1"]),
+    "executor retries negative": (text(executor="{kind: process, retries: -1}"), "executor.retries", ["greater than or equal to 0"]),
+    "executor field of another kind": (
+        text(executor="{kind: dask, partition: gpu}"),
+        "executor.partition",
+        ["a field of kind slurm, not of dask", "allowed for dask: address, workers"],
+    ),
+    "executor unknown field": (
+        text(executor="{kind: process, nodes: 2}"),
+        "executor",
+        ["unknown field 'nodes'", "allowed: kind, workers, retries"],
+    ),
+    "dask address empty": (text(executor="{kind: dask, address: ''}"), "executor.address", ["at least 1 character"]),
+    "dask address a number": (text(executor="{kind: dask, address: 8786}"), "executor.address", ["valid string", "got 8786"]),
+    "dask memory limit not a size": (
+        text(executor="{kind: dask, memory_limit: lots}"),
+        "executor.memory_limit",
+        ["not a memory size", "allowed: bytes, or a size like 4GiB"],
+    ),
+    "dask threads 0": (text(executor="{kind: dask, threads_per_worker: 0}"), "executor.threads_per_worker", ["greater than or equal to 1"]),
+    "slurm partition not a string": (text(executor="{kind: slurm, partition: 5}"), "executor.partition", ["valid string", "got 5"]),
+    "slurm partition a list": (text(executor="{kind: slurm, partition: [gpu]}"), "executor.partition", ["valid string"]),
+    "slurm negative GPUs": (text(executor="{kind: slurm, gpus_per_run: -1}"), "executor.gpus_per_run", ["greater than or equal to 0", "got -1"]),
+    "slurm CPUs 0": (text(executor="{kind: slurm, cpus_per_run: 0}"), "executor.cpus_per_run", ["greater than or equal to 1"]),
+    "slurm time 0": (text(executor="{kind: slurm, time_min: 0}"), "executor.time_min", ["greater than or equal to 1"]),
+    "slurm memory .inf": (text(executor="{kind: slurm, mem_gb: .inf}"), "executor.mem_gb", ["finite number"]),
+    "slurm memory negative": (text(executor="{kind: slurm, mem_gb: -4}"), "executor.mem_gb", ["greater than 0"]),
+    "slurm array parallelism 0": (text(executor="{kind: slurm, array_parallelism: 0}"), "executor.array_parallelism", ["greater than or equal to 1"]),
+    "slurm cluster unknown": (text(executor="{kind: slurm, cluster: pbs}"), "executor.cluster", ["'slurm' or 'local'", "'pbs'"]),
+    "slurm option unknown to submitit": (
+        text(executor="{kind: slurm, slurm_bogus: 1}"),
+        "executor",
+        ["unknown field 'slurm_bogus'", "allowed slurm_* options", "slurm_qos"],
+    ),
+    "slurm option on dask": (text(executor="{kind: dask, slurm_qos: high}"), "executor", ["unknown field 'slurm_qos'", "for kind slurm"]),
     "device unknown": (text(device="tpu"), "device", ["'auto', 'cpu' or 'cuda'", "'tpu'"]),
     "duplicate labels": (
         text(optimizers="[de, de]"),
@@ -298,6 +336,8 @@ THROUGH_CLI = [
     "super_batch on sphere",
     "non-UTF-8 bytes",
     "empty file",
+    "slurm partition not a string",
+    "slurm negative GPUs",
 ]
 """Suite cases also run through ``dfo-bench run``, one of each kind of check."""
 
@@ -420,6 +460,19 @@ def report_out_is_a_file(t: Path) -> Setup:
     return a_file(t), ["report", str(folder(t)), "--out", str(t / "taken")]
 
 
+def run_options_of_two_kinds(t: Path) -> Setup:
+    path = good_suite(t)
+    return path, ["run", str(path), "--out", str(t / "results"), "--executor", "slurm", "--address", "tcp://host:8786"]
+
+
+def status_on_a_file(t: Path) -> Setup:
+    return a_file(t), ["status", str(t / "taken")]
+
+
+def status_on_a_missing_folder(t: Path) -> Setup:
+    return t / "absent", ["status", str(t / "absent")]
+
+
 COMMANDS = {
     # case: (setup in tmp_path, the field the line names after the path, words it holds)
     "suite is a folder": (suite_is_a_folder, None, ["cannot read", "Is a directory"]),
@@ -431,6 +484,13 @@ COMMANDS = {
     "report on a file": (report_on_a_file, "RESULTS", ["is a file", "allowed: a results folder"]),
     "report on a missing folder": (report_on_a_missing_folder, None, ["no stored results"]),
     "report --out is a file": (report_out_is_a_file, "--out", ["is a file", "allowed: a folder"]),
+    "run --address with --executor slurm": (
+        run_options_of_two_kinds,
+        "executor.address",
+        ["a field of kind dask, not of slurm", "with the command line's options"],
+    ),
+    "status on a file": (status_on_a_file, "RESULTS", ["is a file", "allowed: a results folder"]),
+    "status on a missing folder": (status_on_a_missing_folder, "RESULTS", ["no such folder"]),
 }
 
 
@@ -455,8 +515,11 @@ def test_cuda_suite_on_a_machine_without_cuda_is_refused_up_front(tmp_path: Path
         (["--workers", "0"], ["'--workers'", "0 is not in the range"]),
         (["--workers", "two"], ["'--workers'", "'two' is not a valid integer"]),
         (["--bogus"], ["No such option '--bogus'"]),
+        (["--executor", "cluster"], ["'--executor'", "'cluster' is not one of 'sequential', 'process', 'dask', 'slurm'"]),
+        (["--gpus-per-run", "-1"], ["'--gpus-per-run'", "-1 is not in the range x>=0"]),
+        (["--cluster", "pbs"], ["'--cluster'", "'pbs' is not one of 'slurm', 'local'"]),
     ],
-    ids=["workers 0", "workers not a number", "unknown option"],
+    ids=["workers 0", "workers not a number", "unknown option", "executor unknown", "negative GPUs", "cluster unknown"],
 )
 def test_bad_option_is_one_line(args: list[str], words: list[str], tmp_path: Path) -> None:
     line = dfo_bench(tmp_path, "run", str(good_suite(tmp_path)), "--out", str(tmp_path / "results"), *args)

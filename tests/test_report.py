@@ -156,7 +156,7 @@ def test_report_builds_without_running_anything(results: Path, tmp_path: Path, m
         raise AssertionError("the report ran a run")
 
     monkeypatch.setattr("dfo_bench.runner.execute", refuse)
-    monkeypatch.setattr("dfo_bench.executors.execute", refuse)
+    monkeypatch.setattr("dfo_bench.executors.base.execute", refuse)
     before = sorted((results / "runs").iterdir())
     assert build_report(results, tmp_path / "out") == tmp_path / "out" / "report.html"
     assert build_report(results, tmp_path / "out").exists()  # rebuilding into the same folder is fine

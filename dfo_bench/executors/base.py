@@ -1,0 +1,99 @@
+"""What every executor shares: the task a worker runs for one spec, the summary it sends back,
+and the interface an engine plugs into.
+
+An executor is handed a picklable ``RunTask`` and the pending specs, and yields one
+``RunSummary`` per spec as runs complete. Which engine runs the task (this process, a local
+pool, Dask, Slurm) changes nothing in a result: the task builds the run from its spec alone.
+An executor never raises for a run: a run whose worker died is retried and then summarised as
+failed (``lost``), with a result for the client to store.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from dfo_bench.runner import RunResult, execute, failed_result
+from dfo_bench.spec import RunSpec
+from dfo_bench.store import ResultStore
+
+Say = Callable[[str], None]
+"""Where an executor reports one line (a retried run, the mode it runs in)."""
+
+
+def say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    error: str | None
+    result: RunResult | None = None
+    """A result the client must store: a worker that could not write to the results folder
+    returned it, or the run was lost with its worker. None when the worker stored it."""
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Execute one run and store its result atomically; what a worker runs for each spec.
+
+    With ``shared`` (the results folder is visible to the worker) the worker writes the result
+    into ``root`` and a running marker while it works; otherwise it returns the result for the
+    client to write and touches no file. A run already stored ok (a requeued job, a task run
+    twice) is not run again.
+    """
+
+    root: Path
+    shared: bool = True
+
+    def __call__(self, spec: RunSpec) -> RunSummary:
+        if not self.shared:
+            result = execute(spec)
+            return RunSummary(spec.run_id, result.status, result.error, result)
+        store = ResultStore(self.root)
+        if store.status(spec.run_id) == "ok":
+            return RunSummary(spec.run_id, "ok", None)
+        store.mark_running(spec)
+        try:
+            result = execute(spec, cache_dir=self.root / "cache")
+            store.write(result)
+        finally:
+            store.unmark_running(spec.run_id)
+        return RunSummary(spec.run_id, result.status, result.error)
+
+
+def lost(spec: RunSpec, reason: str) -> RunSummary:
+    """A run that never finished (its worker died every time it was tried): stored as failed."""
+    return RunSummary(spec.run_id, "failed", reason, failed_result(spec, reason))
+
+
+def exit_reason(code: int | None) -> str:
+    """A worker's exit code in words: ``killed by SIGKILL`` (what the out-of-memory killer sends too)."""
+    if code is None:
+        return "gone"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" + (" (out of memory, or kill -9)" if name == "SIGKILL" else "")
+    return f"exited with status {code}"
+
+
+class Executor(Protocol):
+    def map(self, task: RunTask, specs: Iterable[RunSpec], say: Say = say_on_stderr) -> Generator[RunSummary, None, None]:
+        """Run ``task`` on every spec, yielding summaries in completion order. Closing the iterator
+        (a signal, an error in the caller) cancels what has not run and stops the workers."""
+        ...
+
+
+def running_count(executor: Executor) -> int | None:
+    """Runs the executor knows to be running, where it knows better than the markers (None)."""
+    count = getattr(executor, "running", None)
+    return count() if callable(count) else None

@@ -1,0 +1,60 @@
+"""The progress line of a running suite: runs done / failed / running, elapsed and time left.
+
+tqdm draws it (on stderr, and only when stderr is a terminal); a small thread refreshes it every
+second, so the running count and elapsed time move between results too.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+
+from tqdm import tqdm
+
+
+class Progress:
+    def __init__(self, total: int, name: str, running: Callable[[], int], enabled: bool = True) -> None:
+        self.done = 0
+        self.failed = 0
+        self._running = running
+        self._lock = threading.Lock()
+        self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=None if enabled else True)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if not self._bar.disable:
+            self._thread = threading.Thread(target=self._refresh_every_second, daemon=True)
+            self._thread.start()
+
+    def _postfix(self) -> str:
+        try:
+            running = self._running()
+        except Exception:  # a count that cannot be had now is shown as unknown
+            return f"ok={self.done} failed={self.failed}"
+        return f"ok={self.done} failed={self.failed} running={running}"
+
+    def _refresh_every_second(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                self._bar.set_postfix_str(self._postfix(), refresh=True)
+
+    def advance(self, status: str) -> None:
+        with self._lock:
+            if status == "ok":
+                self.done += 1
+            else:
+                self.failed += 1
+            self._bar.set_postfix_str(self._postfix(), refresh=False)
+            self._bar.update()
+
+    def write(self, line: str) -> None:
+        """A line above the bar (or on stderr when there is no bar)."""
+        with self._lock:
+            self._bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        with self._lock:
+            self._bar.close()

@@ -1,0 +1,311 @@
+"""Executors as a user meets them: the same stored metrics from every engine (sequential, process
+pool, a real Dask LocalCluster, submitit's real local mode), a worker killed mid-run, Ctrl-C and
+SIGTERM on ``dfo-bench run``, ``dfo-bench status``, and the sbatch script submitit would write.
+
+Every test that starts processes runs them in a session of their own and kills whatever is left
+of it at the end; signals go only to processes the test started.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from dfo_bench.executors import RunSummary, SequentialExecutor, make_executor, run_suite
+from dfo_bench.executors.base import lost
+from dfo_bench.store import ResultStore
+from dfo_bench.suite import ExecutorConfig, load_suite
+from tests.conftest import CLI, cli_env
+
+pytest.importorskip("distributed")
+pytest.importorskip("submitit")
+
+SUITE: dict[str, Any] = {
+    "name": "engines",
+    "problems": ["digits-mlp"],
+    "optimizers": ["random-search", {"name": "de", "params": {"popsize": 8}}],
+    "seeds": [0, 1],
+    "budget": {"evaluations": 60},
+    "checkpoints": 20,
+}
+LONGER = {**SUITE, "budget": {"evaluations": 6000}}
+"""4 runs of about a second each: long enough to be cut mid-way."""
+CLOCK = ["seconds", "final_seconds", "started_at"]
+"""Columns that legitimately differ between two runs of the same spec."""
+ENGINES: dict[str, dict[str, Any]] = {
+    "process": {"kind": "process", "workers": 2},
+    "dask": {"kind": "dask", "workers": 2},
+    "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
+}
+
+
+def stored(root: Path) -> pd.DataFrame:
+    return ResultStore(root).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
+
+
+def engine(suite_file: Path, name: str) -> Any:
+    suite = load_suite(suite_file)
+    return suite, make_executor(ExecutorConfig(**ENGINES[name]), suite)
+
+
+def leftovers(root: Path) -> list[str]:
+    """Half-written files and running markers: none may remain once a suite has stopped."""
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.name.endswith(".tmp") or p.parent.name == "running"]
+
+
+def test_every_engine_stores_the_same_metrics_as_sequential(write_suite, tmp_path: Path) -> None:
+    suite_file = write_suite(SUITE)
+    suite = load_suite(suite_file)
+    run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
+    expected = stored(tmp_path / "sequential")
+    assert len(expected["run_id"].unique()) == 4
+    for name in ENGINES:
+        suite, executor = engine(suite_file, name)
+        summaries = run_suite(suite, tmp_path / name, executor, progress=False)
+        assert sorted(s.run_id for s in summaries) == sorted(spec.run_id for spec in suite.runs), name
+        assert {s.status for s in summaries} == {"ok"}, [s.error for s in summaries]
+        pd.testing.assert_frame_equal(stored(tmp_path / name), expected, obj=name)
+        assert leftovers(tmp_path / name) == [], name
+        # stored runs are skipped whatever the engine: nothing is started again
+        assert run_suite(suite, tmp_path / name, executor, progress=False) == []
+
+
+def kill_first_run(root: Path, killed: list[str], stop: threading.Event) -> None:
+    """SIGKILL the worker of the first run seen running (its pid is in the run's marker)."""
+    store = ResultStore(root)
+    while not stop.is_set():
+        markers = [m for m in store.running_markers() if m.get("pid") != os.getpid()]
+        if markers:
+            time.sleep(0.3)  # mid-run, not while it starts
+            os.kill(int(markers[0]["pid"]), signal.SIGKILL)
+            killed.append(str(markers[0]["run_id"]))
+            return
+        time.sleep(0.02)
+
+
+def run_killing_one_worker(suite: Any, out: Path, executor: Any) -> tuple[list[RunSummary], str]:
+    """Run the suite while the worker of its first run is SIGKILLed mid-run; the summaries and the killed run's id."""
+    killed: list[str] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=kill_first_run, args=(out, killed, stop), daemon=True)
+    killer.start()
+    try:
+        summaries = run_suite(suite, out, executor, progress=False)
+    finally:
+        stop.set()
+        killer.join()
+    assert len(killed) == 1, "no worker was killed"
+    return summaries, killed[0]
+
+
+@pytest.mark.parametrize("name", ["process", "dask"])
+def test_worker_killed_mid_run_is_run_again_and_the_others_finish(name: str, write_suite, tmp_path: Path, capfd) -> None:
+    suite, executor = engine(write_suite({**LONGER, "budget": {"evaluations": 10000}, "seeds": [0]}), name)
+    out = tmp_path / "results"
+    summaries, killed = run_killing_one_worker(suite, out, executor)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenProcessPool" not in err, err
+    if name == "process":  # dask's scheduler runs the task again itself, silently
+        lines = [line for line in err.splitlines() if killed in line]
+        assert len(lines) == 1 and "killed by SIGKILL" in lines[0] and "running it again (retry 1 of 1)" in lines[0], err
+    assert sorted(s.run_id for s in summaries) == sorted(spec.run_id for spec in suite.runs)
+    assert {s.status for s in summaries} == {"ok"}, [s.error for s in summaries]
+    assert ResultStore(out).load()["run_id"].nunique() == 2
+    assert leftovers(out) == []
+
+
+def test_run_whose_job_dies_every_time_is_stored_as_failed_and_a_rerun_completes(write_suite, tmp_path: Path, capfd) -> None:
+    """submitit's local mode, no retries: the killed run's job ends without a result, the run is
+    stored as failed with the reason, the other run finishes; ``--retry-failed`` completes it."""
+    suite = load_suite(write_suite({**LONGER, "budget": {"evaluations": 10000}, "seeds": [0]}))
+    out = tmp_path / "results"
+    executor = make_executor(ExecutorConfig(**ENGINES["submitit-local"], retries=0), suite)
+    summaries, killed = run_killing_one_worker(suite, out, executor)
+    assert "Traceback" not in capfd.readouterr().err
+    failed = [s for s in summaries if s.status == "failed"]
+    assert [s.run_id for s in failed] == [killed]
+    assert re.fullmatch(r"its job \d+ ended without a result \(\w+\), 1 times", failed[0].error or ""), failed[0].error
+    assert ResultStore(out).status(killed) == "failed" and leftovers(out) == []
+    assert [s.status for s in summaries if s.run_id != killed] == ["ok"]
+    again = run_suite(suite, out, SequentialExecutor(), retry_failed=True, progress=False)
+    assert [(s.run_id, s.status) for s in again] == [(killed, "ok")]
+
+
+def session_processes(sid: int) -> list[int]:
+    """Live processes of the session ``sid`` (what a suite started in its own session left)."""
+    pids = []
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[3]) == sid and fields[0] not in "ZX":
+            pids.append(int(path.parent.name))
+    return pids
+
+
+def kill_session(sid: int) -> None:
+    for pid in session_processes(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def wait_for(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def interrupt(command: list[str], out: Path, signum: int, delay: float) -> tuple[int, str, int]:
+    """Start the suite, wait for its first run to start, wait ``delay`` more, send the signal (Ctrl-C
+    to the whole process group, as a terminal does; SIGTERM to the suite's process, as ``kill``
+    does). Returns the exit status, stderr, and how many processes of its session outlived it by
+    5 seconds."""
+    proc = subprocess.Popen(command, env=cli_env(), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        started = wait_for(lambda: list(out.glob("running/*.json")) or list(out.glob("runs/*.parquet")), 90)
+        assert started, "no run started"
+        time.sleep(delay)
+        if signum == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        wait_for(lambda: not session_processes(proc.pid), 5)
+        return proc.returncode, err, len(session_processes(proc.pid))
+    finally:
+        kill_session(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize(
+    "name, signals",
+    [("process", [signal.SIGINT, signal.SIGTERM]), ("dask", [signal.SIGTERM]), ("submitit-local", [signal.SIGINT])],
+)
+def test_signals_stop_the_suite_cleanly_and_a_rerun_completes_it(name: str, signals: list[int], write_suite, tmp_path: Path) -> None:
+    suite_file = write_suite({**LONGER, "executor": ENGINES[name]})
+    out = tmp_path / "results"
+    command = [*CLI, "run", str(suite_file), "--out", str(out), "--quiet"]
+    moments = random.Random(f"{name}{signals}")
+    for signum in signals:
+        status, err, left = interrupt(command, out, signum, moments.uniform(0.0, 2.0))
+        name_of = signal.Signals(signum).name
+        assert status == 128 + signum, err
+        assert "Traceback" not in err, err
+        last = err.strip().splitlines()[-1]
+        found = re.fullmatch(rf"engines: stopped by {name_of}: (\d+) of 4 runs stored \((\d+) in this session\), (\d+) not run; .*", last)
+        assert found, err
+        assert int(found[1]) == len(list(out.glob("runs/*.parquet"))) and int(found[3]) == 4 - int(found[1])
+        assert left == 0, "processes of the suite outlived it"
+        assert leftovers(out) == []
+        if name == "process" and signum == signals[0] and found[1] != "4":
+            shown = subprocess.run([*CLI, "status", str(out)], capture_output=True, text=True, env=cli_env())
+            total = shown.stdout.splitlines()[-1].split()
+            assert shown.returncode == 0 and total == ["total", found[1], "0", "0", str(4 - int(found[1]))], shown.stdout
+    resumed = subprocess.run([*command, "--sequential"], capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    suite = load_suite(suite_file)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(f"{s.run_id}.parquet" for s in suite.runs)
+    results = ResultStore(out).load()
+    assert (results.groupby("run_id")["checkpoint"].apply(lambda c: list(c) == list(range(len(c))))).all()
+    assert (results["status"] == "ok").all() and leftovers(out) == []
+
+
+def test_status_counts_done_failed_running_and_pending_per_optimizer(write_suite, tmp_path: Path) -> None:
+    suite = load_suite(write_suite(SUITE))
+    out = tmp_path / "results"
+    first = suite.runs[0]
+    run_suite(suite, out, SequentialExecutor(), progress=False)
+    store = ResultStore(out)
+    for spec in suite.runs[1:3]:
+        store.path(spec.run_id).unlink()
+    store.mark_running(suite.runs[1])  # a worker at work on it
+    store.write(lost(first, "its worker killed by SIGKILL").result)  # type: ignore[arg-type]
+    shown = subprocess.run([*CLI, "status", str(out)], capture_output=True, text=True, env=cli_env())
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in shown.stdout.splitlines()}
+    assert rows["optimizer"] == ["done", "failed", "running", "pending"]
+    assert rows["random-search"] == ["0", "1", "1", "0"]
+    assert rows["de[popsize=8]"] == ["1", "0", "0", "1"]
+    assert rows["total"] == ["1", "1", "1", "1"]
+
+
+def test_sbatch_script_submitit_would_write_holds_the_requested_resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Slurm here: an ``srun`` that does nothing on PATH lets submitit build its Slurm executor,
+    which only writes the script text (nothing is submitted)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "srun").chmod(stat.S_IRWXU)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    config = {
+        "kind": "slurm",
+        "partition": "gpu",
+        "time_min": 90,
+        "cpus_per_run": 4,
+        "gpus_per_run": 1,
+        "mem_gb": 16,
+        "array_parallelism": 3,
+        "slurm_qos": "high",
+        "slurm_account": "dfo",
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "seeds": [0, 1, 2, 3, 4], "executor": config}))
+    suite = load_suite(path)
+    executor = make_executor(suite.config.executor, suite)
+    submitter = executor.submitter(tmp_path / "slurm" / "%j")  # type: ignore[attr-defined]
+    slurm = submitter._executor
+    slurm.parameters["map_count"] = len(suite.runs)  # what map_array sets for one array of the suite's runs
+    script = slurm._make_submission_file_text("python -m submitit.core._submit folder", "uid")
+    for line in [
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=90",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --mem=16GB",
+        "#SBATCH --array=0-9%3",
+        "#SBATCH --qos=high",
+        "#SBATCH --account=dfo",
+        "#SBATCH --job-name=dfo-bench-engines",
+        "#SBATCH --signal=USR2@90",
+    ]:
+        assert line in script.splitlines(), f"{line} not in\n{script}"
+
+
+def test_dask_scheduler_by_address_with_results_returned_to_the_client(write_suite, tmp_path: Path, monkeypatch, capfd) -> None:
+    """An existing scheduler (``address``) whose workers do not see the results folder: they
+    return the results and the client stores them, the same as a sequential run's."""
+    from distributed import LocalCluster
+
+    import dfo_bench.executors.dask as dask_executor
+
+    suite = load_suite(write_suite(SUITE))
+    run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
+    monkeypatch.setattr(dask_executor, "sees_folder", lambda client, root: False)  # as on machines without the shared folder
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        executor = make_executor(ExecutorConfig(kind="dask", address=cluster.scheduler_address), suite)
+        summaries = run_suite(suite, tmp_path / "returned", executor, progress=False)
+    assert all(s.result is not None and s.status == "ok" for s in summaries)
+    assert f"dask scheduler {cluster.scheduler_address}: the workers do not see the results folder" in capfd.readouterr().err
+    pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"))
+    assert leftovers(tmp_path / "returned") == []
