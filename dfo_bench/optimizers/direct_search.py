@@ -44,11 +44,26 @@ class DirectSearchParams(ParamsModel):
     'direction': ±step along a random unit direction (every weight changes: full evaluations)."""
     bounds: Bounds | None = (-1.0, 1.0)
     """Box on every weight, trials clipped into it (the MDP post bounds weights to [-1, 1]); None: unbounded."""
+    steps: Literal["global", "coordinate"] = "global"
+    """'global': one step for every move; 'coordinate': a step per coordinate, expanded and
+    contracted by that coordinate's own successes and failures (coordinate moves only)."""
+    poll: Literal["pair", "opportunistic"] = "pair"
+    """'pair': both moves ±step in one ask, the better kept; 'opportunistic': first the move in the
+    direction that last succeeded along that coordinate, the opposite one only if it fails."""
+    repeat: bool = False
+    """After a success, poll the same coordinate again (with its expanded step) before the next one."""
+    skip_flat: bool = False
+    """A coordinate whose moves left the loss exactly unchanged (an input that is zero on every
+    training sample, a dead unit) joins later sweeps only with probability 1/8."""
+    restart_factor: float = Field(1.0, gt=0, le=1)
+    """Each restart starts at the previous restart's step times this (1: always the base step)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DirectSearchParams:
         if not self.min_step < self.step:
             raise ValueError(f"min_step ({self.min_step}) must be below the base step ({self.step})")
+        if self.moves == "direction" and (self.steps, self.poll, self.repeat, self.skip_flat) != ("global", "pair", False, False):
+            raise ValueError("steps: coordinate, poll: opportunistic, repeat and skip_flat need moves: coordinate")
         return self
 
 
@@ -65,18 +80,47 @@ class DirectSearch(AskTellOptimizer[Population]):
         self._loss = math.inf
         """Loss of ``_x``; inf until the first tell, whose first trial is x0 itself."""
         self._step = params.step
+        """The global step ('steps: global'), in weight units."""
+        self._base = params.step
+        """Where the global step restarts (shrinks by ``restart_factor`` at each restart)."""
+        per_coordinate = params.steps == "coordinate" or params.poll == "opportunistic" or params.skip_flat
+        dim = self.dim if per_coordinate else 0
+        self._steps = np.full(dim, params.step)
+        """Per-coordinate steps ('steps: coordinate'), host-side scalars: one is read per ask."""
+        self._restarts = np.zeros(dim, dtype=np.int64)
+        self._sign = np.ones(dim, dtype=np.int8)
+        """Direction of the last success along each coordinate (opportunistic polls try it first)."""
+        self._flat = np.zeros(dim, dtype=bool)
         self._order: list[int] = []
+        self._next: int | None = None
+        """A coordinate to poll next: the second move of an opportunistic poll, or a repeat."""
+        self._second = False
+        """Whether the next ask is an opportunistic poll's second (opposite) move."""
         self.restarts = 0
-        """How often the step collapsed and restarted at the base step."""
+        """How often a step collapsed and restarted."""
 
     @property
     def popsize(self) -> int:
-        return 2
+        return 1 if self.params.poll == "opportunistic" and self._loss < math.inf else 2
 
     @property
     def step_size(self) -> float:
-        """The current step, in weight units."""
+        """The current global step, in weight units."""
         return self._step
+
+    def _step_of(self, i: int) -> float:
+        return float(self._steps[i]) if self.params.steps == "coordinate" else self._step
+
+    def _coordinate(self) -> int:
+        if self._next is not None:
+            return self._next
+        if not self._order:
+            order = torch.randperm(self.dim, generator=self._generator, device=self.device).cpu().numpy()
+            if self.params.skip_flat and self._flat.any():
+                revive = torch.rand(self.dim, generator=self._generator, device=self.device).cpu().numpy() < 0.125
+                order = order[~self._flat[order] | revive[order]]
+            self._order = order.tolist()
+        return self._order.pop()
 
     def _ask(self, n: int) -> Population:
         first = self._loss == math.inf
@@ -87,15 +131,20 @@ class DirectSearch(AskTellOptimizer[Population]):
             if first:
                 X[1] = self._x
             return X if self.params.bounds is None else X.clamp_(*self.params.bounds)
-        if not self._order:
-            self._order = torch.randperm(self.dim, generator=self._generator, device=self.device).tolist()
-        i = self._order.pop()
-        xi = float(self._x[i])
-        values = [xi + self._step, xi if first else xi - self._step]
+        i = self._coordinate()
+        xi, step = float(self._x[i]), self._step_of(i)
+        if first:
+            values = [xi + step, xi]
+        elif self.params.poll == "pair":
+            values = [xi + step, xi - step]
+        else:
+            sign = int(self._sign[i]) * (-1 if self._second else 1)
+            values = [xi + sign * step]
         if self.params.bounds is not None:
             low, high = self.params.bounds
             values = [min(max(v, low), high) for v in values]
-        index, value = torch.from_numpy(np.array([i, i])), torch.from_numpy(np.array(values, dtype=np.float32))
+        index = torch.from_numpy(np.full(len(values), i))
+        value = torch.from_numpy(np.array(values, dtype=np.float32))
         if self.device.type != "cpu":  # on the CPU, tensors over NumPy arrays: the fastest to make
             index, value = index.to(self.device), value.to(self.device)
         return CoordinateMoves(self._x, index, value)
@@ -106,17 +155,47 @@ class DirectSearch(AskTellOptimizer[Population]):
             self._loss = loss[1]
             trials = [0]
         else:
-            trials = [0, 1]
+            trials = list(range(len(loss)))
         best = min(trials, key=loss.__getitem__)
+        i = int(X.index[0]) if isinstance(X, CoordinateMoves) else -1
         if loss[best] < self._loss:
+            if i >= 0 and self._sign.size:
+                self._sign[i] = 1 if float(X.value[best]) > float(self._x[i]) else -1
             self._x = self._point(X, best)
             self._loss = loss[best]
-            self._step *= self.params.expansion
+            self._expand(i)
+            self._second = False
+            self._next = i if self.params.repeat and i >= 0 else None
+            return
+        flat = self.params.skip_flat and i >= 0 and all(loss[t] == self._loss for t in trials)
+        if flat:  # a move that changes nothing at all: no sample's logits depend on this coordinate now
+            self._flat[i] = True
+        if self.params.poll == "opportunistic" and i >= 0 and not self._second and not flat:
+            self._second, self._next = True, i  # the opposite move, before giving up on i
+            return
+        self._second, self._next = False, None
+        self._contract(i)
+
+    def _expand(self, i: int) -> None:
+        if self.params.steps == "coordinate":
+            self._steps[i] *= self.params.expansion
         else:
-            self._step *= self.params.contraction
-            if self._step < self.params.min_step:
-                self._step = self.params.step
+            self._step *= self.params.expansion
+
+    def _contract(self, i: int) -> None:
+        factor, restart = self.params.contraction, self.params.restart_factor
+        if self.params.steps == "coordinate":
+            self._steps[i] *= factor
+            if self._steps[i] < self.params.min_step:
+                self._restarts[i] += 1
+                self._steps[i] = max(self.params.step * restart ** int(self._restarts[i]), 2 * self.params.min_step)
                 self.restarts += 1
+            return
+        self._step *= factor
+        if self._step < self.params.min_step:
+            self._base = max(self._base * restart, 2 * self.params.min_step)
+            self._step = self._base if restart < 1 else self.params.step
+            self.restarts += 1
 
     def _point(self, X: Population, row: int) -> torch.Tensor:
         if not isinstance(X, CoordinateMoves):
