@@ -1,8 +1,9 @@
 """Differential evolution (Storn & Price 1997), vectorised over the population in torch.
 
 Strategies rand/1/bin and best/1/bin. The first generation is the initial point plus Gaussian
-perturbations of it (or uniform in the bounds); each later generation proposes one binomial
-crossover trial per member, and a trial replaces its target when its loss is no worse.
+perturbations of it (or uniform in the bounds, or each coordinate uniform between its neighbours'
+values, as the HBDE authors start); each later generation proposes one binomial crossover trial
+per member, and a trial replaces its target when its loss is no worse.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.optimizers.base import AskTellOptimizer
-from dfo_bench.optimizers.sampling import around
+from dfo_bench.optimizers.sampling import around, between_neighbours
 from dfo_bench.params import Bounds, ParamsModel
 
 
@@ -25,9 +26,15 @@ class DEParams(ParamsModel):
     CR: float = Field(0.9, ge=0, le=1)
     """Crossover probability per coordinate."""
     strategy: Literal["rand1bin", "best1bin"] = "rand1bin"
-    init: Literal["around-x0", "uniform"] = "around-x0"
-    """'around-x0': x0 and x0 + init_sigma·N(0, I); 'uniform': uniform in the bounds."""
+    init: Literal["around-x0", "uniform", "neighbours"] = "around-x0"
+    """'around-x0': x0 + init_sigma·N(0, I); 'uniform': uniform in the bounds; 'neighbours': each
+    coordinate uniform between the values of its neighbours in x0 sorted (in the blocks space: block
+    b between the means of blocks b-1 and b+1, the HBDE authors' start)."""
     init_sigma: float = Field(0.02, gt=0)
+    """Spread of 'around-x0' (the other inits do not use it)."""
+    keep_start: bool | None = None
+    """Whether x0 itself is the first member; None: the init's own rule (kept by 'around-x0' and
+    'neighbours', not by 'uniform'). The other members are drawn the same either way."""
     bounds: Bounds | None = None
     """Box on every weight; None: unbounded."""
     bounds_handling: Literal["clip", "random"] = "random"
@@ -61,8 +68,14 @@ class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
         if p.init == "uniform":
             assert p.bounds is not None  # the Params validator requires bounds for init: uniform
             low, high = p.bounds
-            return low + (high - low) * torch.rand((p.popsize, self.dim), generator=self._generator, device=self.device)
-        return self._bounded(around(self.x0, p.init_sigma, p.popsize, self._generator))
+            X = low + (high - low) * torch.rand((p.popsize, self.dim), generator=self._generator, device=self.device)
+            if p.keep_start:
+                X[0] = self.x0
+            return X
+        keep = p.keep_start is not False
+        if p.init == "neighbours":
+            return self._bounded(between_neighbours(self.x0, p.popsize, self._generator, include_x0=keep))
+        return self._bounded(around(self.x0, p.init_sigma, p.popsize, self._generator, include_x0=keep))
 
     def _ask(self, n: int) -> torch.Tensor:
         if self._fitness is None:

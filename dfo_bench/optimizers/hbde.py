@@ -6,6 +6,11 @@ histogram bin, a few thousand coordinates instead of 11M), and each generation i
 circular super-batch (every member on the same chunk of the training set, chunks in turn from a
 seeded shuffle, so every sample is used once per cycle). The runner's objective applies both;
 ``de`` with ``space: {kind: blocks}`` and ``super_batch: 1000`` in a suite is the same algorithm.
+
+Its first generation is by default the start and Gaussian perturbations of it (``init_sigma``);
+``init: neighbours`` is the start the authors' code is described to use: every block drawn
+uniformly between the means of the blocks either side of it (the blocks are histogram bins in
+order of weight value), the start itself (the block means) kept as one member.
 """
 
 from __future__ import annotations

@@ -47,3 +47,26 @@ def around(
     if include_x0:
         A[0] = x0
     return A
+
+
+def between_neighbours(x0: torch.Tensor, n: int, generator: torch.Generator, include_x0: bool = True) -> torch.Tensor:
+    """n points whose every coordinate is drawn uniformly between the values of its neighbours in x0.
+
+    The HBDE authors' first generation (arXiv 2408.07194): in the ``blocks`` space the coordinates
+    are the means of the non-empty histogram bins in bin order, so x0 is ascending and block b is
+    drawn between the means of blocks b-1 and b+1 (the first and the last block between their own
+    mean and their one neighbour's). In any other space the neighbours are those of x0's values
+    sorted (a stable sort, which leaves the blocks' order as it is). The draws are one ``rand`` of
+    shape (n, D) from ``generator``, in x0's dtype and on x0's device; the first row is x0 itself
+    if ``include_x0`` (the other rows do not depend on it).
+    """
+    D = x0.numel()
+    values, order = torch.sort(x0, stable=True)
+    low = torch.cat([values[:1], values[:-1]])
+    high = torch.cat([values[1:], values[-1:]])
+    U = torch.rand((n, D), generator=generator, dtype=x0.dtype, device=x0.device)
+    X = torch.empty_like(U)
+    X[:, order] = torch.lerp(low.expand(n, -1), high.expand(n, -1), U).clamp_(low, high)  # no rounding past a neighbour
+    if include_x0:
+        X[0] = x0
+    return X
