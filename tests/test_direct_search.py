@@ -91,7 +91,7 @@ def search(params: dict, dim: int = 20) -> DirectSearch:
 
 
 def test_bounds_are_respected() -> None:
-    optimizer = search({"bounds": (-0.75, 0.75), "step": 0.5})
+    optimizer = search({"bounds": (-0.75, 0.75), "step": 0.5, "steps": "global", "poll": "pair"})
     for _ in range(200):
         X = optimizer.ask()
         assert float(X.value.min()) >= -0.75 and float(X.value.max()) <= 0.75
@@ -100,7 +100,8 @@ def test_bounds_are_respected() -> None:
 
 
 def test_step_expands_contracts_and_restarts() -> None:
-    optimizer = search({"step": 0.1, "expansion": 2.0, "contraction": 0.5, "min_step": 0.01})
+    global_pairs = {"steps": "global", "poll": "pair", "skip_flat": False}
+    optimizer = search({"step": 0.1, "expansion": 2.0, "contraction": 0.5, "min_step": 0.01, **global_pairs})
     X = optimizer.ask()
     assert X.value[1] == X.base[X.index[1]]  # the first ask evaluates x0 itself
     optimizer.tell(X, torch.tensor([1.0, 2.0]))  # the move beats x0: a success
@@ -127,3 +128,57 @@ def test_direction_moves_have_the_step_as_length() -> None:
 @pytest.mark.parametrize("moves", ["coordinate", "direction"])
 def test_improves_the_digits_loss(moves: str) -> None:
     check_improves_within_budget(run_spec("direct-search", {"moves": moves}, budget=BudgetLimits(evaluations=2000)))
+
+
+def test_each_coordinate_adapts_its_own_step() -> None:
+    optimizer = search({"step": 0.1, "expansion": 2.0, "contraction": 0.5, "poll": "pair", "skip_flat": False})
+    X = optimizer.ask()
+    optimizer.tell(X, torch.tensor([1.0, 2.0]))  # success on the first coordinate
+    first = int(X.index[0])
+    X = optimizer.ask()
+    second = int(X.index[0])
+    assert second != first
+    optimizer.tell(X, torch.tensor([3.0, 3.0]))  # failure on the second
+    assert optimizer._steps[first] == pytest.approx(0.2) and optimizer._steps[second] == pytest.approx(0.05)
+    assert all(optimizer._steps[i] == pytest.approx(0.1) for i in range(20) if i not in (first, second))
+
+
+def test_opportunistic_poll_tries_the_last_successful_direction_then_the_opposite() -> None:
+    optimizer = search({"step": 0.1, "skip_flat": False})
+    X = optimizer.ask()  # x0 and its first move
+    optimizer.tell(X, torch.tensor([3.0, 2.0]))  # +step failed against x0
+    X = optimizer.ask()
+    assert len(X) == 1 and float(X.value[0]) == pytest.approx(0.5 - 0.1)  # the opposite move, same coordinate
+    i = int(X.index[0])
+    optimizer.tell(X, torch.tensor([1.0]))  # success with -step: that direction is remembered
+    assert float(optimizer.recommend()[i]) == pytest.approx(0.4)
+    for _ in range(19):  # the rest of the sweep fails on both moves
+        for _ in range(2):
+            Y = optimizer.ask()
+            optimizer.tell(Y, torch.tensor([5.0]))
+    X = optimizer.ask()  # the next sweep reaches i again: -step (×2 after the success) comes first
+    while int(X.index[0]) != i:
+        optimizer.tell(X, torch.tensor([5.0]))
+        X = optimizer.ask()
+    assert float(X.value[0]) == pytest.approx(0.4 - 0.2)
+
+
+def test_flat_coordinates_are_mostly_skipped() -> None:
+    dim = 200
+    optimizer = search({"step": 0.1, "poll": "pair"}, dim=dim)
+    flat = set(range(100))  # the loss ignores the first half of the coordinates
+
+    def loss(X: CoordinateMoves) -> torch.Tensor:
+        return ((X.dense()[:, 100:] - 1) ** 2).sum(dim=1)
+
+    for _ in range(dim):  # one sweep: every coordinate once
+        X = optimizer.ask()
+        optimizer.tell(X, loss(X))
+    assert set(np.flatnonzero(optimizer._flat).tolist()) == flat
+    polled = []
+    for _ in range(60):
+        X = optimizer.ask()
+        polled.append(int(X.index[0]))
+        optimizer.tell(X, loss(X))
+    revived = sum(i in flat for i in polled)
+    assert revived < 0.3 * len(polled)  # ~1/8 of the flat half joins a sweep: ~11 % of the polls
