@@ -24,13 +24,15 @@ from dfo_bench.budget import BudgetLimits
 from dfo_bench.runner import execute
 from dfo_bench.testing import run_spec
 
+V1 = {"steps": "global", "poll": "pair", "skip_flat": False}
+"""The version-1 search: one global step, ±step pairs, every coordinate in every sweep."""
 VARIANTS: dict[str, dict[str, Any]] = {
-    "baseline": {},
-    "coordinate steps": {"steps": "coordinate"},
-    "+ opportunistic": {"steps": "coordinate", "poll": "opportunistic"},
-    "+ skip flat": {"steps": "coordinate", "poll": "opportunistic", "skip_flat": True},
-    "+ repeat": {"steps": "coordinate", "poll": "opportunistic", "skip_flat": True, "repeat": True},
-    "+ restart 0.5": {"steps": "coordinate", "poll": "opportunistic", "skip_flat": True, "restart_factor": 0.5},
+    "v1 (global step, pairs)": V1,
+    "coordinate steps": {**V1, "steps": "coordinate"},
+    "+ opportunistic": {**V1, "steps": "coordinate", "poll": "opportunistic"},
+    "+ skip flat (v2 default)": {},
+    "+ repeat": {"repeat": True},
+    "+ restart 0.5": {"restart_factor": 0.5},
 }
 
 
