@@ -134,6 +134,13 @@ def run(
     todo = pending_runs(suite, store, retry_failed)
     stored = len(suite.runs) - len(todo)
     click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
+    tuned = [plan for plan in suite.studies if plan.space]
+    if tuned and suite.config.tuning:
+        tuning = suite.config.tuning
+        click.echo(
+            f"{suite.name}: tuning first: {len(tuned)} studies × {tuning.trials} trials × {len(tuning.seeds)} tuning seeds "
+            f"({tuning.sampler}, {tuning.metric}), then each chosen configuration on {len(suite.config.seeds)} seeds"
+        )
     try:
         with stop_on_signals():
             summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
