@@ -478,9 +478,9 @@ def _studies(
     for cls, problem in problem_list:
         allowed = [m for m in METRICS if cls.has_data or m not in CLASSIFIER_METRICS]
         if tuning.metric not in allowed:
-            raise ConfigError(
-                f"{path}: tuning.metric: problem '{problem.label}' does not measure {tuning.metric}; allowed: {', '.join(allowed)}"
-            )
+            measured = ", ".join(allowed)
+            what = f"problem '{problem.label}' does not measure {tuning.metric}"
+            raise ConfigError(f"{path}: tuning.metric: {what}; allowed: {measured}")
     spaces = []
     for i, (item, (optimizer, _)) in enumerate(zip(config.optimizers, optimizer_list, strict=True)):
         try:

@@ -108,7 +108,7 @@ def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dic
     return space, (None if space else NOT_TUNED_EMPTY)
 
 
-def direction(metric: str) -> str:
+def direction(metric: str) -> Literal["maximize", "minimize"]:
     return "maximize" if metric in MAXIMISED else "minimize"
 
 
@@ -138,7 +138,7 @@ class StudyPlan:
     threads: int
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["maximize", "minimize"]:
         return direction(self.metric)
 
     @property
