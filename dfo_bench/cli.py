@@ -148,7 +148,9 @@ def run(
         now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)
         click.echo(
             f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
-            f"{len(suite.runs) - now} not run; run the same command again to resume",
+            f"{len(suite.runs) - now} not run"
+            + (f", {sum(1 for _ in store.runs.glob('*__tuning__*'))} tuning runs stored" if suite.studies else "")
+            + "; run the same command again to resume",
             err=True,
         )
         sys.exit(stop.exit_status)

@@ -8,6 +8,7 @@ seeds, 200 gradient steps a run) is run once per module and shared by the tests 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.optimizers.random_search import RandomSearch
 from dfo_bench.registry import optimizers
 from dfo_bench.report import build_report, load_runs
+from dfo_bench.status import folder_status
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_space
 from dfo_bench.tuning.space import space
+from dfo_bench.tuning.study import TuningStudy
 from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
@@ -223,3 +226,25 @@ def test_bad_tuning_through_the_cli(case: str, tmp_path: Path) -> None:
     path = write(tmp_path, content)
     line = dfo_bench(tmp_path, "run", str(path), "--out", str(tmp_path / "results"))
     check_line(line, path, field, words)
+
+
+def test_status_counts_tuning_runs(tuned: Path) -> None:
+    counts = folder_status(tuned).counts
+    assert counts["adam-tuned (tuning)"]["done"] == len(load_runs(tuned).tuning.drop_duplicates("run_id")) > 0
+    assert counts["adam-tuned"]["done"] == 2 and counts["adam-default"]["done"] == 2
+    assert sum(c["pending"] for c in counts.values()) == 0
+
+
+def test_tpe_study_asks_the_same_trials_from_the_same_suite(tmp_path: Path) -> None:
+    suite = {**TUNED_SUITE, "tuning": {**TUNED_SUITE["tuning"], "sampler": "tpe", "trials": 14}}
+    plan = load_suite(write(tmp_path, suite)).studies[0]
+
+    def asked() -> list[dict[str, Any]]:
+        study = TuningStudy(plan)
+        for _ in range(plan.trials):  # past TPE's 10 random start-up trials
+            trial = study.ask()
+            study.study.tell(trial.trial, -abs(math.log10(trial.record.params["lr"]) + 2))
+        return [r.params for r in study.records]
+
+    first = asked()
+    assert first == asked() and len({json.dumps(p, sort_keys=True) for p in first}) == plan.trials

@@ -1,7 +1,8 @@
 """Tuning inside ``dfo-bench run``: every study of the suite, in rounds, through the suite's executor.
 
-Each round asks one trial of every unfinished study and hands all their runs (trial × tuning
-seed) to the executor at once, so studies run side by side on the workers while each study stays
+Each round asks the next trial of every unfinished study (all remaining trials at once for the
+random sampler, whose draws ignore the history) and hands all their runs (trial × tuning seed) to
+the executor at once, so studies run side by side on the workers while a TPE study stays
 sequential (its sampler sees every earlier trial). Runs already stored are not handed out again
 (see ``dfo_bench.tuning.study`` on resuming). When every study has spent its trials, the chosen
 configurations' evaluation runs are returned for the suite loop to run with the suite's other runs.
@@ -41,7 +42,9 @@ def tune(
         active = [study for study in studies if not study.finished]
         if not active:
             break
-        asked = [(study, study.ask()) for study in active]
+        asked = [(study, study.ask()) for study in active for _ in range(study.batch)]
+        for study in active:  # the runs asked for, for dfo-bench status while they run
+            write_record(store, study.plan, study, [])
         todo: dict[str, RunSpec] = {}
         for _, trial in asked:
             for spec in trial.specs:

@@ -72,6 +72,14 @@ class TuningStudy:
         self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
 
     @property
+    def batch(self) -> int:
+        """Trials asked at once: all that remain for the random sampler (its draws do not depend
+        on the history, so asking them together asks the same trials and runs them in parallel),
+        one at a time for TPE (each trial learns from every earlier one)."""
+        left = self.plan.trials - len(self.records)
+        return left if self.plan.sampler == "random" else min(left, 1)
+
+    @property
     def finished(self) -> bool:
         return len(self.records) >= self.plan.trials and all(r.state != "running" for r in self.records)
 
