@@ -4,6 +4,9 @@ Every error names the file, the field and what is allowed, in one line, before a
 written or run: problem and optimizer parameters are validated against each class's own
 ``Params`` (data locations included), and each pairing is checked against what the problem
 can do (a gradient, a training set to cut into super-batches, several objectives).
+With a ``tuning:`` block each (problem, optimizer entry) also gets a ``StudyPlan``
+(``dfo_bench.tuning``): its ranges are checked against the optimizer's ``Params`` here, and a
+tuned entry's evaluation runs are left out of ``Suite.runs`` until its study has chosen.
 """
 
 from __future__ import annotations
