@@ -134,6 +134,13 @@ def run(
     todo = pending_runs(suite, store, retry_failed)
     stored = len(suite.runs) - len(todo)
     click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
+    tuned = [plan for plan in suite.studies if plan.space]
+    if tuned and suite.config.tuning:
+        tuning = suite.config.tuning
+        click.echo(
+            f"{suite.name}: tuning first: {len(tuned)} studies × {tuning.trials} trials × {len(tuning.seeds)} tuning seeds "
+            f"({tuning.sampler}, {tuning.metric}), then each chosen configuration on {len(suite.config.seeds)} seeds"
+        )
     try:
         with stop_on_signals():
             summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
@@ -141,7 +148,9 @@ def run(
         now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)
         click.echo(
             f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
-            f"{len(suite.runs) - now} not run; run the same command again to resume",
+            f"{len(suite.runs) - now} not run"
+            + (f", {sum(1 for _ in store.runs.glob('*__tuning__*'))} tuning runs stored" if suite.studies else "")
+            + "; run the same command again to resume",
             err=True,
         )
         sys.exit(stop.exit_status)

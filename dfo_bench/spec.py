@@ -7,6 +7,10 @@ defaults (data locations by a fingerprint of their content), seed, budget and pr
 same suite on the same data has the same ids on every machine, a new parameter whose default
 keeps the old behaviour leaves stored results valid, and bumping a class's ``version``
 invalidates them on purpose.
+
+A tuning run (``tuning`` set: a trial of a hyper-parameter study, on a tuning seed) has
+``phase: tuning`` in its identity, so it never shares an id with an evaluation run; its trial
+number is not part of the identity (two trials that sample the same values share their runs).
 """
 
 from __future__ import annotations
@@ -75,6 +79,15 @@ class OptimizerSpec(Component):
         )
 
 
+class TuningTag(Frozen):
+    """Marks a run as part of a tuning study: which trial asked for it and what it is scored on."""
+
+    trial: int = Field(ge=0)
+    """The study's trial number that first asked for this run."""
+    metric: str
+    """The metric the study scores trials on (``final_<metric>`` of the stored run)."""
+
+
 class RunSpec(Frozen):
     """One independent run: everything that determines its result, and how it is executed."""
 
@@ -87,6 +100,12 @@ class RunSpec(Frozen):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(1, ge=1)
     """torch threads of the run (how it runs, not what it computes: not part of the id)."""
+    tuning: TuningTag | None = None
+    """None: an evaluation run (what the report's tables show); else a tuning run."""
+
+    @property
+    def phase(self) -> str:
+        return "evaluation" if self.tuning is None else "tuning"
 
     def identity(self) -> dict[str, Any]:
         """The canonical description of what determines the result."""
@@ -97,7 +116,7 @@ class RunSpec(Frozen):
             "budget": self.budget.model_dump(mode="json", exclude_none=True),
             "checkpoints": self.checkpoints,
             "device": self.device,
-        }
+        } | ({"phase": "tuning"} if self.tuning is not None else {})
 
     @cached_property
     def config_hash(self) -> str:
@@ -107,4 +126,5 @@ class RunSpec(Frozen):
 
     @property
     def run_id(self) -> str:
-        return f"{self.problem.label}__{self.optimizer.label}__seed{self.seed}__{self.config_hash}"
+        phase = "__tuning" if self.tuning is not None else ""
+        return f"{self.problem.label}__{self.optimizer.label}{phase}__seed{self.seed}__{self.config_hash}"

@@ -4,12 +4,15 @@ Every error names the file, the field and what is allowed, in one line, before a
 written or run: problem and optimizer parameters are validated against each class's own
 ``Params`` (data locations included), and each pairing is checked against what the problem
 can do (a gradient, a training set to cut into super-batches, several objectives).
+With a ``tuning:`` block each (problem, optimizer entry) also gets a ``StudyPlan``
+(``dfo_bench.tuning``): its ranges are checked against the optimizer's ``Params`` here, and a
+tuned entry's evaluation runs are left out of ``Suite.runs`` until its study has chosen.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -35,6 +39,7 @@ from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.spaces import SpaceConfig
 from dfo_bench.spec import SEED_LIMIT, Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
+from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_space
 
 
 class _Strict(BaseModel):
@@ -92,6 +97,9 @@ class OptimizerConfig(ComponentConfig):
     """Training samples per evaluation, circular chunks; default: the optimizer's own (1,000 for hbde), else the problem's."""
     budget: SuiteBudget | None = None
     """Replaces the suite's budget for this optimizer (e.g. a gradient baseline's own schedule)."""
+    tune: StrictBool | dict[str, Any] = True
+    """With the suite's ``tuning:``: ranges replacing the optimizer's declared ``search_space``
+    ({param: {low, high, log} | {choices: [...]} | false}); false: this entry is not tuned."""
 
 
 EXECUTOR_FIELDS: dict[str, tuple[str, ...]] = {
@@ -193,6 +201,34 @@ class ExecutorConfig(_Strict):
 Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
 
 
+def _distinct_seeds(seeds: list[int]) -> list[int]:
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ValueError(f"seeds must be distinct, {repeated[0]} repeats")
+    return seeds
+
+
+class TuningConfig(_Strict):
+    """An equal, declared tuning budget for every optimizer entry (``dfo_bench.tuning``)."""
+
+    trials: int = Field(ge=1, le=100_000, strict=True)
+    """Configurations sampled per (problem, optimizer entry)."""
+    sampler: Literal["random", "tpe"] = "tpe"
+    """Optuna's RandomSampler or TPESampler, seeded from the suite."""
+    seeds: list[Seed] = Field(min_length=1)
+    """Seeds every trial runs on; disjoint from the evaluation seeds."""
+    budget: SuiteBudget | None = None
+    """Budget of each tuning run; default: the suite's budget."""
+    metric: Literal["val_accuracy", "val_f1", "val_loss", "train_loss"] = "val_accuracy"
+    """Final metric a trial is scored on (mean over the tuning seeds); accuracy and F1 are
+    maximised, losses minimised."""
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        return _distinct_seeds(seeds)
+
+
 class SuiteConfig(_Strict):
     name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     problems: list[ProblemConfig] = Field(min_length=1)
@@ -205,6 +241,8 @@ class SuiteConfig(_Strict):
     threads: int = Field(1, ge=1, le=1024)
     """torch threads per run; runs in parallel come from the executor."""
     executor: ExecutorConfig = ExecutorConfig()
+    tuning: TuningConfig | None = None
+    """None: every optimizer runs with the parameters given; else each entry is tuned first."""
 
     @field_validator("problems", "optimizers", mode="before")
     @classmethod
@@ -221,10 +259,7 @@ class SuiteConfig(_Strict):
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
-        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-        if repeated:
-            raise ValueError(f"seeds must be distinct, {repeated[0]} repeats")
-        return seeds
+        return _distinct_seeds(seeds)
 
 
 @dataclass(frozen=True)
@@ -233,6 +268,10 @@ class Suite:
     path: Path
     config: SuiteConfig
     runs: list[RunSpec]
+    """The runs known before anything runs: every run, or with ``tuning:`` those of the entries
+    that are not tuned (a tuned entry's evaluation runs depend on its study)."""
+    studies: list[StudyPlan] = field(default_factory=list)
+    """With ``tuning:``: one per (problem, optimizer entry), tuned or not."""
 
 
 def _where(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
@@ -400,6 +439,8 @@ def load_suite(path: str | Path) -> Suite:
         for j, (o, _) in enumerate(optimizer_list):
             _check_pairing(path, cls, p, o, f"optimizers[{j}]")
     name = config.name or path.stem
+    studies = _studies(path, name, config, problem_list, optimizer_list)
+    tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.space}
     runs = [
         RunSpec(
             suite=name,
@@ -414,5 +455,59 @@ def load_suite(path: str | Path) -> Suite:
         for _, problem in problem_list
         for optimizer, budget in optimizer_list
         for seed in config.seeds
+        if (problem.label, optimizer.label) not in tuned
     ]
-    return Suite(name, path, config, runs)
+    return Suite(name, path, config, runs, studies)
+
+
+def _studies(
+    path: Path,
+    name: str,
+    config: SuiteConfig,
+    problem_list: list[tuple[type[Problem], ProblemSpec]],
+    optimizer_list: list[tuple[OptimizerSpec, BudgetLimits | None]],
+) -> list[StudyPlan]:
+    """One study plan per (problem, optimizer entry) of a suite with ``tuning:``; every check of
+    the block against the suite (seeds, metric, each entry's ranges) before anything runs."""
+    tuning = config.tuning
+    if tuning is None:
+        given = next((i for i, item in enumerate(config.optimizers) if item.tune is not True), None)
+        if given is not None:
+            raise ConfigError(f"{path}: optimizers[{given}].tune: the suite has no tuning: block (tuning: {{trials, seeds}})")
+        return []
+    shared = sorted(set(tuning.seeds) & set(config.seeds))
+    if shared:
+        raise ConfigError(f"{path}: tuning.seeds: must be disjoint from the evaluation seeds, {shared[0]} is in both")
+    for cls, problem in problem_list:
+        allowed = [m for m in METRICS if cls.has_data or m not in CLASSIFIER_METRICS]
+        if tuning.metric not in allowed:
+            measured = ", ".join(allowed)
+            what = f"problem '{problem.label}' does not measure {tuning.metric}"
+            raise ConfigError(f"{path}: tuning.metric: {what}; allowed: {measured}")
+    spaces = []
+    for i, (item, (optimizer, _)) in enumerate(zip(config.optimizers, optimizer_list, strict=True)):
+        try:
+            spaces.append(resolve_space(optimizers.get(optimizer.name), item.params, item.tune))
+        except TuneError as exc:
+            raise ConfigError(f"{path}: optimizers[{i}].tune.{exc.field}: {exc.message}") from None
+    return [
+        StudyPlan(
+            suite=name,
+            problem=problem,
+            optimizer=optimizer,
+            space=space,
+            not_tuned=not_tuned,
+            trials=tuning.trials,
+            sampler=tuning.sampler,
+            metric=tuning.metric,
+            tuning_seeds=tuple(tuning.seeds),
+            tuning_budget=tuning.budget or config.budget,
+            evaluation_seeds=tuple(config.seeds),
+            evaluation_budget=budget or config.budget,
+            checkpoints=config.checkpoints,
+            device=config.device,
+            threads=config.threads,
+        )
+        for _, problem in problem_list
+        for (optimizer, budget), (space, not_tuned) in zip(optimizer_list, spaces, strict=True)
+    ]

@@ -47,6 +47,14 @@ class Progress:
             self._bar.set_postfix_str(self._postfix(), refresh=False)
             self._bar.update()
 
+    def discount(self, runs: int) -> None:
+        """``runs`` counted in the total will not run (stored already, or a tuning trial's runs
+        shared with an earlier trial)."""
+        if runs:
+            with self._lock:
+                self._bar.total = max(self._bar.n, (self._bar.total or 0) - runs)
+                self._bar.refresh()
+
     def write(self, line: str) -> None:
         """A line above the bar (or on stderr when there is no bar)."""
         with self._lock:

@@ -19,9 +19,15 @@ from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, RunSpec, Suite
 
 
+def _wanted(retry_failed: bool) -> set[str]:
+    """Stored states that need no run: ok, and failed unless failed runs are retried."""
+    return {"ok", "failed"} - ({"failed"} if retry_failed else set())
+
+
 def pending_runs(suite: Suite, store: ResultStore, retry_failed: bool = False) -> list[RunSpec]:
-    """Runs without a stored result (and failed ones, if asked): what a resumed suite still owes."""
-    wanted = {"ok", "failed"} - ({"failed"} if retry_failed else set())
+    """Runs without a stored result (and failed ones, if asked): what a resumed suite still owes
+    (of the runs known up front: a tuned entry's evaluation runs are known once its study ends)."""
+    wanted = _wanted(retry_failed)
     return [spec for spec in suite.runs if store.status(spec.run_id) not in wanted]
 
 
@@ -70,6 +76,8 @@ def run_suite(
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes.
 
+    With ``tuning:`` the studies run first (``dfo_bench.tuning.run``), in rounds through the same
+    executor and store, then the chosen configurations' evaluation runs with the suite's others.
     Stopping it (an exception, ``Interrupted`` by a signal) closes the executor's iterator, which
     cancels the pending runs and stops the workers; then killed writers' temporary files and
     running markers are removed."""
@@ -77,24 +85,45 @@ def run_suite(
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
     store.write_text(f"suites/{suite.name}.yaml", suite_text(suite))
-    ids = {spec.run_id for spec in todo}
+    wanted = _wanted(retry_failed)
+    tuned = [plan for plan in suite.studies if plan.space]
+    ids: set[str] = set()
 
     def running() -> int:
         known = running_count(executor)
         return known if known is not None else sum(1 for m in store.running_markers() if m.get("run_id") in ids)
 
     summaries: list[RunSummary] = []
-    if not todo:  # no engine to start (a cluster, jobs) for nothing
+    if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
         return summaries
-    bar = Progress(len(todo), suite.name, running, enabled=progress)
-    try:
-        with closing(executor.map(RunTask(store.root), todo, say=bar.write)) as results:
+    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, enabled=progress)
+
+    def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
+        ids.update(spec.run_id for spec in specs)
+        done = []
+        with closing(executor.map(RunTask(store.root), specs, say=bar.write)) as results:
             for summary in results:
                 if summary.result is not None:
                     store.write(summary.result)
                     store.unmark_running(summary.run_id)
-                summaries.append(summary)
+                done.append(summary)
                 bar.advance(summary.status)
+        summaries.extend(done)
+        return done
+
+    try:
+        if suite.studies:
+            from dfo_bench.tuning.run import tune
+
+            def stored(spec: RunSpec) -> bool:
+                return store.status(spec.run_id) in wanted
+
+            evaluation = tune(suite, store, run_specs, stored, bar.discount)
+            owed = [spec for spec in evaluation if not stored(spec)]
+            bar.discount(sum(len(plan.evaluation_seeds) for plan in tuned) - len(owed))
+            todo += owed
+        if todo:
+            run_specs(todo)
     finally:
         bar.close()
         store.remove_stale_temporaries()

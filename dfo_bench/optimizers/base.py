@@ -22,6 +22,7 @@ import torch
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
+from dfo_bench.tuning.space import SearchSpace, space
 
 if TYPE_CHECKING:
     from dfo_bench.objective import Objective
@@ -49,6 +50,9 @@ class Optimizer(ABC):
     none; None: the problem's own evaluation batch."""
     objectives: ClassVar[int | None] = 1
     """How many objectives it minimises: 1, or None for any number (multi-objective methods)."""
+    search_space: ClassVar[SearchSpace] = space()
+    """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.tuning.space``), next to
+    ``Params``; empty: the optimizer is not tuned (the report says so)."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:

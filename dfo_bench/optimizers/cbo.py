@@ -24,6 +24,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
+from dfo_bench.tuning.space import log_float, log_int, space, uniform
 
 
 class CBOParams(ParamsModel):
@@ -47,6 +48,14 @@ class CBO(AskTellOptimizer[torch.Tensor]):
     name = "cbo"
     description = "Consensus-based optimisation, anisotropic or isotropic noise"
     Params = CBOParams
+    search_space = space(
+        popsize=log_int(8, 128),
+        alpha=log_float(1.0, 1e4),
+        lam=log_float(0.1, 10.0),
+        sigma=uniform(0.0, 3.0),
+        dt=log_float(0.01, 1.0),
+        init_sigma=log_float(1e-3, 0.5),
+    )
     params: CBOParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: CBOParams) -> None:

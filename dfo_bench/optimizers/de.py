@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around, between_neighbours
 from dfo_bench.params import Bounds, ParamsModel
+from dfo_bench.tuning.space import choice, log_float, log_int, space, uniform
 
 
 class DEParams(ParamsModel):
@@ -51,6 +52,13 @@ class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
     name = "de"
     description = "Differential evolution, rand/1/bin or best/1/bin, vectorised in torch"
     Params = DEParams
+    search_space = space(
+        F=uniform(0.1, 1.2),
+        CR=uniform(0.0, 1.0),
+        popsize=log_int(8, 128),
+        strategy=choice("rand1bin", "best1bin"),
+        init_sigma=log_float(1e-3, 0.5),
+    )
     params: DEParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: DEParams) -> None:

@@ -40,6 +40,7 @@ from pydantic import Field, model_validator
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import Bounds, ParamsModel
+from dfo_bench.tuning.space import log_float, space, uniform
 
 
 class DirectSearchParams(ParamsModel):
@@ -84,6 +85,7 @@ class DirectSearch(AskTellOptimizer[Population]):
     name = "direct-search"
     description = "MDP-style direct search: ±step along coordinates or directions, expand on success, contract on failure"
     Params = DirectSearchParams
+    search_space = space(step=log_float(1e-3, 0.5), expansion=uniform(1.0, 4.0), contraction=uniform(0.1, 0.9))
     params: DirectSearchParams
     version = 2
 

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
+from dfo_bench.tuning.space import log_float, log_int, space, uniform
 
 
 class GAParams(ParamsModel):
@@ -49,6 +50,12 @@ class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "ga"
     description = "Deep-GA: truncation selection, Gaussian mutation, elitism, optional uniform crossover"
     Params = GAParams
+    search_space = space(
+        popsize=log_int(8, 128),
+        sigma=log_float(1e-3, 0.5),
+        crossover=uniform(0.0, 1.0),
+        init_sigma=log_float(1e-3, 0.5),
+    )
     params: GAParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: GAParams) -> None:

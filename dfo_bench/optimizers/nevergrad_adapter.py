@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import Bounds, ParamsModel
+from dfo_bench.tuning.space import log_float, log_int, space
 
 
 class NevergradParams(ParamsModel):
@@ -57,6 +58,7 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     name = "nevergrad"
     description = "Any optimizer of Nevergrad's registry (params.name, default TwoPointsDE)"
     Params = NevergradParams
+    search_space = space(popsize=log_int(4, 128), sigma=log_float(1e-3, 0.5))
     params: NevergradParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams) -> None:

@@ -28,6 +28,7 @@ from pymoo.problems.static import StaticProblem
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
+from dfo_bench.tuning.space import choice, log_float, log_int, space
 
 ALGORITHMS = {"GA": GA, "PSO": PSO, "DE": DE}
 
@@ -63,6 +64,7 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "pymoo"
     description = "pymoo's single-objective GA (SBX + polynomial mutation), PSO or DE, in a box around x0"
     Params = PymooParams
+    search_space = space(algorithm=choice("GA", "PSO", "DE"), popsize=log_int(8, 128), init_sigma=log_float(1e-3, 0.5))
     params: PymooParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams) -> None:

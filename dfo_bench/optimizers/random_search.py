@@ -16,6 +16,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
+from dfo_bench.tuning.space import log_float, log_int, space
 
 
 class RandomSearchParams(ParamsModel):
@@ -28,6 +29,7 @@ class RandomSearch(AskTellOptimizer[torch.Tensor]):
     name = "random-search"
     description = "(1+lambda) Gaussian random search around the best point so far"
     Params = RandomSearchParams
+    search_space = space(popsize=log_int(4, 128), sigma=log_float(1e-4, 0.5))
     params: RandomSearchParams
     fixed_population = False
 

@@ -20,6 +20,7 @@ from dfo_bench.report.load import LoadedRuns, load_runs
 from dfo_bench.report.markdown import render_markdown
 from dfo_bench.report.meta import describe_runs
 from dfo_bench.report.plots import critical_difference_figure, figure_bytes, static_figure
+from dfo_bench.report.tuning import tuning_frame, tuning_table
 
 __all__ = ["FORMATS", "build_report", "load_runs"]
 
@@ -61,7 +62,8 @@ def build_report(
 ) -> Path:
     """Write the report of one or more results folders into ``out`` and return its main file.
 
-    Always: summary.csv and fixed_target.csv (unrounded numbers). ``markdown``: report.md with one
+    Always: summary.csv and fixed_target.csv (unrounded numbers), and tuning.csv when the runs
+    were tuned (a suite with ``tuning:``; tuning runs are in no other table). ``markdown``: report.md with one
     PNG + SVG per figure; ``html``: report.html (self-contained); ``latex``: report.tex (booktabs).
     ``out`` is created only once results were loaded. The main file (report.html, else report.md,
     else report.tex) is written last, so when it exists the rest of the report is complete.
@@ -74,10 +76,17 @@ def build_report(
     analyses = [analyse_problem(str(p), group, styles, targets or {}) for p, group in runs.groupby("problem_label")]
     across = analyse_across(analyses, runs, styles)
     meta = describe_runs(runs)
+    if not loaded.tuning.empty:
+        ids = loaded.tuning.drop_duplicates("run_id")
+        meta["Tuning runs"] = f"{len(ids)} (in the Tuning table and tuning.csv only)"
     if loaded.notes:
         meta["Merged"] = "; ".join(loaded.notes)
     _write(out / "summary.csv", _summary_csv(analyses))
     _write(out / "fixed_target.csv", _fixed_target_csv(analyses))
+    tuning = tuning_frame(loaded.studies, loaded.tuning) if loaded.studies else None
+    if tuning is not None:
+        _write(out / "tuning.csv", tuning.to_csv(index=False))
+    tuned = tuning_table(tuning) if tuning is not None else None
     cd_png = None
     if across.friedman is not None:
         test = across.friedman
@@ -88,12 +97,12 @@ def build_report(
             _write(out / "critical-difference.svg", figure_bytes(cd, "svg"))
     written: dict[str, Path] = {}
     if "latex" in formats:
-        written["latex"] = _write(out / "report.tex", render_latex(analyses))
+        written["latex"] = _write(out / "report.tex", render_latex(analyses, tuned))
     if "markdown" in formats:
         for data in [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + ([across.profile] if across.profile else []):
             _write_figure(out, data)
         stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])
-        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems))
+        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems, tuned))
     if "html" in formats:
-        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png))
+        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png, tuned))
     return written.get("html") or written.get("markdown") or written["latex"]

@@ -23,6 +23,7 @@ from dfo_bench.report.display import (
     sort_value,
 )
 from dfo_bench.report.interactive import plotly_div, plotly_js
+from dfo_bench.report.tuning import tuning_note
 
 TITLE = "dfo-bench report"
 STYLE = """
@@ -139,8 +140,15 @@ def _problem(analysis: ProblemAnalysis, index: int) -> list[str]:
     return parts
 
 
-def render_html(meta: dict[str, str], analyses: Sequence[ProblemAnalysis], across: Across, cd_png: bytes | None) -> str:
-    """The whole page; ``cd_png`` is the critical-difference diagram, inlined as base64."""
+def render_html(
+    meta: dict[str, str],
+    analyses: Sequence[ProblemAnalysis],
+    across: Across,
+    cd_png: bytes | None,
+    tuning: TextTable | None = None,
+) -> str:
+    """The whole page; ``cd_png`` is the critical-difference diagram, inlined as base64;
+    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``)."""
     e = html.escape
     items = "".join(f"<li><b>{e(key)}:</b> {e(value)}</li>" for key, value in meta.items())
     nav = " · ".join(f'<a href="#problem-{i}">{e(a.problem)}</a>' for i, a in enumerate(analyses))
@@ -151,6 +159,8 @@ def render_html(meta: dict[str, str], analyses: Sequence[ProblemAnalysis], acros
         body.append(f'<p><img alt="Critical-difference diagram" src="data:image/png;base64,{data}"></p>')
     if across.profile:
         body.append('<div class="plots">' + plotly_div(across.profile) + "</div>")
+    if tuning is not None:
+        body += ['<h2 id="tuning">Tuning</h2>', _p(tuning_note()), html_table(tuning, wrap=(2, 8))]
     for i, analysis in enumerate(analyses):
         body += _problem(analysis, i)
     return (

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from dfo_bench.report.analysis import ProblemAnalysis
 from dfo_bench.report.display import TextTable, main_table, main_table_note
+from dfo_bench.report.tuning import tuning_note
 
 SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -30,6 +31,7 @@ SPECIAL = {
     "χ": r"$\chi$",
     "²": r"$^2$",
     "∞": r"$\infty$",
+    "∈": r"$\in$",
 }
 PATTERN = re.compile("|".join(re.escape(k) for k in SPECIAL))
 
@@ -57,11 +59,15 @@ def latex_table(table: TextTable, caption: str, label: str) -> str:
     return "\n".join(lines)
 
 
-def render_latex(analyses: Sequence[ProblemAnalysis]) -> str:
-    """One table per problem, each with its reading note as the caption."""
+def render_latex(analyses: Sequence[ProblemAnalysis], tuning: TextTable | None = None) -> str:
+    """One table per problem, each with its reading note as the caption; then the tuning table
+    (suites with ``tuning:``)."""
     tables = []
     for i, analysis in enumerate(analyses):
         caption = f"{analysis.problem} (budget per run: {analysis.budget}). " + main_table_note(analysis)
         tables.append(latex_table(main_table(analysis), caption, f"tab:dfo-bench-{i}"))
+    if tuning is not None:
+        caption = "Tuning: configuration chosen and cost per optimizer. " + tuning_note()
+        tables.append(latex_table(tuning, caption, "tab:dfo-bench-tuning"))
     header = "% Written by dfo-bench report --format latex; needs \\usepackage{booktabs}.\n"
     return header + "\n\n".join(tables) + "\n"

@@ -1,11 +1,17 @@
-"""Stored rows of one or more results folders, merged, with the selection the user asked for."""
+"""Stored rows of one or more results folders, merged, with the selection the user asked for.
+
+Tuning runs (``phase: tuning``) are set apart from the evaluation runs the report's tables
+show, and the study records (``<results>/tuning/*.json``) are read beside them.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -26,6 +32,10 @@ class LoadedRuns:
     runs: pd.DataFrame
     notes: list[str]
     """What the user should know about the merge (duplicates kept once, folders without results)."""
+    tuning: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Rows of the tuning runs (never in ``runs``)."""
+    studies: list[dict[str, Any]] = field(default_factory=list)
+    """Study records of the selected (problem, optimizer) pairs, one per pair (first folder wins)."""
 
 
 def _load_one(folder: Path) -> pd.DataFrame:
@@ -67,4 +77,24 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
     if optimizers:
         runs = _select(runs, "optimizer_label", optimizers, "--optimizers")
     runs = runs.assign(**{column: float("nan") for column in METRIC_COLUMNS if column not in runs})
-    return LoadedRuns(runs.reset_index(drop=True), notes)
+    tuning = runs["phase"].eq("tuning") if "phase" in runs else pd.Series(False, index=runs.index)
+    if tuning.all():
+        where = ", ".join(str(f) for f in folders)
+        raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
+    pairs = set(zip(runs["problem_label"], runs["optimizer_label"], strict=True))
+    studies = [s for s in _studies(folders) if (s.get("problem_label"), s.get("optimizer_label")) in pairs]
+    return LoadedRuns(runs[~tuning].reset_index(drop=True), notes, runs[tuning].reset_index(drop=True), studies)
+
+
+def _studies(folders: Sequence[Path]) -> list[dict[str, Any]]:
+    """The study records of the folders; a (problem, optimizer) pair recorded in several is kept
+    from the first folder; an unreadable record is skipped."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for folder in folders:
+        for path in sorted((folder / "tuning").glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            found.setdefault((str(record.get("problem_label")), str(record.get("optimizer_label"))), record)
+    return list(found.values())

@@ -17,9 +17,10 @@ from dfo_bench.report.display import (
     p_value_table,
 )
 from dfo_bench.report.targets import TARGET_METRICS
+from dfo_bench.report.tuning import tuning_note
 
 TITLE = "dfo-bench report"
-TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error"}
+TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error", "problem", "tuned configuration", "search space"}
 """Left-aligned; numbers are right-aligned."""
 
 
@@ -76,11 +77,20 @@ def _problem(analysis: ProblemAnalysis) -> list[str]:
     return lines
 
 
-def render_markdown(meta: dict[str, str], analyses: Sequence[ProblemAnalysis], across: Across, extra_stems: Sequence[str]) -> str:
-    """The whole report; ``extra_stems`` are the across-problem figures written next to it."""
+def render_markdown(
+    meta: dict[str, str],
+    analyses: Sequence[ProblemAnalysis],
+    across: Across,
+    extra_stems: Sequence[str],
+    tuning: TextTable | None = None,
+) -> str:
+    """The whole report; ``extra_stems`` are the across-problem figures written next to it;
+    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``)."""
     lines = [f"# {TITLE}", "", *(f"- **{key}:** {value}" for key, value in meta.items())]
     lines += ["", "## Across problems", "", across.note, "", *markdown_table(across_table(across))]
     lines += ["", *_figures(extra_stems, "Across problems")]
+    if tuning is not None:
+        lines += ["", "## Tuning", "", tuning_note(), "", *markdown_table(tuning)]
     for analysis in analyses:
         lines += _problem(analysis)
     return "\n".join(lines) + "\n"

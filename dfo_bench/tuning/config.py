@@ -1,0 +1,190 @@
+"""What a suite's ``tuning:`` block asks for, resolved per (problem, optimizer entry).
+
+The suite model (``dfo_bench.suite.TuningConfig``) validates the block's fields; here each entry's
+search space is resolved (the optimizer's declared ``search_space``, with the entry's ``tune:``
+ranges on top) and checked against the optimizer's ``Params``: every named parameter exists, and
+the ends of every range (every choice) give valid parameters together with the entry's own. The
+result is a ``StudyPlan``: everything a study needs to ask trials and turn them into run specs.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from dfo_bench.budget import BudgetLimits
+from dfo_bench.hashing import digest
+from dfo_bench.optimizers.base import Optimizer
+from dfo_bench.seeding import derive_seed
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag
+from dfo_bench.tuning.space import Categorical, FloatRange, IntRange, Range, SearchSpace
+
+MAXIMISED = ("val_accuracy", "val_f1")
+MINIMISED = ("val_loss", "train_loss")
+METRICS = (*MAXIMISED, *MINIMISED)
+"""What a study may score trials on: final values of the stored run (accuracies and macro-F1 are
+maximised, losses minimised)."""
+
+CLASSIFIER_METRICS = ("val_accuracy", "val_f1")
+"""Only problems with data (classifiers) measure these; test functions measure losses only."""
+
+NOT_TUNED_FALSE = "not tuned (tune: false)"
+NOT_TUNED_EMPTY = "not tuned (no search space)"
+
+_RANGE: TypeAdapter[FloatRange | IntRange | Categorical] = TypeAdapter(Range)
+
+
+class TuneError(ValueError):
+    """A bad ``tune:`` entry: ``field`` (below ``tune``) and what is wrong, for the suite's one line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _message(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    text = err["msg"].removeprefix("Value error, ")
+    return (f"{loc}: " if loc else "") + text
+
+
+def _kind(annotation: Any) -> str | None:
+    """'int' or 'float' for a numeric parameter (``int | None`` counts as int); None otherwise."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) else ()
+    for candidate in (annotation, *options):
+        if candidate is int:
+            return "int"
+        if candidate is float:
+            return "float"
+    return None
+
+
+def _range(cls: type[Optimizer], name: str, given: Any, declared: SearchSpace) -> FloatRange | IntRange | Categorical:
+    allowed = "{low, high, log} or {choices: [...]}, or false to leave it at its value"
+    if not isinstance(given, dict):
+        raise TuneError(name, f"a range is {allowed}; got {given!r}")
+    kind = given.get("kind")
+    if kind is None:
+        if "choices" in given:
+            kind = "categorical"
+        elif name in declared:
+            kind = declared[name].kind
+        else:
+            kind = _kind(cls.Params.model_fields[name].annotation)
+            if kind is None:
+                raise TuneError(name, f"{name} is not a number: give choices: [...]")
+    try:
+        return _RANGE.validate_python({**given, "kind": kind})
+    except ValidationError as exc:
+        raise TuneError(name, _message(exc) + f"; allowed: {allowed}") from None
+
+
+def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dict[str, Any]) -> tuple[SearchSpace, str | None]:
+    """The entry's search space and, when it is not tuned, why (``NOT_TUNED_*``); ``TuneError``
+    for a range that names no parameter of ``cls`` or could sample an invalid value."""
+    if tune is False:
+        return {}, NOT_TUNED_FALSE
+    space: dict[str, FloatRange | IntRange | Categorical] = dict(cls.search_space)
+    fields = cls.Params.model_fields
+    for name, given in (tune if isinstance(tune, dict) else {}).items():
+        if name not in fields:
+            raise TuneError(str(name), f"unknown parameter of {cls.name}; allowed: {', '.join(fields)}")
+        if given is False:
+            space.pop(name, None)
+        else:
+            space[name] = _range(cls, name, given, cls.search_space)
+    for name, r in space.items():
+        for value in r.extremes():
+            try:
+                cls.Params(**{**params, name: value})
+            except ValidationError as exc:
+                raise TuneError(name, f"sampling {value!r} gives invalid parameters: {_message(exc)}") from None
+    return space, (None if space else NOT_TUNED_EMPTY)
+
+
+def direction(metric: str) -> Literal["maximize", "minimize"]:
+    return "maximize" if metric in MAXIMISED else "minimize"
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """One study: a (problem, optimizer entry) pair of a suite with ``tuning:``.
+
+    ``space`` empty means the entry is not tuned (``not_tuned`` says why); its evaluation runs are
+    then ordinary runs of the suite. Otherwise ``trials`` configurations are sampled, each run on
+    every tuning seed with ``tuning_budget``, and the best one runs on the evaluation seeds."""
+
+    suite: str
+    problem: ProblemSpec
+    optimizer: OptimizerSpec
+    """The entry as the suite gives it: its label, parameters (sampled ones replaced), space."""
+    space: SearchSpace
+    not_tuned: str | None
+    trials: int
+    sampler: str
+    metric: str
+    tuning_seeds: tuple[int, ...]
+    tuning_budget: BudgetLimits
+    evaluation_seeds: tuple[int, ...]
+    evaluation_budget: BudgetLimits
+    checkpoints: int
+    device: Literal["auto", "cpu", "cuda"]
+    threads: int
+
+    @property
+    def direction(self) -> Literal["maximize", "minimize"]:
+        return direction(self.metric)
+
+    @property
+    def sampler_seed(self) -> int:
+        """Seeds the study's sampler (32 bits, what Optuna's samplers take): the same suite asks
+        the same trials, on any machine."""
+        return derive_seed(0, "tuning", self.sampler, list(self.tuning_seeds), self.problem.label, self.optimizer.label) % 2**32
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe name of the study (its record is ``<results>/tuning/<key>.json``)."""
+        return f"{self.problem.label}__{self.optimizer.label}__{digest([self.problem.label, self.optimizer.label], 8)}".replace(
+            "/", "_"
+        )
+
+    def configured(self, sampled: dict[str, Any]) -> OptimizerSpec:
+        """The entry with ``sampled`` values in place of its own (already validated ranges)."""
+        cls_params = type(self.optimizer.params)
+        given = self.optimizer.params.model_dump(exclude_defaults=True)
+        return self.optimizer.model_copy(update={"params": cls_params(**(given | sampled))})
+
+    def _spec(self, optimizer: OptimizerSpec, seed: int, budget: BudgetLimits, tuning: TuningTag | None) -> RunSpec:
+        return RunSpec(
+            suite=self.suite,
+            problem=self.problem,
+            optimizer=optimizer,
+            seed=seed,
+            budget=budget,
+            checkpoints=self.checkpoints,
+            device=self.device,
+            threads=self.threads,
+            tuning=tuning,
+        )
+
+    def trial_specs(self, trial: int, sampled: dict[str, Any]) -> list[RunSpec]:
+        """The runs of one trial: the sampled configuration on every tuning seed."""
+        optimizer = self.configured(sampled)
+        tag = TuningTag(trial=trial, metric=self.metric)
+        return [self._spec(optimizer, seed, self.tuning_budget, tag) for seed in self.tuning_seeds]
+
+    def evaluation_specs(self, sampled: dict[str, Any]) -> list[RunSpec]:
+        """The reported runs: the chosen configuration on the evaluation seeds."""
+        optimizer = self.configured(sampled)
+        return [self._spec(optimizer, seed, self.evaluation_budget, None) for seed in self.evaluation_seeds]
+
+    @property
+    def runs_at_most(self) -> int:
+        """Runs the study may still need (trials on every tuning seed, then the evaluation seeds)."""
+        return self.trials * len(self.tuning_seeds) + len(self.evaluation_seeds)

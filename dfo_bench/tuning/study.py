@@ -1,0 +1,170 @@
+"""One tuning study per (problem, optimizer entry): a seeded Optuna sampler asks configurations,
+the suite's executor runs them as stored runs, and each trial's score is told back.
+
+**Why no Optuna database.** The results folder is the one source of truth: every trial is a set
+of ordinary stored runs (``phase: tuning``), written atomically by whatever executor ran them,
+on whatever machine. An Optuna storage (SQLite, journal file) beside it would be a second record
+of the same facts that can disagree with it after a kill (trials left ``RUNNING`` forever, a run
+stored whose ``tell`` never happened), would need locking on a shared file system, and would have
+to be shipped with the results for a report. So the study lives in memory only and is rebuilt on
+every ``dfo-bench run``: the sampler is seeded from the suite, so given the same history it asks
+the same configurations again; each asked trial's runs are looked up in the store by their run
+ids (which hash the configuration), and only the runs not stored are executed. Scores come from
+the stored runs, ``tell`` replays them into the fresh study, and the next trial is asked from
+exactly the history an uninterrupted study had: a killed and resumed tuning asks the same trials
+and runs nothing twice. A trial whose values were already sampled by an earlier trial reuses its
+runs (same ids), so its cost is counted once.
+
+The score of a trial is the mean over the tuning seeds of ``final_<metric>`` (the metric of the
+recommended point at the end of the run); a trial with a failed run or a missing metric is told
+as failed and never chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import Trial, TrialState
+
+from dfo_bench.spec import RunSpec
+from dfo_bench.store import ResultStore
+from dfo_bench.tuning.config import StudyPlan
+from dfo_bench.tuning.space import describe, space_json
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    params: dict[str, Any]
+    run_ids: list[str]
+    value: float | None = None
+    state: str = "running"
+    """running, complete, or failed (a run failed or did not measure the metric)."""
+
+
+@dataclass
+class AskedTrial:
+    trial: Trial
+    record: TrialRecord
+    specs: list[RunSpec]
+
+
+@dataclass
+class TuningStudy:
+    """The in-memory Optuna study of one plan, and what the study record on disk says about it."""
+
+    plan: StudyPlan
+    study: optuna.Study = field(init=False)
+    records: list[TrialRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the progress bar
+        seed = self.plan.sampler_seed
+        sampler: optuna.samplers.BaseSampler = (
+            optuna.samplers.RandomSampler(seed=seed) if self.plan.sampler == "random" else optuna.samplers.TPESampler(seed=seed)
+        )
+        self.study = optuna.create_study(direction=self.plan.direction, sampler=sampler)
+        self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
+
+    @property
+    def batch(self) -> int:
+        """Trials asked at once: all that remain for the random sampler (its draws do not depend
+        on the history, so asking them together asks the same trials and runs them in parallel),
+        one at a time for TPE (each trial learns from every earlier one)."""
+        left = self.plan.trials - len(self.records)
+        return left if self.plan.sampler == "random" else min(left, 1)
+
+    @property
+    def finished(self) -> bool:
+        return len(self.records) >= self.plan.trials and all(r.state != "running" for r in self.records)
+
+    def ask(self) -> AskedTrial:
+        trial = self.study.ask(self.distributions)
+        params = dict(trial.params)
+        specs = self.plan.trial_specs(trial.number, params)
+        record = TrialRecord(trial.number, params, [spec.run_id for spec in specs])
+        self.records.append(record)
+        return AskedTrial(trial, record, specs)
+
+    def tell(self, asked: AskedTrial, store: ResultStore) -> None:
+        """Score the trial from its stored runs and tell the study (failed when a run is)."""
+        values = [_final_metric(store, run_id, self.plan.metric) for run_id in asked.record.run_ids]
+        if any(v is None or not math.isfinite(v) for v in values):
+            asked.record.state = "failed"
+            self.study.tell(asked.trial, state=TrialState.FAIL)
+            return
+        score = sum(v for v in values if v is not None) / len(values)
+        asked.record.value = score
+        asked.record.state = "complete"
+        self.study.tell(asked.trial, score)
+
+    def best(self) -> TrialRecord | None:
+        """The best complete trial (the earliest among equals), or None when none completed."""
+        complete = [r for r in self.records if r.state == "complete" and r.value is not None]
+        if not complete:
+            return None
+        sign = -1.0 if self.plan.direction == "maximize" else 1.0
+        return min(complete, key=lambda r: (sign * float(r.value or 0.0), r.number))
+
+    def evaluation_specs(self) -> list[RunSpec]:
+        """The chosen configuration on the evaluation seeds; the entry's own parameters when no
+        trial completed (the record says so)."""
+        best = self.best()
+        return self.plan.evaluation_specs(best.params if best else {})
+
+
+def _final_metric(store: ResultStore, run_id: str, metric: str) -> float | None:
+    """``final_<metric>`` of a stored ok run; None when it failed, is missing or lacks the metric."""
+    path = store.path(run_id)
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    column = f"final_{metric}"
+    if frame["status"].iloc[0] != "ok" or column not in frame:
+        return None
+    return float(frame[column].iloc[0])
+
+
+def study_record(plan: StudyPlan, study: TuningStudy | None, evaluation: list[RunSpec]) -> dict[str, Any]:
+    """What ``<results>/tuning/<key>.json`` holds: the plan, every trial, the choice, and the
+    evaluation runs it led to (the report reads it next to the stored runs)."""
+    best = study.best() if study else None
+    if plan.not_tuned:
+        status = plan.not_tuned
+    elif study is None or not study.finished:
+        status = "in progress"
+    else:
+        status = "tuned" if best else "not tuned (no trial completed)"
+    return {
+        "suite": plan.suite,
+        "problem_label": plan.problem.label,
+        "optimizer_label": plan.optimizer.label,
+        "optimizer": plan.optimizer.name,
+        "status": status,
+        "metric": plan.metric,
+        "direction": plan.direction,
+        "sampler": plan.sampler,
+        "sampler_seed": plan.sampler_seed,
+        "trials_requested": plan.trials,
+        "tuning_seeds": list(plan.tuning_seeds),
+        "tuning_budget": plan.tuning_budget.model_dump(mode="json", exclude_none=True),
+        "space": space_json(plan.space),
+        "space_text": describe(plan.space),
+        "entry_params": plan.optimizer.params.model_dump(mode="json", exclude_defaults=True),
+        "trials": [
+            {"number": r.number, "params": r.params, "value": r.value, "state": r.state, "run_ids": r.run_ids}
+            for r in (study.records if study else [])
+        ],
+        "best": None if best is None else {"number": best.number, "params": best.params, "value": best.value},
+        "evaluation_run_ids": [spec.run_id for spec in evaluation],
+    }
+
+
+def write_record(store: ResultStore, plan: StudyPlan, study: TuningStudy | None, evaluation: list[RunSpec]) -> None:
+    record = study_record(plan, study, evaluation)
+    store.write_text(f"tuning/{plan.key}.json", json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,250 @@
+"""Tuning: declared search spaces, the suite's ``tuning:`` block, seeded Optuna studies run as stored
+runs, resume without duplicates, and what the report shows.
+
+One small tuned suite (digits MLP, Adam with an absurd learning rate, 6 random trials on 2 tuning
+seeds, 200 gradient steps a run) is run once per module and shared by the tests that read it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+
+from dfo_bench.errors import ConfigError
+from dfo_bench.executors import SequentialExecutor, run_suite
+from dfo_bench.optimizers.random_search import RandomSearch
+from dfo_bench.registry import optimizers
+from dfo_bench.report import build_report, load_runs
+from dfo_bench.status import folder_status
+from dfo_bench.store import ResultStore
+from dfo_bench.suite import load_suite
+from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_space
+from dfo_bench.tuning.space import space
+from dfo_bench.tuning.study import TuningStudy
+from tests.conftest import with_changes
+from tests.test_bad_input import check_line, dfo_bench, write
+
+ABSURD = {"lr": 100.0}
+"""Adam at lr = 100 on the digits MLP: the loss explodes, accuracy stays near chance."""
+
+TUNED_SUITE: dict[str, Any] = {
+    "name": "tuned",
+    "problems": ["digits-mlp"],
+    "optimizers": [
+        {"name": "adam", "label": "adam-tuned", "params": ABSURD},
+        {"name": "adam", "label": "adam-default", "params": ABSURD, "tune": False},
+    ],
+    "seeds": [0, 1],
+    "budget": {"evaluations": 200},
+    "checkpoints": 20,
+    "device": "cpu",
+    "executor": "sequential",
+    "tuning": {"trials": 6, "sampler": "random", "seeds": [10, 11], "metric": "val_accuracy"},
+}
+
+
+def run(suite: dict[str, Any], folder: Path) -> list[Any]:
+    path = write(folder, suite)
+    return run_suite(load_suite(path), folder / "results", SequentialExecutor(), progress=False)
+
+
+def records(results: Path) -> dict[str, dict[str, Any]]:
+    return {json.loads(p.read_text())["optimizer_label"]: json.loads(p.read_text()) for p in (results / "tuning").glob("*.json")}
+
+
+def stored_ids(results: Path) -> set[str]:
+    return {p.stem for p in (results / "runs").glob("*.parquet")}
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tuned")
+    summaries = run(TUNED_SUITE, folder)
+    assert all(s.status == "ok" for s in summaries)
+    return folder / "results"
+
+
+def test_tuning_beats_an_absurd_default(tuned: Path) -> None:
+    loaded = load_runs(tuned)
+    final = loaded.runs.drop_duplicates("run_id").groupby("optimizer_label")["final_val_accuracy"].mean()
+    assert final["adam-default"] < 0.3  # the absurd default stays near chance
+    assert final["adam-tuned"] > final["adam-default"] + 0.4
+    chosen = records(tuned)["adam-tuned"]
+    assert chosen["status"] == "tuned" and chosen["best"]["params"]["lr"] < 1.0
+    assert len(chosen["trials"]) == 6 and all(t["state"] == "complete" for t in chosen["trials"])
+
+
+def test_tuning_runs_are_stored_runs_set_apart_from_the_evaluation(tuned: Path) -> None:
+    loaded = load_runs(tuned)
+    assert set(loaded.runs["phase"]) == {"evaluation"}
+    tuning = loaded.tuning.drop_duplicates("run_id")
+    assert set(tuning["phase"]) == {"tuning"} and set(tuning["seed"]) == {10, 11}
+    assert set(tuning["optimizer_label"]) == {"adam-tuned"}  # tune: false spends nothing
+    assert len(tuning) <= 6 * 2 and set(loaded.runs.drop_duplicates("run_id")["seed"]) == {0, 1}
+    # the evaluation runs of the tuned entry are the chosen configuration
+    evaluation = loaded.runs[loaded.runs["optimizer_label"] == "adam-tuned"].drop_duplicates("run_id")
+    best = records(tuned)["adam-tuned"]["best"]["params"]
+    for text in evaluation["optimizer_params"]:
+        assert {k: json.loads(text)[k] for k in best} == pytest.approx(best)
+
+
+def test_report_shows_tuning_and_its_cost(tuned: Path, tmp_path: Path) -> None:
+    build_report(tuned, tmp_path / "report", formats=("latex",))
+    table = pd.read_csv(tmp_path / "report" / "tuning.csv").set_index("optimizer")
+    tuning = load_runs(tuned).tuning.drop_duplicates("run_id")
+    assert table.loc["adam-tuned", "status"] == "tuned"
+    assert table.loc["adam-tuned", "trials_spent"] == 6
+    assert table.loc["adam-tuned", "tuning_evaluations"] == tuning["final_evaluations"].sum() > 0
+    assert table.loc["adam-tuned", "tuning_samples"] == pytest.approx(tuning["final_samples"].sum())
+    assert table.loc["adam-tuned", "tuning_seconds"] == pytest.approx(tuning["final_seconds"].sum())
+    assert table.loc["adam-default", "status"] == "not tuned (tune: false)"
+    assert table.loc["adam-default", "tuning_runs"] == 0
+    summary = pd.read_csv(tmp_path / "report" / "summary.csv")
+    assert sorted(summary["optimizer"]) == ["adam-default", "adam-tuned"]  # one row each: evaluation runs only
+    assert "Tuning: configuration chosen" in (tmp_path / "report" / "report.tex").read_text()
+
+
+def test_same_suite_asks_the_same_trials(tuned: Path, tmp_path: Path) -> None:
+    run(TUNED_SUITE, tmp_path)
+    again, first = records(tmp_path / "results")["adam-tuned"], records(tuned)["adam-tuned"]
+    assert [t["params"] for t in again["trials"]] == [t["params"] for t in first["trials"]]
+    assert stored_ids(tmp_path / "results") == stored_ids(tuned)
+
+
+def test_resumed_tuning_runs_nothing_twice(tuned: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in (tuned / "runs").glob("*.parquet"):
+        (results / "runs").mkdir(exist_ok=True)
+        (results / "runs" / path.name).write_bytes(path.read_bytes())
+    assert run(TUNED_SUITE, tmp_path) == []  # all stored: the studies replay, nothing runs
+    # a suite killed in its 4th trial: later trials' runs and the evaluation runs are missing
+    trials = records(tuned)["adam-tuned"]["trials"]
+    lost = {trials[3]["run_ids"][1], *(i for t in trials[4:] for i in t["run_ids"])} | set(
+        records(tuned)["adam-tuned"]["evaluation_run_ids"]
+    )
+    lost -= {i for t in trials[:3] for i in t["run_ids"]} | {trials[3]["run_ids"][0]}
+    for run_id in lost:
+        ResultStore(results).path(run_id).unlink()
+    summaries = run(TUNED_SUITE, tmp_path)
+    assert sorted(s.run_id for s in summaries) == sorted(lost)  # each missing run once, nothing else
+    assert stored_ids(results) == stored_ids(tuned)
+    assert records(tmp_path / "results")["adam-tuned"]["best"] == records(tuned)["adam-tuned"]["best"]
+
+
+@pytest.mark.parametrize("name", optimizers.names())
+def test_declared_space_yields_valid_params(name: str) -> None:
+    cls = optimizers.get(name)
+    if optimizers._read()[name].origin == "built-in":
+        assert cls.search_space, f"{name} declares no search space"
+    for param in cls.search_space:
+        assert param in cls.Params.model_fields
+    distributions = {param: r.distribution() for param, r in cls.search_space.items()}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for i in range(20):
+        trial = study.ask(distributions)
+        params = cls.Params(**trial.params)
+        study.tell(trial, float(i))
+        if i < 2:  # the optimizer accepts them too
+            cls.from_config(torch.zeros(12), np.random.default_rng(0), params)
+    for param, r in cls.search_space.items():
+        for value in r.extremes():
+            cls.Params(**{param: value})
+
+
+def test_an_optimizer_without_a_space_is_not_tuned() -> None:
+    class NoSpace(RandomSearch):
+        search_space = space()
+
+    assert resolve_space(NoSpace, {}, True) == ({}, NOT_TUNED_EMPTY)
+
+
+def test_suite_ranges_replace_the_declared_ones() -> None:
+    tuned, why = resolve_space(optimizers.get("adam"), {}, {"lr": {"low": 1e-4, "high": 1e-2, "log": True}, "batch_size": False})
+    assert why is None and set(tuned) == {"lr"} and (tuned["lr"].low, tuned["lr"].high, tuned["lr"].log) == (1e-4, 1e-2, True)
+
+
+TUNING = {"trials": 2, "seeds": [7, 8]}
+
+BAD: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "tuning seeds overlap": (
+        with_changes(tuning={"trials": 2, "seeds": [1, 9]}),
+        "tuning.seeds",
+        ["disjoint from the evaluation seeds", "1 is in both"],
+    ),
+    "unknown param in tune": (
+        with_changes(optimizers=[{"name": "de", "tune": {"G": {"low": 0.1, "high": 0.9}}}], tuning=TUNING),
+        "optimizers[0].tune.G",
+        ["unknown parameter of de", "allowed: popsize, F"],
+    ),
+    "trials 0": (with_changes(tuning={**TUNING, "trials": 0}), "tuning.trials", ["greater than or equal to 1"]),
+    "unknown sampler": (with_changes(tuning={**TUNING, "sampler": "cmaes"}), "tuning.sampler", ["'random' or 'tpe'"]),
+    "unknown field": (with_changes(tuning={**TUNING, "n_trials": 3}), "tuning", ["unknown field 'n_trials'", "allowed: trials"]),
+    "range gives invalid params": (
+        with_changes(optimizers=[{"name": "de", "tune": {"F": {"low": 0.5, "high": 3.0}}}], tuning=TUNING),
+        "optimizers[0].tune.F",
+        ["sampling 3.0 gives invalid parameters", "less than or equal to 2"],
+    ),
+    "range reversed": (
+        with_changes(optimizers=[{"name": "de", "tune": {"F": {"low": 0.9, "high": 0.1}}}], tuning=TUNING),
+        "optimizers[0].tune.F",
+        ["must be below high"],
+    ),
+    "tune without tuning": (
+        with_changes(optimizers=[{"name": "de", "tune": {"F": {"low": 0.1, "high": 0.9}}}]),
+        "optimizers[0].tune",
+        ["no tuning: block"],
+    ),
+    "metric the problem lacks": (
+        with_changes(problems=["sphere"], tuning={**TUNING, "metric": "val_accuracy"}),
+        "tuning.metric",
+        ["does not measure val_accuracy", "allowed: val_loss, train_loss"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_tuning_is_one_line(case: str, tmp_path: Path) -> None:
+    content, field, words = BAD[case]
+    path = write(tmp_path, content)
+    with pytest.raises(ConfigError) as error:
+        load_suite(path)
+    check_line(str(error.value), path, field, words)
+
+
+@pytest.mark.parametrize("case", ["tuning seeds overlap", "unknown param in tune"])
+def test_bad_tuning_through_the_cli(case: str, tmp_path: Path) -> None:
+    content, field, words = BAD[case]
+    path = write(tmp_path, content)
+    line = dfo_bench(tmp_path, "run", str(path), "--out", str(tmp_path / "results"))
+    check_line(line, path, field, words)
+
+
+def test_status_counts_tuning_runs(tuned: Path) -> None:
+    counts = folder_status(tuned).counts
+    assert counts["adam-tuned (tuning)"]["done"] == len(load_runs(tuned).tuning.drop_duplicates("run_id")) > 0
+    assert counts["adam-tuned"]["done"] == 2 and counts["adam-default"]["done"] == 2
+    assert sum(c["pending"] for c in counts.values()) == 0
+
+
+def test_tpe_study_asks_the_same_trials_from_the_same_suite(tmp_path: Path) -> None:
+    suite = {**TUNED_SUITE, "tuning": {**TUNED_SUITE["tuning"], "sampler": "tpe", "trials": 14}}
+    plan = load_suite(write(tmp_path, suite)).studies[0]
+
+    def asked() -> list[dict[str, Any]]:
+        study = TuningStudy(plan)
+        for _ in range(plan.trials):  # past TPE's 10 random start-up trials
+            trial = study.ask()
+            study.study.tell(trial.trial, -abs(math.log10(trial.record.params["lr"]) + 2))
+        return [r.params for r in study.records]
+
+    first = asked()
+    assert first == asked() and len({json.dumps(p, sort_keys=True) for p in first}) == plan.trials
