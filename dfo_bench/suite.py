@@ -11,6 +11,7 @@ tuned entry's evaluation runs are left out of ``Suite.runs`` until its study has
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,10 @@ class TuningConfig(_Strict):
     """Seeds every trial runs on; disjoint from the evaluation seeds."""
     budget: SuiteBudget | None = None
     """Budget of each tuning run; default: the suite's budget."""
+    budget_fraction: float | None = Field(None, gt=0, le=1)
+    """Instead of ``budget``: each tuning run gets this share of its entry's evaluation budget
+    (every limit scaled, rounded up), so entries with budgets of their own (Adam's steps beside
+    a search's evaluations) are tuned at the same share of what they are compared with."""
     metric: Literal["val_accuracy", "val_f1", "val_loss", "train_loss"] = "val_accuracy"
     """Final metric a trial is scored on (mean over the tuning seeds); accuracy and F1 are
     maximised, losses minimised."""
@@ -227,6 +232,25 @@ class TuningConfig(_Strict):
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
         return _distinct_seeds(seeds)
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TuningConfig:
+        if self.budget is not None and self.budget_fraction is not None:
+            raise ValueError("give budget or budget_fraction, not both")
+        return self
+
+    def run_budget(self, evaluation: BudgetLimits) -> BudgetLimits:
+        """The budget of each tuning run of an entry whose evaluation runs get ``evaluation``."""
+        if self.budget is not None:
+            return self.budget
+        if self.budget_fraction is None:
+            return evaluation
+        f = self.budget_fraction
+        return BudgetLimits(
+            evaluations=None if evaluation.evaluations is None else math.ceil(f * evaluation.evaluations),
+            samples=None if evaluation.samples is None else math.ceil(f * evaluation.samples),
+            seconds=None if evaluation.seconds is None else f * evaluation.seconds,
+        )
 
 
 class SuiteConfig(_Strict):
@@ -501,7 +525,7 @@ def _studies(
             sampler=tuning.sampler,
             metric=tuning.metric,
             tuning_seeds=tuple(tuning.seeds),
-            tuning_budget=tuning.budget or config.budget,
+            tuning_budget=tuning.run_budget(budget or config.budget),
             evaluation_seeds=tuple(config.seeds),
             evaluation_budget=budget or config.budget,
             checkpoints=config.checkpoints,

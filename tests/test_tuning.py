@@ -203,6 +203,16 @@ BAD: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         "optimizers[0].tune",
         ["no tuning: block"],
     ),
+    "budget and budget_fraction": (
+        with_changes(tuning={**TUNING, "budget": {"evaluations": 10}, "budget_fraction": 0.5}),
+        "tuning",
+        ["budget or budget_fraction, not both"],
+    ),
+    "super_batch not a whole number": (
+        with_changes(optimizers=[{"name": "de", "tune": {"super_batch": {"choices": [100, 0.5]}}}], tuning=TUNING),
+        "optimizers[0].tune.super_batch",
+        ["positive whole numbers"],
+    ),
     "metric the problem lacks": (
         with_changes(problems=["sphere"], tuning={**TUNING, "metric": "val_accuracy"}),
         "tuning.metric",
@@ -248,3 +258,28 @@ def test_tpe_study_asks_the_same_trials_from_the_same_suite(tmp_path: Path) -> N
 
     first = asked()
     assert first == asked() and len({json.dumps(p, sort_keys=True) for p in first}) == plan.trials
+
+
+def test_budget_fraction_scales_each_entrys_own_budget(tmp_path: Path) -> None:
+    suite = TUNED_SUITE | dict(
+        optimizers=[{"name": "adam", "budget": {"evaluations": 300}}, "random-search"],
+        budget={"evaluations": 1000, "samples": 2_000_001},
+        tuning={"trials": 2, "seeds": [10], "budget_fraction": 0.1},
+    )
+    plans = {plan.optimizer.name: plan for plan in load_suite(write(tmp_path, suite)).studies}
+    assert plans["adam"].tuning_budget.evaluations == 30 and plans["adam"].evaluation_budget.evaluations == 300
+    assert plans["random-search"].tuning_budget.evaluations == 100
+    assert plans["random-search"].tuning_budget.samples == 200_001  # rounded up
+
+
+def test_super_batch_is_tunable_and_reaches_the_runs(tmp_path: Path) -> None:
+    suite = TUNED_SUITE | dict(
+        optimizers=[{"name": "hbde", "params": {"popsize": 8}, "tune": {"super_batch": {"choices": [100, 300]}}}],
+        tuning={"trials": 2, "seeds": [10], "sampler": "random"},
+    )
+    (plan,) = load_suite(write(tmp_path, suite)).studies
+    assert set(plan.space) >= {"super_batch", "F", "CR"}
+    for trial in range(4):
+        sampled = {"super_batch": [100, 300][trial % 2], "F": 0.5}
+        (spec,) = plan.trial_specs(trial, sampled)
+        assert spec.optimizer.super_batch == sampled["super_batch"] and spec.optimizer.params.F == 0.5

@@ -77,7 +77,8 @@ class DirectSearchParams(ParamsModel):
             raise ValueError(f"min_step ({self.min_step}) must be below the base step ({self.step})")
         coordinate_only = {"steps", "poll", "repeat", "skip_flat"} & self.model_fields_set
         if self.moves == "direction" and coordinate_only:
-            raise ValueError(f"{', '.join(sorted(coordinate_only))} apply to moves: coordinate only (direction moves share one step, polled in pairs)")
+            names = ", ".join(sorted(coordinate_only))
+            raise ValueError(f"{names} apply to moves: coordinate only (direction moves share one step, polled in pairs)")
         return self
 
 
@@ -178,7 +179,7 @@ class DirectSearch(AskTellOptimizer[Population]):
         best = min(trials, key=loss.__getitem__)
         i = int(X.index[0]) if isinstance(X, CoordinateMoves) else -1
         if loss[best] < self._loss:
-            if i >= 0 and self._sign.size:
+            if isinstance(X, CoordinateMoves) and self._sign.size:
                 self._sign[i] = 1 if float(X.value[best]) > float(self._x[i]) else -1
             self._x = self._point(X, best)
             self._loss = loss[best]

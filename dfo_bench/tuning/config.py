@@ -85,6 +85,23 @@ def _range(cls: type[Optimizer], name: str, given: Any, declared: SearchSpace) -
         raise TuneError(name, _message(exc) + f"; allowed: {allowed}") from None
 
 
+ENTRY_SETTINGS = ("super_batch",)
+"""Settings of an optimizer entry, not of its ``Params``, that a ``tune:`` block may range over:
+``super_batch`` (samples per evaluation), which HBDE's protocol tunes."""
+
+
+def _entry_range(name: str, given: Any) -> FloatRange | IntRange | Categorical:
+    if not isinstance(given, dict):
+        raise TuneError(name, f"a range is {{low, high, log}} or {{choices: [...]}}; got {given!r}")
+    try:
+        r = _RANGE.validate_python({"kind": "categorical" if "choices" in given else "int", **given})
+    except ValidationError as exc:
+        raise TuneError(name, _message(exc)) from None
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in r.extremes()):
+        raise TuneError(name, f"{name} takes positive whole numbers; got {given!r}")
+    return r
+
+
 def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dict[str, Any]) -> tuple[SearchSpace, str | None]:
     """The entry's search space and, when it is not tuned, why (``NOT_TUNED_*``); ``TuneError``
     for a range that names no parameter of ``cls`` or could sample an invalid value."""
@@ -93,13 +110,18 @@ def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dic
     space: dict[str, FloatRange | IntRange | Categorical] = dict(cls.search_space)
     fields = cls.Params.model_fields
     for name, given in (tune if isinstance(tune, dict) else {}).items():
-        if name not in fields:
-            raise TuneError(str(name), f"unknown parameter of {cls.name}; allowed: {', '.join(fields)}")
+        if name not in fields and name not in ENTRY_SETTINGS:
+            allowed = ", ".join([*fields, *ENTRY_SETTINGS])
+            raise TuneError(str(name), f"unknown parameter of {cls.name}; allowed: {allowed}")
         if given is False:
             space.pop(name, None)
+        elif name in ENTRY_SETTINGS:
+            space[name] = _entry_range(name, given)
         else:
             space[name] = _range(cls, name, given, cls.search_space)
     for name, r in space.items():
+        if name in ENTRY_SETTINGS:
+            continue
         for value in r.extremes():
             try:
                 cls.Params(**{**params, name: value})
@@ -158,7 +180,9 @@ class StudyPlan:
         """The entry with ``sampled`` values in place of its own (already validated ranges)."""
         cls_params = type(self.optimizer.params)
         given = self.optimizer.params.model_dump(exclude_defaults=True)
-        return self.optimizer.model_copy(update={"params": cls_params(**(given | sampled))})
+        params = {k: v for k, v in sampled.items() if k not in ENTRY_SETTINGS}
+        settings = {k: v for k, v in sampled.items() if k in ENTRY_SETTINGS}
+        return self.optimizer.model_copy(update={"params": cls_params(**(given | params)), **settings})
 
     def _spec(self, optimizer: OptimizerSpec, seed: int, budget: BudgetLimits, tuning: TuningTag | None) -> RunSpec:
         return RunSpec(
