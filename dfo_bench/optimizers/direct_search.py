@@ -138,7 +138,11 @@ class DirectSearch(AskTellOptimizer[Population]):
             order = torch.randperm(self.dim, generator=self._generator, device=self.device).cpu().numpy()
             if self._skip_flat and self._flat.any():
                 revive = torch.rand(self.dim, generator=self._generator, device=self.device).cpu().numpy() < 0.125
-                order = order[~self._flat[order] | revive[order]]
+                kept = order[~self._flat[order] | revive[order]]
+                if kept.size:
+                    order = kept
+                else:  # every coordinate looked flat (steps below the loss's resolution): poll all again
+                    self._flat[:] = False
             self._order = order.tolist()
         return self._order.pop()
 
