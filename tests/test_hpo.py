@@ -257,3 +257,30 @@ def test_shipped_hpo_suites_validate(suite: str, monkeypatch: pytest.MonkeyPatch
 def test_typed_optimizer_needs_its_space() -> None:
     with pytest.raises(ValueError, match="searches typed spaces, not weights"):
         optimizers.get("ga-hpo").from_config(torch.zeros(4), np.random.default_rng(0), {})
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def test_report_shows_best_validation_curves_chosen_and_top_configurations(tmp_path: Path) -> None:
+    from dfo_bench.report import build_report
+    from dfo_bench.store import ResultStore
+
+    store = ResultStore(tmp_path / "results")
+    for name, params in [("ga-hpo", {}), ("random-search", {"popsize": 3})]:
+        for seed in (0, 1):
+            store.write(run_ok(run_spec(name, params, "mlp-hpo", TINY, seed=seed, budget=BudgetLimits(evaluations=6))))
+    out = tmp_path / "report"
+    build_report(tmp_path / "results", out)
+    text = (out / "report.md").read_text()
+    section = text.split("### Hyper-parameters")[1]
+    assert "median final validation MSE" in section and "layers=" in section and "activation=" in section
+    top = section.split("Top ")[1]
+    shown = int(top.split()[0])
+    assert 4 <= shown <= 10 and top.split("\n\n")[1].count("\n") == shown + 1  # header, rule, one row each
+    assert "_GA (Pintus 2024 slides" in section and "_0.0004948_" in section  # the published sine-wave rows
+    rows = top.split("\n\n")[1].splitlines()[2:]
+    assert all(row.split(" | ")[3] != "0" for row in rows), "the start, before any evaluation, is no optimizer's choice"
+    for x in ("evaluations", "samples"):
+        assert (out / f"hpo-mlp-hpo-best-val-vs-{x}.png").is_file()
+    assert "Hyper-parameters" in (out / "report.html").read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dfo_bench.report.analysis import Across, ProblemAnalysis
 from dfo_bench.report.display import (
@@ -16,10 +16,11 @@ from dfo_bench.report.display import (
     main_table_note,
     p_value_table,
 )
+from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
 from dfo_bench.report.targets import TARGET_METRICS
 
 TITLE = "dfo-bench report"
-TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error"}
+TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error", "configuration", "its configuration"}
 """Left-aligned; numbers are right-aligned."""
 
 
@@ -76,11 +77,30 @@ def _problem(analysis: ProblemAnalysis) -> list[str]:
     return lines
 
 
-def render_markdown(meta: dict[str, str], analyses: Sequence[ProblemAnalysis], across: Across, extra_stems: Sequence[str]) -> str:
-    """The whole report; ``extra_stems`` are the across-problem figures written next to it."""
+def _hpo(analysis: HPOAnalysis) -> list[str]:
+    lines = ["", "### Hyper-parameters", "", f"Final {analysis.metric} per optimizer and the configuration of its best seed:", ""]
+    lines += markdown_table(chosen_table(analysis))
+    if not analysis.published.empty:
+        lines += ["", "Published rows (italic) were not re-run here; their protocol differs from ours."]
+    lines += ["", f"Top {len(analysis.top)} configurations (recommended at a checkpoint of any run):", ""]
+    lines += [*markdown_table(top_table(analysis)), ""]
+    return lines + _figures([f.stem for f in analysis.figures], "Best validation value")
+
+
+def render_markdown(
+    meta: dict[str, str],
+    analyses: Sequence[ProblemAnalysis],
+    across: Across,
+    extra_stems: Sequence[str],
+    hpo: Mapping[str, HPOAnalysis] | None = None,
+) -> str:
+    """The whole report; ``extra_stems`` are the across-problem figures written next to it; ``hpo``:
+    the hyper-parameter view of the problems that searched configurations, by problem label."""
     lines = [f"# {TITLE}", "", *(f"- **{key}:** {value}" for key, value in meta.items())]
     lines += ["", "## Across problems", "", across.note, "", *markdown_table(across_table(across))]
     lines += ["", *_figures(extra_stems, "Across problems")]
     for analysis in analyses:
         lines += _problem(analysis)
+        if hpo and analysis.problem in hpo:
+            lines += _hpo(hpo[analysis.problem])
     return "\n".join(lines) + "\n"
