@@ -29,7 +29,7 @@ TINY = {"epochs": 1, "n_train": 64, "n_val": 32, "n_test": 32}
 """mlp-hpo on the sine waves, trained for one epoch of 64 samples: a run of a few evaluations in seconds."""
 TYPED_OPTIMIZERS = searching("typed")
 TYPED_PROBLEMS = searching("typed", "problems")
-FAST = {"nevergrad": {"popsize": 2}, "optuna": {"n_startup_trials": 2}, "random-search": {"popsize": 2}}
+FAST = {"nevergrad": {"popsize": 2}, "optuna": {"n_startup_trials": 2}, "random-search": {"popsize": 2}, "pymoo": {"popsize": 4}}
 
 HOPS_FROM = {
     "relu": {"leaky_relu": 2, "elu": 4, "gelu": 4, "tanh": 5, "sigmoid": 5},
@@ -162,7 +162,7 @@ def test_classification_datasets_measure_accuracy_and_regression_only_loss() -> 
 
 
 def test_the_baselines_search_typed_spaces() -> None:
-    assert {"ga-hpo", "optuna", "random-search", "nevergrad"} <= set(TYPED_OPTIMIZERS)
+    assert {"ga-hpo", "optuna", "random-search", "nevergrad", "pymoo"} <= set(TYPED_OPTIMIZERS)
     assert "de" not in TYPED_OPTIMIZERS and "ga-hpo" not in searching("weights")
     assert TYPED_PROBLEMS and "mlp-hpo" in TYPED_PROBLEMS and "mlp-hpo" not in searching("weights", "problems")
 
@@ -183,7 +183,7 @@ def test_every_typed_optimizer_runs_every_typed_problem(name: str, problem: str)
 @pytest.mark.parametrize(
     "name, params",
     [("ga-hpo", {}), ("optuna", {"sampler": "tpe", "n_startup_trials": 3}), ("optuna", {"sampler": "gp", "n_startup_trials": 3}),
-     ("random-search", {"popsize": 3}), ("nevergrad", {"popsize": 3})],
+     ("random-search", {"popsize": 3}), ("nevergrad", {"popsize": 3}), ("pymoo", {"popsize": 4, "algorithm": "DE"})],
 )
 def test_same_seed_same_results(name: str, params: dict[str, Any]) -> None:
     check_deterministic(run_spec(name, params, "mlp-hpo", TINY, budget=BudgetLimits(evaluations=8)))
@@ -213,7 +213,7 @@ def test_ga_two_point_crossover_swaps_one_segment() -> None:
 @pytest.mark.parametrize(
     "problem, optimizer, words",
     [
-        ("mlp-hpo", "de", ["'de' cannot search the typed space", "ga-hpo", "nevergrad", "optuna", "random-search"]),
+        ("mlp-hpo", "de", ["'de' cannot search the typed space", "ga-hpo", "nevergrad", "optuna", "pymoo", "random-search"]),
         ("digits-mlp", "ga-hpo", ["'ga-hpo' cannot search the weights space", "de", "random-search"]),
         ("mlp-hpo", "adam", ["'adam' cannot search the typed space"]),
     ],
@@ -235,7 +235,7 @@ def test_mismatched_pairing_exits_2_from_the_cli(write_suite, tmp_path: Path) ->
     before = sorted(tmp_path.rglob("*"))
     done = subprocess.run([*CLI, "run", str(path), "--out", str(tmp_path / "out")], capture_output=True, text=True, env=cli_env())
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "optimizers[0].name" in done.stderr and "allowed: ga-hpo, nevergrad, optuna, random-search" in done.stderr
+    assert "optimizers[0].name" in done.stderr and "allowed: ga-hpo, nevergrad, optuna, pymoo, random-search" in done.stderr
     assert sorted(tmp_path.rglob("*")) == before
 
 
