@@ -119,6 +119,8 @@ class TypedSpace:
             else:
                 if isinstance(v, str) or not p.low <= v <= p.high:
                     raise ValueError(f"{p.name}: {v!r} is not in [{p.low}, {p.high}]")
+                if isinstance(p, IntParam) and v != int(v):
+                    raise ValueError(f"{p.name}: {v!r} is not an integer")
                 row.append(float(v))
         return torch.tensor(row, dtype=torch.float32)
 

@@ -109,6 +109,8 @@ def test_decode_rounds_and_clips_into_the_space() -> None:
     assert SPACE.decode(torch.tensor([2.6, 99.5, 0.2, 0.25])) == {"layers": 3, "neurons": 100, "activation": "relu", "dropout": 0.25}
     with pytest.raises(ValueError, match="activation"):
         SPACE.encode({"layers": 1, "neurons": 16, "activation": "swish", "dropout": 0.0})
+    with pytest.raises(ValueError, match=r"neurons: 16\.5 is not an integer"):
+        SPACE.encode({"layers": 1, "neurons": 16.5, "activation": "relu", "dropout": 0.0})
 
 
 def test_unit_box_gives_every_integer_and_choice_an_equal_share() -> None:
