@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -286,3 +287,6 @@ def test_report_shows_best_validation_curves_chosen_and_top_configurations(tmp_p
     for x in ("evaluations", "samples"):
         assert (out / f"hpo-mlp-hpo-best-val-vs-{x}.png").is_file()
     assert "Hyper-parameters" in (out / "report.html").read_text()
+    chosen = pd.read_csv(out / "hpo_configurations.csv")
+    assert list(chosen["optimizer"]) == ["ga-hpo", "random-search"] and set(chosen["metric"]) == {"validation MSE"}
+    assert all(json.loads(c).keys() == {"layers", "neurons", "activation", "dropout"} for c in chosen["config"])

@@ -39,6 +39,10 @@ def _write_figure(out: Path, data: FigureData) -> None:
     _write(out / f"{data.stem}.svg", figure_bytes(fig, "svg"))
 
 
+def _chosen_columns(chosen: pd.DataFrame) -> list[str]:
+    return [c for c in chosen.columns if c not in ("problem", "metric")]
+
+
 def _summary_csv(analyses: Sequence[ProblemAnalysis]) -> str:
     table = pd.concat([a.table.assign(problem=a.problem, primary_metric=a.metric.name) for a in analyses], ignore_index=True)
     first = ["problem", "optimizer", "primary_metric"]
@@ -80,6 +84,9 @@ def build_report(
         meta["Merged"] = "; ".join(loaded.notes)
     _write(out / "summary.csv", _summary_csv(analyses))
     _write(out / "fixed_target.csv", _fixed_target_csv(analyses))
+    if hpo:  # unrounded: per problem and optimizer, the final validation loss and the best seed's configuration
+        chosen = pd.concat([h.chosen.assign(problem=p, metric=h.metric) for p, h in hpo.items()], ignore_index=True)
+        _write(out / "hpo_configurations.csv", chosen[["problem", "metric", *_chosen_columns(chosen)]].to_csv(index=False))
     cd_png = None
     if across.friedman is not None:
         test = across.friedman
