@@ -27,8 +27,9 @@ import torch
 
 from dfo_bench.budget import Budget
 from dfo_bench.errors import BudgetExceeded
+from dfo_bench.hashing import canonical_json
 from dfo_bench.moves import Population
-from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem
+from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem, TypedProblem
 from dfo_bench.problems.data import CircularBatches
 from dfo_bench.seeding import torch_generator
 from dfo_bench.spaces import Space
@@ -50,8 +51,9 @@ class Objective:
             if size is None or n is None
             else CircularBatches(n, size, torch_generator(problem.seed, problem.name, "eval-batches"))
         )
-        self.samples_per_evaluation = size or n or 1
-        """Forward-equivalent samples charged for evaluating one candidate."""
+        self.samples_per_evaluation = problem.evaluation_samples or size or n or 1
+        """Forward-equivalent samples charged for evaluating one candidate: the problem's own
+        cost where it declares one (a training per evaluation), else the evaluation batch's size."""
         self._minibatches: dict[int, CircularBatches] = {}
         self.best_seen = [math.inf] * problem.n_objectives
         """The lowest loss evaluated so far (minibatch losses of gradient steps included), per objective."""
@@ -98,10 +100,16 @@ class Objective:
         self.best_seen[0] = min(self.best_seen[0], loss)
         return loss, self.space.pullback(grad)
 
-    def metrics(self, z: torch.Tensor) -> dict[str, float]:
-        """Every metric of the search point z on every split, as ``{split}_{metric}`` (not charged)."""
+    def metrics(self, z: torch.Tensor) -> dict[str, float | str]:
+        """Every metric of the search point z on every split, as ``{split}_{metric}`` (not charged);
+        for a typed problem also ``config``, the JSON of the configuration z stands for."""
         x = self.space.point(z)
-        return {f"{split}_{name}": value for split in SPLITS for name, value in self.problem.metrics(x, split).items()}
+        values: dict[str, float | str] = {
+            f"{split}_{name}": value for split in SPLITS for name, value in self.problem.metrics(x, split).items()
+        }
+        if isinstance(self.problem, TypedProblem):
+            values["config"] = canonical_json(self.problem.configuration(x))
+        return values
 
     def _minibatch(self, n: int, batch_size: int) -> CircularBatches:
         if batch_size not in self._minibatches:

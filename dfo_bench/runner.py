@@ -29,6 +29,7 @@ from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import Optimizer
 from dfo_bench.pretrain import pretrained_start
+from dfo_bench.problems.base import TypedProblem
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spaces import make_space
@@ -48,7 +49,8 @@ class RunResult:
     """Coordinates the optimizer searched (``dim`` unless the space is blocked)."""
     pretrain: dict[str, Any] | None = None
     """Cost of the pre-training the run started from (evaluations, samples, seconds, cached)."""
-    trace: list[dict[str, float]] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    """Numbers, and for typed problems the recommended configuration as JSON (``config``)."""
     error: str | None = None
 
     @property
@@ -112,7 +114,8 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
     result.search_dim = space.dim
     objective = Objective(problem, space, Budget(spec.budget), spec.optimizer.super_batch)
     cls = optimizers.get(spec.optimizer.name)
-    optimizer = cls.from_config(space.initial(), np.random.default_rng(result.run_seed), spec.optimizer.params)
+    typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
+    optimizer = cls.from_config(space.initial(), np.random.default_rng(result.run_seed), spec.optimizer.params, typed_space)
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
 
 

@@ -3,7 +3,8 @@
 Every error names the file, the field and what is allowed, in one line, before anything is
 written or run: problem and optimizer parameters are validated against each class's own
 ``Params`` (data locations included), and each pairing is checked against what the problem
-can do (a gradient, a training set to cut into super-batches, several objectives).
+can do (a gradient, a training set to cut into super-batches, several objectives, a typed space of
+hyper-parameters instead of weights).
 With a ``tuning:`` block each (problem, optimizer entry) also gets a ``StudyPlan``
 (``dfo_bench.tuning``): its ranges are checked against the optimizer's ``Params`` here, and a
 tuned entry's evaluation runs are left out of ``Suite.runs`` until its study has chosen.
@@ -413,6 +414,15 @@ def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[tuple[Optimize
 def _check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str) -> None:
     """Whether the problem can give what the optimizer needs; one line naming both if not."""
     cls = optimizers.get(o.name)
+    kind = problem.search_kind
+    if kind not in cls.search_kinds:
+        able = _names(optimizers, lambda c: kind in c.search_kinds)
+        raise ConfigError(
+            f"{path}: {where}.name: '{o.name}' cannot search the {kind} space of problem '{p.label}'; allowed: {able}"
+        )
+    if kind == "typed" and (o.super_batch is not None or o.space.kind != "full"):
+        field = "super_batch" if o.super_batch is not None else "space"
+        raise ConfigError(f"{path}: {where}.{field}: problem '{p.label}' searches configurations, not weights; remove {field}")
     if issubclass(cls, GradientOptimizer) and not issubclass(problem, DifferentiableProblem):
         raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
     if o.super_batch is not None and not problem.has_data:

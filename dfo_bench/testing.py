@@ -17,6 +17,25 @@ from dfo_bench.spaces import FullSpace, SpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 
 
+def searching(kind: str, registry: str = "optimizers") -> list[str]:
+    """Registered optimizer names that search ``kind`` (``weights`` or ``typed``), or with
+    ``registry="problems"`` the problems of that kind; a name that fails to load counts as
+    ``weights``, so the weight-space checks report its failure."""
+    from dfo_bench.errors import DfoBenchError
+    from dfo_bench.registry import optimizers, problems
+
+    chosen = []
+    for name in (optimizers if registry == "optimizers" else problems).names():
+        try:
+            cls = (optimizers if registry == "optimizers" else problems).get(name)
+        except DfoBenchError:
+            chosen += [name] if kind == "weights" else []
+            continue
+        kinds = getattr(cls, "search_kinds", None) or {getattr(cls, "search_kind", "weights")}
+        chosen += [name] if kind in kinds else []
+    return chosen
+
+
 def run_spec(
     optimizer: str,
     optimizer_params: dict[str, Any] | None = None,

@@ -230,6 +230,26 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
         ["discriminator 'kind'"],
     ),
     # pre-training
+    "weight optimizer on a typed problem": (
+        with_changes(problems=["mlp-hpo"]),
+        "optimizers[1].name",
+        ["'de' cannot search the typed space of problem 'mlp-hpo'", "allowed: ga-hpo, nevergrad, optuna, pymoo, random-search"],
+    ),
+    "typed optimizer on weights": (
+        with_changes(optimizers=["ga-hpo"]),
+        "optimizers[0].name",
+        ["'ga-hpo' cannot search the weights space of problem 'digits-mlp'", "allowed: adam, ars, cbo"],
+    ),
+    "space on a typed problem": (
+        with_changes(problems=["mlp-hpo"], optimizers=[{"name": "random-search", "space": {"kind": "blocks"}}]),
+        "optimizers[0].space",
+        ["searches configurations, not weights", "remove space"],
+    ),
+    "mlp-hpo on mnist without its files": (
+        with_changes(problems=[{"name": "mlp-hpo", "params": {"dataset": "mnist", "root": MISSING_DATA}}]),
+        "problems[0].params",
+        ["no MNIST IDX files in '/nonexistent/data'", "allowed: dataset, epochs"],
+    ),
     "pretrain with a gradient-free optimizer": (
         text(problems="[{name: digits-mlp, init: {pretrain: {optimizer: de, epochs: 1}}}]"),
         "problems[0].init.pretrain.optimizer",
@@ -334,6 +354,7 @@ THROUGH_CLI = [
     "mnist-mlp data missing",
     "cifar10-resnet18 data missing",
     "super_batch on sphere",
+    "weight optimizer on a typed problem",
     "non-UTF-8 bytes",
     "empty file",
     "slurm partition not a string",

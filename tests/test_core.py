@@ -26,7 +26,7 @@ from dfo_bench.registry import optimizers, problems
 from dfo_bench.spaces import BlockSpace, BlockSpaceConfig, FullSpace, FullSpaceConfig, make_space
 from dfo_bench.store import ResultStore, git_commit
 from dfo_bench.suite import load_suite
-from dfo_bench.testing import run_ok, run_spec
+from dfo_bench.testing import run_ok, run_spec, searching
 
 from .conftest import fake_mnist
 
@@ -122,7 +122,7 @@ def test_single_objective_optimizer_refuses_vector_losses() -> None:
 # --- one loop for every optimizer kind ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", optimizers.names())
+@pytest.mark.parametrize("name", searching("weights"))
 def test_every_optimizer_is_stepped_by_the_one_loop_on_a_test_function(name: str) -> None:
     problem = problems.get("sphere").from_config({"dim": 6}, 0, CPU)
     x0 = problem.initial_point()
@@ -178,7 +178,7 @@ NUMPY_LIBRARIES = {"cma-es", "nevergrad", "pymoo"}
 
 
 @pytest.mark.parametrize("space", ["full", "blocks"])
-@pytest.mark.parametrize("name", sorted(n for n in optimizers.names() if issubclass(optimizers.get(n), AskTellOptimizer)))
+@pytest.mark.parametrize("name", sorted(n for n in searching("weights") if issubclass(optimizers.get(n), AskTellOptimizer)))
 def test_generations_move_no_population_to_the_host(name: str, space: str) -> None:
     if name in NUMPY_LIBRARIES:
         pytest.skip(f"{name} wraps a NumPy library (documented host copies)")

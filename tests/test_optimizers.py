@@ -13,9 +13,10 @@ from dfo_bench.moves import dense
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer
 from dfo_bench.registry import optimizers
 from dfo_bench.suite import RunSpec
-from dfo_bench.testing import check_deterministic, check_improves_within_budget, run_spec
+from dfo_bench.testing import check_deterministic, check_improves_within_budget, run_spec, searching
 
-ALL = optimizers.names()
+ALL = searching("weights")
+"""The optimizers of weights (typed-space ones: tests/test_hpo.py)."""
 # Cheaper settings where the default is slow on the digits MLP (D = 2,410); defaults for the rest.
 FAST = {"cma-es": {"diagonal": True}}
 

@@ -16,9 +16,12 @@ from dfo_bench.problems.data import CircularBatches
 from dfo_bench.problems.metrics import macro_f1
 from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpace
-from dfo_bench.testing import check_population_consistent
+from dfo_bench.testing import check_population_consistent, searching
 
 from .conftest import SHARED_MNIST, fake_cifar_root, fake_mnist, needs_mnist
+
+WEIGHT_PROBLEMS = searching("weights", "problems")
+"""Problems of weights (the typed ones: tests/test_hpo.py)."""
 
 # Parameters a test machine can satisfy; a plugin problem is tested with its defaults. The ResNet
 # problems run on small generated CIFAR-shaped archives (one chunk of the training set per
@@ -43,12 +46,12 @@ def build(name: str, seed: int = 0, **params):
     return problems.get(name).from_config({**config(name), **params}, seed, torch.device("cpu"))
 
 
-@pytest.mark.parametrize("name", problems.names())
+@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
 def test_population_equals_individuals_and_is_charged_exactly(name: str) -> None:
     check_population_consistent(name, config(name))
 
 
-@pytest.mark.parametrize("name", problems.names())
+@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
 def test_seed_fixes_split_and_initial_weights(name: str) -> None:
     a, b, c = build(name, 0), build(name, 0), build(name, 1)
     assert torch.equal(a.initial_point(), b.initial_point())
@@ -59,7 +62,7 @@ def test_seed_fixes_split_and_initial_weights(name: str) -> None:
         assert a.metrics(a.initial_point(), "test") != c.metrics(a.initial_point(), "test")
 
 
-@pytest.mark.parametrize("name", problems.names())
+@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
 def test_overspending_is_refused_before_any_work(name: str) -> None:
     problem = build(name)
     budget = Budget(BudgetLimits(evaluations=3))
@@ -78,7 +81,7 @@ def test_overspending_is_refused_before_any_work(name: str) -> None:
     assert budget.usage.evaluations == 3 and calls == [3]
 
 
-@pytest.mark.parametrize("name", problems.names())
+@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
 def test_metrics_are_in_range(name: str) -> None:
     problem = build(name)
     for split in ("train", "val", "test"):

@@ -11,12 +11,13 @@ from scipy.stats import mannwhitneyu
 from dfo_bench.problems.functions import FUNCTIONS, rastrigin, rosenbrock
 from dfo_bench.reference import REFERENCE, TESTED_SEEDS, minimize
 from dfo_bench.registry import optimizers
+from dfo_bench.testing import searching
 
 BUILT_IN = {name for name, _, origin in optimizers.describe() if origin == "built-in"}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
-@pytest.mark.parametrize("name", optimizers.names())
+@pytest.mark.parametrize("name", searching("weights"))
 def test_reaches_its_reference_value(name: str, function: str) -> None:
     if name not in BUILT_IN:
         pytest.skip(f"{name} is a plugin; its reference values are its own package's business")

@@ -23,6 +23,7 @@ from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
 from dfo_bench.tuning.space import SearchSpace, space
+from dfo_bench.typed_space import TypedSpace
 
 if TYPE_CHECKING:
     from dfo_bench.objective import Objective
@@ -53,6 +54,10 @@ class Optimizer(ABC):
     search_space: ClassVar[SearchSpace] = space()
     """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.tuning.space``), next to
     ``Params``; empty: the optimizer is not tuned (the report says so)."""
+    search_kinds: ClassVar[frozenset[str]] = frozenset({"weights"})
+    """The kinds of problem it can search (``Problem.search_kind``): ``weights`` (vectors around
+    x0), ``typed`` (configurations of a ``TypedSpace``, handed to the constructor as
+    ``typed_space``). A typed-capable class takes ``typed_space`` as a keyword of ``__init__``."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:
@@ -65,8 +70,22 @@ class Optimizer(ABC):
         self.params = params
 
     @classmethod
-    def from_config(cls, x0: torch.Tensor, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
-        return cls(x0, rng, params if isinstance(params, ParamsModel) else cls.Params(**params))
+    def from_config(
+        cls,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: Mapping[str, Any] | ParamsModel,
+        typed_space: TypedSpace | None = None,
+    ) -> Optimizer:
+        """Build with validated parameters; ``typed_space``: the typed problem's space (x0 is then
+        its encoded default configuration), None for weights."""
+        kind = "weights" if typed_space is None else "typed"
+        if kind not in cls.search_kinds:
+            raise ValueError(f"{cls.name} searches {', '.join(sorted(cls.search_kinds))} spaces, not {kind}")
+        validated = params if isinstance(params, ParamsModel) else cls.Params(**params)
+        if typed_space is None:
+            return cls(x0, rng, validated)
+        return cls(x0, rng, validated, typed_space=typed_space)  # type: ignore[call-arg]
 
     def torch_generator(self) -> torch.Generator:
         """A torch generator on this optimizer's device, seeded from its own stream."""

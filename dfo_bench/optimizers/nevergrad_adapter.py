@@ -12,6 +12,12 @@ SmoothDiscreteLognormalOnePlusOne, smoothing with super-radii, and, in some budg
 branches, the NgIoh portfolios that pick randomly rescaled members (NgIoh14 and later).
 Nevergrad works in NumPy: x0 goes to the host once, and each population and recommendation comes
 back as a float32 tensor on the optimizer's device (``_tensor``).
+
+On a typed space (hyper-parameters, see ``dfo_bench.typed_space``) the parametrization is an
+``ng.p.Dict`` of one parameter per typed one: ``ng.p.Scalar`` with integer casting for integers,
+``ng.p.Scalar`` or ``ng.p.Log`` for floats, ``ng.p.Choice`` for choices, started at the space's
+default configuration; Nevergrad's own mutation scales apply (``sigma`` and ``bounds`` are for
+weights). Candidates come back as encoded configurations.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pydantic import Field, field_validator
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace, Value
 
 
 class NevergradParams(ParamsModel):
@@ -60,14 +67,22 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     Params = NevergradParams
     search_space = space(popsize=log_int(4, 128), sigma=log_float(1e-3, 0.5))
     params: NevergradParams
+    search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams) -> None:
+    def __init__(
+        self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams, typed_space: TypedSpace | None = None
+    ) -> None:
         super().__init__(x0, rng, params)
         import nevergrad as ng
 
-        parametrization = ng.p.Array(init=self.x0.cpu().double().numpy()).set_mutation(sigma=params.sigma)
-        if params.bounds is not None:
-            parametrization.set_bounds(*params.bounds)
+        self.typed_space = typed_space
+        parametrization: ng.p.Parameter
+        if typed_space is not None:
+            parametrization = typed_parametrization(typed_space, typed_space.decode(self.x0))
+        else:
+            parametrization = ng.p.Array(init=self.x0.cpu().double().numpy()).set_mutation(sigma=params.sigma)
+            if params.bounds is not None:
+                parametrization.set_bounds(*params.bounds)
         parametrization.random_state = np.random.RandomState(int(rng.integers(2**32)))
         self._optimizer = ng.optimizers.registry[params.name](
             parametrization=parametrization, budget=params.budget, num_workers=params.popsize
@@ -85,7 +100,7 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
             if self.params.budget is None:
                 raise ValueError(f"nevergrad: {self.params.name} cannot ask without params.budget (evaluations)") from exc
             raise
-        return self._tensor(np.stack([c.value for c in self._asked], dtype=np.float32))
+        return self._tensor(np.stack([self._values(c.value) for c in self._asked], dtype=np.float32))
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         for candidate, loss in zip(self._asked, losses.tolist(), strict=True):
@@ -94,8 +109,32 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     def recommend(self) -> torch.Tensor:
         if self._optimizer.num_tell == 0:
             return self.x0.clone()
-        return self._tensor(self._optimizer.provide_recommendation().value)
+        return self._tensor(self._values(self._optimizer.provide_recommendation().value))
+
+    def _values(self, value: Any) -> np.ndarray:
+        """A candidate's coordinates: its array, or a typed configuration encoded."""
+        if self.typed_space is None:
+            return np.asarray(value)
+        return self.typed_space.encode(value).numpy()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A Nevergrad array as a float32 tensor on the optimizer's device."""
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
+
+
+def typed_parametrization(space: TypedSpace, init: dict[str, Value]) -> Any:
+    """The typed space as an ``ng.p.Dict`` started at ``init``; integers cast, log floats ``ng.p.Log``."""
+    import nevergrad as ng
+
+    parts: dict[str, Any] = {}
+    for p in space.params:
+        if isinstance(p, ChoiceParam):
+            parts[p.name] = ng.p.Choice(list(p.choices))
+            parts[p.name].value = init[p.name]
+        elif isinstance(p, IntParam):
+            parts[p.name] = ng.p.Scalar(init=float(init[p.name]), lower=p.low, upper=p.high).set_integer_casting()
+        elif isinstance(p, FloatParam) and p.log:
+            parts[p.name] = ng.p.Log(init=float(init[p.name]), lower=p.low, upper=p.high)
+        else:
+            parts[p.name] = ng.p.Scalar(init=float(init[p.name]), lower=p.low, upper=p.high)
+    return ng.p.Dict(**parts)

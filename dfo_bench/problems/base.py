@@ -18,6 +18,7 @@ import torch
 
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
+from dfo_bench.typed_space import TypedSpace
 
 SPLITS = ("train", "val", "test")
 
@@ -40,6 +41,10 @@ class Problem(ABC):
     has_data: ClassVar[bool] = True
     """Whether the loss is over a training set (which super-batches and epochs need); a test
     function has none."""
+    search_kind: ClassVar[str] = "weights"
+    """What a candidate is: ``weights`` (a flat weight vector), or ``typed`` (an encoded
+    configuration of a ``TypedSpace``: see ``TypedProblem``). Optimizers list the kinds they
+    search in ``Optimizer.search_kinds``; a suite pairing them otherwise is rejected."""
 
     def __init__(self, params: ParamsModel, seed: int, device: torch.device) -> None:
         self.params = params
@@ -60,6 +65,12 @@ class Problem(ABC):
     def train_size(self) -> int | None:
         """Samples in the training set (one epoch); None for a problem without data (a test
         function), whose evaluation costs one forward-equivalent sample."""
+
+    @property
+    def evaluation_samples(self) -> int | None:
+        """Forward-equivalent samples one evaluation costs when the problem says so itself (a
+        training per evaluation); None: the objective's rule (the evaluation batch's size)."""
+        return None
 
     @property
     def super_batch(self) -> int | None:
@@ -115,3 +126,28 @@ class DifferentiableProblem(Problem):
     def loss_and_grad(self, x: torch.Tensor, batch: torch.Tensor | None) -> tuple[float, torch.Tensor]:
         """Loss and gradient (on the problem's device) at x on the training samples ``batch``
         (None: a problem without data, whose gradient is exact)."""
+
+
+class TypedProblem(Problem):
+    """A problem whose candidates are configurations of a ``TypedSpace`` (hyper-parameters), each
+    encoded as a row of ``typed_space.dim`` floats, so populations flow through the objective,
+    the budget and the store like weights. Its initial point is the space's default
+    configuration; evaluations are charged ``evaluation_samples`` each."""
+
+    search_kind = "typed"
+
+    @property
+    @abstractmethod
+    def typed_space(self) -> TypedSpace:
+        """The space the candidates are configurations of."""
+
+    @property
+    def dim(self) -> int:
+        return self.typed_space.dim
+
+    def initial_point(self) -> torch.Tensor:
+        return self.typed_space.encode(self.typed_space.default).to(self.device)
+
+    def configuration(self, x: torch.Tensor) -> dict[str, int | float | str]:
+        """The configuration a candidate stands for (what a checkpoint records beside its metrics)."""
+        return self.typed_space.decode(x)

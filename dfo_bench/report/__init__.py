@@ -14,6 +14,7 @@ import pandas as pd
 from dfo_bench.atomic import write_atomically
 from dfo_bench.report.analysis import ProblemAnalysis, analyse_across, analyse_problem
 from dfo_bench.report.figures import FigureData, optimizer_styles
+from dfo_bench.report.hpo import analyse_hpo, is_hpo
 from dfo_bench.report.html import render_html
 from dfo_bench.report.latex import render_latex
 from dfo_bench.report.load import LoadedRuns, load_runs
@@ -37,6 +38,10 @@ def _write_figure(out: Path, data: FigureData) -> None:
     fig = static_figure(data)
     _write(out / f"{data.stem}.png", figure_bytes(fig, "png"))
     _write(out / f"{data.stem}.svg", figure_bytes(fig, "svg"))
+
+
+def _chosen_columns(chosen: pd.DataFrame) -> list[str]:
+    return [c for c in chosen.columns if c not in ("problem", "metric")]
 
 
 def _summary_csv(analyses: Sequence[ProblemAnalysis]) -> str:
@@ -74,6 +79,7 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     styles = optimizer_styles(runs["optimizer_label"])
     analyses = [analyse_problem(str(p), group, styles, targets or {}) for p, group in runs.groupby("problem_label")]
+    hpo = {str(p): analyse_hpo(str(p), group, styles) for p, group in runs.groupby("problem_label") if is_hpo(group)}
     across = analyse_across(analyses, runs, styles)
     meta = describe_runs(runs)
     if not loaded.tuning.empty:
@@ -87,6 +93,9 @@ def build_report(
     if tuning is not None:
         _write(out / "tuning.csv", tuning.to_csv(index=False))
     tuned = tuning_table(tuning) if tuning is not None else None
+    if hpo:  # unrounded: per problem and optimizer, the final validation loss and the best seed's configuration
+        chosen = pd.concat([h.chosen.assign(problem=p, metric=h.metric) for p, h in hpo.items()], ignore_index=True)
+        _write(out / "hpo_configurations.csv", chosen[["problem", "metric", *_chosen_columns(chosen)]].to_csv(index=False))
     cd_png = None
     if across.friedman is not None:
         test = across.friedman
@@ -99,10 +108,12 @@ def build_report(
     if "latex" in formats:
         written["latex"] = _write(out / "report.tex", render_latex(analyses, tuned))
     if "markdown" in formats:
-        for data in [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + ([across.profile] if across.profile else []):
+        hpo_figures = [f for h in hpo.values() for f in h.figures]
+        problem_figures = [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + hpo_figures
+        for data in problem_figures + ([across.profile] if across.profile else []):
             _write_figure(out, data)
         stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])
-        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems, tuned))
+        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems, tuning=tuned, hpo=hpo))
     if "html" in formats:
-        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png, tuned))
+        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png, tuning=tuned, hpo=hpo))
     return written.get("html") or written.get("markdown") or written["latex"]

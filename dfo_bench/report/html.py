@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dfo_bench.report.analysis import Across, ProblemAnalysis
 from dfo_bench.report.display import (
@@ -22,6 +22,7 @@ from dfo_bench.report.display import (
     p_value_table,
     sort_value,
 )
+from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
 from dfo_bench.report.interactive import plotly_div, plotly_js
 from dfo_bench.report.tuning import tuning_note
 
@@ -140,15 +141,30 @@ def _problem(analysis: ProblemAnalysis, index: int) -> list[str]:
     return parts
 
 
+def _hpo(analysis: HPOAnalysis) -> list[str]:
+    parts = ["<h3>Hyper-parameters</h3>", _p(f"Final {analysis.metric} per optimizer and the configuration of its best seed"
+             + (" (published rows in italics, not re-run)." if not analysis.published.empty else "."))]
+    parts += [
+        html_table(chosen_table(analysis), wrap=(5,)),
+        _p(f"Top {len(analysis.top)} configurations (recommended at a checkpoint of any run):"),
+    ]
+    parts.append(html_table(top_table(analysis), wrap=(4,)))
+    if analysis.figures:
+        parts.append('<div class="plots">' + "".join(plotly_div(f) for f in analysis.figures) + "</div>")
+    return parts
+
+
 def render_html(
     meta: dict[str, str],
     analyses: Sequence[ProblemAnalysis],
     across: Across,
     cd_png: bytes | None,
     tuning: TextTable | None = None,
+    hpo: Mapping[str, HPOAnalysis] | None = None,
 ) -> str:
     """The whole page; ``cd_png`` is the critical-difference diagram, inlined as base64;
-    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``)."""
+    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``);
+    ``hpo``: the hyper-parameter view of the problems that searched configurations, by problem label."""
     e = html.escape
     items = "".join(f"<li><b>{e(key)}:</b> {e(value)}</li>" for key, value in meta.items())
     nav = " · ".join(f'<a href="#problem-{i}">{e(a.problem)}</a>' for i, a in enumerate(analyses))
@@ -163,6 +179,8 @@ def render_html(
         body += ['<h2 id="tuning">Tuning</h2>', _p(tuning_note()), html_table(tuning, wrap=(2, 8))]
     for i, analysis in enumerate(analyses):
         body += _problem(analysis, i)
+        if hpo and analysis.problem in hpo:
+            body += _hpo(hpo[analysis.problem])
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{TITLE}</title>\n'
         f"<style>{STYLE}</style>\n<script>{plotly_js()}</script>\n</head>\n<body>\n"

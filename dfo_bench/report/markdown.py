@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dfo_bench.report.analysis import Across, ProblemAnalysis
 from dfo_bench.report.display import (
@@ -16,11 +16,15 @@ from dfo_bench.report.display import (
     main_table_note,
     p_value_table,
 )
+from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
 from dfo_bench.report.targets import TARGET_METRICS
 from dfo_bench.report.tuning import tuning_note
 
 TITLE = "dfo-bench report"
-TEXT_COLUMNS = {"", "optimizer", "metric", "run", "error", "problem", "tuned configuration", "search space"}
+TEXT_COLUMNS = {
+    *("", "optimizer", "metric", "run", "error", "problem"),
+    *("tuned configuration", "search space", "configuration", "its configuration"),
+}
 """Left-aligned; numbers are right-aligned."""
 
 
@@ -77,15 +81,27 @@ def _problem(analysis: ProblemAnalysis) -> list[str]:
     return lines
 
 
+def _hpo(analysis: HPOAnalysis) -> list[str]:
+    lines = ["", "### Hyper-parameters", "", f"Final {analysis.metric} per optimizer and the configuration of its best seed:", ""]
+    lines += markdown_table(chosen_table(analysis))
+    if not analysis.published.empty:
+        lines += ["", "Published rows (italic) were not re-run here; their protocol differs from ours."]
+    lines += ["", f"Top {len(analysis.top)} configurations (recommended at a checkpoint of any run):", ""]
+    lines += [*markdown_table(top_table(analysis)), ""]
+    return lines + _figures([f.stem for f in analysis.figures], "Best validation value")
+
+
 def render_markdown(
     meta: dict[str, str],
     analyses: Sequence[ProblemAnalysis],
     across: Across,
     extra_stems: Sequence[str],
     tuning: TextTable | None = None,
+    hpo: Mapping[str, HPOAnalysis] | None = None,
 ) -> str:
     """The whole report; ``extra_stems`` are the across-problem figures written next to it;
-    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``)."""
+    ``tuning``: what each optimizer's tuning chose and cost (suites with ``tuning:``);
+    ``hpo``: the hyper-parameter view of the problems that searched configurations, by problem label."""
     lines = [f"# {TITLE}", "", *(f"- **{key}:** {value}" for key, value in meta.items())]
     lines += ["", "## Across problems", "", across.note, "", *markdown_table(across_table(across))]
     lines += ["", *_figures(extra_stems, "Across problems")]
@@ -93,4 +109,6 @@ def render_markdown(
         lines += ["", "## Tuning", "", tuning_note(), "", *markdown_table(tuning)]
     for analysis in analyses:
         lines += _problem(analysis)
+        if hpo and analysis.problem in hpo:
+            lines += _hpo(hpo[analysis.problem])
     return "\n".join(lines) + "\n"

@@ -1,0 +1,44 @@
+"""The common part of optimizers that search typed spaces only (hyper-parameter configurations).
+
+They ask encoded configurations (rows of ``TypedSpace.dim`` floats, see ``dfo_bench.typed_space``)
+and recommend the best configuration evaluated so far (the space's default before any), so a
+checkpoint measures a configuration that was actually trained.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.params import ParamsModel
+from dfo_bench.typed_space import TypedSpace
+
+
+class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
+    """An ask/tell optimizer over a ``TypedSpace``; subclasses implement ``_ask`` and ``_tell``."""
+
+    search_kinds = frozenset({"typed"})
+
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel, typed_space: TypedSpace) -> None:
+        super().__init__(x0, rng, params)
+        if typed_space.dim != self.dim:
+            raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {typed_space.dim}")
+        self.space = typed_space
+        self._best = self.x0.clone()
+        self._best_loss = math.inf
+
+    def tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        super().tell(X, losses)
+        best = int(torch.argmin(losses))
+        if float(losses[best]) < self._best_loss:
+            self._best, self._best_loss = X[best].clone(), float(losses[best])
+
+    def recommend(self) -> torch.Tensor:
+        return self._best.clone()
+
+    def _encoded(self, configs: list[dict[str, int | float | str]]) -> torch.Tensor:
+        """Configurations as encoded rows on the optimizer's device."""
+        return torch.stack([self.space.encode(c) for c in configs]).to(self.device)
