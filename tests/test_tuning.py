@@ -29,6 +29,7 @@ from dfo_bench.suite import load_suite
 from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_space
 from dfo_bench.tuning.space import space
 from dfo_bench.tuning.study import TuningStudy
+from dfo_bench.typed_space import ChoiceParam, IntParam, TypedSpace
 from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
@@ -153,8 +154,12 @@ def test_declared_space_yields_valid_params(name: str) -> None:
         trial = study.ask(distributions)
         params = cls.Params(**trial.params)
         study.tell(trial, float(i))
-        if i < 2:  # the optimizer accepts them too
-            cls.from_config(torch.zeros(12), np.random.default_rng(0), params)
+        if i < 2:  # the optimizer accepts them too, on a weight vector or on a typed space
+            if "weights" in cls.search_kinds:
+                cls.from_config(torch.zeros(12), np.random.default_rng(0), params)
+            else:
+                typed = TypedSpace([IntParam("layers", 1, 5), ChoiceParam("act", ("relu", "tanh"))], {"layers": 2, "act": "relu"})
+                cls.from_config(typed.encode({"layers": 2, "act": "relu"}), np.random.default_rng(0), params, typed)
     for param, r in cls.search_space.items():
         for value in r.extremes():
             cls.Params(**{param: value})

@@ -43,6 +43,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
+from dfo_bench.tuning.space import log_float, space, uniform
 from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace
 
 ACTIVATION_TREE: dict[str, tuple[str, ...]] = {
@@ -93,6 +94,7 @@ class GAHPO(TypedOptimizer):
     description = "GA of hyper-parameters (Pintus 2024): tournaments of 3, two-point crossover, tree-distance activation mutation"
     Params = GAHPOParams
     params: GAHPOParams
+    search_space = space(mutation_rate=uniform(0.1, 0.9), crossover=uniform(0.5, 1.0), base=log_float(1.2, 16.0))
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: GAHPOParams, typed_space: TypedSpace) -> None:
         super().__init__(x0, rng, params, typed_space)

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
+from dfo_bench.tuning.space import log_int, space
 from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace
 
 
@@ -49,6 +50,7 @@ class OptunaOptimizer(TypedOptimizer):
     name = "optuna"
     description = "Optuna's TPE, Gaussian-process or random sampler on typed spaces (params.sampler, default tpe)"
     Params = OptunaParams
+    search_space = space(n_startup_trials=log_int(2, 20))
     params: OptunaParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OptunaParams, typed_space: TypedSpace) -> None:
