@@ -49,6 +49,9 @@ class Optimizer(ABC):
     none; None: the problem's own evaluation batch."""
     objectives: ClassVar[int | None] = 1
     """How many objectives it minimises: 1, or None for any number (multi-objective methods)."""
+    max_dim: ClassVar[int | None] = None
+    """The most coordinates it can search (Gaussian-process methods: tens), checked when a suite is
+    validated; None: any number."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:
