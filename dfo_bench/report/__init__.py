@@ -90,7 +90,9 @@ def build_report(
     if "latex" in formats:
         written["latex"] = _write(out / "report.tex", render_latex(analyses))
     if "markdown" in formats:
-        for data in [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + ([across.profile] if across.profile else []):
+        pareto = [f for a in analyses if a.pareto for f in a.pareto.figures]
+        per_problem = [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + pareto
+        for data in per_problem + ([across.profile] if across.profile else []):
             _write_figure(out, data)
         stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])
         written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems))
