@@ -85,8 +85,8 @@ def test_metrics_are_in_range(name: str) -> None:
     problem = build(name)
     for split in ("train", "val", "test"):
         m = problem.metrics(problem.initial_point(), split)
-        if not problem.has_data:  # a test function: its value, or its objectives f1, f2, ...
-            names = {"loss"} if problem.objectives == 1 else {f"f{i + 1}" for i in range(problem.objectives)}
+        if not problem.has_data:  # a test function: its value, or its objectives objective_1, ...
+            names = {"loss"} if problem.objectives == 1 else {f"objective_{i + 1}" for i in range(problem.objectives)}
             assert set(m) == names and min(m.values()) >= 0
             continue
         assert set(m) == {"loss", "accuracy", "f1"}

@@ -75,8 +75,9 @@ class ZDT1(Problem):
         return torch.from_numpy(self.values(X)).to(self.device)
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        """Both objectives of x (the same on every split: there are no data)."""
+        """Both objectives of x as ``objective_1``, ``objective_2`` (not ``f1``: that is macro-F1 in
+        every report), the same on every split: there are no data."""
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
         f1, f2 = self.values(x.unsqueeze(0))[0].tolist()
-        return {"f1": f1, "f2": f2}
+        return {"objective_1": f1, "objective_2": f2}
