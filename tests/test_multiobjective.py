@@ -213,3 +213,11 @@ def test_report_shows_hypervolume_and_fronts(tmp_path: Path) -> None:
     for stem in ("zdt1-hypervolume-vs-evaluations", "zdt1-front-median-seed", "zdt1-front-all-seeds"):
         assert (tmp_path / "report" / f"{stem}.png").stat().st_size > 0
     assert "Pareto fronts and hypervolume" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_single_objective_results_keep_their_columns() -> None:
+    from dfo_bench.store import to_frame
+
+    frame = to_frame(run_ok(run_spec("random-search", problem="sphere", budget=BudgetLimits(evaluations=40))))
+    assert not {"reference_point", "hypervolume", "pareto_front", "final_hypervolume"} & set(frame.columns)
+    assert "best_seen_loss" in frame.columns

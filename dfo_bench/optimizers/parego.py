@@ -52,7 +52,7 @@ class ParEGOParams(BoxParams):
 
 class ParEGO(BoxOptimizer):
     name = "parego"
-    description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + L-BFGS-B"
+    description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
     Params = ParEGOParams
     params: ParEGOParams
     max_dim = 50
