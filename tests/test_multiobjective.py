@@ -221,3 +221,31 @@ def test_single_objective_results_keep_their_columns() -> None:
     frame = to_frame(run_ok(run_spec("random-search", problem="sphere", budget=BudgetLimits(evaluations=40))))
     assert not {"reference_point", "hypervolume", "pareto_front", "final_hypervolume"} & set(frame.columns)
     assert "best_seen_loss" in frame.columns
+
+
+def test_precision_recall_on_super_batches_is_charged_per_candidate() -> None:
+    from dfo_bench.budget import Budget
+    from dfo_bench.objective import Objective
+    from dfo_bench.spaces import FullSpace
+
+    problem = problems.get("digits-mlp").from_config(
+        {"objective": "precision-recall", "super_batch": 100}, 0, torch.device("cpu")
+    )
+    x0 = problem.initial_point()
+    objective = Objective(problem, FullSpace(x0), Budget(BudgetLimits()))
+    losses = objective.evaluate(x0.expand(4, -1).clone())
+    assert losses.shape == (4, 2) and torch.equal(losses[0], losses[3])  # the same batch for the population
+    assert objective.budget.usage.samples == 400 and objective.front is not None and len(objective.front.points) == 1
+
+
+def test_box_comes_from_params_then_problem_then_radius() -> None:
+    x0 = torch.full((6,), 0.5)
+    box = optimizers.get("random-box")
+    given = box.from_config(x0, np.random.default_rng(0), {"bounds": (0.2, 0.3), "popsize": 50}, bounds=(0.0, 1.0))
+    X = given.ask()
+    assert float(X.min()) >= 0.2 - 1e-6 and float(X.max()) <= 0.3 + 1e-6  # x0 itself, 0.5, moved into the box (float32)
+    problem = box.from_config(x0, np.random.default_rng(0), {"popsize": 50}, bounds=(0.0, 1.0))
+    assert float(problem.ask().max()) > 0.9
+    around = box.from_config(x0, np.random.default_rng(0), {"popsize": 50, "radius": 0.01})
+    X = around.ask()
+    assert float((X - 0.5).abs().max()) <= 0.01 + 1e-6 and torch.equal(X[0], x0)
