@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from dfo_bench.optimizers.box import (
     RHO,
@@ -105,7 +106,8 @@ class MOBOARS(BoxOptimizer):
             U = latin_hypercube(n, self.dim, self.rng)
             U[0] = self.to_unit(self.start)
         else:
-            U = self._propose()[None, :]
+            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
+                U = self._propose()[None, :]
         return self._tensor(self.from_unit(U))
 
     def _learn(self, X: np.ndarray, F: np.ndarray) -> None:

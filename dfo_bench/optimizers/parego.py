@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from pydantic import Field
+from threadpoolctl import threadpool_limits
 
 from dfo_bench.optimizers.box import (
     BoxOptimizer,
@@ -73,7 +74,8 @@ class ParEGO(BoxOptimizer):
             U = latin_hypercube(n, self.dim, self.rng)
             U[0] = self.to_unit(self.start)
         else:
-            U = self._propose()[None, :]
+            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
+                U = self._propose()[None, :]
         return self._tensor(self.from_unit(U))
 
     def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
