@@ -32,7 +32,7 @@ def run_folder(root: Path, run: pd.Series) -> Path:
     )
 
 
-TRACED = re.compile(r"(train|val|test)_(loss|accuracy|f1)|best_seen_loss(_\d+)?")
+TRACED = re.compile(r"(train|val|test)_(loss|accuracy|f1|precision|recall|objective_\d+)|best_seen_loss(_\d+)?|hypervolume")
 """The metrics the runner records at each checkpoint (see ``runner._measure``)."""
 
 

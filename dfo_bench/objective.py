@@ -29,6 +29,7 @@ from dfo_bench.budget import Budget
 from dfo_bench.errors import BudgetExceeded
 from dfo_bench.hashing import canonical_json
 from dfo_bench.moves import Population
+from dfo_bench.pareto import ParetoFront
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem, TypedProblem
 from dfo_bench.problems.data import CircularBatches
 from dfo_bench.seeding import torch_generator
@@ -55,13 +56,22 @@ class Objective:
         """Forward-equivalent samples charged for evaluating one candidate: the problem's own
         cost where it declares one (a training per evaluation), else the evaluation batch's size."""
         self._minibatches: dict[int, CircularBatches] = {}
-        self.best_seen = [math.inf] * problem.n_objectives
+        self.best_seen = [math.inf] * problem.objectives
         """The lowest loss evaluated so far (minibatch losses of gradient steps included), per objective."""
+        self.front = ParetoFront(problem.objectives) if problem.objectives > 1 else None
+        """With several objectives, the non-dominated set of every loss vector evaluated so far
+        (on its evaluation batch): what the run attained, stored at each checkpoint."""
 
     @property
     def dim(self) -> int:
         """Coordinates of the search space."""
         return self.space.dim
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The problem's box on every coordinate, if it has one (a block's value is a weight's, so
+        the box holds in a blocks space too)."""
+        return self.problem.bounds
 
     @property
     def device(self) -> torch.device:
@@ -122,5 +132,8 @@ class Objective:
         if losses.ndim == 1:  # the common case, kept to one scalar copy: it runs once per ask
             self.best_seen[0] = min(self.best_seen[0], float(losses.min()))
             return
-        for i, value in enumerate(losses.amin(dim=0).tolist()):
+        host = losses.detach().cpu().double().numpy()
+        for i, value in enumerate(host.min(axis=0).tolist()):
             self.best_seen[i] = min(self.best_seen[i], value)
+        if self.front is not None:
+            self.front.update(host)

@@ -118,6 +118,7 @@ problems: Registry[Problem] = Registry(
         "rastrigin": "dfo_bench.problems.functions:Rastrigin",
         "rosenbrock": "dfo_bench.problems.functions:Rosenbrock",
         "sphere": "dfo_bench.problems.functions:Sphere",
+        "zdt1": "dfo_bench.problems.zdt:ZDT1",
     },
 )
 
@@ -135,10 +136,14 @@ optimizers: Registry[Optimizer] = Registry(
         "ga": "dfo_bench.optimizers.ga:GeneticAlgorithm",
         "ga-hpo": "dfo_bench.optimizers.ga_hpo:GAHPO",
         "hbde": "dfo_bench.optimizers.hbde:HBDE",
+        "mobo-ars": "dfo_bench.optimizers.mobo_ars:MOBOARS",
         "nevergrad": "dfo_bench.optimizers.nevergrad_adapter:NevergradOptimizer",
+        "nsga2": "dfo_bench.optimizers.nsga2:NSGA2",
         "openai-es": "dfo_bench.optimizers.openai_es:OpenAIES",
         "optuna": "dfo_bench.optimizers.optuna_adapter:OptunaOptimizer",
+        "parego": "dfo_bench.optimizers.parego:ParEGO",
         "pymoo": "dfo_bench.optimizers.pymoo_adapter:PymooAlgorithm",
+        "random-box": "dfo_bench.optimizers.random_box:RandomBox",
         "random-search": "dfo_bench.optimizers.random_search:RandomSearch",
     },
 )

@@ -28,6 +28,8 @@ from dfo_bench.budget import Budget
 from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import Optimizer
+from dfo_bench.optimizers.box import BoxOptimizer
+from dfo_bench.pareto import hypervolume
 from dfo_bench.pretrain import pretrained_start
 from dfo_bench.problems.base import TypedProblem
 from dfo_bench.registry import optimizers, problems
@@ -52,6 +54,8 @@ class RunResult:
     trace: list[dict[str, Any]] = field(default_factory=list)
     """Numbers, and for typed problems the recommended configuration as JSON (``config``)."""
     error: str | None = None
+    reference_point: list[float] | None = None
+    """With several objectives, the problem's hypervolume reference point (stored with the run)."""
 
     @property
     def status(self) -> str:
@@ -114,8 +118,14 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
     result.search_dim = space.dim
     objective = Objective(problem, space, Budget(spec.budget), spec.optimizer.super_batch)
     cls = optimizers.get(spec.optimizer.name)
-    typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
-    optimizer = cls.from_config(space.initial(), np.random.default_rng(result.run_seed), spec.optimizer.params, typed_space)
+    rng = np.random.default_rng(result.run_seed)
+    if issubclass(cls, BoxOptimizer):  # searches a box: the problem's, unless its own params give one
+        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, bounds=problem.bounds)
+    else:
+        typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
+        optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, typed_space)
+    if problem.reference_point is not None:
+        result.reference_point = [float(v) for v in problem.reference_point]
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
 
 
@@ -125,6 +135,10 @@ def _measure(trace: list[dict[str, Any]], objective: Objective, optimizer: Optim
     row: dict[str, Any] = {"evaluations": usage.evaluations, "samples": usage.samples, "seconds": usage.seconds}
     best = objective.best_seen
     row |= {"best_seen_loss": best[0]} if len(best) == 1 else {f"best_seen_loss_{i}": v for i, v in enumerate(best)}
+    if objective.front is not None:
+        row["pareto_front"] = objective.front.to_json()
+        reference = objective.problem.reference_point
+        row["hypervolume"] = hypervolume(objective.front.points, reference) if reference is not None else math.nan
     row |= objective.metrics(optimizer.recommend())
     bad = [k for k, v in row.items() if k.endswith("_loss") and k != "best_seen_loss" and not math.isfinite(v)]
     if bad:

@@ -99,6 +99,8 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "space": canonical_json(spec.optimizer.space.model_dump(mode="json")),
         "super_batch": spec.optimizer.super_batch,
         "search_dim": result.search_dim,
+        # Only multi-objective runs have it: single-objective files keep their columns.
+        **({"reference_point": json.dumps(result.reference_point)} if result.reference_point is not None else {}),
         "init": canonical_json(spec.problem.pretrain.model_dump(mode="json")) if spec.problem.pretrain else None,
         "identity": canonical_json(spec.identity()),
         "phase": spec.phase,

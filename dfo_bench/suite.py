@@ -4,7 +4,7 @@ Every error names the file, the field and what is allowed, in one line, before a
 written or run: problem and optimizer parameters are validated against each class's own
 ``Params`` (data locations included), and each pairing is checked against what the problem
 can do (a gradient, a training set to cut into super-batches, several objectives, a typed space of
-hyper-parameters instead of weights).
+hyper-parameters instead of weights, few enough coordinates for a Gaussian-process method).
 With a ``tuning:`` block each (problem, optimizer entry) also gets a ``StudyPlan``
 (``dfo_bench.tuning``): its ranges are checked against the optimizer's ``Params`` here, and a
 tuned entry's evaluation runs are left out of ``Suite.runs`` until its study has chosen.
@@ -36,10 +36,11 @@ from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError, DfoBenchError
 from dfo_bench.hashing import canonical_json
 from dfo_bench.optimizers.base import GradientOptimizer, Optimizer
+from dfo_bench.optimizers.box import dimension_message
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
-from dfo_bench.spaces import SpaceConfig
+from dfo_bench.spaces import BlockSpaceConfig, SpaceConfig
 from dfo_bench.spec import SEED_LIMIT, Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
 from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_space
 
@@ -427,12 +428,29 @@ def _check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: Optimi
         raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
     if o.super_batch is not None and not problem.has_data:
         raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
-    if cls.objectives == 1 and problem.n_objectives > 1:
+    n_objectives = problem.objectives_of(p.params)
+    if cls.objectives == 1 and n_objectives > 1:
         many = _names(optimizers, lambda c: c.objectives != 1)
         raise ConfigError(
-            f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {problem.n_objectives}; "
-            f"allowed: {many}"
+            f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {n_objectives}; allowed: {many}"
         )
+    if cls.max_dim is not None:
+        _check_dimension(path, problem, p, o, where, cls.max_dim)
+
+
+def _check_dimension(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str, limit: int) -> None:
+    """An optimizer limited to ``limit`` coordinates (a Gaussian-process method) against the space it
+    would search: a blocks space has at most ``n_bins`` coordinates, a full one the problem's
+    dimension where its parameters say it (test functions), else one per weight (networks: thousands)."""
+    declared = problem.declared_dim(p.params)
+    if isinstance(o.space, BlockSpaceConfig):
+        bound = o.space.n_bins if declared is None else min(o.space.n_bins, declared)
+        what = f"a blocks space of up to {bound} coordinates (n_bins {o.space.n_bins})"
+    else:
+        bound = declared if declared is not None else limit + 1
+        what = f"{declared} coordinates" if declared is not None else f"one coordinate per weight of problem '{p.label}'"
+    if bound > limit:
+        raise ConfigError(f"{path}: {where}.space: {dimension_message(o.name, limit, what)}")
 
 
 def read_yaml(path: Path) -> Any:

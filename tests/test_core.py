@@ -173,8 +173,9 @@ class HostCopies(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-NUMPY_LIBRARIES = {"cma-es", "nevergrad", "pymoo"}
-"""Adapters of libraries that compute in NumPy: their populations necessarily cross to the host."""
+NUMPY_LIBRARIES = {"cma-es", "nevergrad", "pymoo", "nsga2", "parego", "mobo-ars", "random-box"}
+"""Adapters of libraries that compute in NumPy: their populations necessarily cross to the host
+(the multi-objective methods keep their archive and models in pymoo, scikit-learn and NumPy)."""
 
 
 @pytest.mark.parametrize("space", ["full", "blocks"])

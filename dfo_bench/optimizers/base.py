@@ -58,6 +58,9 @@ class Optimizer(ABC):
     """The kinds of problem it can search (``Problem.search_kind``): ``weights`` (vectors around
     x0), ``typed`` (configurations of a ``TypedSpace``, handed to the constructor as
     ``typed_space``). A typed-capable class takes ``typed_space`` as a keyword of ``__init__``."""
+    max_dim: ClassVar[int | None] = None
+    """The most coordinates it can search (Gaussian-process methods: tens), checked when a suite is
+    validated; None: any number."""
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
         if x0.ndim != 1:

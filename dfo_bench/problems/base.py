@@ -46,6 +46,34 @@ class Problem(ABC):
     configuration of a ``TypedSpace``: see ``TypedProblem``). Optimizers list the kinds they
     search in ``Optimizer.search_kinds``; a suite pairing them otherwise is rejected."""
 
+    @classmethod
+    def objectives_of(cls, params: ParamsModel) -> int:
+        """Losses per candidate with these parameters (a network's ``objective`` parameter may ask
+        for several): what a suite checks each optimizer against before anything runs."""
+        return cls.n_objectives
+
+    @classmethod
+    def declared_dim(cls, params: ParamsModel) -> int | None:
+        """``dim`` when the parameters alone say it (test functions); None: known once built (networks)."""
+        return None
+
+    @property
+    def objectives(self) -> int:
+        """Losses per candidate of this problem: 1 gives losses of shape (P,), m > 1 gives (P, m)."""
+        return type(self).objectives_of(self.params)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """A box (low, high) on every coordinate that the problem is defined on (ZDT1's [0, 1]);
+        None: unbounded weights. Box optimizers search it unless their own ``bounds`` say otherwise."""
+        return None
+
+    @property
+    def reference_point(self) -> tuple[float, ...] | None:
+        """For several objectives, the point the hypervolume of a front is measured from (each
+        objective's worst value of interest); None for one objective."""
+        return None
+
     def __init__(self, params: ParamsModel, seed: int, device: torch.device) -> None:
         self.params = params
         self.seed = seed

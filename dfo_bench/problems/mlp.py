@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from dfo_bench.params import ParamsModel
 from dfo_bench.problems import mlp_moves_kernel
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem
 from dfo_bench.problems.data import ClassificationData
-from dfo_bench.problems.metrics import classification_metrics
+from dfo_bench.problems.metrics import classification_metrics, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 # Elements of the widest activation chunk: 2M float32 = 8 MB, so a chunk's activations stay in
@@ -77,6 +78,12 @@ class PopulationMLP:
             target = y[start : start + step].expand(X.shape[0], -1)
             total = total + F.cross_entropy(logits, target, reduction="none").sum(dim=1)
         return total / n
+
+    def predictions(self, X: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+        """Predicted class (argmax of the logits) of each candidate on each sample, shape (P, n)."""
+        layers = self.unflatten(X)
+        n, step = xt.shape[1], self.chunk_size(X.shape[0])
+        return torch.cat([self.logits(layers, xt[:, s : s + step]).argmax(dim=1) for s in range(0, n, step)], dim=1)
 
     def initial_point(self, generator: torch.Generator) -> torch.Tensor:
         """PyTorch's default ``nn.Linear`` initialisation, U(-1/√in, 1/√in), drawn from ``generator``."""
@@ -258,6 +265,9 @@ class MLPParams(ParamsModel):
     """Widths of the hidden ReLU layers (none: a linear softmax classifier)."""
     super_batch: int | None = Field(None, ge=1)
     """Training samples per evaluation, as circular chunks of the training set; None: the whole set."""
+    objective: Literal["cross-entropy", "precision-recall"] = "cross-entropy"
+    """Gradient-free loss: mean cross-entropy, or two objectives, 1 − macro-precision and
+    1 − macro-recall on the evaluation batch (gradient steps always use cross-entropy)."""
 
     @field_validator("hidden")
     @classmethod
@@ -287,6 +297,16 @@ class MLPClassification(DifferentiableProblem):
     def load_data(self) -> ClassificationData:
         """The seeded splits, on the CPU."""
 
+    @classmethod
+    def objectives_of(cls, params: ParamsModel) -> int:
+        return 2 if getattr(params, "objective", None) == "precision-recall" else 1
+
+    @property
+    def reference_point(self) -> tuple[float, ...] | None:
+        """(1, 1): the worst 1 − precision and 1 − recall; the hypervolume is then the area of the
+        (precision, recall) square the front dominates."""
+        return (1.0, 1.0) if self.objectives == 2 else None
+
     @property
     def dim(self) -> int:
         return self.net.dim
@@ -303,15 +323,16 @@ class MLPClassification(DifferentiableProblem):
         return self.net.initial_point(torch_generator(self.seed, self.name, "initial-point")).to(self.device)
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
-        if batch is None:
-            return self.net.losses(X, self._xt["train"], self.data.train.y)
-        return self.net.losses(X, self._features(batch), self.data.train.y[batch])
+        xt, y = (self._xt["train"], self.data.train.y) if batch is None else (self._features(batch), self.data.train.y[batch])
+        if self.params.objective == "precision-recall":
+            return (1.0 - macro_precision_recall(self.net.predictions(X, xt), y, self.data.n_classes)).to(X.dtype)
+        return self.net.losses(X, xt, y)
 
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
         """Moves in the last two layers from the cached activations of ``moves.base`` (exact to
         float64 rounding); moves in earlier layers, and every move on a batch (whose data
         changes each call), by a full forward pass."""
-        if batch is not None:
+        if batch is not None or self.params.objective != "cross-entropy":
             return self._evaluate(moves.dense(), batch)
         if self._moves_cache is None:
             self._moves_cache = MovesCache(self.net, self._xt["train"], self.data.train.y, self.REFRESH_EVERY)
@@ -344,4 +365,8 @@ class MLPClassification(DifferentiableProblem):
         with torch.no_grad():
             layers = self.net.unflatten(x.to(self.device, torch.float32).unsqueeze(0))
             logits = torch.cat([self.net.logits(layers, xt[:, s : s + step])[0] for s in range(0, xt.shape[1], step)], 1)
-        return classification_metrics(logits.t(), labels, self.data.n_classes)
+        metrics = classification_metrics(logits.t(), labels, self.data.n_classes)
+        if self.params.objective == "precision-recall":
+            precision, recall = macro_precision_recall(logits.argmax(dim=0).unsqueeze(0), labels, self.data.n_classes)[0].tolist()
+            metrics |= {"precision": precision, "recall": recall}
+        return metrics

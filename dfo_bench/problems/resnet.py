@@ -28,7 +28,7 @@ from torch.func import functional_call, vmap
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
-from dfo_bench.problems.metrics import classification_metrics, macro_f1
+from dfo_bench.problems.metrics import classification_metrics, macro_f1, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 
@@ -81,8 +81,9 @@ class ResNetParams(ParamsModel):
     """Class-balanced test images; None: the whole test set."""
     width: float = Field(1.0, gt=0, le=4)
     """Channel multiplier; 1 is ResNet-18 (11.2M weights)."""
-    objective: Literal["f1", "cross-entropy"] = "f1"
-    """Gradient-free loss: 1 − macro-F1, or mean cross-entropy (gradient steps always use cross-entropy)."""
+    objective: Literal["f1", "cross-entropy", "precision-recall"] = "f1"
+    """Gradient-free loss: 1 − macro-F1, mean cross-entropy, or two objectives, 1 − macro-precision
+    and 1 − macro-recall (gradient steps always use cross-entropy)."""
     super_batch: int = Field(1000, ge=1)
     """Training images per evaluation, circular chunks of a seeded shuffle (a run may name another)."""
     forward_chunk: int = Field(500, ge=1)
@@ -150,6 +151,15 @@ class CifarResNet(DifferentiableProblem):
         self._x0 = nn.utils.parameters_to_vector(self.net.parameters()).detach()
         self._augment = torch_generator(seed, self.name, "augment")
 
+    @classmethod
+    def objectives_of(cls, params: ParamsModel) -> int:
+        return 2 if getattr(params, "objective", None) == "precision-recall" else 1
+
+    @property
+    def reference_point(self) -> tuple[float, ...] | None:
+        """(1, 1): the worst 1 − precision and 1 − recall."""
+        return (1.0, 1.0) if self.objectives == 2 else None
+
     @property
     def dim(self) -> int:
         return self._x0.numel()
@@ -189,10 +199,13 @@ class CifarResNet(DifferentiableProblem):
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         return normalise(images, self.dataset)
 
-    def _objective(self, logits: torch.Tensor, labels: torch.Tensor) -> float:
+    def _objective(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of one candidate's logits: a scalar, or (1 − precision, 1 − recall)."""
         if self.params.objective == "f1":
-            return 1.0 - macro_f1(logits.argmax(dim=1), labels, self.n_classes)
-        return float(F.cross_entropy(logits, labels))
+            return torch.tensor(1.0 - macro_f1(logits.argmax(dim=1), labels, self.n_classes))
+        if self.params.objective == "precision-recall":
+            return 1.0 - macro_precision_recall(logits.argmax(dim=1).unsqueeze(0), labels, self.n_classes)[0].cpu().float()
+        return F.cross_entropy(logits, labels).detach().cpu()
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
         idx = torch.arange(self.train_size, device=self.device) if batch is None else batch
@@ -200,8 +213,8 @@ class CifarResNet(DifferentiableProblem):
         if self.params.population == "vmap":
             step = self.params.vmap_chunk
             logits = torch.cat([self._vmap_logits(X[s : s + step], images) for s in range(0, len(X), step)])
-            return torch.tensor([self._objective(row, labels) for row in logits], device=self.device)
-        return torch.tensor([self._objective(self.logits(x, images), labels) for x in X], device=self.device)
+            return torch.stack([self._objective(row, labels) for row in logits]).to(self.device)
+        return torch.stack([self._objective(self.logits(x, images), labels) for x in X]).to(self.device)
 
     def _vmap_logits(self, X: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """(P, n, classes): every candidate on the same images through ``torch.func.vmap``."""
@@ -233,7 +246,11 @@ class CifarResNet(DifferentiableProblem):
             raise ValueError(f"unknown split {split!r}; allowed: train, val, test")
         with torch.no_grad():
             logits = self.logits(x.to(self.device, torch.float32), self.images[split])
-        return classification_metrics(logits, self.labels[split], self.n_classes)
+        metrics = classification_metrics(logits, self.labels[split], self.n_classes)
+        if self.params.objective == "precision-recall":
+            pair = macro_precision_recall(logits.argmax(dim=1).unsqueeze(0), self.labels[split], self.n_classes)[0]
+            metrics |= {"precision": float(pair[0]), "recall": float(pair[1])}
+        return metrics
 
 
 def initialise(net: nn.Module, generator: torch.Generator) -> None:

@@ -109,7 +109,8 @@ def build_report(
         written["latex"] = _write(out / "report.tex", render_latex(analyses, tuned))
     if "markdown" in formats:
         hpo_figures = [f for h in hpo.values() for f in h.figures]
-        problem_figures = [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + hpo_figures
+        pareto = [f for a in analyses if a.pareto for f in a.pareto.figures]
+        problem_figures = [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + hpo_figures + pareto
         for data in problem_figures + ([across.profile] if across.profile else []):
             _write_figure(out, data)
         stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])

@@ -23,6 +23,7 @@ from dfo_bench.report.figures import (
     profile_figure,
 )
 from dfo_bench.report.meta import budget_text, run_configurations
+from dfo_bench.report.pareto import ParetoAnalysis, analyse_pareto
 from dfo_bench.report.references import reference_rows, references_for
 from dfo_bench.report.stats import Friedman, Significance, friedman, paired_matrix, significance, stratified_ci
 from dfo_bench.report.tables import FinalMetric, failed_runs, final_rows, primary_metric, summary_table
@@ -73,6 +74,8 @@ class ProblemAnalysis:
     ecdfs: list[FigureData]
     profile_costs: pd.Series
     """ERT in samples to the profile target, per optimizer (inf: never reached)."""
+    pareto: ParetoAnalysis | None = None
+    """Hypervolume and attained fronts, for a problem with several objectives."""
 
 
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
@@ -170,6 +173,7 @@ def analyse_problem(
         convergence=convergence,
         ecdfs=ecdfs,
         profile_costs=_profile_cost(fixed_target, targets),
+        pareto=analyse_pareto(runs, styles, problem, stem),
     )
 
 

@@ -254,3 +254,50 @@ def sort_value(cell: Cell) -> str:
         number = float(value)
         return "" if math.isnan(number) else repr(number)
     return str(value)
+
+
+def hypervolume_table(analysis: ProblemAnalysis) -> TextTable:
+    """Final hypervolume per optimizer; bold: not significantly worse than the largest (when powered)."""
+    assert analysis.pareto is not None
+    table = analysis.pareto.table
+    rows, bold = [], []
+    for _, row in table.iterrows():
+        mark = row["not_worse"]
+        rows.append(
+            [
+                Cell("*" if mark is True else ""),
+                Cell(str(row["optimizer"])),
+                _ci(row, "hv", ".4g"),
+                _number(row["hv_median"], ".4g"),
+                _number(row["hv_iqm"], ".4g"),
+                _number(row["front_size"], ".1f"),
+                _number(row["seeds_ok"], "d"),
+            ]
+        )
+        bold.append(mark is True)
+    columns = ["", "optimizer", "final hypervolume mean [95% CI]", "median", "IQM", "front size", "seeds ok"]
+    return TextTable(columns, rows, bold=bold)
+
+
+def hypervolume_note(analysis: ProblemAnalysis) -> str:
+    """What the hypervolume table shows, and the outcome of its tests."""
+    assert analysis.pareto is not None
+    point = analysis.pareto.reference_point
+    where = f"from the reference point ({', '.join(f'{v:g}' for v in point)})" if point else "from the problem's reference point"
+    return (
+        f"Hypervolume {where} of the non-dominated set of every loss vector a run evaluated (on its evaluation "
+        "batches), larger is better; mean over the ok seeds with its 95 % percentile-bootstrap interval. "
+        + analysis.pareto.significance.note
+    )
+
+
+def hypervolume_p_table(analysis: ProblemAnalysis) -> TextTable:
+    """Holm-adjusted pairwise p-values of the final hypervolume, rows and columns in table order."""
+    assert analysis.pareto is not None
+    matrix = analysis.pareto.significance.p_matrix.astype(float)
+    labels = [str(label) for label in analysis.pareto.table["optimizer"] if label in matrix.index]
+    rows = [
+        [Cell(a), *(Cell(DASH if a == b else fmt(float(matrix.at[a, b]), ".3g"), float(matrix.at[a, b])) for b in labels)]
+        for a in labels
+    ]
+    return TextTable(["optimizer", *labels], rows)

@@ -74,6 +74,8 @@ class FigureData:
     context: str = ""
     """What the figure is about (the problem), put before the title where the figure stands alone
     (PNG/SVG); the HTML page shows it as the section heading instead."""
+    markers: bool = False
+    """Mark each point (attained Pareto fronts), not only the line through them."""
 
     @property
     def full_title(self) -> str:

@@ -17,6 +17,9 @@ from dfo_bench.report.display import (
     failed_table,
     fixed_budget_table,
     fixed_target_table,
+    hypervolume_note,
+    hypervolume_p_table,
+    hypervolume_table,
     main_table,
     main_table_note,
     p_value_table,
@@ -133,6 +136,13 @@ def _problem(analysis: ProblemAnalysis, index: int) -> list[str]:
         parts.append('<div class="plots">' + "".join(plotly_div(f) for f in analysis.convergence) + "</div>")
     else:
         parts.append("<p>No successful run to plot.</p>")
+    if analysis.pareto is not None:
+        parts += ["<h3>Pareto fronts and hypervolume</h3>", html_table(hypervolume_table(analysis))]
+        parts.append(_p(hypervolume_note(analysis)))
+        if len(analysis.pareto.table) > 1:
+            caption = "Pairwise two-sided Wilcoxon signed-rank p-values of the final hypervolume, Holm-adjusted"
+            parts.append(f"<details><summary>{e(caption)}</summary>{html_table(hypervolume_p_table(analysis))}</details>")
+        parts.append('<div class="plots">' + "".join(plotly_div(f) for f in analysis.pareto.figures) + "</div>")
     parts.append(
         f"<details><summary>Run configurations</summary>{html_table(configuration_table(analysis), wrap=(2, 3, 6, 7))}</details>"
     )

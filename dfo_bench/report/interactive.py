@@ -34,7 +34,7 @@ def _values(a: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(a, float)]
 
 
-def _traces(line: Line, step: bool) -> list[go.Scatter]:
+def _traces(line: Line, step: bool, markers: bool = False) -> list[go.Scatter]:
     shape = "hv" if step else "linear"
     group = line.label
     traces = []
@@ -48,7 +48,7 @@ def _traces(line: Line, step: bool) -> list[go.Scatter]:
         go.Scatter(
             x=_values(line.x),
             y=_values(line.y),
-            mode="lines",
+            mode="lines+markers" if markers else "lines",
             name=line.label,
             legendgroup=group,
             line={"color": line.style.color, "dash": line.style.dash, "shape": shape, "width": 2},
@@ -61,7 +61,7 @@ def plotly_div(data: FigureData) -> str:
     """The figure as an HTML fragment (div + script), expecting ``Plotly`` defined by the page."""
     fig = go.Figure()
     for line in data.lines:
-        for trace in _traces(line, data.step):
+        for trace in _traces(line, data.step, data.markers):
             fig.add_trace(trace)
     for i, reference in enumerate(data.references):
         dash = REFERENCE_DASHES[i % len(REFERENCE_DASHES)]

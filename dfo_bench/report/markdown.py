@@ -12,6 +12,9 @@ from dfo_bench.report.display import (
     failed_table,
     fixed_budget_table,
     fixed_target_wide,
+    hypervolume_note,
+    hypervolume_p_table,
+    hypervolume_table,
     main_table,
     main_table_note,
     p_value_table,
@@ -75,6 +78,13 @@ def _problem(analysis: ProblemAnalysis) -> list[str]:
     lines += markdown_table(fixed_budget_table(analysis))
     lines += ["", "### Convergence", ""]
     lines += _figures([f.stem for f in analysis.convergence], "Convergence") or ["No successful run to plot."]
+    if analysis.pareto is not None:
+        lines += ["", "### Pareto fronts and hypervolume", "", *markdown_table(hypervolume_table(analysis))]
+        lines += ["", hypervolume_note(analysis)]
+        if analysis.pareto.significance.powered:
+            lines += ["", "Pairwise p-values of the final hypervolume (Wilcoxon, Holm-adjusted):", ""]
+            lines += markdown_table(hypervolume_p_table(analysis))
+        lines += ["", *_figures([f.stem for f in analysis.pareto.figures], "Hypervolume and fronts")]
     if not analysis.failed.empty:
         lines += ["", "### Failed runs", ""]
         lines += [f"- {r[0].text} ({r[1].text}, seed {r[2].text}): {r[3].text}" for r in failed_table(analysis).rows]

@@ -36,7 +36,14 @@ def static_figure(data: FigureData) -> Figure:
                 line.x, line.low, line.high, step="post" if data.step else None, color=line.style.color, alpha=0.15, linewidth=0
             )
         ax.plot(
-            line.x, line.y, drawstyle=drawstyle, color=line.style.color, linestyle=LINESTYLES[line.style.dash], label=line.label
+            line.x,
+            line.y,
+            drawstyle=drawstyle,
+            color=line.style.color,
+            linestyle=LINESTYLES[line.style.dash],
+            label=line.label,
+            marker="o" if data.markers else None,
+            markersize=4,
         )
     for i, reference in enumerate(data.references):
         style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]

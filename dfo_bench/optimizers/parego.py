@@ -1,0 +1,121 @@
+"""ParEGO (Knowles 2006, "ParEGO: a hybrid algorithm with on-line landscape approximation for
+expensive multiobjective optimization problems"): one Gaussian process per iteration on a
+randomly weighted augmented Chebyshev scalarisation of the objectives.
+
+The first ``initial`` evaluations are a Latin hypercube of the box (x0 first). Then, one point per
+iteration: the objectives are normalised to [0, 1] over what was evaluated, a weight vector λ is
+drawn uniformly from the simplex, every point's max_i(λ_i f_i) + 0.05 Σ λ_i f_i is modelled by a GP
+(scikit-learn, ``optimizers.surrogate``), and the point of largest expected improvement is
+evaluated. EI is maximised by sampling (uniform points of the box and Gaussian steps around the
+best points so far) and refining the best sample by Gaussian steps of shrinking scale
+(``maximise``). Knowles draws λ from a fixed lattice of s + 1 choose m − 1 vectors and
+evolves EI with a GA; uniform draws (as BoTorch's qParEGO) and sampling with local refinement
+need no further parameters. Our own code: the scalarisation and the maximisation loop, a few
+lines each; the GP is scikit-learn's.
+
+For low-dimensional boxes only (``max_dim``): on network weights, search a blocks space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from pydantic import Field
+from threadpoolctl import threadpool_limits
+
+from dfo_bench.optimizers.box import (
+    BoxOptimizer,
+    BoxParams,
+    augmented_chebyshev,
+    latin_hypercube,
+    normalise,
+    simplex_weights,
+)
+from dfo_bench.optimizers.surrogate import expected_improvement, fit_gp, predict
+
+
+class ParEGOParams(BoxParams):
+    initial: int = Field(20, ge=2)
+    """Points of the initial Latin-hypercube design (Knowles: 11·d − 1, more than a small budget holds)."""
+    rho: float = Field(0.05, ge=0)
+    """ρ of the augmented Chebyshev scalarisation."""
+    samples: int = Field(2000, ge=10)
+    """Candidates sampled per iteration before refinement (half uniform, half around the best points)."""
+    ard: bool = False
+    """One GP length scale per coordinate (slow in scikit-learn, see ``optimizers.surrogate``); else one shared."""
+    max_points: int = Field(200, ge=10)
+    """The GP is fitted on at most this many points (those of lowest scalarised value): its cost grows as n³."""
+    restarts: int = Field(0, ge=0)
+    """Restarts of the GP's marginal-likelihood fit."""
+
+
+class ParEGO(BoxOptimizer):
+    name = "parego"
+    description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
+    Params = ParEGOParams
+    params: ParEGOParams
+    max_dim = 50
+
+    def __init__(
+        self, x0: torch.Tensor, rng: np.random.Generator, params: ParEGOParams, bounds: tuple[float, float] | None = None
+    ) -> None:
+        super().__init__(x0, rng, params, bounds)
+        self._U = np.empty((0, self.dim))
+        self._F = np.empty((0, 0))
+
+    @property
+    def popsize(self) -> int:
+        return self.params.initial if len(self._U) == 0 else 1
+
+    def _ask(self, n: int) -> torch.Tensor:
+        if len(self._U) == 0:
+            U = latin_hypercube(n, self.dim, self.rng)
+            U[0] = self.to_unit(self.start)
+        else:
+            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
+                U = self._propose()[None, :]
+        return self._tensor(self.from_unit(U))
+
+    def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
+        self._U = np.concatenate([self._U, self.to_unit(X)])
+        self._F = F if self._F.size == 0 else np.concatenate([self._F, F])
+
+    def _propose(self) -> np.ndarray:
+        p = self.params
+        scalar = augmented_chebyshev(normalise(self._F, self._F), simplex_weights(self._F.shape[1], self.rng), p.rho)
+        keep = np.argsort(scalar, kind="stable")[: p.max_points]
+        U, y = self._U[keep], scalar[keep]
+        gp = fit_gp(U, y, self.rng, p.restarts, p.ard)
+        best = float(y.min())
+        return maximise(
+            lambda U: expected_improvement(*predict(gp, U), best),
+            U[np.argsort(y, kind="stable")[:5]],
+            self.dim,
+            p.samples,
+            self.rng,
+        )
+
+
+def maximise(
+    acquisition: Callable[[np.ndarray], np.ndarray], incumbents: np.ndarray, d: int, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The unit point of largest ``acquisition`` (vectorised over rows) found by sampling half the
+    ``samples`` uniformly and half around the ``incumbents``, then refining the best sample by three
+    rounds of Gaussian steps of shrinking scale (0.05, 0.015, 0.005), ``samples`` // 8 each.
+
+    Refinement by batched sampling rather than L-BFGS-B: scikit-learn gives no gradient of the
+    predictive variance, and finite differences cost d + 1 predictions per step (measured 1.2 s
+    per iteration at d = 30 against a few milliseconds for these batches)."""
+    uniform = rng.random((samples // 2, d))
+    local = incumbents[rng.integers(len(incumbents), size=samples - len(uniform))]
+    candidates = np.concatenate([uniform, np.clip(local + 0.05 * rng.standard_normal(local.shape), 0.0, 1.0)])
+    values = acquisition(candidates)
+    best, value = candidates[int(np.argmax(values))], float(values.max())
+    for scale in (0.05, 0.015, 0.005):
+        steps = np.clip(best + scale * rng.standard_normal((max(samples // 8, 1), d)), 0.0, 1.0)
+        values = acquisition(steps)
+        if values.max() > value:
+            best, value = steps[int(np.argmax(values))], float(values.max())
+    return best

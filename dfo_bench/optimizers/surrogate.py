@@ -1,0 +1,63 @@
+"""Gaussian-process surrogates and expected improvement, shared by ParEGO and MOBO-ARS.
+
+The GP is scikit-learn's ``GaussianProcessRegressor``: a constant times a Matérn-5/2 kernel plus
+a white-noise term, its hyper-parameters fitted by maximising the marginal likelihood (L-BFGS-B,
+at most 50 iterations, restarts drawn from a seeded ``random_state``), targets standardised. The
+length scale is shared by all coordinates unless ``ard`` asks for one per coordinate (ParEGO's
+DACE model has one each): scikit-learn's anisotropic gradient costs O(n²·d) Python-level work per
+likelihood evaluation, measured 24 s per fit at n = 150, d = 30 on this machine against 0.3 s
+isotropic, which a 150-evaluation run repeats 130 times. Why scikit-learn rather than a torch GP: the
+models here have at most a few hundred points in tens of coordinates, where fitting is
+milliseconds on a CPU; scikit-learn ships marginal-likelihood fitting with analytic gradients and
+is already a dependency, where a torch GP would mean writing kernels, likelihood and fitting
+ourselves (or adding GPyTorch/BoTorch). Inputs are unit coordinates (``optimizers.box``).
+
+Expected improvement for minimisation, EI = (y* − μ) Φ(z) + σ φ(z), z = (y* − μ) / σ, is the
+closed form (Jones, Schonlau & Welch 1998), a line of SciPy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import norm
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+
+def _lbfgsb(objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+    """scikit-learn's marginal-likelihood fit, with the iterations capped (its default runs up to 15,000)."""
+    result = minimize(objective, theta, method="L-BFGS-B", jac=True, bounds=bounds, options={"maxiter": 50})
+    return result.x, float(result.fun)
+
+
+def fit_gp(
+    U: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 1, ard: bool = False
+) -> GaussianProcessRegressor:
+    """A GP of y (n,) on unit inputs U (n, d), hyper-parameters by maximum marginal likelihood."""
+    scale: float | np.ndarray = np.full(U.shape[1], 0.5) if ard else 0.5
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(scale, (1e-2, 1e2), nu=2.5) + WhiteKernel(1e-4, (1e-9, 1e-1))
+    gp = GaussianProcessRegressor(
+        kernel, optimizer=_lbfgsb, normalize_y=True, n_restarts_optimizer=restarts, random_state=int(rng.integers(2**31 - 1))
+    )
+    with warnings.catch_warnings():  # length scales at their bounds are expected with few points
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gp.fit(U, y)
+    return gp
+
+
+def predict(gp: GaussianProcessRegressor, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation (floored at 1e-12) at U (k, d)."""
+    mean, std = gp.predict(U, return_std=True)
+    return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 1e-12)
+
+
+def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """Closed-form EI below ``best`` of Gaussian predictions (minimisation)."""
+    z = (best - mean) / std
+    return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
