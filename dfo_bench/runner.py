@@ -119,10 +119,10 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
     objective = Objective(problem, space, Budget(spec.budget), spec.optimizer.super_batch)
     cls = optimizers.get(spec.optimizer.name)
     rng = np.random.default_rng(result.run_seed)
-    if issubclass(cls, BoxOptimizer):  # searches a box: the problem's, unless its own params give one
-        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, bounds=problem.bounds)
+    typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
+    if issubclass(cls, BoxOptimizer):  # a box: a typed space's unit box, else the problem's unless its own params give one
+        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, typed_space, bounds=problem.bounds)
     else:
-        typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
         optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, typed_space)
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]

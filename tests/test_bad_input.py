@@ -233,7 +233,7 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "weight optimizer on a typed problem": (
         with_changes(problems=["mlp-hpo"]),
         "optimizers[1].name",
-        ["'de' cannot search the typed space of problem 'mlp-hpo'", "allowed: ga-hpo, nevergrad, optuna, pymoo, random-search"],
+        ["'de' cannot search the typed space of problem 'mlp-hpo'", "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search"],
     ),
     "typed optimizer on weights": (
         with_changes(optimizers=["ga-hpo"]),

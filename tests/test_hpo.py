@@ -30,7 +30,10 @@ TINY = {"epochs": 1, "n_train": 64, "n_val": 32, "n_test": 32}
 """mlp-hpo on the sine waves, trained for one epoch of 64 samples: a run of a few evaluations in seconds."""
 TYPED_OPTIMIZERS = searching("typed")
 TYPED_PROBLEMS = searching("typed", "problems")
-FAST = {"nevergrad": {"popsize": 2}, "optuna": {"n_startup_trials": 2}, "random-search": {"popsize": 2}, "pymoo": {"popsize": 4}}
+FAST = {
+    "nevergrad": {"popsize": 2}, "optuna": {"n_startup_trials": 2}, "random-search": {"popsize": 2}, "pymoo": {"popsize": 4},
+    "nsga2": {"popsize": 4}, "parego": {"initial": 4, "samples": 100}, "mobo-ars": {"initial": 4, "iterations": 2}, "random-box": {"popsize": 3},
+}
 
 HOPS_FROM = {
     "relu": {"leaky_relu": 2, "elu": 4, "gelu": 4, "tanh": 5, "sigmoid": 5},
@@ -238,7 +241,7 @@ def test_mismatched_pairing_exits_2_from_the_cli(write_suite, tmp_path: Path) ->
     before = sorted(tmp_path.rglob("*"))
     done = subprocess.run([*CLI, "run", str(path), "--out", str(tmp_path / "out")], capture_output=True, text=True, env=cli_env())
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "optimizers[0].name" in done.stderr and "allowed: ga-hpo, nevergrad, optuna, pymoo, random-search" in done.stderr
+    assert "optimizers[0].name" in done.stderr and "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search" in done.stderr
     assert sorted(tmp_path.rglob("*")) == before
 
 

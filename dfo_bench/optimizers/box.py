@@ -1,10 +1,15 @@
 """What the multi-objective optimizers share: a box to search, a non-dominated archive, a compromise.
 
 - **The box.** Every coordinate lies in [low, high]: the optimizer's own ``bounds`` if given, else
-  the problem's (ZDT1's [0, 1], handed over by the runner through ``from_config(..., bounds=)``;
-  typed hyper-parameter spaces encoded in the unit box come the same way), else x0 ± ``radius``
-  (network weights, usually in a blocks space). Surrogate methods model the objectives in unit
-  coordinates u = (x − low) / (high − low).
+  the problem's (ZDT1's [0, 1], handed over by the runner through ``from_config(..., bounds=)``),
+  else x0 ± ``radius`` (network weights, usually in a blocks space). Surrogate methods model the
+  objectives in unit coordinates u = (x − low) / (high − low).
+- **Typed spaces.** Built with a ``typed_space`` (a hyper-parameter problem), the optimizer
+  searches the unit box [0, 1]^d itself and hands the problem ``typed_space.from_unit(u)``, the
+  encoded configurations; what it is told is mapped back by ``typed_space.to_unit`` (the centre of
+  each integer's and choice's share), so its archive holds unit points and its recommendation is
+  an encoded configuration. Only ``_tensor`` (unit points out) and ``_tell`` (encoded rows in)
+  know it.
 - **The archive.** The non-dominated set of everything told so far, inputs and losses, kept
   whatever the optimizer's own state is, so that ``recommend`` has a front to choose from.
 - **The recommendation.** One point must stand for a front (the runner measures it on the
@@ -77,14 +82,28 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
     Params = BoxParams
     params: BoxParams
 
+    search_kinds = frozenset({"weights", "typed"})
+
     def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: BoxParams, bounds: tuple[float, float] | None = None
+        self,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: BoxParams,
+        bounds: tuple[float, float] | None = None,
+        typed_space: TypedSpace | None = None,
     ) -> None:
         super().__init__(x0, rng, params)
         if self.max_dim is not None and self.dim > self.max_dim:
             raise ValueError(dimension_message(self.name, self.max_dim, f"{self.dim} coordinates"))
-        x = self.x0.cpu().double().numpy()
-        given = params.bounds if params.bounds is not None else bounds
+        self.typed_space = typed_space
+        """The typed space searched through its unit box (None: weights or a problem's box)."""
+        if typed_space is not None:
+            if params.bounds is not None:
+                raise ValueError(f"{self.name}: bounds are not taken on a typed space, which is searched through its unit box")
+            if typed_space.dim != self.dim:
+                raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {typed_space.dim} parameters")
+        x = self.x0.cpu().double().numpy() if typed_space is None else typed_space.to_unit(self.x0[None])[0]
+        given = (0.0, 1.0) if typed_space is not None else params.bounds if params.bounds is not None else bounds
         self.box_given = given is not None
         """Whether the box is the optimizer's or the problem's (else it is x0 ± radius)."""
         if given is not None:
@@ -106,9 +125,12 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
         *,
         bounds: tuple[float, float] | None = None,
     ) -> BoxOptimizer:
-        """As ``Optimizer.from_config``; ``bounds`` is the problem's box (None: it has none). Box
-        methods search weight vectors, not typed spaces (``search_kinds``)."""
-        return cls(x0, rng, params if isinstance(params, BoxParams) else cls.Params(**dict(params)), bounds)
+        """As ``Optimizer.from_config``; ``bounds`` is the problem's box (None: it has none), not
+        taken with a ``typed_space`` (searched through its unit box)."""
+        validated = params if isinstance(params, BoxParams) else cls.Params(**dict(params))
+        if typed_space is None:
+            return cls(x0, rng, validated, bounds)
+        return cls(x0, rng, validated, typed_space=typed_space)
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
         return (X - self.low) / (self.high - self.low)
@@ -117,11 +139,14 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
         return self.low + np.clip(U, 0.0, 1.0) * (self.high - self.low)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
-        """Host points (n, dim) as a float32 population on the optimizer's device."""
+        """Host points (n, dim) as a float32 population on the optimizer's device (on a typed
+        space, unit points as the encoded configurations they stand for)."""
+        if self.typed_space is not None:
+            return self.typed_space.from_unit(np.asarray(X).reshape(-1, self.dim)).to(self.device)
         return torch.from_numpy(np.ascontiguousarray(X)).to(torch.float32).to(self.device)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        x = X.detach().cpu().double().numpy()
+        x = X.detach().cpu().double().numpy() if self.typed_space is None else self.typed_space.to_unit(X)
         F = losses.detach().cpu().numpy().reshape(len(x), -1)
         if self._front_f.size == 0:
             self._front_f = np.empty((0, F.shape[1]))

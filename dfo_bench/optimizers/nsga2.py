@@ -24,6 +24,7 @@ from pymoo.problems.static import StaticProblem
 
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 from dfo_bench.optimizers.sampling import around
+from dfo_bench.typed_space import TypedSpace
 
 
 class NSGA2Params(BoxParams):
@@ -49,9 +50,14 @@ class NSGA2(BoxOptimizer):
     params: NSGA2Params
 
     def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: NSGA2Params, bounds: tuple[float, float] | None = None
+        self,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: NSGA2Params,
+        bounds: tuple[float, float] | None = None,
+        typed_space: TypedSpace | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds)
+        super().__init__(x0, rng, params, bounds, typed_space)
         if self.box_given:
             first = self.from_unit(latin_hypercube(params.popsize, self.dim, rng))
             first[0] = self.start

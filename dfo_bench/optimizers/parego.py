@@ -34,6 +34,7 @@ from dfo_bench.optimizers.box import (
     simplex_weights,
 )
 from dfo_bench.optimizers.surrogate import expected_improvement, fit_gp, predict
+from dfo_bench.typed_space import TypedSpace
 
 
 class ParEGOParams(BoxParams):
@@ -59,9 +60,14 @@ class ParEGO(BoxOptimizer):
     max_dim = 50
 
     def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: ParEGOParams, bounds: tuple[float, float] | None = None
+        self,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: ParEGOParams,
+        bounds: tuple[float, float] | None = None,
+        typed_space: TypedSpace | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds)
+        super().__init__(x0, rng, params, bounds, typed_space)
         self._U = np.empty((0, self.dim))
         self._F = np.empty((0, 0))
 

@@ -13,6 +13,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
+from dfo_bench.typed_space import TypedSpace
 
 
 class RandomBoxParams(BoxParams):
@@ -28,9 +29,14 @@ class RandomBox(BoxOptimizer):
     fixed_population = False
 
     def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: RandomBoxParams, bounds: tuple[float, float] | None = None
+        self,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: RandomBoxParams,
+        bounds: tuple[float, float] | None = None,
+        typed_space: TypedSpace | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds)
+        super().__init__(x0, rng, params, bounds, typed_space)
         self._first = True
 
     @property

@@ -6,6 +6,16 @@ per hidden layer 16–128, ``activation`` one of six, ``dropout`` 0–0.5 after 
 A candidate's loss is the validation MSE (``sinewave``) or validation cross-entropy (``digits``,
 ``mnist``) of the network trained on the training split for ``epochs`` epochs of Adam.
 
+Two objectives (``objective: loss-size``, the ``mo-hpo`` study): the same validation loss and the
+network's size, its parameter count p (weights and biases) normalised on a log scale over the
+space, (ln p − ln p_min) / (ln p_max − ln p_min): 0 for the smallest network of the space (one
+hidden layer of 16), 1 for the largest (five of 128). The hypervolume's reference point is
+(the loss of a useless model, 1): MSE 1 on the sine waves (whose targets lie in [−1, 1], so
+predicting 0 scores at most 1), cross-entropy ln(classes) (the uniform guess) on digits and MNIST;
+and the largest network. Trained networks reach MSEs near 1e-3 on the sine waves, far below the
+reference, so there a front's hypervolume is within a thousandth of 1 and separates methods
+little: ``suites/mo-hpo.yaml`` uses digits.
+
 Cost: one evaluation is one training, charged ``evaluation_samples`` forward-equivalent samples:
 3 per training sample per epoch (forward 1, backward 2) plus 1 per validation sample (the
 forward pass that scores it). The objective charges it, before the work, like any evaluation.
@@ -76,6 +86,9 @@ class MLPHPOParams(ParamsModel):
     n_val: int | None = Field(None, ge=1)
     n_test: int | None = Field(None, ge=1)
     """Split sizes; None: the data set's default (``SIZES``). Digits trains on all the rest."""
+    objective: Literal["loss", "loss-size"] = "loss"
+    """``loss``: the validation loss; ``loss-size``: two objectives, the validation loss and the
+    network's normalised log parameter count (module docstring)."""
     root: Path = Field(default_factory=lambda: data_root("mnist"))
     """MNIST's IDX folder (dataset mnist only); default $DFO_BENCH_DATA/mnist or ~/.cache/dfo-bench/mnist."""
 
@@ -122,9 +135,36 @@ class MLPHPO(TypedProblem):
         self._measured: dict[str, dict[str, dict[str, float]]] = {}
         """Metrics per split of each configuration trained, by its canonical JSON."""
 
+    @classmethod
+    def objectives_of(cls, params: ParamsModel) -> int:
+        return 2 if getattr(params, "objective", None) == "loss-size" else 1
+
+    @classmethod
+    def declared_dim(cls, params: ParamsModel) -> int | None:
+        return SPACE.dim
+
+    @property
+    def reference_point(self) -> tuple[float, ...] | None:
+        """(the loss of a useless model, the largest network's size 1); see the module docstring."""
+        if self.objectives == 1:
+            return None
+        return (1.0 if self.data.n_classes == 0 else math.log(self.data.n_classes), 1.0)
+
     @property
     def typed_space(self) -> TypedSpace:
         return SPACE
+
+    def parameters(self, config: dict[str, Value]) -> int:
+        """Weights and biases of the network of ``config``."""
+        return sum((inp + 1) * out for inp, out in itertools.pairwise(self._sizes(config)))
+
+    def size(self, config: dict[str, Value]) -> float:
+        """The normalised log parameter count of ``config``'s network: 0 the space's smallest, 1 its largest."""
+        layers, neurons = SPACE["layers"], SPACE["neurons"]
+        assert isinstance(layers, IntParam) and isinstance(neurons, IntParam)
+        smallest = self.parameters(config | {"layers": layers.low, "neurons": neurons.low})
+        largest = self.parameters(config | {"layers": layers.high, "neurons": neurons.high})
+        return math.log(self.parameters(config) / smallest) / math.log(largest / smallest)
 
     @property
     def train_size(self) -> int:
@@ -135,8 +175,12 @@ class MLPHPO(TypedProblem):
         return 3 * self.params.epochs * self.train_size + len(self.data.val.y)
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
-        losses = [self._train(self.typed_space.decode(x), count=True)["val"]["loss"] for x in X]
-        return torch.tensor(losses, dtype=torch.float32, device=self.device)
+        configs = [self.typed_space.decode(x) for x in X]
+        losses = [self._train(config, count=True)["val"]["loss"] for config in configs]
+        if self.objectives == 1:
+            return torch.tensor(losses, dtype=torch.float32, device=self.device)
+        sizes = [self.size(config) for config in configs]
+        return torch.tensor([losses, sizes], dtype=torch.float32, device=self.device).T.contiguous()
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         if split not in SPLITS:
@@ -144,7 +188,9 @@ class MLPHPO(TypedProblem):
         config = self.typed_space.decode(x)
         key = canonical_json(config)
         measured = self._measured.get(key) or self._train(config, count=False)
-        return dict(measured[split])
+        if self.objectives == 1:
+            return dict(measured[split])
+        return measured[split] | {"parameters": float(self.parameters(config)), "size": self.size(config)}
 
     def _train(self, config: dict[str, Value], count: bool) -> dict[str, dict[str, float]]:
         """Train ``config`` (seeded by the run and the configuration) and measure it on every
