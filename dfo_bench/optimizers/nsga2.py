@@ -24,6 +24,7 @@ from pymoo.problems.static import StaticProblem
 
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 from dfo_bench.optimizers.sampling import around
+from dfo_bench.tuning.space import log_int, space
 from dfo_bench.typed_space import TypedSpace
 
 
@@ -47,6 +48,7 @@ class NSGA2(BoxOptimizer):
     name = "nsga2"
     description = "NSGA-II (pymoo, ask/tell): non-dominated sorting and crowding, SBX + polynomial mutation, in a box"
     Params = NSGA2Params
+    search_space = space(popsize=log_int(8, 100))
     params: NSGA2Params
 
     def __init__(

@@ -34,6 +34,7 @@ from dfo_bench.optimizers.box import (
     simplex_weights,
 )
 from dfo_bench.optimizers.surrogate import expected_improvement, fit_gp, predict
+from dfo_bench.tuning.space import log_float, log_int, space
 from dfo_bench.typed_space import TypedSpace
 
 
@@ -56,6 +57,7 @@ class ParEGO(BoxOptimizer):
     name = "parego"
     description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
     Params = ParEGOParams
+    search_space = space(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
     params: ParEGOParams
     max_dim = 50
 

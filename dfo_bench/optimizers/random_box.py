@@ -13,6 +13,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
+from dfo_bench.tuning.space import log_int, space
 from dfo_bench.typed_space import TypedSpace
 
 
@@ -25,6 +26,7 @@ class RandomBox(BoxOptimizer):
     name = "random-box"
     description = "uniform random points in a box (any number of objectives): the multi-objective baseline"
     Params = RandomBoxParams
+    search_space = space(popsize=log_int(1, 50))
     params: RandomBoxParams
     fixed_population = False
 
