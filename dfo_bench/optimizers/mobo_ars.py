@@ -32,29 +32,21 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
-import torch
 from pydantic import Field, model_validator
 from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
 
 from dfo_bench.optimizers.box import (
     RHO,
-    BoxOptimizer,
-    BoxParams,
     augmented_chebyshev,
-    latin_hypercube,
     normalise,
     simplex_weights,
 )
 from dfo_bench.optimizers.parego import maximise
-from dfo_bench.optimizers.surrogate import fit_gp, predict
+from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, fit_gp, predict
 from dfo_bench.tuning.space import log_float, log_int, space
-from dfo_bench.typed_space import TypedSpace
 
 
-class MOBOARSParams(BoxParams):
-    initial: int = Field(20, ge=2)
-    """Points of the initial Latin-hypercube design."""
+class MOBOARSParams(SurrogateParams):
     policies: int = Field(3, ge=1)
     """k of the k-means clustering of the Pareto set: competing local policies per iteration."""
     iterations: int = Field(10, ge=1)
@@ -73,10 +65,6 @@ class MOBOARSParams(BoxParams):
     """Largest move per rollout step, as a fraction of the box's width."""
     mc_samples: int = Field(32, ge=1)
     """Monte-Carlo samples of the objectives per EI estimate while training (4x that to validate)."""
-    restarts: int = Field(0, ge=0)
-    """Restarts of each GP's marginal-likelihood fit."""
-    ard: bool = False
-    """One GP length scale per coordinate (slow in scikit-learn, see ``optimizers.surrogate``)."""
 
     @model_validator(mode="after")
     def _top_among_directions(self) -> MOBOARSParams:
@@ -85,7 +73,7 @@ class MOBOARSParams(BoxParams):
         return self
 
 
-class MOBOARS(BoxOptimizer):
+class MOBOARS(SurrogateOptimizer):
     name = "mobo-ars"
     description = "MOBO-ARS: GP per objective, k-means of the Pareto set, ARS-trained local policies maximising MC EI"
     Params = MOBOARSParams
@@ -93,37 +81,6 @@ class MOBOARS(BoxOptimizer):
         initial=log_int(5, 50), step_size=log_float(0.05, 2.0), noise=log_float(0.05, 2.0), move=log_float(0.01, 0.5)
     )
     params: MOBOARSParams
-    max_dim = 50
-
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: MOBOARSParams,
-        bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
-        self._U = np.empty((0, self.dim))
-        self._F = np.empty((0, 0))
-
-    @property
-    def popsize(self) -> int:
-        return self.params.initial if len(self._U) == 0 else 1
-
-    def _ask(self, n: int) -> torch.Tensor:
-        if len(self._U) == 0:
-            U = latin_hypercube(n, self.dim, self.rng)
-            U[0] = self.to_unit(self.start)
-        else:
-            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
-                U = self._propose()[None, :]
-        return self._tensor(self.from_unit(U))
-
-    def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
-        self._U = np.concatenate([self._U, self.to_unit(X)])
-        self._F = F if self._F.size == 0 else np.concatenate([self._F, F])
-
     def _propose(self) -> np.ndarray:
         p, rng, m = self.params, self.rng, self._F.shape[1]
         F = normalise(self._F, self._F)

@@ -21,75 +21,34 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from pydantic import Field
-from threadpoolctl import threadpool_limits
 
 from dfo_bench.optimizers.box import (
-    BoxOptimizer,
-    BoxParams,
     augmented_chebyshev,
-    latin_hypercube,
     normalise,
     simplex_weights,
 )
-from dfo_bench.optimizers.surrogate import expected_improvement, fit_gp, predict
+from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, expected_improvement, fit_gp, predict
 from dfo_bench.tuning.space import log_float, log_int, space
-from dfo_bench.typed_space import TypedSpace
 
 
-class ParEGOParams(BoxParams):
-    initial: int = Field(20, ge=2)
-    """Points of the initial Latin-hypercube design (Knowles: 11·d − 1, more than a small budget holds)."""
+class ParEGOParams(SurrogateParams):
+    """``initial`` defaults to 20 points, fewer than Knowles's 11·d − 1, which a budget of 150 would not hold."""
+
     rho: float = Field(0.05, ge=0)
     """ρ of the augmented Chebyshev scalarisation."""
     samples: int = Field(2000, ge=10)
     """Candidates sampled per iteration before refinement (half uniform, half around the best points)."""
-    ard: bool = False
-    """One GP length scale per coordinate (slow in scikit-learn, see ``optimizers.surrogate``); else one shared."""
     max_points: int = Field(200, ge=10)
     """The GP is fitted on at most this many points (those of lowest scalarised value): its cost grows as n³."""
-    restarts: int = Field(0, ge=0)
-    """Restarts of the GP's marginal-likelihood fit."""
 
 
-class ParEGO(BoxOptimizer):
+class ParEGO(SurrogateOptimizer):
     name = "parego"
     description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
     Params = ParEGOParams
     search_space = space(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
     params: ParEGOParams
-    max_dim = 50
-
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: ParEGOParams,
-        bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
-        self._U = np.empty((0, self.dim))
-        self._F = np.empty((0, 0))
-
-    @property
-    def popsize(self) -> int:
-        return self.params.initial if len(self._U) == 0 else 1
-
-    def _ask(self, n: int) -> torch.Tensor:
-        if len(self._U) == 0:
-            U = latin_hypercube(n, self.dim, self.rng)
-            U[0] = self.to_unit(self.start)
-        else:
-            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
-                U = self._propose()[None, :]
-        return self._tensor(self.from_unit(U))
-
-    def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
-        self._U = np.concatenate([self._U, self.to_unit(X)])
-        self._F = F if self._F.size == 0 else np.concatenate([self._F, F])
-
     def _propose(self) -> np.ndarray:
         p = self.params
         scalar = augmented_chebyshev(normalise(self._F, self._F), simplex_weights(self._F.shape[1], self.rng), p.rho)

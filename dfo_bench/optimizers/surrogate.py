@@ -19,15 +19,22 @@ closed form (Jones, Schonlau & Welch 1998), a line of SciPy.
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
+from pydantic import Field
 from scipy.optimize import minimize
 from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from threadpoolctl import threadpool_limits
+
+from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
+from dfo_bench.typed_space import TypedSpace
 
 
 def _lbfgsb(objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
@@ -61,3 +68,54 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     """Closed-form EI below ``best`` of Gaussian predictions (minimisation)."""
     z = (best - mean) / std
     return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
+
+
+class SurrogateParams(BoxParams):
+    initial: int = Field(20, ge=2)
+    """Points of the initial Latin-hypercube design (x0 the first)."""
+    ard: bool = False
+    """One GP length scale per coordinate (slow in scikit-learn, see above); else one shared."""
+    restarts: int = Field(0, ge=0)
+    """Restarts of each GP's marginal-likelihood fit."""
+
+
+class SurrogateOptimizer(BoxOptimizer):
+    """Model-based search on the unit box: a Latin-hypercube design of ``initial`` points (x0
+    first), then one proposal per ask from ``_propose``, which sees every point evaluated so far
+    (``_U``, unit box) and its losses (``_F``, one column per objective)."""
+
+    params: SurrogateParams
+    max_dim = 50
+
+    def __init__(
+        self,
+        x0: torch.Tensor,
+        rng: np.random.Generator,
+        params: SurrogateParams,
+        bounds: tuple[float, float] | None = None,
+        typed_space: TypedSpace | None = None,
+    ) -> None:
+        super().__init__(x0, rng, params, bounds, typed_space)
+        self._U = np.empty((0, self.dim))
+        self._F = np.empty((0, 0))
+
+    @property
+    def popsize(self) -> int:
+        return self.params.initial if len(self._U) == 0 else 1
+
+    def _ask(self, n: int) -> torch.Tensor:
+        if len(self._U) == 0:
+            U = latin_hypercube(n, self.dim, self.rng)
+            U[0] = self.to_unit(self.start)
+        else:
+            with threadpool_limits(1):  # matrices of a few hundred rows: BLAS threads only contend
+                U = self._propose()[None, :]
+        return self._tensor(self.from_unit(U))
+
+    def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
+        self._U = np.concatenate([self._U, self.to_unit(X)])
+        self._F = F if self._F.size == 0 else np.concatenate([self._F, F])
+
+    @abstractmethod
+    def _propose(self) -> np.ndarray:
+        """The next point to evaluate, (dim,) in the unit box."""
