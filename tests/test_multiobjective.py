@@ -25,7 +25,8 @@ from dfo_bench.testing import check_deterministic, run_ok, run_spec
 
 from .test_problems import config
 
-MO_OPTIMIZERS = [name for name in optimizers.names() if optimizers.get(name).objectives != 1]
+MO_OPTIMIZERS = [name for name in optimizers.names() if optimizers.get(name).objectives != 1 and "weights" in optimizers.get(name).search_kinds]
+"""Multi-objective optimizers of weights (typed-only ones, Optuna's samplers: tests/test_mo_hpo.py)."""
 GP_OPTIMIZERS = [name for name in MO_OPTIMIZERS if optimizers.get(name).max_dim is not None]
 
 

@@ -7,6 +7,13 @@ Gaussian-process sampler with log expected improvement) or ``random``. Each gene
 Categorical distributions) and tells their losses; a sampler therefore learns once per
 generation, as it would with ``popsize`` parallel workers. The sampler is seeded from the run's
 generator; Optuna keeps its study in memory.
+
+With several objectives (a problem returning (P, m) losses, e.g. ``mlp-hpo`` with
+``objective: loss-size``) the same samplers run as Optuna's multi-objective ones (TPE as MOTPE,
+the GP sampler with expected hypervolume improvement, random): the first generation is asked
+from a single-objective study, since the number of objectives is known only at the first tell,
+and is then replayed into a study with one ``minimize`` direction per objective, which asks
+every later generation.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ class OptunaOptimizer(TypedOptimizer):
     Params = OptunaParams
     search_space = space(n_startup_trials=log_int(2, 20))
     params: OptunaParams
+    objectives = None
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OptunaParams, typed_space: TypedSpace) -> None:
         super().__init__(x0, rng, params, typed_space)
@@ -66,6 +74,7 @@ class OptunaOptimizer(TypedOptimizer):
             sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=params.n_startup_trials)
         else:
             sampler = optuna.samplers.RandomSampler(seed=seed)
+        self._sampler = sampler
         self._study = optuna.create_study(direction="minimize", sampler=sampler)
         self._distributions = distributions(typed_space)
         self._asked: list[Any] = []
@@ -79,5 +88,22 @@ class OptunaOptimizer(TypedOptimizer):
         return self._encoded([dict(trial.params) for trial in self._asked])
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+        if losses.ndim == 2 and len(self._study.directions) != losses.shape[1]:
+            self._multi_objective(losses.shape[1])
+            return self._tell_new(losses)
         for trial, loss in zip(self._asked, losses.tolist(), strict=True):
             self._study.tell(trial, loss)
+
+    def _multi_objective(self, m: int) -> None:
+        """Replace the single-objective study (nothing told yet) by one with ``m`` directions."""
+        import optuna
+
+        self._study = optuna.create_study(directions=["minimize"] * m, sampler=self._sampler)
+
+    def _tell_new(self, losses: torch.Tensor) -> None:
+        """Add the first generation, asked from the old study, to the new one as completed trials."""
+        import optuna
+
+        for trial, values in zip(self._asked, losses.tolist(), strict=True):
+            frozen = optuna.trial.create_trial(params=dict(trial.params), distributions=self._distributions, values=values)
+            self._study.add_trial(frozen)

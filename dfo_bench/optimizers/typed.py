@@ -32,9 +32,10 @@ class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
 
     def tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         super().tell(X, losses)
-        best = int(torch.argmin(losses))
-        if float(losses[best]) < self._best_loss:
-            self._best, self._best_loss = X[best].clone(), float(losses[best])
+        first = losses if losses.ndim == 1 else losses[:, 0]  # several objectives: the first (a validation loss)
+        best = int(torch.argmin(first))
+        if float(first[best]) < self._best_loss:
+            self._best, self._best_loss = X[best].clone(), float(first[best])
 
     def recommend(self) -> torch.Tensor:
         return self._best.clone()
