@@ -89,21 +89,16 @@ class OptunaOptimizer(TypedOptimizer):
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
         if losses.ndim == 2 and len(self._study.directions) != losses.shape[1]:
-            self._multi_objective(losses.shape[1])
-            return self._tell_new(losses)
+            return self._become_multi_objective(losses)
         for trial, loss in zip(self._asked, losses.tolist(), strict=True):
             self._study.tell(trial, loss)
 
-    def _multi_objective(self, m: int) -> None:
-        """Replace the single-objective study (nothing told yet) by one with ``m`` directions."""
+    def _become_multi_objective(self, losses: torch.Tensor) -> None:
+        """Replace the single-objective study (nothing told yet) by one with a direction per
+        objective, holding the first generation, asked from the old one, as completed trials."""
         import optuna
 
-        self._study = optuna.create_study(directions=["minimize"] * m, sampler=self._sampler)
-
-    def _tell_new(self, losses: torch.Tensor) -> None:
-        """Add the first generation, asked from the old study, to the new one as completed trials."""
-        import optuna
-
+        self._study = optuna.create_study(directions=["minimize"] * losses.shape[1], sampler=self._sampler)
         for trial, values in zip(self._asked, losses.tolist(), strict=True):
             frozen = optuna.trial.create_trial(params=dict(trial.params), distributions=self._distributions, values=values)
             self._study.add_trial(frozen)

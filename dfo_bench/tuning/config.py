@@ -73,6 +73,8 @@ def _range(cls: type[Optimizer], name: str, given: Any, declared: SearchSpace) -
     if kind is None:
         if "choices" in given:
             kind = "categorical"
+        elif name in ENTRY_SETTINGS:
+            kind = "int"
         elif name in declared:
             kind = declared[name].kind
         else:
@@ -90,13 +92,8 @@ ENTRY_SETTINGS = ("super_batch",)
 ``super_batch`` (samples per evaluation), which HBDE's protocol tunes."""
 
 
-def _entry_range(name: str, given: Any) -> FloatRange | IntRange | Categorical:
-    if not isinstance(given, dict):
-        raise TuneError(name, f"a range is {{low, high, log}} or {{choices: [...]}}; got {given!r}")
-    try:
-        r = _RANGE.validate_python({"kind": "categorical" if "choices" in given else "int", **given})
-    except ValidationError as exc:
-        raise TuneError(name, _message(exc)) from None
+def _entry_range(cls: type[Optimizer], name: str, given: Any) -> FloatRange | IntRange | Categorical:
+    r = _range(cls, name, given, cls.search_space)
     if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in r.extremes()):
         raise TuneError(name, f"{name} takes positive whole numbers; got {given!r}")
     return r
@@ -116,7 +113,7 @@ def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dic
         if given is False:
             space.pop(name, None)
         elif name in ENTRY_SETTINGS:
-            space[name] = _entry_range(name, given)
+            space[name] = _entry_range(cls, name, given)
         else:
             space[name] = _range(cls, name, given, cls.search_space)
     for name, r in space.items():
