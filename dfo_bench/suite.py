@@ -196,9 +196,11 @@ class ExecutorConfig(_Strict):
 
     def options(self) -> dict[str, Any]:
         """The fields given for this kind (defaults left out): what the CLI shows and overrides."""
-        return {"kind": self.kind} | {
-            field: getattr(self, field) for field in EXECUTOR_FIELDS[self.kind] if field in self.model_fields_set
-        } | self.extra_slurm
+        return (
+            {"kind": self.kind}
+            | {field: getattr(self, field) for field in EXECUTOR_FIELDS[self.kind] if field in self.model_fields_set}
+            | self.extra_slurm
+        )
 
 
 Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
@@ -229,6 +231,10 @@ class TuningConfig(_Strict):
     metric: Literal["val_accuracy", "val_f1", "val_loss", "train_loss"] = "val_accuracy"
     """Final metric a trial is scored on (mean over the tuning seeds); accuracy and F1 are
     maximised, losses minimised."""
+    include_given: bool = True
+    """Trial 0 is the entry's own configuration (one of the ``trials``), as SMAC and Auto-sklearn
+    start from the default, so tuning can only choose a configuration that did at least as well on
+    the tuning seeds; skipped for an entry whose own values lie outside its search space."""
 
     @field_validator("seeds")
     @classmethod
@@ -552,6 +558,7 @@ def _studies(
             trials=tuning.trials,
             sampler=tuning.sampler,
             metric=tuning.metric,
+            include_given=tuning.include_given,
             tuning_seeds=tuple(tuning.seeds),
             tuning_budget=tuning.run_budget(budget or config.budget),
             evaluation_seeds=tuple(config.seeds),

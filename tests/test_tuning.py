@@ -288,3 +288,29 @@ def test_super_batch_is_tunable_and_reaches_the_runs(tmp_path: Path) -> None:
         sampled = {"super_batch": [100, 300][trial % 2], "F": 0.5}
         (spec,) = plan.trial_specs(trial, sampled)
         assert spec.optimizer.super_batch == sampled["super_batch"] and spec.optimizer.params.F == 0.5
+
+
+def test_the_given_configuration_is_trial_zero(tmp_path: Path) -> None:
+    given = {"name": "adam", "params": {"lr": 0.003, "batch_size": 32}}
+    suite = TUNED_SUITE | dict(optimizers=[given], tuning={"trials": 4, "sampler": "random", "seeds": [10]})
+    (plan,) = load_suite(write(tmp_path, suite)).studies
+    assert plan.include_given and plan.given() == {"lr": 0.003, "batch_size": 32}
+    study = TuningStudy(plan)
+    asked = [study.ask().record.params for _ in range(plan.trials)]
+    assert asked[0] == {"lr": 0.003, "batch_size": 32}
+    without = suite | {"tuning": suite["tuning"] | {"include_given": False}}
+    (tmp_path / "without").mkdir()
+    (other,) = load_suite(write(tmp_path / "without", without)).studies
+    plain = TuningStudy(other)
+    # the given trial draws nothing from the sampler: the random trials after it are the same ones
+    assert asked[1:] == [plain.ask().record.params for _ in range(plan.trials - 1)]
+
+
+def test_a_given_value_outside_the_space_is_no_trial(tuned: Path, tmp_path: Path) -> None:
+    (plan,) = [p for p in load_suite(write(tmp_path, TUNED_SUITE)).studies if p.space]
+    assert plan.given() is None  # lr = 100 lies outside Adam's declared lr range
+    assert records(tuned)["adam-tuned"]["given"] is None
+    (tmp_path / "unset").mkdir()
+    unset = TUNED_SUITE | dict(optimizers=[{"name": "hbde", "tune": {"super_batch": {"choices": [100, 300]}}}])
+    (hbde,) = load_suite(write(tmp_path / "unset", unset)).studies
+    assert hbde.given() is None  # no super_batch given: the problem's own batch is not one of the choices

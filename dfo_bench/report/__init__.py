@@ -67,8 +67,9 @@ def build_report(
 ) -> Path:
     """Write the report of one or more results folders into ``out`` and return its main file.
 
-    Always: summary.csv and fixed_target.csv (unrounded numbers), and tuning.csv when the runs
-    were tuned (a suite with ``tuning:``; tuning runs are in no other table). ``markdown``: report.md with one
+    Always: summary.csv and fixed_target.csv (unrounded numbers), start_vs_final.csv for runs from
+    pre-trained weights, and tuning.csv when the runs were tuned (a suite with ``tuning:``; tuning
+    runs are in no other table). ``markdown``: report.md with one
     PNG + SVG per figure; ``html``: report.html (self-contained); ``latex``: report.tex (booktabs).
     ``out`` is created only once results were loaded. The main file (report.html, else report.md,
     else report.tex) is written last, so when it exists the rest of the report is complete.
@@ -89,6 +90,10 @@ def build_report(
         meta["Merged"] = "; ".join(loaded.notes)
     _write(out / "summary.csv", _summary_csv(analyses))
     _write(out / "fixed_target.csv", _fixed_target_csv(analyses))
+    starts = [a.start.table.assign(problem=a.problem) for a in analyses if a.start is not None]
+    if starts:  # unrounded: start against final per problem, metric and optimizer
+        table = pd.concat(starts, ignore_index=True)
+        _write(out / "start_vs_final.csv", table[["problem", *[c for c in table.columns if c != "problem"]]].to_csv(index=False))
     tuning = tuning_frame(loaded.studies, loaded.tuning) if loaded.studies else None
     if tuning is not None:
         _write(out / "tuning.csv", tuning.to_csv(index=False))

@@ -25,6 +25,7 @@ from dfo_bench.report.figures import (
 from dfo_bench.report.meta import budget_text, run_configurations
 from dfo_bench.report.pareto import ParetoAnalysis, analyse_pareto
 from dfo_bench.report.references import reference_rows, references_for
+from dfo_bench.report.start import StartAnalysis, analyse_start
 from dfo_bench.report.stats import Friedman, Significance, friedman, paired_matrix, significance, stratified_ci
 from dfo_bench.report.tables import FinalMetric, failed_runs, final_rows, primary_metric, summary_table
 from dfo_bench.report.targets import (
@@ -76,6 +77,8 @@ class ProblemAnalysis:
     """ERT in samples to the profile target, per optimizer (inf: never reached)."""
     pareto: ParetoAnalysis | None = None
     """Hypervolume and attained fronts, for a problem with several objectives."""
+    start: StartAnalysis | None = None
+    """Final against each run's own start, for runs from pre-trained weights."""
 
 
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
@@ -174,6 +177,7 @@ def analyse_problem(
         ecdfs=ecdfs,
         profile_costs=_profile_cost(fixed_target, targets),
         pareto=analyse_pareto(runs, styles, problem, stem),
+        start=analyse_start(runs),
     )
 
 

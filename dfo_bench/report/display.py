@@ -155,6 +155,32 @@ def p_value_table(analysis: ProblemAnalysis) -> TextTable:
     return TextTable(["optimizer", *labels], rows)
 
 
+def start_table(analysis: ProblemAnalysis) -> TextTable:
+    """Start against final per metric and optimizer; significant improvements marked and bold."""
+    assert analysis.start is not None
+    rows, bold = [], []
+    for r in analysis.start.table.to_dict("records"):
+        change = fmt(r["change"], "+.4f")
+        if not math.isnan(r["change_ci_low"]):
+            change += f" [{r['change_ci_low']:+.4f}, {r['change_ci_high']:+.4f}]"
+        rows.append(
+            [
+                Cell("*" if r["significant"] else ""),
+                Cell(str(r["metric"])),
+                Cell(str(r["optimizer"])),
+                _number(r["start"], ".4f"),
+                _number(r["final"], ".4f"),
+                Cell(change, r["change"]),
+                Cell(f"{r['improved']} / {r['seeds']}", r["improved"]),
+                _number(r["p"], ".3g"),
+                _number(r["p_holm"], ".3g"),
+            ]
+        )
+        bold.append(bool(r["significant"]))
+    columns = ["", "metric", "optimizer", "start", "final", "change [95% CI]", "seeds improved", "p (one-sided)", "p Holm"]
+    return TextTable(columns, rows, bold=bold)
+
+
 def _ert(value: float) -> str:
     """Runtimes as people read them: 12,340 rather than 1.234e+04; ∞ when no run reached the target."""
     if math.isinf(value):

@@ -24,6 +24,7 @@ from dfo_bench.report.display import (
     main_table_note,
     p_value_table,
     sort_value,
+    start_table,
 )
 from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
 from dfo_bench.report.interactive import plotly_div, plotly_js
@@ -113,6 +114,8 @@ def _problem(analysis: ProblemAnalysis, index: int) -> list[str]:
         if not analysis.significance.powered:
             caption += " (too few seeds: none can be below α; shown for completeness)"
         parts.append(f"<details><summary>{e(caption)}</summary>{html_table(pairs)}</details>")
+    if analysis.start is not None:
+        parts += ["<h3>Improvement over the start</h3>", html_table(start_table(analysis)), _p(analysis.start.note)]
     parts += [
         "<h3>Fixed target</h3>",
         _p(
@@ -152,8 +155,13 @@ def _problem(analysis: ProblemAnalysis, index: int) -> list[str]:
 
 
 def _hpo(analysis: HPOAnalysis) -> list[str]:
-    parts = ["<h3>Hyper-parameters</h3>", _p(f"Final {analysis.metric} per optimizer and the configuration of its best seed"
-             + (" (published rows in italics, not re-run)." if not analysis.published.empty else "."))]
+    parts = [
+        "<h3>Hyper-parameters</h3>",
+        _p(
+            f"Final {analysis.metric} per optimizer and the configuration of its best seed"
+            + (" (published rows in italics, not re-run)." if not analysis.published.empty else ".")
+        ),
+    ]
     parts += [
         html_table(chosen_table(analysis), wrap=(5,)),
         _p(f"Top {len(analysis.top)} configurations (recommended at a checkpoint of any run):"),

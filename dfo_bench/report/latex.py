@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from dfo_bench.report.analysis import ProblemAnalysis
-from dfo_bench.report.display import TextTable, main_table, main_table_note
+from dfo_bench.report.display import TextTable, main_table, main_table_note, start_table
 from dfo_bench.report.tuning import tuning_note
 
 SPECIAL = {
@@ -60,12 +60,15 @@ def latex_table(table: TextTable, caption: str, label: str) -> str:
 
 
 def render_latex(analyses: Sequence[ProblemAnalysis], tuning: TextTable | None = None) -> str:
-    """One table per problem, each with its reading note as the caption; then the tuning table
-    (suites with ``tuning:``)."""
+    """One table per problem, each with its reading note as the caption (and the improvement over
+    the start for runs from pre-trained weights); then the tuning table (suites with ``tuning:``)."""
     tables = []
     for i, analysis in enumerate(analyses):
         caption = f"{analysis.problem} (budget per run: {analysis.budget}). " + main_table_note(analysis)
         tables.append(latex_table(main_table(analysis), caption, f"tab:dfo-bench-{i}"))
+        if analysis.start is not None:
+            caption = f"{analysis.problem}: improvement over the start. " + analysis.start.note
+            tables.append(latex_table(start_table(analysis), caption, f"tab:dfo-bench-{i}-start"))
     if tuning is not None:
         caption = "Tuning: configuration chosen and cost per optimizer. " + tuning_note()
         tables.append(latex_table(tuning, caption, "tab:dfo-bench-tuning"))

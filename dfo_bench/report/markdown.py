@@ -18,6 +18,7 @@ from dfo_bench.report.display import (
     main_table,
     main_table_note,
     p_value_table,
+    start_table,
 )
 from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
 from dfo_bench.report.targets import TARGET_METRICS
@@ -62,6 +63,8 @@ def _problem(analysis: ProblemAnalysis) -> list[str]:
     if analysis.significance.powered:
         lines += ["", "Pairwise two-sided Wilcoxon signed-rank p-values, Holm-adjusted over all pairs:", ""]
         lines += markdown_table(p_value_table(analysis))
+    if analysis.start is not None:
+        lines += ["", "### Improvement over the start", "", analysis.start.note, "", *markdown_table(start_table(analysis))]
     lines += [
         "",
         "### Fixed target",

@@ -26,6 +26,7 @@ COLUMNS = [
     "trials_failed",
     "best_trial",
     "best_value",
+    "given_value",
     "tuned_params",
     "space",
     "tuning_runs",
@@ -54,6 +55,7 @@ def tuning_frame(studies: Sequence[dict[str, Any]], tuning_runs: pd.DataFrame) -
         problem, optimizer = str(record["problem_label"]), str(record["optimizer_label"])
         trials = record.get("trials", [])
         best = record.get("best")
+        given = [t.get("value") for t in trials if record.get("given") is not None and t.get("number") == 0]
         rows.append(
             {
                 "problem": problem,
@@ -66,6 +68,7 @@ def tuning_frame(studies: Sequence[dict[str, Any]], tuning_runs: pd.DataFrame) -
                 "trials_failed": sum(1 for t in trials if t.get("state") == "failed"),
                 "best_trial": best["number"] if best else None,
                 "best_value": best["value"] if best else None,
+                "given_value": given[0] if given else None,
                 "tuned_params": json.dumps(best["params"], sort_keys=True) if best else None,
                 "space": record.get("space_text") or None,
                 **_cost(tuning_runs, problem, optimizer),
@@ -93,6 +96,7 @@ def tuning_table(frame: pd.DataFrame) -> TextTable:
                 Cell(_params_text(r["tuned_params"]) if tuned else str(r["status"])),
                 Cell(f"{r['trials_spent']} / {r['trials_requested']}" if r["trials_spent"] else DASH, r["trials_spent"]),
                 Cell(f"{r['metric']} {fmt(r['best_value'], '.4f')}" if tuned else DASH, r["best_value"]),
+                Cell(fmt(r["given_value"], ".4f"), r["given_value"]),
                 Cell(fmt(r["tuning_evaluations"], ",.0f"), r["tuning_evaluations"]),
                 Cell(fmt(r["tuning_samples"], ",.0f"), r["tuning_samples"]),
                 Cell(fmt(r["tuning_seconds"], ",.1f"), r["tuning_seconds"]),
@@ -105,6 +109,7 @@ def tuning_table(frame: pd.DataFrame) -> TextTable:
         "tuned configuration",
         "trials",
         "best tuning score",
+        "given configuration's score",
         "tuning evaluations",
         "tuning samples",
         "tuning seconds",
@@ -118,6 +123,8 @@ def tuning_note() -> str:
         "Each tuned entry's configuration was chosen by its own seeded Optuna study on the tuning seeds, disjoint "
         "from the evaluation seeds; every other table of this report shows only the evaluation runs of the chosen "
         "configuration. Trials: spent / requested (failed trials count as spent and are never chosen). "
-        "Best tuning score: the mean over the tuning seeds of the metric at the end of the run. Cost: the sum over "
+        "Best tuning score: the mean over the tuning seeds of the metric at the end of the run; the given "
+        "configuration's score: that of trial 0, the entry's own configuration (tuning.include_given), — where it "
+        "was not a trial. Cost: the sum over "
         "the entry's distinct tuning runs, not charged to the evaluation budget."
     )

@@ -148,6 +148,8 @@ class StudyPlan:
     trials: int
     sampler: str
     metric: str
+    include_given: bool
+    """Ask the entry's own configuration first (when it lies in the space)."""
     tuning_seeds: tuple[int, ...]
     tuning_budget: BudgetLimits
     evaluation_seeds: tuple[int, ...]
@@ -172,6 +174,20 @@ class StudyPlan:
         return f"{self.problem.label}__{self.optimizer.label}__{digest([self.problem.label, self.optimizer.label], 8)}".replace(
             "/", "_"
         )
+
+    def given(self) -> dict[str, Any] | None:
+        """The entry's own values of the space's parameters (the first trial with ``include_given``);
+        None when one lies outside its range (e.g. Adam's lr = 100 against lr∈[1e-5, 1e-2]) or is
+        unset (a ``super_batch`` the entry does not give), where it is no candidate of the study."""
+        if not self.space:
+            return None
+        values: dict[str, Any] = {}
+        for name, r in self.space.items():
+            value = getattr(self.optimizer, name) if name in ENTRY_SETTINGS else getattr(self.optimizer.params, name)
+            if not r.contains(value):
+                return None
+            values[name] = value
+        return values
 
     def configured(self, sampled: dict[str, Any]) -> OptimizerSpec:
         """The entry with ``sampled`` values in place of its own (already validated ranges)."""

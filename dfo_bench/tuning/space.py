@@ -42,6 +42,9 @@ class FloatRange(_Range):
 
         return FloatDistribution(self.low, self.high, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and self.low <= value <= self.high
+
     def extremes(self) -> list[Any]:
         return [self.low, self.high]
 
@@ -67,6 +70,9 @@ class IntRange(_Range):
 
         return IntDistribution(self.low, self.high, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+
     def extremes(self) -> list[Any]:
         return [self.low, self.high]
 
@@ -90,6 +96,9 @@ class Categorical(_Range):
         from optuna.distributions import CategoricalDistribution
 
         return CategoricalDistribution(self.choices)
+
+    def contains(self, value: Any) -> bool:
+        return any(type(value) is type(c) and value == c for c in self.choices)
 
     def extremes(self) -> list[Any]:
         return list(self.choices)

@@ -15,6 +15,10 @@ exactly the history an uninterrupted study had: a killed and resumed tuning asks
 and runs nothing twice. A trial whose values were already sampled by an earlier trial reuses its
 runs (same ids), so its cost is counted once.
 
+With ``include_given`` (the default) trial 0 is the entry's own configuration, so a study
+chooses something worse on the tuning seeds than what the suite gave only if that lies outside
+the space; it is one of the ``trials``, not an extra one (every entry gets the same number).
+
 The score of a trial is the mean over the tuning seeds of ``final_<metric>`` (the metric of the
 recommended point at the end of the run); a trial with a failed run or a missing metric is told
 as failed and never chosen.
@@ -70,6 +74,9 @@ class TuningStudy:
         )
         self.study = optuna.create_study(direction=self.plan.direction, sampler=sampler)
         self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
+        given = self.plan.given() if self.plan.include_given else None
+        if given is not None:
+            self.study.enqueue_trial(given)  # asked first; enqueued trials draw nothing from the sampler's generator
 
     @property
     def batch(self) -> int:
@@ -151,6 +158,8 @@ def study_record(plan: StudyPlan, study: TuningStudy | None, evaluation: list[Ru
         "sampler": plan.sampler,
         "sampler_seed": plan.sampler_seed,
         "trials_requested": plan.trials,
+        "include_given": plan.include_given,
+        "given": plan.given() if plan.include_given else None,
         "tuning_seeds": list(plan.tuning_seeds),
         "tuning_budget": plan.tuning_budget.model_dump(mode="json", exclude_none=True),
         "space": space_json(plan.space),
