@@ -23,25 +23,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from dfo_bench.report.stats import ALPHA, bootstrap_ci, holm
+from dfo_bench.report.stats import ALPHA, bootstrap_ci, holm, paired_wilcoxon
 
 START_METRICS = {"test_accuracy": "test accuracy", "test_f1": "test macro-F1"}
 """Measured at every checkpoint of a classifier; higher is better."""
 
 
 def one_sided_p(start: np.ndarray, final: np.ndarray) -> float:
-    """p of the one-sided Wilcoxon signed-rank test "final > start"; 1 when no pair moved
-    (changes within 1e-12 are ties), NaN without pairs."""
-    start, final = np.asarray(start, float), np.asarray(final, float)
-    d = np.where(np.isclose(final, start, rtol=1e-12, atol=1e-12), 0.0, final - start)
-    d = d[~np.isnan(d)]
-    if d.size == 0:
-        return math.nan
-    if np.all(d == 0):
-        return 1.0
-    return float(stats.wilcoxon(d, alternative="greater").pvalue)
+    """p of the one-sided Wilcoxon signed-rank test "final > start" (ties within 1e-12)."""
+    return paired_wilcoxon(final, start, alternative="greater")
 
 
 def seeds_needed_one_sided(comparisons: int, alpha: float = ALPHA) -> int:

@@ -113,8 +113,9 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p of paired samples; 1 when every pair is equal, NaN for no pair.
+def paired_wilcoxon(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
+    """Wilcoxon signed-rank p of paired samples (two-sided, or ``greater``: a above b); 1 when every
+    pair is equal, NaN for no pair.
 
     Differences within floating-point noise (1e-12) count as ties, so two optimizers that got the
     same accuracy by different arithmetic are not told apart by rounding.
@@ -126,7 +127,7 @@ def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
         return math.nan
     if np.all(d == 0):
         return 1.0
-    return float(stats.wilcoxon(d).pvalue)
+    return float(stats.wilcoxon(d, alternative=alternative).pvalue)
 
 
 def smallest_p(pairs: int) -> float:
