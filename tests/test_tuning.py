@@ -314,3 +314,20 @@ def test_a_given_value_outside_the_space_is_no_trial(tuned: Path, tmp_path: Path
     unset = TUNED_SUITE | dict(optimizers=[{"name": "hbde", "tune": {"super_batch": {"choices": [100, 300]}}}])
     (hbde,) = load_suite(write(tmp_path / "unset", unset)).studies
     assert hbde.given() is None  # no super_batch given: the problem's own batch is not one of the choices
+
+
+def test_report_keeps_only_the_current_choice_of_a_retuned_entry(tuned: Path, tmp_path: Path) -> None:
+    best = records(tuned)["adam-tuned"]["best"]["number"]
+    assert best >= 1  # a study cut short before its best trial chooses another configuration
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    for path in (tuned / "runs").glob("*.parquet"):
+        (results / "runs" / path.name).write_bytes(path.read_bytes())
+    shorter = TUNED_SUITE | {"tuning": TUNED_SUITE["tuning"] | {"trials": best}}
+    earlier = {s.run_id for s in run(shorter, tmp_path) if "__tuning__" not in s.run_id}
+    assert len(earlier) == 2  # the earlier choice's evaluation runs, stored under the same label
+    assert run(TUNED_SUITE, tmp_path) == []  # re-tuned with all trials: the fixture's choice, already stored
+    loaded = load_runs(results)
+    shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == "adam-tuned", "run_id"])
+    assert shown == set(records(tuned)["adam-tuned"]["evaluation_run_ids"]) and not shown & earlier
+    assert any("2 stored evaluation run(s) of an earlier tuning choice" in note for note in loaded.notes)

@@ -87,7 +87,7 @@ def build_report(
         ids = loaded.tuning.drop_duplicates("run_id")
         meta["Tuning runs"] = f"{len(ids)} (in the Tuning table and tuning.csv only)"
     if loaded.notes:
-        meta["Merged"] = "; ".join(loaded.notes)
+        meta["Notes"] = "; ".join(loaded.notes)
     _write(out / "summary.csv", _summary_csv(analyses))
     _write(out / "fixed_target.csv", _fixed_target_csv(analyses))
     starts = [a.start.table.assign(problem=a.problem) for a in analyses if a.start is not None]

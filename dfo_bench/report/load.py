@@ -83,7 +83,25 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
         raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
     pairs = set(zip(runs["problem_label"], runs["optimizer_label"], strict=True))
     studies = [s for s in _studies(folders) if (s.get("problem_label"), s.get("optimizer_label")) in pairs]
-    return LoadedRuns(runs[~tuning].reset_index(drop=True), notes, runs[tuning].reset_index(drop=True), studies)
+    superseded = _superseded(runs[~tuning], studies)
+    if superseded.any():
+        count = runs.loc[superseded[superseded].index, "run_id"].nunique()
+        notes.append(f"{count} stored evaluation run(s) of an earlier tuning choice left out (not the study's current choice)")
+    evaluation = runs[~tuning].loc[~superseded]
+    return LoadedRuns(evaluation.reset_index(drop=True), notes, runs[tuning].reset_index(drop=True), studies)
+
+
+def _superseded(runs: pd.DataFrame, studies: Sequence[dict[str, Any]]) -> pd.Series:
+    """Rows of a tuned entry whose run is not among its study's evaluation runs: a re-tuned suite
+    (more trials, another sampler) may choose another configuration under the same label, and the
+    runs of the earlier choice stay stored; only the study record says which runs are current."""
+    current = {
+        (str(s["problem_label"]), str(s["optimizer_label"])): set(s["evaluation_run_ids"])
+        for s in studies
+        if s.get("status") == "tuned" and s.get("evaluation_run_ids")
+    }
+    keys = zip(runs["problem_label"].astype(str), runs["optimizer_label"].astype(str), runs["run_id"], strict=True)
+    return pd.Series([(p, o) in current and run_id not in current[(p, o)] for p, o, run_id in keys], index=runs.index)
 
 
 def _studies(folders: Sequence[Path]) -> list[dict[str, Any]]:
