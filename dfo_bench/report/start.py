@@ -10,7 +10,7 @@ Per optimizer and test metric: the mean start and final value, the mean change w
 percentile-bootstrap interval over seeds, how many seeds improved, and a one-sided Wilcoxon
 signed-rank test of "final better than start" (exact for small samples, as scipy chooses),
 Holm-corrected over the optimizers of the problem. With n seeds the smallest one-sided p is
-1 / 2**n, so with k optimizers at least log2(k / α) seeds are needed; the note says when there
+1 / 2**n, so with k optimizers more than log2(k / α) seeds are needed; the note says when there
 are fewer. Shown only for problems whose runs start from pre-trained weights: from a random
 start every method improves and the test says nothing.
 """
@@ -37,7 +37,7 @@ def one_sided_p(start: np.ndarray, final: np.ndarray) -> float:
 
 def seeds_needed_one_sided(comparisons: int, alpha: float = ALPHA) -> int:
     """Seeds before a one-sided exact Wilcoxon p (at best 1 / 2**n) survives Holm over ``comparisons``."""
-    return max(1, math.ceil(math.log2(comparisons / alpha) + 1e-12))
+    return max(1, math.floor(math.log2(comparisons / alpha)) + 1)  # the least n with comparisons / 2**n < alpha
 
 
 @dataclass(frozen=True)
