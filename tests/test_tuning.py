@@ -34,6 +34,8 @@ from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
 ABSURD = {"lr": 100.0}
+SHOWN = "adam-tuned (tuned)"
+"""How the report labels the tuned entry: its suite label says the parameters before tuning."""
 """Adam at lr = 100 on the digits MLP: the loss explodes, accuracy stays near chance."""
 
 TUNED_SUITE: dict[str, Any] = {
@@ -77,7 +79,7 @@ def test_tuning_beats_an_absurd_default(tuned: Path) -> None:
     loaded = load_runs(tuned)
     final = loaded.runs.drop_duplicates("run_id").groupby("optimizer_label")["final_val_accuracy"].mean()
     assert final["adam-default"] < 0.3  # the absurd default stays near chance
-    assert final["adam-tuned"] > final["adam-default"] + 0.4
+    assert final[SHOWN] > final["adam-default"] + 0.4
     chosen = records(tuned)["adam-tuned"]
     assert chosen["status"] == "tuned" and chosen["best"]["params"]["lr"] < 1.0
     assert len(chosen["trials"]) == 6 and all(t["state"] == "complete" for t in chosen["trials"])
@@ -88,10 +90,10 @@ def test_tuning_runs_are_stored_runs_set_apart_from_the_evaluation(tuned: Path) 
     assert set(loaded.runs["phase"]) == {"evaluation"}
     tuning = loaded.tuning.drop_duplicates("run_id")
     assert set(tuning["phase"]) == {"tuning"} and set(tuning["seed"]) == {10, 11}
-    assert set(tuning["optimizer_label"]) == {"adam-tuned"}  # tune: false spends nothing
+    assert set(tuning["optimizer_label"]) == {SHOWN}  # tune: false spends nothing
     assert len(tuning) <= 6 * 2 and set(loaded.runs.drop_duplicates("run_id")["seed"]) == {0, 1}
     # the evaluation runs of the tuned entry are the chosen configuration
-    evaluation = loaded.runs[loaded.runs["optimizer_label"] == "adam-tuned"].drop_duplicates("run_id")
+    evaluation = loaded.runs[loaded.runs["optimizer_label"] == SHOWN].drop_duplicates("run_id")
     best = records(tuned)["adam-tuned"]["best"]["params"]
     for text in evaluation["optimizer_params"]:
         assert {k: json.loads(text)[k] for k in best} == pytest.approx(best)
@@ -101,15 +103,15 @@ def test_report_shows_tuning_and_its_cost(tuned: Path, tmp_path: Path) -> None:
     build_report(tuned, tmp_path / "report", formats=("latex",))
     table = pd.read_csv(tmp_path / "report" / "tuning.csv").set_index("optimizer")
     tuning = load_runs(tuned).tuning.drop_duplicates("run_id")
-    assert table.loc["adam-tuned", "status"] == "tuned"
-    assert table.loc["adam-tuned", "trials_spent"] == 6
-    assert table.loc["adam-tuned", "tuning_evaluations"] == tuning["final_evaluations"].sum() > 0
-    assert table.loc["adam-tuned", "tuning_samples"] == pytest.approx(tuning["final_samples"].sum())
-    assert table.loc["adam-tuned", "tuning_seconds"] == pytest.approx(tuning["final_seconds"].sum())
+    assert table.loc[SHOWN, "status"] == "tuned"
+    assert table.loc[SHOWN, "trials_spent"] == 6
+    assert table.loc[SHOWN, "tuning_evaluations"] == tuning["final_evaluations"].sum() > 0
+    assert table.loc[SHOWN, "tuning_samples"] == pytest.approx(tuning["final_samples"].sum())
+    assert table.loc[SHOWN, "tuning_seconds"] == pytest.approx(tuning["final_seconds"].sum())
     assert table.loc["adam-default", "status"] == "not tuned (tune: false)"
     assert table.loc["adam-default", "tuning_runs"] == 0
     summary = pd.read_csv(tmp_path / "report" / "summary.csv")
-    assert sorted(summary["optimizer"]) == ["adam-default", "adam-tuned"]  # one row each: evaluation runs only
+    assert sorted(summary["optimizer"]) == ["adam-default", SHOWN]  # one row each: evaluation runs only
     assert "Tuning: configuration chosen" in (tmp_path / "report" / "report.tex").read_text()
 
 
@@ -328,6 +330,6 @@ def test_report_keeps_only_the_current_choice_of_a_retuned_entry(tuned: Path, tm
     assert len(earlier) == 2  # the earlier choice's evaluation runs, stored under the same label
     assert run(TUNED_SUITE, tmp_path) == []  # re-tuned with all trials: the fixture's choice, already stored
     loaded = load_runs(results)
-    shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == "adam-tuned", "run_id"])
+    shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == SHOWN, "run_id"])
     assert shown == set(records(tuned)["adam-tuned"]["evaluation_run_ids"]) and not shown & earlier
     assert any("2 stored evaluation run(s) of an earlier tuning choice" in note for note in loaded.notes)

@@ -82,13 +82,31 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
         where = ", ".join(str(f) for f in folders)
         raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
     pairs = set(zip(runs["problem_label"], runs["optimizer_label"], strict=True))
-    studies = [s for s in _studies(folders) if (s.get("problem_label"), s.get("optimizer_label")) in pairs]
+    studies = [s for s in _studies(folders) if _key(s) in pairs]
     superseded = _superseded(runs[~tuning], studies)
     if superseded.any():
         count = runs.loc[superseded[superseded].index, "run_id"].nunique()
         notes.append(f"{count} stored evaluation run(s) of an earlier tuning choice left out (not the study's current choice)")
     evaluation = runs[~tuning].loc[~superseded]
-    return LoadedRuns(evaluation.reset_index(drop=True), notes, runs[tuning].reset_index(drop=True), studies)
+    tuned = {_key(s) for s in studies if s.get("status") == "tuned"}
+    studies = [s | {"optimizer_label": str(s["optimizer_label"]) + TUNED_MARK} if _key(s) in tuned else s for s in studies]
+    return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies)
+
+
+TUNED_MARK = " (tuned)"
+"""Appended to a tuned entry's label in the report: the label shows the suite's parameters before
+tuning, so without the mark it would read as the configuration that ran (the Tuning table has that)."""
+
+
+def _key(record: dict[str, Any]) -> tuple[str, str]:
+    return str(record.get("problem_label")), str(record.get("optimizer_label"))
+
+
+def _mark_tuned(runs: pd.DataFrame, tuned: set[tuple[str, str]]) -> pd.DataFrame:
+    runs = runs.reset_index(drop=True)
+    keys = zip(runs["problem_label"].astype(str), runs["optimizer_label"].astype(str), strict=True)
+    marked = pd.Series([key in tuned for key in keys], index=runs.index, dtype=bool)
+    return runs.assign(optimizer_label=runs["optimizer_label"].where(~marked, runs["optimizer_label"] + TUNED_MARK))
 
 
 def _superseded(runs: pd.DataFrame, studies: Sequence[dict[str, Any]]) -> pd.Series:
@@ -96,7 +114,7 @@ def _superseded(runs: pd.DataFrame, studies: Sequence[dict[str, Any]]) -> pd.Ser
     (more trials, another sampler) may choose another configuration under the same label, and the
     runs of the earlier choice stay stored; only the study record says which runs are current."""
     current = {
-        (str(s["problem_label"]), str(s["optimizer_label"])): set(s["evaluation_run_ids"])
+        _key(s): set(s["evaluation_run_ids"])
         for s in studies
         if s.get("status") == "tuned" and s.get("evaluation_run_ids")
     }
@@ -114,5 +132,5 @@ def _studies(folders: Sequence[Path]) -> list[dict[str, Any]]:
                 record = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            found.setdefault((str(record.get("problem_label")), str(record.get("optimizer_label"))), record)
+            found.setdefault(_key(record), record)
     return list(found.values())
