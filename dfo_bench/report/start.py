@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dfo_bench.report.stats import ALPHA, bootstrap_ci, holm, paired_wilcoxon
+from dfo_bench.report.tables import final_rows
 
 START_METRICS = {"test_accuracy": "test accuracy", "test_f1": "test macro-F1"}
 """Measured at every checkpoint of a classifier; higher is better."""
@@ -55,7 +56,7 @@ def _pairs(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     ok = runs[runs["status"] == "ok"].sort_values(["run_id", "checkpoint"])
     first = ok.groupby("run_id", sort=False).head(1)
     first = first[first["evaluations"] == 0]
-    last = ok.groupby("run_id", sort=False).tail(1).set_index("run_id")
+    last = final_rows(ok).set_index("run_id")
     return pd.DataFrame(
         {
             "optimizer": first["optimizer_label"].to_numpy(),

@@ -178,8 +178,9 @@ class StudyPlan:
     def given(self) -> dict[str, Any] | None:
         """The entry's own values of the space's parameters (the first trial with ``include_given``);
         None when one lies outside its range (e.g. Adam's lr = 100 against lr∈[1e-5, 1e-2]) or is
-        unset (a ``super_batch`` the entry does not give), where it is no candidate of the study."""
-        if not self.space:
+        unset (a ``super_batch`` the entry does not give), where it is no candidate of the study,
+        and when ``include_given`` is off."""
+        if not self.space or not self.include_given:
             return None
         values: dict[str, Any] = {}
         for name, r in self.space.items():

@@ -74,7 +74,7 @@ class TuningStudy:
         )
         self.study = optuna.create_study(direction=self.plan.direction, sampler=sampler)
         self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
-        given = self.plan.given() if self.plan.include_given else None
+        given = self.plan.given()
         if given is not None:
             self.study.enqueue_trial(given)  # asked first; enqueued trials draw nothing from the sampler's generator
 
@@ -159,7 +159,7 @@ def study_record(plan: StudyPlan, study: TuningStudy | None, evaluation: list[Ru
         "sampler_seed": plan.sampler_seed,
         "trials_requested": plan.trials,
         "include_given": plan.include_given,
-        "given": plan.given() if plan.include_given else None,
+        "given": plan.given(),
         "tuning_seeds": list(plan.tuning_seeds),
         "tuning_budget": plan.tuning_budget.model_dump(mode="json", exclude_none=True),
         "space": space_json(plan.space),
