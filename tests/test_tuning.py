@@ -34,9 +34,9 @@ from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
 ABSURD = {"lr": 100.0}
+"""Adam at lr = 100 on the digits MLP: the loss explodes, accuracy stays near chance."""
 SHOWN = "adam-tuned (tuned)"
 """How the report labels the tuned entry: its suite label says the parameters before tuning."""
-"""Adam at lr = 100 on the digits MLP: the loss explodes, accuracy stays near chance."""
 
 TUNED_SUITE: dict[str, Any] = {
     "name": "tuned",
