@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,34 +31,10 @@ from dfo_bench.optimizers.box import BoxOptimizer
 from dfo_bench.pareto import hypervolume
 from dfo_bench.pretrain import pretrained_start
 from dfo_bench.problems.base import TypedProblem
+from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
-from dfo_bench.seeding import derive_seed
 from dfo_bench.spaces import make_space
 from dfo_bench.spec import RunSpec
-
-
-@dataclass
-class RunResult:
-    """What a run produced: one trace row per checkpoint, the final state, and how it ended."""
-
-    spec: RunSpec
-    run_seed: int
-    started_at: str
-    device: str
-    dim: int | None = None
-    search_dim: int | None = None
-    """Coordinates the optimizer searched (``dim`` unless the space is blocked)."""
-    pretrain: dict[str, Any] | None = None
-    """Cost of the pre-training the run started from (evaluations, samples, seconds, cached)."""
-    trace: list[dict[str, Any]] = field(default_factory=list)
-    """Numbers, and for typed problems the recommended configuration as JSON (``config``)."""
-    error: str | None = None
-    reference_point: list[float] | None = None
-    """With several objectives, the problem's hypervolume reference point (stored with the run)."""
-
-    @property
-    def status(self) -> str:
-        return "failed" if self.error else "ok"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,14 +44,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("cuda was asked for, but torch sees no CUDA device")
     return torch.device(name)
-
-
-def failed_result(spec: RunSpec, error: str | None) -> RunResult:
-    """A result with no trace: how a run that never finished is stored (its worker died), and
-    what ``execute`` starts from (``error`` None)."""
-    run_seed = derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return RunResult(spec=spec, run_seed=run_seed, started_at=started, device=spec.device, error=error)
 
 
 def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_atomically
 from dfo_bench.hashing import canonical_json
-from dfo_bench.runner import RunResult
+from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 
 PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")

@@ -12,7 +12,8 @@ import torch
 
 from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.objective import Objective
-from dfo_bench.runner import RunResult, execute
+from dfo_bench.record import RunResult
+from dfo_bench.runner import execute
 from dfo_bench.spaces import FullSpace, SpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 

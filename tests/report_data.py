@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from dfo_bench.atomic import write_atomically
-from dfo_bench.runner import RunResult
+from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 from dfo_bench.store import ResultStore, to_frame
 from dfo_bench.suite import load_suite

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from dfo_bench.executors import SequentialExecutor, run_suite
+from dfo_bench.record import RunResult
 from dfo_bench.report import build_report
 from dfo_bench.report.curves import step_on_grid
 from dfo_bench.report.interactive import plotly_js
-from dfo_bench.runner import RunResult
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dfo_bench.runner import RunResult, execute, failed_result
+from dfo_bench.record import RunResult, failed_result
+from dfo_bench.runner import execute
 from dfo_bench.spec import RunSpec
 from dfo_bench.store import ResultStore
 
