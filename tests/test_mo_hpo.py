@@ -118,11 +118,14 @@ def test_reference_points_and_objective_counts() -> None:
 
 
 def test_the_single_objective_problem_is_unchanged() -> None:
-    """Losses measured on main before ``objective`` existed (float hex), and the run identity without it."""
+    """Losses measured on main before ``objective`` existed (float hex, as recorded on that machine),
+    and the run identity without it. Relative 1e-5: another CPU or BLAS build moves these float32
+    losses by about 1e-7 (a few last bits); another seed, epoch count or dropout moves them by > 10 %."""
     problem = problems.get("mlp-hpo").from_config(TINY, 3, CPU)
     losses = problem.evaluate(torch.stack([SPACE.encode(CONFIG), SPACE.encode(SPACE.default)]))
     assert losses.shape == (2,)
-    assert [float(v).hex() for v in losses] == ["0x1.e0cfbc0000000p-5", "0x1.e321c80000000p-4"]
+    recorded = [float.fromhex("0x1.e0cfbcp-5"), float.fromhex("0x1.e321c8p-4")]
+    assert losses.tolist() == pytest.approx(recorded, rel=1e-5)
     assert problem.params.identity() == TINY and "objective" not in MLPHPO.Params(dataset="digits").identity()
     assert set(problem.metrics(SPACE.encode(CONFIG), "val")) == {"loss"}
 
