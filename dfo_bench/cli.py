@@ -134,7 +134,7 @@ def run(
     todo = pending_runs(suite, store, retry_failed)
     stored = len(suite.runs) - len(todo)
     click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
-    tuned = [plan for plan in suite.studies if plan.space]
+    tuned = [plan for plan in suite.studies if plan.ranges]
     if tuned and suite.config.tuning:
         tuning = suite.config.tuning
         click.echo(

@@ -86,11 +86,11 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
     objective = Objective(problem, space, Budget(spec.budget), spec.optimizer.super_batch)
     cls = optimizers.get(spec.optimizer.name)
     rng = np.random.default_rng(result.run_seed)
-    typed_space = problem.typed_space if isinstance(problem, TypedProblem) else None
+    domain = problem.domain if isinstance(problem, TypedProblem) else None
     if issubclass(cls, BoxOptimizer):  # a box: a typed space's unit box, else the problem's unless its own params give one
-        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, typed_space, bounds=problem.bounds)
+        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, domain, bounds=problem.bounds)
     else:
-        optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, typed_space)
+        optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, domain)
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)

@@ -72,7 +72,7 @@ def _studies_pending(root: Path, suite: Suite, state: dict[str, tuple[str, str]]
     """Pending runs of the suite's tuned entries, from their study records (placeholders for runs
     whose configuration is not sampled yet)."""
     for plan in suite.studies:
-        if not plan.space:
+        if not plan.ranges:
             continue
         label, key = plan.optimizer.label, plan.key
         try:

@@ -42,7 +42,7 @@ from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.spaces import BlockSpaceConfig, SpaceConfig
 from dfo_bench.spec import SEED_LIMIT, Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
-from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_space
+from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_ranges
 
 
 class _Strict(BaseModel):
@@ -101,7 +101,7 @@ class OptimizerConfig(ComponentConfig):
     budget: SuiteBudget | None = None
     """Replaces the suite's budget for this optimizer (e.g. a gradient baseline's own schedule)."""
     tune: StrictBool | dict[str, Any] = True
-    """With the suite's ``tuning:``: ranges replacing the optimizer's declared ``search_space``
+    """With the suite's ``tuning:``: ranges replacing the optimizer's declared ``tuning_ranges``
     ({param: {low, high, log} | {choices: [...]} | false}); false: this entry is not tuned."""
 
 
@@ -498,7 +498,7 @@ def load_suite(path: str | Path) -> Suite:
             _check_pairing(path, cls, p, o, f"optimizers[{j}]")
     name = config.name or path.stem
     studies = _studies(path, name, config, problem_list, optimizer_list)
-    tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.space}
+    tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.ranges}
     runs = [
         RunSpec(
             suite=name,
@@ -542,10 +542,10 @@ def _studies(
             measured = ", ".join(allowed)
             what = f"problem '{problem.label}' does not measure {tuning.metric}"
             raise ConfigError(f"{path}: tuning.metric: {what}; allowed: {measured}")
-    spaces = []
+    resolved = []
     for i, (item, (optimizer, _)) in enumerate(zip(config.optimizers, optimizer_list, strict=True)):
         try:
-            spaces.append(resolve_space(optimizers.get(optimizer.name), item.params, item.tune))
+            resolved.append(resolve_ranges(optimizers.get(optimizer.name), item.params, item.tune))
         except TuneError as exc:
             raise ConfigError(f"{path}: optimizers[{i}].tune.{exc.field}: {exc.message}") from None
     return [
@@ -553,7 +553,7 @@ def _studies(
             suite=name,
             problem=problem,
             optimizer=optimizer,
-            space=space,
+            ranges=ranges,
             not_tuned=not_tuned,
             trials=tuning.trials,
             sampler=tuning.sampler,
@@ -568,5 +568,5 @@ def _studies(
             threads=config.threads,
         )
         for _, problem in problem_list
-        for (optimizer, budget), (space, not_tuned) in zip(optimizer_list, spaces, strict=True)
+        for (optimizer, budget), (ranges, not_tuned) in zip(optimizer_list, resolved, strict=True)
     ]

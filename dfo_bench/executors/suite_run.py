@@ -86,7 +86,7 @@ def run_suite(
     todo = pending_runs(suite, store, retry_failed)
     store.write_text(f"suites/{suite.name}.yaml", suite_text(suite))
     wanted = _wanted(retry_failed)
-    tuned = [plan for plan in suite.studies if plan.space]
+    tuned = [plan for plan in suite.studies if plan.ranges]
     ids: set[str] = set()
 
     def running() -> int:

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.base import GradientFn, GradientOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class AdamParams(ParamsModel):
@@ -28,7 +28,7 @@ class Adam(GradientOptimizer):
     name = "adam"
     description = "torch.optim.Adam on minibatches of the training set (gradient baseline)"
     Params = AdamParams
-    search_space = space(lr=log_float(1e-5, 1e-1), batch_size=log_int(16, 512))
+    tuning_ranges = ranges(lr=log_float(1e-5, 1e-1), batch_size=log_int(16, 512))
     params: AdamParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: AdamParams) -> None:

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, space
+from dfo_bench.ranges import log_float, ranges
 
 
 class ARSParams(ParamsModel):
@@ -41,7 +41,7 @@ class ARS(AskTellOptimizer[torch.Tensor]):
     name = "ars"
     description = "Augmented Random Search V1-t: top-b antithetic directions, reward-std-scaled steps"
     Params = ARSParams
-    search_space = space(step=log_float(1e-3, 0.5), noise=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(step=log_float(1e-3, 0.5), noise=log_float(1e-3, 0.5))
     params: ARSParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ARSParams) -> None:

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import numpy as np
 import torch
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
+from dfo_bench.ranges import Ranges, ranges
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
-from dfo_bench.tuning.space import SearchSpace, space
-from dfo_bench.typed_space import TypedSpace
 
 if TYPE_CHECKING:
     from dfo_bench.objective import Objective
@@ -51,13 +51,13 @@ class Optimizer(ABC):
     none; None: the problem's own evaluation batch."""
     objectives: ClassVar[int | None] = 1
     """How many objectives it minimises: 1, or None for any number (multi-objective methods)."""
-    search_space: ClassVar[SearchSpace] = space()
-    """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.tuning.space``), next to
+    tuning_ranges: ClassVar[Ranges] = ranges()
+    """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.ranges``), next to
     ``Params``; empty: the optimizer is not tuned (the report says so)."""
     search_kinds: ClassVar[frozenset[str]] = frozenset({"weights"})
     """The kinds of problem it can search (``Problem.search_kind``): ``weights`` (vectors around
-    x0), ``typed`` (configurations of a ``TypedSpace``, handed to the constructor as
-    ``typed_space``). A typed-capable class takes ``typed_space`` as a keyword of ``__init__``."""
+    x0), ``typed`` (configurations of a ``TypedDomain``, handed to the constructor as
+    ``domain``). A typed-capable class takes ``domain`` as a keyword of ``__init__``."""
     max_dim: ClassVar[int | None] = None
     """The most coordinates it can search (Gaussian-process methods: tens), checked when a suite is
     validated; None: any number."""
@@ -78,17 +78,17 @@ class Optimizer(ABC):
         x0: torch.Tensor,
         rng: np.random.Generator,
         params: Mapping[str, Any] | ParamsModel,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
     ) -> Optimizer:
-        """Build with validated parameters; ``typed_space``: the typed problem's space (x0 is then
+        """Build with validated parameters; ``domain``: the typed problem's domain (x0 is then
         its encoded default configuration), None for weights."""
-        kind = "weights" if typed_space is None else "typed"
+        kind = "weights" if domain is None else "typed"
         if kind not in cls.search_kinds:
             raise ValueError(f"{cls.name} searches {', '.join(sorted(cls.search_kinds))} spaces, not {kind}")
         validated = params if isinstance(params, ParamsModel) else cls.Params(**params)
-        if typed_space is None:
+        if domain is None:
             return cls(x0, rng, validated)
-        return cls(x0, rng, validated, typed_space=typed_space)  # type: ignore[call-arg]
+        return cls(x0, rng, validated, domain=domain)  # type: ignore[call-arg]
 
     def torch_generator(self) -> torch.Generator:
         """A torch generator on this optimizer's device, seeded from its own stream."""

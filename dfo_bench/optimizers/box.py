@@ -4,9 +4,9 @@
   the problem's (ZDT1's [0, 1], handed over by the runner through ``from_config(..., bounds=)``),
   else x0 ± ``radius`` (network weights, usually in a blocks space). Surrogate methods model the
   objectives in unit coordinates u = (x − low) / (high − low).
-- **Typed spaces.** Built with a ``typed_space`` (a hyper-parameter problem), the optimizer
-  searches the unit box [0, 1]^d itself and hands the problem ``typed_space.from_unit(u)``, the
-  encoded configurations; what it is told is mapped back by ``typed_space.to_unit`` (the centre of
+- **Typed spaces.** Built with a ``domain`` (a hyper-parameter problem), the optimizer
+  searches the unit box [0, 1]^d itself and hands the problem ``domain.from_unit(u)``, the
+  encoded configurations; what it is told is mapped back by ``domain.to_unit`` (the centre of
   each integer's and choice's share), so its archive holds unit points and its recommendation is
   an encoded configuration. Only ``_tensor`` (unit points out) and ``_tell`` (encoded rows in)
   know it.
@@ -37,10 +37,10 @@ import torch
 from pydantic import Field
 from scipy.stats import qmc
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.pareto import non_dominated
-from dfo_bench.typed_space import TypedSpace
 
 RHO = 0.05
 """ρ of the augmented Chebyshev scalarisation (Knowles 2006)."""
@@ -90,20 +90,20 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
         rng: np.random.Generator,
         params: BoxParams,
         bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
     ) -> None:
         super().__init__(x0, rng, params)
         if self.max_dim is not None and self.dim > self.max_dim:
             raise ValueError(dimension_message(self.name, self.max_dim, f"{self.dim} coordinates"))
-        self.typed_space = typed_space
+        self.domain = domain
         """The typed space searched through its unit box (None: weights or a problem's box)."""
-        if typed_space is not None:
+        if domain is not None:
             if params.bounds is not None:
                 raise ValueError(f"{self.name}: bounds are not taken on a typed space, which is searched through its unit box")
-            if typed_space.dim != self.dim:
-                raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {typed_space.dim} parameters")
-        x = self.x0.cpu().double().numpy() if typed_space is None else typed_space.to_unit(self.x0[None])[0]
-        given = (0.0, 1.0) if typed_space is not None else params.bounds if params.bounds is not None else bounds
+            if domain.dim != self.dim:
+                raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {domain.dim} parameters")
+        x = self.x0.cpu().double().numpy() if domain is None else domain.to_unit(self.x0[None])[0]
+        given = (0.0, 1.0) if domain is not None else params.bounds if params.bounds is not None else bounds
         self.box_given = given is not None
         """Whether the box is the optimizer's or the problem's (else it is x0 ± radius)."""
         if given is not None:
@@ -121,16 +121,16 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
         x0: torch.Tensor,
         rng: np.random.Generator,
         params: Mapping[str, Any] | ParamsModel,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
         *,
         bounds: tuple[float, float] | None = None,
     ) -> BoxOptimizer:
         """As ``Optimizer.from_config``; ``bounds`` is the problem's box (None: it has none), not
-        taken with a ``typed_space`` (searched through its unit box)."""
+        taken with a ``domain`` (searched through its unit box)."""
         validated = params if isinstance(params, BoxParams) else cls.Params(**dict(params))
-        if typed_space is None:
+        if domain is None:
             return cls(x0, rng, validated, bounds)
-        return cls(x0, rng, validated, typed_space=typed_space)
+        return cls(x0, rng, validated, domain=domain)
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
         return (X - self.low) / (self.high - self.low)
@@ -141,12 +141,12 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         """Host points (n, dim) as a float32 population on the optimizer's device (on a typed
         space, unit points as the encoded configurations they stand for)."""
-        if self.typed_space is not None:
-            return self.typed_space.from_unit(np.asarray(X).reshape(-1, self.dim)).to(self.device)
+        if self.domain is not None:
+            return self.domain.from_unit(np.asarray(X).reshape(-1, self.dim)).to(self.device)
         return torch.from_numpy(np.ascontiguousarray(X)).to(torch.float32).to(self.device)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        x = X.detach().cpu().double().numpy() if self.typed_space is None else self.typed_space.to_unit(X)
+        x = X.detach().cpu().double().numpy() if self.domain is None else self.domain.to_unit(X)
         F = losses.detach().cpu().numpy().reshape(len(x), -1)
         if self._front_f.size == 0:
             self._front_f = np.empty((0, F.shape[1]))

@@ -24,7 +24,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space, uniform
+from dfo_bench.ranges import log_float, log_int, ranges, uniform
 
 
 class CBOParams(ParamsModel):
@@ -48,7 +48,7 @@ class CBO(AskTellOptimizer[torch.Tensor]):
     name = "cbo"
     description = "Consensus-based optimisation, anisotropic or isotropic noise"
     Params = CBOParams
-    search_space = space(
+    tuning_ranges = ranges(
         popsize=log_int(8, 128),
         alpha=log_float(1.0, 1e4),
         lam=log_float(0.1, 10.0),

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 FULL_COVARIANCE_MAX_DIM = 5000
 
@@ -41,7 +41,7 @@ class CMAES(AskTellOptimizer[torch.Tensor]):
     name = "cma-es"
     description = "CMA-ES via pycma; diagonal: true gives sep-CMA-ES for high dimensions"
     Params = CMAESParams
-    search_space = space(sigma0=log_float(1e-3, 0.5), popsize=log_int(4, 128))
+    tuning_ranges = ranges(sigma0=log_float(1e-3, 0.5), popsize=log_int(4, 128))
     params: CMAESParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: CMAESParams) -> None:

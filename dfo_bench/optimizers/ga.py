@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space, uniform
+from dfo_bench.ranges import log_float, log_int, ranges, uniform
 
 
 class GAParams(ParamsModel):
@@ -50,7 +50,7 @@ class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "ga"
     description = "Deep-GA: truncation selection, Gaussian mutation, elitism, optional uniform crossover"
     Params = GAParams
-    search_space = space(
+    tuning_ranges = ranges(
         popsize=log_int(8, 128),
         sigma=log_float(1e-3, 0.5),
         crossover=uniform(0.0, 1.0),

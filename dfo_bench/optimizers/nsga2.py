@@ -22,10 +22,10 @@ from pymoo.core.problem import Problem
 from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 from dfo_bench.optimizers.sampling import around
-from dfo_bench.tuning.space import log_int, space
-from dfo_bench.typed_space import TypedSpace
+from dfo_bench.ranges import log_int, ranges
 
 
 class NSGA2Params(BoxParams):
@@ -48,7 +48,7 @@ class NSGA2(BoxOptimizer):
     name = "nsga2"
     description = "NSGA-II (pymoo, ask/tell): non-dominated sorting and crowding, SBX + polynomial mutation, in a box"
     Params = NSGA2Params
-    search_space = space(popsize=log_int(8, 100))
+    tuning_ranges = ranges(popsize=log_int(8, 100))
     params: NSGA2Params
 
     def __init__(
@@ -57,9 +57,9 @@ class NSGA2(BoxOptimizer):
         rng: np.random.Generator,
         params: NSGA2Params,
         bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+        super().__init__(x0, rng, params, bounds, domain)
         if self.box_given:
             first = self.from_unit(latin_hypercube(params.popsize, self.dim, rng))
             first[0] = self.start

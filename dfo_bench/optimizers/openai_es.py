@@ -16,7 +16,7 @@ from pydantic import Field
 from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import choice, log_float, space
+from dfo_bench.ranges import choice, log_float, ranges
 
 
 class OpenAIESParams(ParamsModel):
@@ -47,7 +47,7 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
     name = "openai-es"
     description = "OpenAI-ES: antithetic Gaussian gradient estimate, centred ranks, Adam"
     Params = OpenAIESParams
-    search_space = space(popsize=choice(8, 16, 32, 64, 128), sigma=log_float(1e-3, 0.5), lr=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(popsize=choice(8, 16, 32, 64, 128), sigma=log_float(1e-3, 0.5), lr=log_float(1e-3, 0.5))
     params: OpenAIESParams
 
     def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OpenAIESParams) -> None:

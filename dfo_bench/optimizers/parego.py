@@ -29,7 +29,7 @@ from dfo_bench.optimizers.box import (
     simplex_weights,
 )
 from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, expected_improvement, fit_gp, predict
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class ParEGOParams(SurrogateParams):
@@ -47,7 +47,7 @@ class ParEGO(SurrogateOptimizer):
     name = "parego"
     description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
     Params = ParEGOParams
-    search_space = space(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
+    tuning_ranges = ranges(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
     params: ParEGOParams
     def _propose(self) -> np.ndarray:
         p = self.params

@@ -9,10 +9,10 @@ uniform in that box. pymoo draws from the ``numpy.random.Generator`` it builds f
 pymoo works in NumPy: x0 and the losses go to the host, and each population and recommendation
 comes back as a float32 tensor on the optimizer's device (``_tensor``).
 
-On a typed space (hyper-parameters, see ``dfo_bench.typed_space``) pymoo searches the unit box
+On a typed domain (hyper-parameters, see ``dfo_bench.domain``) pymoo searches the unit box
 [0, 1]^d, its first population uniform there, and every point it asks is mapped to a configuration
-by ``TypedSpace.from_unit`` (``bounds``, ``radius`` and ``init_sigma`` are for weights): the route by
-which any box optimizer searches a typed space.
+by ``TypedDomain.from_unit`` (``bounds``, ``radius`` and ``init_sigma`` are for weights): the route by
+which any box optimizer searches a typed domain.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from pymoo.core.problem import Problem
 from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
-from dfo_bench.tuning.space import choice, log_float, log_int, space
-from dfo_bench.typed_space import TypedSpace
+from dfo_bench.ranges import choice, log_float, log_int, ranges
 
 ALGORITHMS = {"GA": GA, "PSO": PSO, "DE": DE}
 
@@ -70,17 +70,17 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "pymoo"
     description = "pymoo's single-objective GA (SBX + polynomial mutation), PSO or DE, in a box around x0"
     Params = PymooParams
-    search_space = space(algorithm=choice("GA", "PSO", "DE"), popsize=log_int(8, 128), init_sigma=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(algorithm=choice("GA", "PSO", "DE"), popsize=log_int(8, 128), init_sigma=log_float(1e-3, 0.5))
     params: PymooParams
     search_kinds = frozenset({"weights", "typed"})
 
     def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams, typed_space: TypedSpace | None = None
+        self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams, domain: TypedDomain | None = None
     ) -> None:
         super().__init__(x0, rng, params)
-        self.typed_space = typed_space
+        self.domain = domain
         x = self.x0.cpu().double().numpy()
-        if typed_space is not None:
+        if domain is not None:
             low, high = np.zeros(self.dim), np.ones(self.dim)
         elif params.bounds is None:
             low, high = x - params.radius, x + params.radius
@@ -88,7 +88,7 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
             low, high = np.full(self.dim, params.bounds[0]), np.full(self.dim, params.bounds[1])
         self._problem = Problem(n_var=self.dim, n_obj=1, xl=low, xu=high)
         stream = np.random.default_rng(int(rng.integers(2**32)))
-        first = stream.random((params.popsize, self.dim)) if typed_space else around(x, params.init_sigma, params.popsize, stream)
+        first = stream.random((params.popsize, self.dim)) if domain else around(x, params.init_sigma, params.popsize, stream)
         sampling = np.clip(first, low, high)
         options = {**DEFAULT_OPTIONS.get(params.algorithm, {}), **params.options}
         self._algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
@@ -102,8 +102,8 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A pymoo array as a float32 tensor on the optimizer's device (unit-box points as configurations)."""
-        if self.typed_space is not None:
-            return self.typed_space.from_unit(np.atleast_2d(array)).reshape(array.shape).to(self.device)
+        if self.domain is not None:
+            return self.domain.from_unit(np.atleast_2d(array)).reshape(array.shape).to(self.device)
         return torch.from_numpy(array).to(torch.float32).to(self.device)
 
     def _ask(self, n: int) -> torch.Tensor:

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
-from dfo_bench.tuning.space import log_int, space
-from dfo_bench.typed_space import TypedSpace
+from dfo_bench.ranges import log_int, ranges
 
 
 class RandomBoxParams(BoxParams):
@@ -26,7 +26,7 @@ class RandomBox(BoxOptimizer):
     name = "random-box"
     description = "uniform random points in a box (any number of objectives): the multi-objective baseline"
     Params = RandomBoxParams
-    search_space = space(popsize=log_int(1, 50))
+    tuning_ranges = ranges(popsize=log_int(1, 50))
     params: RandomBoxParams
     fixed_population = False
 
@@ -36,9 +36,9 @@ class RandomBox(BoxOptimizer):
         rng: np.random.Generator,
         params: RandomBoxParams,
         bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+        super().__init__(x0, rng, params, bounds, domain)
         self._first = True
 
     @property

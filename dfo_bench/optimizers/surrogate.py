@@ -33,8 +33,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
-from dfo_bench.typed_space import TypedSpace
 
 
 def _lbfgsb(objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
@@ -93,9 +93,9 @@ class SurrogateOptimizer(BoxOptimizer):
         rng: np.random.Generator,
         params: SurrogateParams,
         bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
+        domain: TypedDomain | None = None,
     ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+        super().__init__(x0, rng, params, bounds, domain)
         self._U = np.empty((0, self.dim))
         self._F = np.empty((0, 0))
 

@@ -1,7 +1,7 @@
-"""The common part of optimizers that search typed spaces only (hyper-parameter configurations).
+"""The common part of optimizers that search typed domains only (hyper-parameter configurations).
 
-They ask encoded configurations (rows of ``TypedSpace.dim`` floats, see ``dfo_bench.typed_space``)
-and recommend the best configuration evaluated so far (the space's default before any), so a
+They ask encoded configurations (rows of ``TypedDomain.dim`` floats, see ``dfo_bench.domain``)
+and recommend the best configuration evaluated so far (the domain's default before any), so a
 checkpoint measures a configuration that was actually trained.
 """
 
@@ -12,21 +12,21 @@ import math
 import numpy as np
 import torch
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.typed_space import TypedSpace
 
 
 class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
-    """An ask/tell optimizer over a ``TypedSpace``; subclasses implement ``_ask`` and ``_tell``."""
+    """An ask/tell optimizer over a ``TypedDomain``; subclasses implement ``_ask`` and ``_tell``."""
 
     search_kinds = frozenset({"typed"})
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel, typed_space: TypedSpace) -> None:
+    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel, domain: TypedDomain) -> None:
         super().__init__(x0, rng, params)
-        if typed_space.dim != self.dim:
-            raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {typed_space.dim}")
-        self.space = typed_space
+        if domain.dim != self.dim:
+            raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed domain {domain.dim}")
+        self.domain = domain
         self._best = self.x0.clone()
         self._best_loss = math.inf
 
@@ -42,4 +42,4 @@ class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
 
     def _encoded(self, configs: list[dict[str, int | float | str]]) -> torch.Tensor:
         """Configurations as encoded rows on the optimizer's device."""
-        return torch.stack([self.space.encode(c) for c in configs]).to(self.device)
+        return torch.stack([self.domain.encode(c) for c in configs]).to(self.device)

@@ -34,7 +34,7 @@ def tune(
     the runs counted in advance will not run here (stored, or shared with an earlier trial)."""
     studies = []
     for plan in suite.studies:
-        if plan.space:
+        if plan.ranges:
             studies.append(TuningStudy(plan))
         else:
             write_record(store, plan, None, [])

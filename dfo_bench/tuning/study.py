@@ -35,10 +35,11 @@ import optuna
 import pandas as pd
 from optuna.trial import Trial, TrialState
 
+from dfo_bench import optuna_study
+from dfo_bench.ranges import describe, ranges_json
 from dfo_bench.spec import RunSpec
 from dfo_bench.store import ResultStore
 from dfo_bench.tuning.config import StudyPlan
-from dfo_bench.tuning.space import describe, space_json
 
 
 @dataclass
@@ -67,13 +68,9 @@ class TuningStudy:
     records: list[TrialRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the progress bar
-        seed = self.plan.sampler_seed
-        sampler: optuna.samplers.BaseSampler = (
-            optuna.samplers.RandomSampler(seed=seed) if self.plan.sampler == "random" else optuna.samplers.TPESampler(seed=seed)
-        )
-        self.study = optuna.create_study(direction=self.plan.direction, sampler=sampler)
-        self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
+        sampler = optuna_study.sampler(self.plan.sampler, self.plan.sampler_seed)
+        self.study = optuna_study.study(sampler, [self.plan.direction])
+        self.distributions = optuna_study.distributions(self.plan.ranges)
         given = self.plan.given()
         if given is not None:
             self.study.enqueue_trial(given)  # asked first; enqueued trials draw nothing from the sampler's generator
@@ -162,8 +159,8 @@ def study_record(plan: StudyPlan, study: TuningStudy | None, evaluation: list[Ru
         "given": plan.given(),
         "tuning_seeds": list(plan.tuning_seeds),
         "tuning_budget": plan.tuning_budget.model_dump(mode="json", exclude_none=True),
-        "space": space_json(plan.space),
-        "space_text": describe(plan.space),
+        "space": ranges_json(plan.ranges),
+        "space_text": describe(plan.ranges),
         "entry_params": plan.optimizer.params.model_dump(mode="json", exclude_defaults=True),
         "trials": [
             {"number": r.number, "params": r.params, "value": r.value, "state": r.state, "run_ids": r.run_ids}
