@@ -86,11 +86,11 @@ def kill_first_run(root: Path, killed: list[str], stop: threading.Event) -> None
     """SIGKILL the worker of the first run seen running (its pid is in the run's marker)."""
     store = ResultStore(root)
     while not stop.is_set():
-        markers = [m for m in store.running_markers() if m.get("pid") != os.getpid()]
+        markers = [m for m in store.running_markers() if m.pid != os.getpid()]
         if markers:
             time.sleep(0.3)  # mid-run, not while it starts
-            os.kill(int(markers[0]["pid"]), signal.SIGKILL)
-            killed.append(str(markers[0]["run_id"]))
+            os.kill(markers[0].pid, signal.SIGKILL)
+            killed.append(markers[0].run_id)
             return
         time.sleep(0.02)
 

@@ -22,6 +22,7 @@ from dfo_bench import optuna_study
 from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import SequentialExecutor, run_suite
+from dfo_bench.executors.tuning_rounds import study_record
 from dfo_bench.optimizers.random_search import RandomSearch
 from dfo_bench.ranges import choice, integers, ranges
 from dfo_bench.registry import optimizers
@@ -30,7 +31,7 @@ from dfo_bench.status import folder_status
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_ranges
-from dfo_bench.tuning.study import TuningStudy
+from dfo_bench.tuning.study import TrialRecord, TuningStudy
 from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
@@ -334,3 +335,29 @@ def test_report_keeps_only_the_current_choice_of_a_retuned_entry(tuned: Path, tm
     shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == SHOWN, "run_id"])
     assert shown == set(records(tuned)["adam-tuned"]["evaluation_run_ids"]) and not shown & earlier
     assert any("2 stored evaluation run(s) of an earlier tuning choice" in note for note in loaded.notes)
+
+
+RECORDS = Path(__file__).parent / "data" / "study_records"
+"""Study records written by the code before the redesign, of ``GOLDEN_SUITE`` with three trials
+told by hand (see ``test_store``)."""
+GOLDEN_SUITE: dict[str, Any] = TUNED_SUITE | {
+    "name": "golden",
+    "optimizers": [
+        {"name": "adam", "label": "adam/tuned", "params": {"lr": 0.003, "batch_size": 32}},
+        {"name": "adam", "label": "adam-fixed", "tune": False},
+    ],
+    "tuning": {"trials": 3, "sampler": "random", "seeds": [10, 11], "metric": "val_accuracy"},
+}
+
+
+def test_tuning_rounds_write_records_as_before_the_redesign(tmp_path: Path) -> None:
+    tuned, fixed = load_suite(write(tmp_path, GOLDEN_SUITE)).studies
+    kept = json.loads((RECORDS / "digits-mlp__adam_tuned__9dbec5ad.json").read_text())
+    study = TuningStudy(tuned)
+    study.records = [TrialRecord(t["number"], t["params"], t["run_ids"], t["value"], t["state"]) for t in kept["trials"]]
+    store = ResultStore(tmp_path / "results")
+    written = [
+        store.write_study(study_record(tuned, study, tuned.evaluation_specs(kept["best"]["params"]))),
+        store.write_study(study_record(fixed, None, [])),
+    ]
+    assert {p.name: p.read_text() for p in written} == {p.name: p.read_text() for p in RECORDS.glob("*.json")}

@@ -17,7 +17,6 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from dfo_bench.budget import BudgetLimits
-from dfo_bench.hashing import digest
 from dfo_bench.optimizers.base import Optimizer
 from dfo_bench.optuna_study import Sampler
 from dfo_bench.ranges import Range, Ranges, parse_range
@@ -167,13 +166,6 @@ class StudyPlan:
         """Seeds the study's sampler (32 bits, what Optuna's samplers take): the same suite asks
         the same trials, on any machine."""
         return derive_seed(0, "tuning", self.sampler, list(self.tuning_seeds), self.problem.label, self.optimizer.label) % 2**32
-
-    @property
-    def key(self) -> str:
-        """A file-name-safe name of the study (its record is ``<results>/tuning/<key>.json``)."""
-        return f"{self.problem.label}__{self.optimizer.label}__{digest([self.problem.label, self.optimizer.label], 8)}".replace(
-            "/", "_"
-        )
 
     def given(self) -> dict[str, Any] | None:
         """The entry's own values of the ranged parameters (the first trial with ``include_given``);
