@@ -25,13 +25,10 @@ from pydantic import Field, model_validator
 from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.algorithms.soo.nonconvex.pso import PSO
-from pymoo.core.evaluator import Evaluator
-from pymoo.core.problem import Problem
-from pymoo.core.termination import NoTermination
-from pymoo.problems.static import StaticProblem
 
 from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.pymoo_ask_tell import PymooAskTell, check_options
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.ranges import choice, log_float, log_int, ranges
@@ -60,9 +57,7 @@ class PymooParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PymooParams:
-        reserved = {"pop_size", "sampling", "seed"} & set(self.options)
-        if reserved:
-            raise ValueError(f"options may not set {sorted(reserved)}: use popsize, init_sigma and the run's seed")
+        check_options(self.options)
         return self
 
 
@@ -86,15 +81,12 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
             low, high = x - params.radius, x + params.radius
         else:
             low, high = np.full(self.dim, params.bounds[0]), np.full(self.dim, params.bounds[1])
-        self._problem = Problem(n_var=self.dim, n_obj=1, xl=low, xu=high)
         stream = np.random.default_rng(int(rng.integers(2**32)))
         first = stream.random((params.popsize, self.dim)) if domain else around(x, params.init_sigma, params.popsize, stream)
         sampling = np.clip(first, low, high)
         options = {**DEFAULT_OPTIONS.get(params.algorithm, {}), **params.options}
-        self._algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
-        self._algorithm.setup(self._problem, termination=NoTermination(), seed=int(rng.integers(2**32)), verbose=False)
-        self._evaluator = Evaluator(skip_already_evaluated=False)
-        self._asked: Any = None
+        algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
+        self._pymoo = PymooAskTell(algorithm, low, high, objectives=1, seed=int(rng.integers(2**32)))
 
     @property
     def popsize(self) -> int:
@@ -107,14 +99,11 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
         return torch.from_numpy(array).to(torch.float32).to(self.device)
 
     def _ask(self, n: int) -> torch.Tensor:
-        self._asked = self._algorithm.ask()
-        return self._tensor(self._asked.get("X"))
+        return self._tensor(self._pymoo.ask())
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        self._evaluator.eval(StaticProblem(self._problem, F=losses.cpu().numpy()[:, None]), self._asked)
-        self._algorithm.tell(infills=self._asked)
+        self._pymoo.tell(losses.cpu().numpy()[:, None])
 
     def recommend(self) -> torch.Tensor:
-        if self._algorithm.opt is None:
-            return self.x0.clone()
-        return self._tensor(self._algorithm.opt[0].X)
+        best = self._pymoo.best
+        return self.x0.clone() if best is None else self._tensor(best)

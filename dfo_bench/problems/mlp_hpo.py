@@ -117,14 +117,7 @@ class MLPHPO(TypedProblem):
 
     def __init__(self, params: MLPHPOParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
-        p = params
-        if p.dataset == "sinewave":
-            data = hpo_data.sinewave(seed, p.sizes())
-        elif p.dataset == "digits":
-            _, n_val, n_test = p.sizes()
-            data = hpo_data.digits(seed, n_val, n_test)
-        else:
-            data = hpo_data.mnist(p.root, seed, p.sizes())
+        data = hpo_data.load(params.dataset, params.root, seed, params.sizes())
         self.data = ClassificationData(data.train.to(device), data.val.to(device), data.test.to(device), data.n_classes)
         self.trained_samples = 0
         """Forward-equivalent samples of every training and validation pass so far (what the charge must equal)."""
