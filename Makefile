@@ -21,8 +21,10 @@ quickstart: install
 	$(BIN)/dfo-bench run suites/quickstart.yaml --out results/quickstart
 	$(BIN)/dfo-bench report results/quickstart --out reports/quickstart
 
-## Install with the test extras, run the static checks (ruff, mypy; see pyproject.toml), then the tests.
+## Install with the test extras, run the static checks (ruff, mypy, the import layers of
+## lint-imports; see pyproject.toml), then the tests.
 test: install-test
 	$(BIN)/python -m ruff check dfo_bench tests benchmarks
 	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
