@@ -41,10 +41,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.tuning.space import log_float, space, uniform
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace
+from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam
 
 ACTIVATION_TREE: dict[str, tuple[str, ...]] = {
     "relu": ("unbounded", "piecewise-linear"),
@@ -96,8 +97,8 @@ class GAHPO(TypedOptimizer):
     params: GAHPOParams
     search_space = space(mutation_rate=uniform(0.1, 0.9), crossover=uniform(0.5, 1.0), base=log_float(1.2, 16.0))
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: GAHPOParams, typed_space: TypedSpace) -> None:
-        super().__init__(x0, rng, params, typed_space)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: GAHPOParams) -> None:
+        super().__init__(domain, rng, params)
         if params.tournament > params.popsize:
             raise ValueError(f"ga-hpo: tournament ({params.tournament}) cannot exceed popsize ({params.popsize})")
         self._population: np.ndarray | None = None

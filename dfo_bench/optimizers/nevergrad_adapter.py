@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.tuning.space import log_float, log_int, space
 from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace, Value
@@ -69,12 +69,11 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     params: NevergradParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams, typed_space: TypedSpace | None = None
-    ) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: NevergradParams) -> None:
+        super().__init__(domain, rng, params)
         import nevergrad as ng
 
+        typed_space = domain.typed
         self.typed_space = typed_space
         parametrization: ng.p.Parameter
         if typed_space is not None:

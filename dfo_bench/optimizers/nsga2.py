@@ -22,10 +22,10 @@ from pymoo.core.problem import Problem
 from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.tuning.space import log_int, space
-from dfo_bench.typed_space import TypedSpace
 
 
 class NSGA2Params(BoxParams):
@@ -51,15 +51,8 @@ class NSGA2(BoxOptimizer):
     search_space = space(popsize=log_int(8, 100))
     params: NSGA2Params
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: NSGA2Params,
-        bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: NSGA2Params) -> None:
+        super().__init__(domain, rng, params)
         if self.box_given:
             first = self.from_unit(latin_hypercube(params.popsize, self.dim, rng))
             first[0] = self.start

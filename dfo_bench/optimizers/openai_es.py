@@ -14,7 +14,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.antithetic import antithetic_population
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.tuning.space import choice, log_float, space
 
@@ -50,8 +50,8 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
     search_space = space(popsize=choice(8, 16, 32, 64, 128), sigma=log_float(1e-3, 0.5), lr=log_float(1e-3, 0.5))
     params: OpenAIESParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OpenAIESParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: OpenAIESParams) -> None:
+        super().__init__(domain, rng, params)
         self._generator = self.torch_generator()
         self._theta = self.x0.clone()
         self._m = torch.zeros_like(self._theta)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.tuning.space import log_int, space
@@ -61,8 +62,8 @@ class OptunaOptimizer(TypedOptimizer):
     params: OptunaParams
     objectives = None
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OptunaParams, typed_space: TypedSpace) -> None:
-        super().__init__(x0, rng, params, typed_space)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: OptunaParams) -> None:
+        super().__init__(domain, rng, params)
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -76,7 +77,7 @@ class OptunaOptimizer(TypedOptimizer):
             sampler = optuna.samplers.RandomSampler(seed=seed)
         self._sampler = sampler
         self._study = optuna.create_study(direction="minimize", sampler=sampler)
-        self._distributions = distributions(typed_space)
+        self._distributions = distributions(self.space)
         self._asked: list[Any] = []
 
     @property

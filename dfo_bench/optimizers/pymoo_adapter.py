@@ -30,11 +30,10 @@ from pymoo.core.problem import Problem
 from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.tuning.space import choice, log_float, log_int, space
-from dfo_bench.typed_space import TypedSpace
 
 ALGORITHMS = {"GA": GA, "PSO": PSO, "DE": DE}
 
@@ -74,10 +73,9 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     params: PymooParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams, typed_space: TypedSpace | None = None
-    ) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: PymooParams) -> None:
+        super().__init__(domain, rng, params)
+        typed_space = domain.typed
         self.typed_space = typed_space
         x = self.x0.cpu().double().numpy()
         if typed_space is not None:

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
 from dfo_bench.tuning.space import log_int, space
-from dfo_bench.typed_space import TypedSpace
 
 
 class RandomBoxParams(BoxParams):
@@ -28,17 +28,9 @@ class RandomBox(BoxOptimizer):
     Params = RandomBoxParams
     search_space = space(popsize=log_int(1, 50))
     params: RandomBoxParams
-    fixed_population = False
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: RandomBoxParams,
-        bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: RandomBoxParams) -> None:
+        super().__init__(domain, rng, params)
         self._first = True
 
     @property

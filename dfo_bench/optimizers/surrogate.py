@@ -33,8 +33,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
-from dfo_bench.typed_space import TypedSpace
 
 
 def _lbfgsb(objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
@@ -87,15 +87,8 @@ class SurrogateOptimizer(BoxOptimizer):
     params: SurrogateParams
     max_dim = 50
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: SurrogateParams,
-        bounds: tuple[float, float] | None = None,
-        typed_space: TypedSpace | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, typed_space)
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: SurrogateParams) -> None:
+        super().__init__(domain, rng, params)
         self._U = np.empty((0, self.dim))
         self._F = np.empty((0, 0))
 

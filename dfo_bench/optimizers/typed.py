@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.typed_space import TypedSpace
 
@@ -22,11 +22,10 @@ class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
 
     search_kinds = frozenset({"typed"})
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel, typed_space: TypedSpace) -> None:
-        super().__init__(x0, rng, params)
-        if typed_space.dim != self.dim:
-            raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {typed_space.dim}")
-        self.space = typed_space
+    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        super().__init__(domain, rng, params)
+        assert domain.typed is not None  # the base refuses a domain of a kind not in search_kinds
+        self.space: TypedSpace = domain.typed
         self._best = self.x0.clone()
         self._best_loss = math.inf
 

@@ -1,6 +1,6 @@
 """What a suite's ``tuning:`` block asks for, resolved per (problem, optimizer entry).
 
-The suite model (``dfo_bench.suite.TuningConfig``) validates the block's fields; here each entry's
+The suite model (``dfo_bench.suite.schema.TuningConfig``) validates the block's fields; here each entry's
 search space is resolved (the optimizer's declared ``search_space``, with the entry's ``tune:``
 ranges on top) and checked against the optimizer's ``Params``: every named parameter exists, and
 the ends of every range (every choice) give valid parameters together with the entry's own. The
@@ -20,7 +20,7 @@ from dfo_bench.budget import BudgetLimits
 from dfo_bench.hashing import digest
 from dfo_bench.optimizers.base import Optimizer
 from dfo_bench.seeding import derive_seed
-from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag, resolve_settings
 from dfo_bench.tuning.space import Categorical, FloatRange, IntRange, Range, SearchSpace
 
 MAXIMISED = ("val_accuracy", "val_f1")
@@ -205,6 +205,7 @@ class StudyPlan:
             optimizer=optimizer,
             seed=seed,
             budget=budget,
+            settings=resolve_settings(self.problem, optimizer),
             checkpoints=self.checkpoints,
             device=self.device,
             threads=self.threads,
