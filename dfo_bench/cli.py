@@ -113,7 +113,7 @@ def run(
     from dfo_bench.executors import make_executor, pending_runs, run_suite
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
-    from dfo_bench.store import ResultStore
+    from dfo_bench.store import TUNING, ResultStore
 
     suite = load_suite(suite_file)
     config = executor_config(suite, "sequential" if sequential else kind, options)
@@ -134,7 +134,7 @@ def run(
     todo = pending_runs(suite, store, retry_failed)
     stored = len(suite.runs) - len(todo)
     click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
-    tuned = [plan for plan in suite.studies if plan.space]
+    tuned = [plan for plan in suite.studies if plan.ranges]
     if tuned and suite.config.tuning:
         tuning = suite.config.tuning
         click.echo(
@@ -149,7 +149,7 @@ def run(
         click.echo(
             f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
             f"{len(suite.runs) - now} not run"
-            + (f", {sum(1 for _ in store.runs.glob('*__tuning__*'))} tuning runs stored" if suite.studies else "")
+            + (f", {sum(1 for r in store.stored_runs() if r.phase == TUNING)} tuning runs stored" if suite.studies else "")
             + "; run the same command again to resume",
             err=True,
         )

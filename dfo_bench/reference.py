@@ -42,8 +42,8 @@ def minimize(
     (the gradient is exact: ``batch_size`` is ignored). ``seed`` seeds the optimizer's generator.
     """
     problem = _function_problem(function, x0)
-    domain = SearchDomain(problem.initial_point())  # test functions: unbounded
-    optimizer = optimizers.get(optimizer_name).from_config(domain, np.random.default_rng(seed), params)
+    search = SearchDomain(problem.initial_point())  # test functions: unbounded
+    optimizer = optimizers.get(optimizer_name).from_config(search, np.random.default_rng(seed), params)
     budget = Budget(BudgetLimits(evaluations=evaluations))
     objective = Objective(problem, FullSpace(problem.initial_point()), budget, super_batch=None)  # no data
     optimize(objective, optimizer)

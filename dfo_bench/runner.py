@@ -83,10 +83,10 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
         result.pretrain = {**asdict(start.usage), "cached": start.cached}
     objective = objective_for(spec, problem, x0)
     result.search_dim = objective.space.dim
-    typed = problem.typed_space if isinstance(problem, TypedProblem) else None
-    domain = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
+    typed = problem.domain if isinstance(problem, TypedProblem) else None
+    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
     rng = np.random.default_rng(result.run_seed)
-    optimizer = optimizers.get(spec.optimizer.name).from_config(domain, rng, spec.optimizer.params)
+    optimizer = optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)

@@ -71,8 +71,8 @@ class RandomArchive(AskTellOptimizer):
     description = "multi-objective random search"
     objectives: ClassVar[int | None] = None
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        super().__init__(search, rng, params)
         self.archive: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.told: list[tuple[int, ...]] = []
         self._generator = self.torch_generator()
@@ -140,14 +140,22 @@ def test_every_optimizer_is_stepped_by_the_one_loop_on_a_test_function(name: str
 
 def test_hbde_reproduces_a_run_stored_before_the_redesign() -> None:
     """The stored trace was made by the previous core, where HBDE pushed its super-batch size into the
-    problem at run time; now the size is declared data that the objective applies."""
+    problem at run time; now the size is declared data that the objective applies.
+
+    It was recorded on another machine, so counts are compared exactly and measurements with a
+    relative 1e-5: another CPU or BLAS build moves the float32 losses by about 1e-7 (measured here
+    with MKL_CBWR=COMPATIBLE and ATEN_CPU_CAPABILITY=default), a 1 % larger initial spread by 3e-5.
+    The trajectory itself does not diverge: no DE selection is a near-tie (a trial and its parent
+    differ by >= 2e-4 relative, the best and second best by >= 9e-5) and no prediction is (top-two
+    logit margins >= 1e-5), so the same candidates are kept and accuracy and F1 match to the count."""
     stored = json.loads((DATA / "hbde_digits_seed0.json").read_text())
     result = run_ok(run_spec("hbde", {"popsize": 8}, budget=BudgetLimits(evaluations=48), super_batch=359))
     assert result.search_dim == stored["search_dim"]
-    assert [row["evaluations"] for row in result.trace] == [row["evaluations"] for row in stored["trace"]]
+    counts = ("evaluations", "samples")
+    assert [[row[k] for k in counts] for row in result.trace] == [[row[k] for k in counts] for row in stored["trace"]]
     for new, old in zip(result.trace, stored["trace"], strict=True):
         for key, value in old.items():
-            assert new[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+            assert new[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
     spec = run_spec("hbde")
     assert (spec.optimizer.space.kind, spec.optimizer.super_batch, spec.settings.super_batch) == ("blocks", 1000, 1000)
 

@@ -1,5 +1,5 @@
-"""Executors as a user meets them: the same stored metrics from every engine (sequential, process
-pool, a real Dask LocalCluster, submitit's real local mode), a worker killed mid-run, Ctrl-C and
+"""Executors as a user meets them: the same stored metrics, bit for bit, from every engine
+(sequential, process pool, a real Dask LocalCluster, submitit's real local mode), a worker killed mid-run, Ctrl-C and
 SIGTERM on ``dfo-bench run``, ``dfo-bench status``, and the sbatch script submitit would write.
 
 Every test that starts processes runs them in a session of their own and kills whatever is left
@@ -76,7 +76,7 @@ def test_every_engine_stores_the_same_metrics_as_sequential(write_suite, tmp_pat
         summaries = run_suite(suite, tmp_path / name, executor, progress=False)
         assert sorted(s.run_id for s in summaries) == sorted(spec.run_id for spec in suite.runs), name
         assert {s.status for s in summaries} == {"ok"}, [s.error for s in summaries]
-        pd.testing.assert_frame_equal(stored(tmp_path / name), expected, obj=name)
+        pd.testing.assert_frame_equal(stored(tmp_path / name), expected, obj=name, check_exact=True)
         assert leftovers(tmp_path / name) == [], name
         # stored runs are skipped whatever the engine: nothing is started again
         assert run_suite(suite, tmp_path / name, executor, progress=False) == []
@@ -86,11 +86,11 @@ def kill_first_run(root: Path, killed: list[str], stop: threading.Event) -> None
     """SIGKILL the worker of the first run seen running (its pid is in the run's marker)."""
     store = ResultStore(root)
     while not stop.is_set():
-        markers = [m for m in store.running_markers() if m.get("pid") != os.getpid()]
+        markers = [m for m in store.running_markers() if m.pid != os.getpid()]
         if markers:
             time.sleep(0.3)  # mid-run, not while it starts
-            os.kill(int(markers[0]["pid"]), signal.SIGKILL)
-            killed.append(str(markers[0]["run_id"]))
+            os.kill(markers[0].pid, signal.SIGKILL)
+            killed.append(markers[0].run_id)
             return
         time.sleep(0.02)
 
@@ -307,5 +307,5 @@ def test_dask_scheduler_by_address_with_results_returned_to_the_client(write_sui
         summaries = run_suite(suite, tmp_path / "returned", executor, progress=False)
     assert all(s.result is not None and s.status == "ok" for s in summaries)
     assert f"dask scheduler {cluster.scheduler_address}: the workers do not see the results folder" in capfd.readouterr().err
-    pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"))
+    pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"), check_exact=True)
     assert leftovers(tmp_path / "returned") == []

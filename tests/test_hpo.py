@@ -1,4 +1,4 @@
-"""Typed search spaces, the mlp-hpo problem, ga-hpo and the baselines that search typed spaces."""
+"""Typed domains, the mlp-hpo problem, ga-hpo and the baselines that search typed domains."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ import pytest
 import torch
 
 from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.ga_hpo import GAHPO, activation_mutation
-from dfo_bench.problems.mlp_hpo import SPACE
+from dfo_bench.problems.mlp_hpo import DOMAIN
+from dfo_bench.ranges import choice, integers, log_float, log_int, uniform
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.spaces import FullSpace
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import check_deterministic, comparable, run_ok, run_spec, searching
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace
 
 from .conftest import CLI, SHARED_MNIST, cli_env, with_changes
 
@@ -64,16 +65,16 @@ def problem_params(name: str, dataset: str = "sinewave") -> dict[str, Any]:
 def test_activation_mutation_frequencies_match_the_formula(start: str, base: float) -> None:
     """p(a -> b) ∝ 2^(-log_base hops(a, b)), stay excluded: the GA's draws against the formula
     with hand-counted hops, every frequency within 4.5 binomial standard errors."""
-    choices = SPACE["activation"].choices  # type: ignore[union-attr]
+    choices = DOMAIN["activation"].choices  # type: ignore[union-attr]
     weights = {b: 2.0 ** (-np.log(h) / np.log(base)) for b, h in HOPS_FROM[start].items()}
     expected = np.array([weights.get(b, 0.0) for b in choices]) / sum(weights.values())
     np.testing.assert_allclose(activation_mutation(start, choices, base), expected, rtol=1e-12)
 
-    ga = GAHPO.from_config(SearchDomain(SPACE.encode(SPACE.default), typed=SPACE), np.random.default_rng(7), {"base": base})
+    ga = GAHPO.from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(7), {"base": base})
     assert isinstance(ga, GAHPO)
     n = 20_000
     index = choices.index(start)
-    draws = np.array([ga._mutate_choice(SPACE["activation"], index) for _ in range(n)])  # type: ignore[arg-type]
+    draws = np.array([ga._mutate_choice(DOMAIN["activation"], index) for _ in range(n)])  # type: ignore[arg-type]
     frequencies = np.bincount(draws, minlength=len(choices)) / n
     assert frequencies[index] == 0, "a mutated activation always changes"
     error = np.sqrt(expected * (1 - expected) / n)
@@ -81,45 +82,44 @@ def test_activation_mutation_frequencies_match_the_formula(start: str, base: flo
 
 
 def test_larger_base_explores_more() -> None:
-    choices = SPACE["activation"].choices  # type: ignore[union-attr]
+    choices = DOMAIN["activation"].choices  # type: ignore[union-attr]
     near = [activation_mutation("relu", choices, base)[choices.index("leaky_relu")] for base in (1.5, 2.0, 10.0, 1e9)]
     assert near == sorted(near, reverse=True) and near[-1] == pytest.approx(1 / 5, abs=0.01)
 
 
-# --- the typed space ----------------------------------------------------------------------------
+# --- the typed domain ---------------------------------------------------------------------------
 
-MIXED = TypedSpace(
-    [IntParam("n", -3, 4), IntParam("width", 1, 1000, log=True), FloatParam("lr", 1e-5, 1.0, log=True),
-     FloatParam("p", 0.0, 0.5), ChoiceParam("kind", ("a", "b", "c"))],
+MIXED = TypedDomain(
+    {"n": integers(-3, 4), "width": log_int(1, 1000), "lr": log_float(1e-5, 1.0), "p": uniform(0.0, 0.5), "kind": choice("a", "b", "c")},
     default={"n": 0, "width": 10, "lr": 1e-3, "p": 0.1, "kind": "b"},
 )
 
 
-@pytest.mark.parametrize("space", [SPACE, MIXED], ids=["mlp-hpo", "mixed"])
-def test_encode_decode_round_trips(space: TypedSpace) -> None:
-    X = space.sample(500, np.random.default_rng(0))
+@pytest.mark.parametrize("domain", [DOMAIN, MIXED], ids=["mlp-hpo", "mixed"])
+def test_encode_decode_round_trips(domain: TypedDomain) -> None:
+    X = domain.sample(500, np.random.default_rng(0))
     for x in X:
-        config = space.decode(x)
-        assert torch.equal(space.encode(config), x)
-        assert space.decode(space.encode(config)) == config
-    torch.testing.assert_close(space.from_unit(space.to_unit(X)), X, rtol=1e-6, atol=0)
-    U = space.to_unit(X)
+        config = domain.decode(x)
+        assert torch.equal(domain.encode(config), x)
+        assert domain.decode(domain.encode(config)) == config
+    torch.testing.assert_close(domain.from_unit(domain.to_unit(X)), X, rtol=1e-6, atol=0)
+    U = domain.to_unit(X)
     assert U.min() >= 0 and U.max() <= 1
-    assert space.decode(space.encode(space.default)) == space.default
+    assert domain.decode(domain.encode(domain.default)) == domain.default
 
 
-def test_decode_rounds_and_clips_into_the_space() -> None:
-    config = SPACE.decode(torch.tensor([7.4, 15.2, 5.6, -0.3]))
+def test_decode_rounds_and_clips_into_the_domain() -> None:
+    config = DOMAIN.decode(torch.tensor([7.4, 15.2, 5.6, -0.3]))
     assert config == {"layers": 5, "neurons": 16, "activation": "sigmoid", "dropout": 0.0}
-    assert SPACE.decode(torch.tensor([2.6, 99.5, 0.2, 0.25])) == {"layers": 3, "neurons": 100, "activation": "relu", "dropout": 0.25}
+    assert DOMAIN.decode(torch.tensor([2.6, 99.5, 0.2, 0.25])) == {"layers": 3, "neurons": 100, "activation": "relu", "dropout": 0.25}
     with pytest.raises(ValueError, match="activation"):
-        SPACE.encode({"layers": 1, "neurons": 16, "activation": "swish", "dropout": 0.0})
+        DOMAIN.encode({"layers": 1, "neurons": 16, "activation": "swish", "dropout": 0.0})
     with pytest.raises(ValueError, match=r"neurons: 16\.5 is not an integer"):
-        SPACE.encode({"layers": 1, "neurons": 16.5, "activation": "relu", "dropout": 0.0})
+        DOMAIN.encode({"layers": 1, "neurons": 16.5, "activation": "relu", "dropout": 0.0})
 
 
 def test_unit_box_gives_every_integer_and_choice_an_equal_share() -> None:
-    X = SPACE.from_unit(np.random.default_rng(1).random((60_000, SPACE.dim)))
+    X = DOMAIN.from_unit(np.random.default_rng(1).random((60_000, DOMAIN.dim)))
     layers = np.bincount(X[:, 0].int().numpy())[1:]
     activations = np.bincount(X[:, 2].int().numpy())
     assert len(layers) == 5 and np.all(np.abs(layers / 60_000 - 1 / 5) < 0.01)
@@ -136,7 +136,7 @@ def test_charged_samples_equal_the_trainings_samples(dataset: str) -> None:
     problem = problems.get("mlp-hpo").from_config(params, 0, CPU)
     budget = Budget(BudgetLimits())
     objective = Objective(problem, FullSpace(problem.initial_point()), budget, super_batch=None)
-    X = SPACE.sample(3, np.random.default_rng(0))
+    X = DOMAIN.sample(3, np.random.default_rng(0))
     losses = objective.evaluate(X)
     assert losses.shape == (3,) and torch.isfinite(losses).all()
     assert budget.usage.evaluations == 3
@@ -146,12 +146,12 @@ def test_charged_samples_equal_the_trainings_samples(dataset: str) -> None:
 
 
 def test_same_configuration_same_training_whoever_asks() -> None:
-    x = SPACE.encode({"layers": 2, "neurons": 40, "activation": "tanh", "dropout": 0.2})
+    x = DOMAIN.encode({"layers": 2, "neurons": 40, "activation": "tanh", "dropout": 0.2})
     a = problems.get("mlp-hpo").from_config(TINY, 3, CPU)
     b = problems.get("mlp-hpo").from_config(TINY, 3, CPU)
     other_seed = problems.get("mlp-hpo").from_config(TINY, 4, CPU)
     loss = float(a.evaluate(x.unsqueeze(0))[0])
-    assert float(a.evaluate(torch.stack([SPACE.sample(1, np.random.default_rng(5))[0], x]))[1]) == loss
+    assert float(a.evaluate(torch.stack([DOMAIN.sample(1, np.random.default_rng(5))[0], x]))[1]) == loss
     assert b.metrics(x, "val")["loss"] == loss  # trained afresh for the measurement, same noise
     assert a.metrics(x, "val")["loss"] == loss
     assert float(other_seed.evaluate(x.unsqueeze(0))[0]) != loss
@@ -160,15 +160,15 @@ def test_same_configuration_same_training_whoever_asks() -> None:
 def test_classification_datasets_measure_accuracy_and_regression_only_loss() -> None:
     digits = problems.get("mlp-hpo").from_config(problem_params("mlp-hpo", "digits"), 0, CPU)
     sine = problems.get("mlp-hpo").from_config(TINY, 0, CPU)
-    x = SPACE.encode(SPACE.default)
+    x = DOMAIN.encode(DOMAIN.default)
     assert set(digits.metrics(x, "test")) == {"loss", "accuracy", "f1"}
     assert set(sine.metrics(x, "test")) == {"loss"}
 
 
-# --- optimizers that search typed spaces ------------------------------------------------------
+# --- optimizers that search typed domains -----------------------------------------------------
 
 
-def test_the_baselines_search_typed_spaces() -> None:
+def test_the_baselines_search_typed_domains() -> None:
     assert {"ga-hpo", "optuna", "random-search", "nevergrad", "pymoo"} <= set(TYPED_OPTIMIZERS)
     assert "de" not in TYPED_OPTIMIZERS and "ga-hpo" not in searching("weights")
     assert TYPED_PROBLEMS and "mlp-hpo" in TYPED_PROBLEMS and "mlp-hpo" not in searching("weights", "problems")
@@ -181,9 +181,9 @@ def test_every_typed_optimizer_runs_every_typed_problem(name: str, problem: str)
     result = run_ok(spec)
     last = result.trace[-1]
     assert last["evaluations"] == 6
-    space = problems.get(problem).from_config(problem_params(problem), 0, CPU).typed_space  # type: ignore[attr-defined]
+    domain = problems.get(problem).from_config(problem_params(problem), 0, CPU).domain  # type: ignore[attr-defined]
     config = json.loads(last["config"])
-    assert space.decode(space.encode(config)) == config
+    assert domain.decode(domain.encode(config)) == config
     assert last["val_loss"] <= result.trace[0]["val_loss"] or len({row["config"] for row in result.trace}) > 1
 
 
@@ -204,7 +204,7 @@ def test_ga_recommends_the_best_configuration_it_evaluated() -> None:
 
 
 def test_ga_two_point_crossover_swaps_one_segment() -> None:
-    ga = GAHPO.from_config(SearchDomain(SPACE.encode(SPACE.default), typed=SPACE), np.random.default_rng(0), {})
+    ga = GAHPO.from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {})
     assert isinstance(ga, GAHPO)
     a, b = np.zeros(4), np.ones(4)
     for _ in range(50):

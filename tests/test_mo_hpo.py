@@ -1,5 +1,5 @@
 """mo-hpo: mlp-hpo with two objectives (validation loss, network size), searched by the box methods
-through the typed space's unit box."""
+through the typed domain's unit box."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer
 from dfo_bench.pareto import front_from_json, hypervolume
 from dfo_bench.problems import mlp_hpo
-from dfo_bench.problems.mlp_hpo import MLPHPO, SPACE
+from dfo_bench.problems.mlp_hpo import DOMAIN, MLPHPO
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import run_ok, run_spec
@@ -36,7 +36,7 @@ SMALL: dict[str, dict[str, Any]] = {
 CONFIG = {"layers": 2, "neurons": 40, "activation": "tanh", "dropout": 0.2}
 
 
-def test_the_box_methods_are_the_multi_objective_ones_and_search_typed_spaces() -> None:
+def test_the_box_methods_are_the_multi_objective_ones_and_search_typed_domains() -> None:
     assert BOX_OPTIMIZERS == sorted(SMALL)
     for name in BOX_OPTIMIZERS:
         assert optimizers.get(name).search_kinds == {"weights", "typed"}
@@ -55,10 +55,10 @@ def test_every_box_optimizer_runs_the_two_objective_problem(name: str, monkeypat
     monkeypatch.setattr(MLPHPO, "_train", recording)
     result = run_ok(run_spec(name, SMALL[name], "mlp-hpo", TWO, budget=BudgetLimits(evaluations=10)))
     assert result.reference_point == [1.0, 1.0]
-    # every configuration trained is one of the space, and they cover it (not x0 ± radius around the default)
+    # every configuration trained is one of the domain, and they cover it (not x0 ± radius around the default)
     assert 8 <= len(trained) <= 10  # repeated configurations are trained once
     for config in trained:
-        assert SPACE.decode(SPACE.encode(config)) == config
+        assert DOMAIN.decode(DOMAIN.encode(config)) == config
     assert len({c["layers"] for c in trained}) >= 2 and max(c["neurons"] for c in trained) - min(c["neurons"] for c in trained) > 10
     # hypervolume: on every checkpoint, from the stored front and the reference point, never falling
     hv = [row["hypervolume"] for row in result.trace]
@@ -77,17 +77,17 @@ def test_every_box_optimizer_runs_the_two_objective_problem(name: str, monkeypat
 
 
 @pytest.mark.parametrize("name", BOX_OPTIMIZERS)
-def test_a_box_optimizer_on_a_typed_space_asks_canonical_configurations(name: str) -> None:
-    x0 = SPACE.encode(SPACE.default)
-    optimizer = optimizers.get(name).from_config(SearchDomain(x0, typed=SPACE), np.random.default_rng(0), SMALL[name])
+def test_a_box_optimizer_on_a_typed_domain_asks_canonical_configurations(name: str) -> None:
+    x0 = DOMAIN.encode(DOMAIN.default)
+    optimizer = optimizers.get(name).from_config(SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name])
     assert isinstance(optimizer, BoxOptimizer)
     X = optimizer.ask()
-    assert torch.equal(SPACE.canonical(X), X) and torch.equal(X[0], x0)  # the default first, as x0 is for weights
+    assert torch.equal(DOMAIN.canonical(X), X) and torch.equal(X[0], x0)  # the default first, as x0 is for weights
     losses = torch.stack([X[:, 0], -X[:, 1]], dim=1)  # fewer layers, more neurons: a front of several points
     optimizer.tell(X, losses)
     assert any(torch.equal(optimizer.recommend(), x) for x in X)
     with pytest.raises(ValueError, match="bounds are not taken on a typed space"):
-        optimizers.get(name).from_config(SearchDomain(x0, typed=SPACE), np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)})
+        optimizers.get(name).from_config(SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)})
 
 
 def test_the_objectives_are_the_validation_loss_and_the_real_parameter_count() -> None:
@@ -96,12 +96,12 @@ def test_the_objectives_are_the_validation_loss_and_the_real_parameter_count() -
     assert isinstance(two, MLPHPO) and isinstance(one, MLPHPO)
     # sine waves: 5 inputs, one output; two hidden layers of 40: (5 + 1)·40 + (40 + 1)·40 + (40 + 1)·1, counted by hand
     assert two.parameters(CONFIG) == 1921
-    for config in [CONFIG, SPACE.default, *(SPACE.decode(x) for x in SPACE.sample(5, np.random.default_rng(0)))]:
+    for config in [CONFIG, DOMAIN.default, *(DOMAIN.decode(x) for x in DOMAIN.sample(5, np.random.default_rng(0)))]:
         layers = mlp_hpo._init(two._sizes(config), torch.Generator().manual_seed(0), CPU)
         assert two.parameters(config) == sum(t.numel() for layer in layers for t in layer)
     smallest = {"layers": 1, "neurons": 16, "activation": "relu", "dropout": 0.0}
     largest = {"layers": 5, "neurons": 128, "activation": "relu", "dropout": 0.0}
-    X = torch.stack([SPACE.encode(CONFIG), SPACE.encode(smallest), SPACE.encode(largest)])
+    X = torch.stack([DOMAIN.encode(CONFIG), DOMAIN.encode(smallest), DOMAIN.encode(largest)])
     F = two.evaluate(X)
     assert F.shape == (3, 2)
     assert F[:, 0].tolist() == one.evaluate(X).tolist()  # the same trainings and losses as one objective
@@ -119,13 +119,16 @@ def test_reference_points_and_objective_counts() -> None:
 
 
 def test_the_single_objective_problem_is_unchanged() -> None:
-    """Losses measured on main before ``objective`` existed (float hex), and the run identity without it."""
+    """Losses measured on main before ``objective`` existed (float hex, as recorded on that machine),
+    and the run identity without it. Relative 1e-5: another CPU or BLAS build moves these float32
+    losses by about 1e-7 (a few last bits); another seed, epoch count or dropout moves them by > 10 %."""
     problem = problems.get("mlp-hpo").from_config(TINY, 3, CPU)
-    losses = problem.evaluate(torch.stack([SPACE.encode(CONFIG), SPACE.encode(SPACE.default)]))
+    losses = problem.evaluate(torch.stack([DOMAIN.encode(CONFIG), DOMAIN.encode(DOMAIN.default)]))
     assert losses.shape == (2,)
-    assert [float(v).hex() for v in losses] == ["0x1.e0cfbc0000000p-5", "0x1.e321c80000000p-4"]
+    recorded = [float.fromhex("0x1.e0cfbcp-5"), float.fromhex("0x1.e321c8p-4")]
+    assert losses.tolist() == pytest.approx(recorded, rel=1e-5)
     assert problem.params.identity() == TINY and "objective" not in MLPHPO.Params(dataset="digits").identity()
-    assert set(problem.metrics(SPACE.encode(CONFIG), "val")) == {"loss"}
+    assert set(problem.metrics(DOMAIN.encode(CONFIG), "val")) == {"loss"}
 
 
 def _suite(write_suite, optimizer: Any, objective: str | None = "loss-size") -> Path:
@@ -136,7 +139,7 @@ def _suite(write_suite, optimizer: Any, objective: str | None = "loss-size") -> 
 
 
 def test_validation_pairs_the_box_methods_with_typed_problems(write_suite) -> None:
-    for name in BOX_OPTIMIZERS:  # the GP methods too: the space has 4 coordinates
+    for name in BOX_OPTIMIZERS:  # the GP methods too: the domain has 4 coordinates
         assert len(load_suite(_suite(write_suite, name)).runs) == 1
         assert len(load_suite(_suite(write_suite, name, objective=None)).runs) == 1
     with pytest.raises(ConfigError, match=r"'de' cannot search the typed space .* allowed: .*nsga2.*random-box"):
@@ -167,7 +170,7 @@ def test_optuna_runs_the_two_objective_problem_as_a_multi_objective_study(sample
 
 
 def test_optuna_multi_objective_study_has_a_direction_per_objective() -> None:
-    optimizer = optimizers.get("optuna").from_config(SearchDomain(SPACE.encode(SPACE.default), typed=SPACE), np.random.default_rng(0), {"popsize": 3})
+    optimizer = optimizers.get("optuna").from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {"popsize": 3})
     X = optimizer.ask()
     optimizer.tell(X, torch.tensor([[0.5, 0.2], [0.4, 0.9], [0.7, 0.1]]))
     study = optimizer._study  # type: ignore[attr-defined]

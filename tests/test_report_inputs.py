@@ -112,7 +112,8 @@ def test_latex_is_a_booktabs_table_with_the_best_in_bold(tmp_path: Path) -> None
     done = dfo_bench("report", results, "--out", tmp_path / "r", "--format", "latex")
     assert done.returncode == 0, done.stderr
     tex = (tmp_path / "r" / "report.tex").read_text()
-    table = tex[tex.index(r"\toprule") : tex.index(r"\bottomrule")]
+    main = next(t for t in tex.split(r"\begin{table}") if r"\caption{P\_1: final metrics. Budget per run" in t)
+    table = main[main.index(r"\toprule") : main.index(r"\bottomrule")]
     rows = [line for line in table.splitlines() if line.endswith(r"\\")]
     assert len({row.count(" & ") for row in rows}) == 1 and len(rows) == 3
     assert r"\textbf{good}" in tex and r"bad\_50\%" in tex and r"\textbf{bad" not in tex

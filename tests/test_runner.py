@@ -82,9 +82,10 @@ def test_killed_suite_resumes_without_losing_or_duplicating_runs(mode: list[str]
 
 def test_stale_temporary_files_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    store.runs.mkdir(parents=True)
-    stale = store.runs / ".x.parquet.999999999.tmp"  # above any pid_max: no such process
-    live = store.runs / f".y.parquet.{os.getpid()}.tmp"
+    runs = store.path("x").parent
+    runs.mkdir(parents=True)
+    stale = runs / ".x.parquet.999999999.tmp"  # above any pid_max: no such process
+    live = runs / f".y.parquet.{os.getpid()}.tmp"
     stale.write_bytes(b"half")
     live.write_bytes(b"being written")
     store.remove_stale_temporaries()

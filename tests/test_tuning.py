@@ -1,4 +1,4 @@
-"""Tuning: declared search spaces, the suite's ``tuning:`` block, seeded Optuna studies run as stored
+"""Tuning: declared tuning ranges, the suite's ``tuning:`` block, seeded Optuna studies run as stored
 runs, resume without duplicates, and what the report shows.
 
 One small tuned suite (digits MLP, Adam with an absurd learning rate, 6 random trials on 2 tuning
@@ -18,19 +18,21 @@ import pandas as pd
 import pytest
 import torch
 
+from dfo_bench import optuna_study
+from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import SequentialExecutor, run_suite
+from dfo_bench.executors.tuning_rounds import study_record
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.random_search import RandomSearch
+from dfo_bench.ranges import choice, integers, ranges
 from dfo_bench.registry import optimizers
 from dfo_bench.report import build_report, load_runs
 from dfo_bench.status import folder_status
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
-from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_space
-from dfo_bench.tuning.space import space
-from dfo_bench.tuning.study import TuningStudy
-from dfo_bench.typed_space import ChoiceParam, IntParam, TypedSpace
+from dfo_bench.tuning.config import NOT_TUNED_EMPTY, resolve_ranges
+from dfo_bench.tuning.study import TrialRecord, TuningStudy
 from tests.conftest import with_changes
 from tests.test_bad_input import check_line, dfo_bench, write
 
@@ -145,38 +147,38 @@ def test_resumed_tuning_runs_nothing_twice(tuned: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", optimizers.names())
-def test_declared_space_yields_valid_params(name: str) -> None:
+def test_declared_ranges_yield_valid_params(name: str) -> None:
     cls = optimizers.get(name)
     if optimizers._read()[name].origin == "built-in":
-        assert cls.search_space, f"{name} declares no search space"
-    for param in cls.search_space:
+        assert cls.tuning_ranges, f"{name} declares no tuning ranges"
+    for param in cls.tuning_ranges:
         assert param in cls.Params.model_fields
-    distributions = {param: r.distribution() for param, r in cls.search_space.items()}
+    distributions = optuna_study.distributions(cls.tuning_ranges)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for i in range(20):
         trial = study.ask(distributions)
         params = cls.Params(**trial.params)
         study.tell(trial, float(i))
-        if i < 2:  # the optimizer accepts them too, on a weight vector or on a typed space
+        if i < 2:  # the optimizer accepts them too, on a weight vector or on a typed domain
             if "weights" in cls.search_kinds:
                 cls.from_config(SearchDomain(torch.zeros(12)), np.random.default_rng(0), params)
             else:
-                typed = TypedSpace([IntParam("layers", 1, 5), ChoiceParam("act", ("relu", "tanh"))], {"layers": 2, "act": "relu"})
+                typed = TypedDomain(ranges(layers=integers(1, 5), act=choice("relu", "tanh")), {"layers": 2, "act": "relu"})
                 cls.from_config(SearchDomain(typed.encode({"layers": 2, "act": "relu"}), typed=typed), np.random.default_rng(0), params)
-    for param, r in cls.search_space.items():
+    for param, r in cls.tuning_ranges.items():
         for value in r.extremes():
             cls.Params(**{param: value})
 
 
-def test_an_optimizer_without_a_space_is_not_tuned() -> None:
-    class NoSpace(RandomSearch):
-        search_space = space()
+def test_an_optimizer_without_ranges_is_not_tuned() -> None:
+    class NoRanges(RandomSearch):
+        tuning_ranges = ranges()
 
-    assert resolve_space(NoSpace, {}, True) == ({}, NOT_TUNED_EMPTY)
+    assert resolve_ranges(NoRanges, {}, True) == ({}, NOT_TUNED_EMPTY)
 
 
 def test_suite_ranges_replace_the_declared_ones() -> None:
-    tuned, why = resolve_space(optimizers.get("adam"), {}, {"lr": {"low": 1e-4, "high": 1e-2, "log": True}, "batch_size": False})
+    tuned, why = resolve_ranges(optimizers.get("adam"), {}, {"lr": {"low": 1e-4, "high": 1e-2, "log": True}, "batch_size": False})
     assert why is None and set(tuned) == {"lr"} and (tuned["lr"].low, tuned["lr"].high, tuned["lr"].log) == (1e-4, 1e-2, True)
 
 
@@ -286,7 +288,7 @@ def test_super_batch_is_tunable_and_reaches_the_runs(tmp_path: Path) -> None:
         tuning={"trials": 2, "seeds": [10], "sampler": "random"},
     )
     (plan,) = load_suite(write(tmp_path, suite)).studies
-    assert set(plan.space) >= {"super_batch", "F", "CR"}
+    assert set(plan.ranges) >= {"super_batch", "F", "CR"}
     for trial in range(4):
         sampled = {"super_batch": [100, 300][trial % 2], "F": 0.5}
         (spec,) = plan.trial_specs(trial, sampled)
@@ -309,8 +311,8 @@ def test_the_given_configuration_is_trial_zero(tmp_path: Path) -> None:
     assert asked[1:] == [plain.ask().record.params for _ in range(plan.trials - 1)]
 
 
-def test_a_given_value_outside_the_space_is_no_trial(tuned: Path, tmp_path: Path) -> None:
-    (plan,) = [p for p in load_suite(write(tmp_path, TUNED_SUITE)).studies if p.space]
+def test_a_given_value_outside_the_ranges_is_no_trial(tuned: Path, tmp_path: Path) -> None:
+    (plan,) = [p for p in load_suite(write(tmp_path, TUNED_SUITE)).studies if p.ranges]
     assert plan.given() is None  # lr = 100 lies outside Adam's declared lr range
     assert records(tuned)["adam-tuned"]["given"] is None
     (tmp_path / "unset").mkdir()
@@ -334,3 +336,29 @@ def test_report_keeps_only_the_current_choice_of_a_retuned_entry(tuned: Path, tm
     shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == SHOWN, "run_id"])
     assert shown == set(records(tuned)["adam-tuned"]["evaluation_run_ids"]) and not shown & earlier
     assert any("2 stored evaluation run(s) of an earlier tuning choice" in note for note in loaded.notes)
+
+
+RECORDS = Path(__file__).parent / "data" / "study_records"
+"""Study records written by the code before the redesign, of ``GOLDEN_SUITE`` with three trials
+told by hand (see ``test_store``)."""
+GOLDEN_SUITE: dict[str, Any] = TUNED_SUITE | {
+    "name": "golden",
+    "optimizers": [
+        {"name": "adam", "label": "adam/tuned", "params": {"lr": 0.003, "batch_size": 32}},
+        {"name": "adam", "label": "adam-fixed", "tune": False},
+    ],
+    "tuning": {"trials": 3, "sampler": "random", "seeds": [10, 11], "metric": "val_accuracy"},
+}
+
+
+def test_tuning_rounds_write_records_as_before_the_redesign(tmp_path: Path) -> None:
+    tuned, fixed = load_suite(write(tmp_path, GOLDEN_SUITE)).studies
+    kept = json.loads((RECORDS / "digits-mlp__adam_tuned__9dbec5ad.json").read_text())
+    study = TuningStudy(tuned)
+    study.records = [TrialRecord(t["number"], t["params"], t["run_ids"], t["value"], t["state"]) for t in kept["trials"]]
+    store = ResultStore(tmp_path / "results")
+    written = [
+        store.write_study(study_record(tuned, study, tuned.evaluation_specs(kept["best"]["params"]))),
+        store.write_study(study_record(fixed, None, [])),
+    ]
+    assert {p.name: p.read_text() for p in written} == {p.name: p.read_text() for p in RECORDS.glob("*.json")}

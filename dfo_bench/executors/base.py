@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from dfo_bench.record import RunResult, failed_result
@@ -45,24 +44,24 @@ class RunTask:
     """Execute one run and store its result atomically; what a worker runs for each spec.
 
     With ``shared`` (the results folder is visible to the worker) the worker writes the result
-    into ``root`` and a running marker while it works; otherwise it returns the result for the
+    into ``store`` and a running marker while it works; otherwise it returns the result for the
     client to write and touches no file. A run already stored ok (a requeued job, a task run
     twice) is not run again.
     """
 
-    root: Path
+    store: ResultStore
     shared: bool = True
 
     def __call__(self, spec: RunSpec) -> RunSummary:
         if not self.shared:
             result = execute(spec)
             return RunSummary(spec.run_id, result.status, result.error, result)
-        store = ResultStore(self.root)
+        store = self.store
         if store.status(spec.run_id) == "ok":
             return RunSummary(spec.run_id, "ok", None)
         store.mark_running(spec)
         try:
-            result = execute(spec, cache_dir=self.root / "cache")
+            result = execute(spec, cache_dir=store.cache_dir)
             store.write(result)
         finally:
             store.unmark_running(spec.run_id)

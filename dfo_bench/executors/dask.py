@@ -88,7 +88,7 @@ class DaskExecutor:
         self._client = client
         futures: dict[Future, RunSpec] = {}
         try:
-            shared = sees_folder(client, task.root)
+            shared = sees_folder(client, task.store.root)
             task = replace(task, shared=shared)
             how = (
                 "the workers write results into the shared results folder"

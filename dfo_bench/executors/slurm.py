@@ -73,16 +73,17 @@ class SlurmExecutor:
         return executor
 
     def map(self, task: RunTask, specs: Iterable[RunSpec], say: Say = say_on_stderr) -> Generator[RunSummary, None, None]:
-        executor = self.submitter(task.root / "slurm" / "%j")
-        requeueable = RequeueableRunTask(task.root)
+        slurm_dir = task.store.slurm_dir
+        executor = self.submitter(slurm_dir / "%j")
+        requeueable = RequeueableRunTask(task.store)
         waiting = list(specs)
         jobs: list[tuple[Any, RunSpec, int]] = []
         """submitit jobs with their spec and attempt."""
         where = "this machine (submitit local mode)" if self.cluster == "local" else "slurm, one job array"
-        say(f"submitit on {where}: the jobs write results into the results folder; logs in {task.root / 'slurm'}")
+        say(f"submitit on {where}: the jobs write results into the results folder; logs in {slurm_dir}")
 
         def submit(batch: list[RunSpec], attempt: int) -> None:
-            with _stderr_to(task.root / "slurm" / "local-controllers.log") if self.cluster == "local" else nullcontext():
+            with _stderr_to(slurm_dir / "local-controllers.log") if self.cluster == "local" else nullcontext():
                 submitted = executor.map_array(requeueable, batch)
             jobs.extend((job, spec, attempt) for job, spec in zip(submitted, batch, strict=True))
 

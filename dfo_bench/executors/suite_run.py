@@ -2,8 +2,8 @@
 that stores what comes back.
 
 Resume and identity live here, not in the engines: whatever the executor, only runs without a
-stored result are handed out, and every result lands in ``runs/<run_id>.parquet`` (written by the
-worker, or by this loop when the worker returned it), so a run is stored once.
+stored result are handed out, and every result is stored under its run id (by the worker, or by
+this loop when the worker returned it), so a run is stored once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 
 from dfo_bench.executors.base import Executor, RunSummary, RunTask, running_count
 from dfo_bench.executors.progress import Progress
+from dfo_bench.executors.tuning_rounds import tune
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, RunSpec, Suite
 
@@ -41,9 +42,7 @@ def make_executor(config: ExecutorConfig, suite: Suite) -> Executor:
         from dfo_bench.executors.dask import DaskExecutor
 
         gpu = suite.config.device == "cuda"
-        return DaskExecutor(
-            config.address, config.workers, config.threads_per_worker, config.memory_limit, config.retries, gpu
-        )
+        return DaskExecutor(config.address, config.workers, config.threads_per_worker, config.memory_limit, config.retries, gpu)
     if config.kind == "slurm":
         from dfo_bench.executors.slurm import SlurmExecutor, slurm_parameters
 
@@ -65,7 +64,7 @@ def make_executor(config: ExecutorConfig, suite: Suite) -> Executor:
 
 
 def suite_text(suite: Suite) -> str:
-    """The suite as it ran, for ``<out>/suites/<name>.yaml`` (the executor as given, not every default)."""
+    """The suite as it ran, for its copy in the results folder (the executor as given, not every default)."""
     data = suite.config.model_dump(mode="json")
     data["executor"] = suite.config.executor.options()
     return yaml.safe_dump(data, sort_keys=False)
@@ -76,7 +75,7 @@ def run_suite(
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes.
 
-    With ``tuning:`` the studies run first (``dfo_bench.tuning.run``), in rounds through the same
+    With ``tuning:`` the studies run first (``tuning_rounds``), in rounds through the same
     executor and store, then the chosen configurations' evaluation runs with the suite's others.
     Stopping it (an exception, ``Interrupted`` by a signal) closes the executor's iterator, which
     cancels the pending runs and stops the workers; then killed writers' temporary files and
@@ -84,14 +83,14 @@ def run_suite(
     store = ResultStore(out)
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
-    store.write_text(f"suites/{suite.name}.yaml", suite_text(suite))
+    store.write_suite_copy(suite.name, suite_text(suite))
     wanted = _wanted(retry_failed)
-    tuned = [plan for plan in suite.studies if plan.space]
+    tuned = [plan for plan in suite.studies if plan.ranges]
     ids: set[str] = set()
 
     def running() -> int:
         known = running_count(executor)
-        return known if known is not None else sum(1 for m in store.running_markers() if m.get("run_id") in ids)
+        return known if known is not None else sum(1 for m in store.running_markers() if m.run_id in ids)
 
     summaries: list[RunSummary] = []
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
@@ -101,7 +100,7 @@ def run_suite(
     def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
         ids.update(spec.run_id for spec in specs)
         done = []
-        with closing(executor.map(RunTask(store.root), specs, say=bar.write)) as results:
+        with closing(executor.map(RunTask(store), specs, say=bar.write)) as results:
             for summary in results:
                 if summary.result is not None:
                     store.write(summary.result)
@@ -111,13 +110,11 @@ def run_suite(
         summaries.extend(done)
         return done
 
+    def stored(spec: RunSpec) -> bool:
+        return store.status(spec.run_id) in wanted
+
     try:
         if suite.studies:
-            from dfo_bench.tuning.run import tune
-
-            def stored(spec: RunSpec) -> bool:
-                return store.status(spec.run_id) in wanted
-
             evaluation = tune(suite, store, run_specs, stored, bar.discount)
             owed = [spec for spec in evaluation if not stored(spec)]
             bar.discount(sum(len(plan.evaluation_seeds) for plan in tuned) - len(owed))

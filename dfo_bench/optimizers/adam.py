@@ -13,7 +13,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.base import GradientFn, GradientOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class AdamParams(ParamsModel):
@@ -28,11 +28,11 @@ class Adam(GradientOptimizer):
     name = "adam"
     description = "torch.optim.Adam on minibatches of the training set (gradient baseline)"
     Params = AdamParams
-    search_space = space(lr=log_float(1e-5, 1e-1), batch_size=log_int(16, 512))
+    tuning_ranges = ranges(lr=log_float(1e-5, 1e-1), batch_size=log_int(16, 512))
     params: AdamParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: AdamParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: AdamParams) -> None:
+        super().__init__(search, rng, params)
         self._x = torch.nn.Parameter(self.x0.clone())
         self._adam = torch.optim.Adam(
             [self._x], lr=params.lr, betas=(params.beta1, params.beta2), weight_decay=params.weight_decay

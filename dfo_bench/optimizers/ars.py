@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, space
+from dfo_bench.ranges import log_float, ranges
 
 
 class ARSParams(ParamsModel):
@@ -41,11 +41,11 @@ class ARS(AskTellOptimizer[torch.Tensor]):
     name = "ars"
     description = "Augmented Random Search V1-t: top-b antithetic directions, reward-std-scaled steps"
     Params = ARSParams
-    search_space = space(step=log_float(1e-3, 0.5), noise=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(step=log_float(1e-3, 0.5), noise=log_float(1e-3, 0.5))
     params: ARSParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: ARSParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ARSParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._theta = self.x0.clone()
         self._deltas = torch.empty(params.directions, self.dim, device=self.device)

@@ -6,11 +6,11 @@ evaluate (and charge) it and tells itself the losses; a gradient optimizer asks 
 one minibatch loss and gradient. Public methods do the shared checks and call the small private
 hooks that each optimizer implements.
 
-Every optimizer is built the same way, ``cls.from_config(domain, rng, params)``: the runner hands
-it a ``SearchDomain`` (start point, the problem's box, the typed space of a hyper-parameter
-problem), a seeded generator and the entry's parameters; each class reads what it needs of the
-domain. Every tensor an optimizer makes lives on the device of its start point (the problem's
-device): on a GPU a population never visits the host.
+Every optimizer is built the same way, ``cls.from_config(search, rng, params)``: the runner hands
+it a ``SearchDomain`` (start point, the problem's box, the typed domain of a hyper-parameter
+problem), a seeded generator and the entry's parameters; each class reads what it needs of it.
+Every tensor an optimizer makes lives on the device of its start point (the problem's device): on
+a GPU a population never visits the host.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import numpy as np
 import torch
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
+from dfo_bench.ranges import Ranges, ranges
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
-from dfo_bench.tuning.space import SearchSpace, space
-from dfo_bench.typed_space import TypedSpace
 
 if TYPE_CHECKING:
     from dfo_bench.objective import Objective
@@ -49,8 +49,8 @@ class SearchDomain:
     bounds: tuple[float, float] | None = None
     """The problem's box (low, high) on every coordinate (ZDT1's [0, 1]; a block's value is a
     weight's, so it holds in a blocks space too); None: unbounded weights."""
-    typed: TypedSpace | None = None
-    """The typed problem's space (hyper-parameter configurations); None: weights."""
+    typed: TypedDomain | None = None
+    """The typed problem's domain (hyper-parameter configurations); None: weights."""
 
     @property
     def kind(self) -> str:
@@ -59,8 +59,8 @@ class SearchDomain:
 
 
 class Optimizer(ABC):
-    """Common constructor shape: the search domain (start point on the problem's device, box,
-    typed space), a seeded generator, validated hyper-parameters."""
+    """Common constructor shape: where it searches (start point on the problem's device, box,
+    typed domain), a seeded generator, validated hyper-parameters."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -74,24 +74,24 @@ class Optimizer(ABC):
     none; None: the problem's own evaluation batch."""
     objectives: ClassVar[int | None] = 1
     """How many objectives it minimises: 1, or None for any number (multi-objective methods)."""
-    search_space: ClassVar[SearchSpace] = space()
-    """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.tuning.space``), next to
+    tuning_ranges: ClassVar[Ranges] = ranges()
+    """The ranges a suite's ``tuning:`` samples by default (``dfo_bench.ranges``), next to
     ``Params``; empty: the optimizer is not tuned (the report says so)."""
     search_kinds: ClassVar[frozenset[str]] = frozenset({"weights"})
     """The kinds of problem it can search (``Problem.search_kind``): ``weights`` (vectors around
-    x0), ``typed`` (configurations of a ``TypedSpace``, the domain's ``typed``)."""
+    x0), ``typed`` (configurations of a ``TypedDomain``, the ``SearchDomain``'s ``typed``)."""
     max_dim: ClassVar[int | None] = None
     """The most coordinates it can search (Gaussian-process methods: tens), checked when a suite is
     validated; None: any number."""
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
-        if domain.kind not in self.search_kinds:
-            raise ValueError(f"{self.name} searches {', '.join(sorted(self.search_kinds))} spaces, not {domain.kind}")
-        x0 = domain.x0
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        if search.kind not in self.search_kinds:
+            raise ValueError(f"{self.name} searches {', '.join(sorted(self.search_kinds))} spaces, not {search.kind}")
+        x0 = search.x0
         if x0.ndim != 1:
             raise ValueError(f"{self.name}: the initial point must be a vector, got shape {tuple(x0.shape)}")
-        if domain.typed is not None and domain.typed.dim != x0.numel():
-            raise ValueError(f"{self.name}: x0 has {x0.numel()} values, the typed space {domain.typed.dim} parameters")
+        if search.typed is not None and search.typed.dim != x0.numel():
+            raise ValueError(f"{self.name}: x0 has {x0.numel()} values, the typed domain {search.typed.dim} parameters")
         self.x0 = x0.detach().to(torch.float32)
         self.device = x0.device
         """Where populations are made: the problem's device."""
@@ -100,9 +100,9 @@ class Optimizer(ABC):
         self.params = params
 
     @classmethod
-    def from_config(cls, domain: SearchDomain, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
-        """Build on ``domain`` with ``params`` validated against ``cls.Params``."""
-        return cls(domain, rng, params if isinstance(params, ParamsModel) else cls.Params(**params))
+    def from_config(cls, search: SearchDomain, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
+        """Build on ``search`` with ``params`` validated against ``cls.Params``."""
+        return cls(search, rng, params if isinstance(params, ParamsModel) else cls.Params(**params))
 
     def torch_generator(self) -> torch.Generator:
         """A torch generator on this optimizer's device, seeded from its own stream."""

@@ -4,9 +4,9 @@
   the problem's (ZDT1's [0, 1], the ``SearchDomain``'s ``bounds``), else x0 ± ``radius`` (network
   weights, usually in a blocks space). Surrogate methods model the objectives in unit
   coordinates u = (x − low) / (high − low).
-- **Typed spaces.** On a domain with a typed space (a hyper-parameter problem), the optimizer
-  searches the unit box [0, 1]^d itself and hands the problem ``typed_space.from_unit(u)``, the
-  encoded configurations; what it is told is mapped back by ``typed_space.to_unit`` (the centre of
+- **Typed spaces.** On a typed ``domain`` (a hyper-parameter problem), the optimizer
+  searches the unit box [0, 1]^d itself and hands the problem ``domain.from_unit(u)``, the
+  encoded configurations; what it is told is mapped back by ``domain.to_unit`` (the centre of
   each integer's and choice's share), so its archive holds unit points and its recommendation is
   an encoded configuration. Only ``_tensor`` (unit points out) and ``_tell`` (encoded rows in)
   know it.
@@ -34,10 +34,10 @@ import torch
 from pydantic import Field
 from scipy.stats import qmc
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.pareto import non_dominated
-from dfo_bench.typed_space import TypedSpace
 
 RHO = 0.05
 """ρ of the augmented Chebyshev scalarisation (Knowles 2006)."""
@@ -81,17 +81,17 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
 
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: BoxParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: BoxParams) -> None:
+        super().__init__(search, rng, params)
         if self.max_dim is not None and self.dim > self.max_dim:
             raise ValueError(dimension_message(self.name, self.max_dim, f"{self.dim} coordinates"))
-        typed_space = domain.typed
-        self.typed_space: TypedSpace | None = typed_space
+        domain = search.typed
+        self.domain: TypedDomain | None = domain
         """The typed space searched through its unit box (None: weights or a problem's box)."""
-        if typed_space is not None and params.bounds is not None:
+        if domain is not None and params.bounds is not None:
             raise ValueError(f"{self.name}: bounds are not taken on a typed space, which is searched through its unit box")
-        x = self.x0.cpu().double().numpy() if typed_space is None else typed_space.to_unit(self.x0[None])[0]
-        given = (0.0, 1.0) if typed_space is not None else params.bounds if params.bounds is not None else domain.bounds
+        x = self.x0.cpu().double().numpy() if domain is None else domain.to_unit(self.x0[None])[0]
+        given = (0.0, 1.0) if domain is not None else params.bounds if params.bounds is not None else search.bounds
         self.box_given = given is not None
         """Whether the box is the optimizer's or the problem's (else it is x0 ± radius)."""
         if given is not None:
@@ -112,12 +112,12 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         """Host points (n, dim) as a float32 population on the optimizer's device (on a typed
         space, unit points as the encoded configurations they stand for)."""
-        if self.typed_space is not None:
-            return self.typed_space.from_unit(np.asarray(X).reshape(-1, self.dim)).to(self.device)
+        if self.domain is not None:
+            return self.domain.from_unit(np.asarray(X).reshape(-1, self.dim)).to(self.device)
         return torch.from_numpy(np.ascontiguousarray(X)).to(torch.float32).to(self.device)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        x = X.detach().cpu().double().numpy() if self.typed_space is None else self.typed_space.to_unit(X)
+        x = X.detach().cpu().double().numpy() if self.domain is None else self.domain.to_unit(X)
         F = losses.detach().cpu().numpy().reshape(len(x), -1)
         if self._front_f.size == 0:
             self._front_f = np.empty((0, F.shape[1]))

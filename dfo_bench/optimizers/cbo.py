@@ -24,7 +24,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space, uniform
+from dfo_bench.ranges import log_float, log_int, ranges, uniform
 
 
 class CBOParams(ParamsModel):
@@ -48,7 +48,7 @@ class CBO(AskTellOptimizer[torch.Tensor]):
     name = "cbo"
     description = "Consensus-based optimisation, anisotropic or isotropic noise"
     Params = CBOParams
-    search_space = space(
+    tuning_ranges = ranges(
         popsize=log_int(8, 128),
         alpha=log_float(1.0, 1e4),
         lam=log_float(0.1, 10.0),
@@ -58,8 +58,8 @@ class CBO(AskTellOptimizer[torch.Tensor]):
     )
     params: CBOParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: CBOParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: CBOParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._particles = around(self.x0, params.init_sigma, params.popsize, self._generator, include_x0=False)
         self._consensus = self.x0.clone()

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 FULL_COVARIANCE_MAX_DIM = 5000
 
@@ -41,11 +41,11 @@ class CMAES(AskTellOptimizer[torch.Tensor]):
     name = "cma-es"
     description = "CMA-ES via pycma; diagonal: true gives sep-CMA-ES for high dimensions"
     Params = CMAESParams
-    search_space = space(sigma0=log_float(1e-3, 0.5), popsize=log_int(4, 128))
+    tuning_ranges = ranges(sigma0=log_float(1e-3, 0.5), popsize=log_int(4, 128))
     params: CMAESParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: CMAESParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: CMAESParams) -> None:
+        super().__init__(search, rng, params)
         if not params.diagonal and self.dim > FULL_COVARIANCE_MAX_DIM:
             raise ValueError(
                 f"cma-es: full covariance in {self.dim} dimensions needs {self.dim**2 * 8 / 2**30:.1f} GiB; "

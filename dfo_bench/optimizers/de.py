@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around, between_neighbours
 from dfo_bench.params import Bounds, ParamsModel
-from dfo_bench.tuning.space import choice, log_float, log_int, space, uniform
+from dfo_bench.ranges import choice, log_float, log_int, ranges, uniform
 
 
 class DEParams(ParamsModel):
@@ -52,7 +52,7 @@ class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
     name = "de"
     description = "Differential evolution, rand/1/bin or best/1/bin, vectorised in torch"
     Params = DEParams
-    search_space = space(
+    tuning_ranges = ranges(
         F=uniform(0.1, 1.2),
         CR=uniform(0.0, 1.0),
         popsize=log_int(8, 128),
@@ -61,8 +61,8 @@ class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
     )
     params: DEParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: DEParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: DEParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._population = self._initial_population()
         self._fitness: torch.Tensor | None = None

@@ -40,7 +40,7 @@ from pydantic import Field, model_validator
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
-from dfo_bench.tuning.space import log_float, space, uniform
+from dfo_bench.ranges import log_float, ranges, uniform
 
 
 class DirectSearchParams(ParamsModel):
@@ -86,12 +86,12 @@ class DirectSearch(AskTellOptimizer[Population]):
     name = "direct-search"
     description = "MDP-style direct search: ±step along coordinates or directions, expand on success, contract on failure"
     Params = DirectSearchParams
-    search_space = space(step=log_float(1e-3, 0.5), expansion=uniform(1.0, 4.0), contraction=uniform(0.1, 0.9))
+    tuning_ranges = ranges(step=log_float(1e-3, 0.5), expansion=uniform(1.0, 4.0), contraction=uniform(0.1, 0.9))
     params: DirectSearchParams
     version = 2
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: DirectSearchParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: DirectSearchParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._x = self.x0.clone()
         self._loss = math.inf

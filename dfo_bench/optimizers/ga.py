@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space, uniform
+from dfo_bench.ranges import log_float, log_int, ranges, uniform
 
 
 class GAParams(ParamsModel):
@@ -50,7 +50,7 @@ class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "ga"
     description = "Deep-GA: truncation selection, Gaussian mutation, elitism, optional uniform crossover"
     Params = GAParams
-    search_space = space(
+    tuning_ranges = ranges(
         popsize=log_int(8, 128),
         sigma=log_float(1e-3, 0.5),
         crossover=uniform(0.0, 1.0),
@@ -58,8 +58,8 @@ class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     )
     params: GAParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: GAParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: GAParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._parents: torch.Tensor | None = None
         """(truncation, D), best first; None before the first tell."""

@@ -1,10 +1,10 @@
 """The genetic algorithm of Pintus (2024, "Hyperparameters optimization for neural networks with
-evolution strategies", University of Trieste) for typed spaces of hyper-parameters.
+evolution strategies", University of Trieste) for typed domains of hyper-parameters.
 
 Generational, population 5 (20 generations in the study: a budget of 100 evaluations). Each
 child comes from two parents chosen by tournaments of size 3 (drawn without replacement from the
 last evaluated generation, the lowest loss wins), recombined by two-point crossover of the gene
-vector (genes in the space's order; the part between two cut points comes from the second
+vector (genes in the domain's order; the part between two cut points comes from the second
 parent) with probability ``crossover``, then mutated gene by gene, each with probability
 ``mutation_rate``:
 
@@ -29,13 +29,14 @@ p(a → b) ∝ 2^(−d_b(a, b)) = hops(a, b)^(−log_b 2): a larger ``base`` fla
 a mutated activation always changes, to b ≠ a with that probability; it stays unchanged only
 when the gene is not mutated (probability 1 − ``mutation_rate``).
 
-The first generation is drawn uniformly from the space. The optimizer recommends the best
+The first generation is drawn uniformly from the domain. The optimizer recommends the best
 configuration evaluated so far.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -44,8 +45,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, space, uniform
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam
+from dfo_bench.ranges import ChoiceRange, IntRange, log_float, ranges, uniform
 
 ACTIVATION_TREE: dict[str, tuple[str, ...]] = {
     "relu": ("unbounded", "piecewise-linear"),
@@ -72,7 +72,7 @@ def hops(a: str, b: str) -> int:
     return (len(pa) - common + 1) + (len(pb) - common + 1)
 
 
-def activation_mutation(a: str, choices: tuple[str, ...], base: float) -> np.ndarray:
+def activation_mutation(a: str, choices: Sequence[str], base: float) -> np.ndarray:
     """p(a → b) for every b of ``choices``: ∝ 2^(−log_base hops(a, b)), 0 for b = a."""
     weights = np.array([0.0 if b == a else 2.0 ** (-math.log(hops(a, b), base)) for b in choices])
     return weights / weights.sum()
@@ -95,10 +95,10 @@ class GAHPO(TypedOptimizer):
     description = "GA of hyper-parameters (Pintus 2024): tournaments of 3, two-point crossover, tree-distance activation mutation"
     Params = GAHPOParams
     params: GAHPOParams
-    search_space = space(mutation_rate=uniform(0.1, 0.9), crossover=uniform(0.5, 1.0), base=log_float(1.2, 16.0))
+    tuning_ranges = ranges(mutation_rate=uniform(0.1, 0.9), crossover=uniform(0.5, 1.0), base=log_float(1.2, 16.0))
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: GAHPOParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: GAHPOParams) -> None:
+        super().__init__(search, rng, params)
         if params.tournament > params.popsize:
             raise ValueError(f"ga-hpo: tournament ({params.tournament}) cannot exceed popsize ({params.popsize})")
         self._population: np.ndarray | None = None
@@ -110,7 +110,7 @@ class GAHPO(TypedOptimizer):
 
     def _ask(self, n: int) -> torch.Tensor:
         if self._population is None or self._losses is None:
-            return self.space.sample(n, self.rng).to(self.device)
+            return self.domain.sample(n, self.rng).to(self.device)
         children: list[np.ndarray] = []
         while len(children) < n:
             first, second = self._select(), self._select()
@@ -120,7 +120,7 @@ class GAHPO(TypedOptimizer):
         return torch.from_numpy(np.stack(children[:n]).astype(np.float32)).to(self.device)
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        self._population = self.space.canonical(X.cpu()).double().numpy()
+        self._population = self.domain.canonical(X.cpu()).double().numpy()
         self._losses = losses.cpu().numpy()
 
     def _select(self) -> np.ndarray:
@@ -139,25 +139,26 @@ class GAHPO(TypedOptimizer):
 
     def _mutate(self, genes: np.ndarray) -> np.ndarray:
         out = genes.copy()
-        for k, p in enumerate(self.space.params):
+        for k, (name, r) in enumerate(self.domain.ranges.items()):
             if self.rng.random() >= self.params.mutation_rate:
                 continue
-            if isinstance(p, IntParam):
-                s = int(STUDY_STEPS.get(p.name, max(1, (p.high - p.low) // 8)))
-                out[k] = min(max(out[k] + self.rng.integers(-s, s + 1), p.low), p.high)
-            elif isinstance(p, FloatParam):
-                sigma = STUDY_STEPS.get(p.name, 0.3 * (p.high - p.low))
-                out[k] = min(max(out[k] + self.rng.normal(0.0, sigma), p.low), p.high)
+            if isinstance(r, IntRange):
+                s = int(STUDY_STEPS.get(name, max(1, (r.high - r.low) // 8)))
+                out[k] = min(max(out[k] + self.rng.integers(-s, s + 1), r.low), r.high)
+            elif isinstance(r, ChoiceRange):
+                out[k] = self._mutate_choice(r, int(out[k]))
             else:
-                out[k] = self._mutate_choice(p, int(out[k]))
+                sigma = STUDY_STEPS.get(name, 0.3 * (r.high - r.low))
+                out[k] = min(max(out[k] + self.rng.normal(0.0, sigma), r.low), r.high)
         return out
 
-    def _mutate_choice(self, p: ChoiceParam, index: int) -> int:
-        if len(p.choices) == 1:
+    def _mutate_choice(self, r: ChoiceRange, index: int) -> int:
+        if len(r.choices) == 1:
             return index
-        if all(c in ACTIVATION_TREE for c in p.choices):
-            probabilities = activation_mutation(p.choices[index], p.choices, self.params.base)
+        activations = [c for c in r.choices if isinstance(c, str) and c in ACTIVATION_TREE]
+        if len(activations) == len(r.choices):
+            probabilities = activation_mutation(activations[index], activations, self.params.base)
         else:
-            probabilities = np.full(len(p.choices), 1.0 / (len(p.choices) - 1))
+            probabilities = np.full(len(r.choices), 1.0 / (len(r.choices) - 1))
             probabilities[index] = 0.0
-        return int(self.rng.choice(len(p.choices), p=probabilities))
+        return int(self.rng.choice(len(r.choices), p=probabilities))

@@ -41,9 +41,8 @@ from dfo_bench.optimizers.box import (
     normalise,
     simplex_weights,
 )
-from dfo_bench.optimizers.parego import maximise
-from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, fit_gp, predict
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, fit_gp, maximise, predict
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class MOBOARSParams(SurrogateParams):
@@ -77,10 +76,11 @@ class MOBOARS(SurrogateOptimizer):
     name = "mobo-ars"
     description = "MOBO-ARS: GP per objective, k-means of the Pareto set, ARS-trained local policies maximising MC EI"
     Params = MOBOARSParams
-    search_space = space(
+    tuning_ranges = ranges(
         initial=log_int(5, 50), step_size=log_float(0.05, 2.0), noise=log_float(0.05, 2.0), move=log_float(0.01, 0.5)
     )
     params: MOBOARSParams
+
     def _propose(self) -> np.ndarray:
         p, rng, m = self.params, self.rng, self._F.shape[1]
         F = normalise(self._F, self._F)

@@ -13,9 +13,9 @@ branches, the NgIoh portfolios that pick randomly rescaled members (NgIoh14 and 
 Nevergrad works in NumPy: x0 goes to the host once, and each population and recommendation comes
 back as a float32 tensor on the optimizer's device (``_tensor``).
 
-On a typed space (hyper-parameters, see ``dfo_bench.typed_space``) the parametrization is an
+On a typed domain (hyper-parameters, see ``dfo_bench.domain``) the parametrization is an
 ``ng.p.Dict`` of one parameter per typed one: ``ng.p.Scalar`` with integer casting for integers,
-``ng.p.Scalar`` or ``ng.p.Log`` for floats, ``ng.p.Choice`` for choices, started at the space's
+``ng.p.Scalar`` or ``ng.p.Log`` for floats, ``ng.p.Choice`` for choices, started at the domain's
 default configuration; Nevergrad's own mutation scales apply (``sigma`` and ``bounds`` are for
 weights). Candidates come back as encoded configurations.
 """
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
+from dfo_bench.domain import TypedDomain, Value
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace, Value
+from dfo_bench.ranges import ChoiceRange, IntRange, log_float, log_int, ranges
 
 
 class NevergradParams(ParamsModel):
@@ -65,19 +65,19 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     name = "nevergrad"
     description = "Any optimizer of Nevergrad's registry (params.name, default TwoPointsDE)"
     Params = NevergradParams
-    search_space = space(popsize=log_int(4, 128), sigma=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(popsize=log_int(4, 128), sigma=log_float(1e-3, 0.5))
     params: NevergradParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: NevergradParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: NevergradParams) -> None:
+        super().__init__(search, rng, params)
         import nevergrad as ng
 
-        typed_space = domain.typed
-        self.typed_space = typed_space
+        domain = search.typed
+        self.domain = domain
         parametrization: ng.p.Parameter
-        if typed_space is not None:
-            parametrization = typed_parametrization(typed_space, typed_space.decode(self.x0))
+        if domain is not None:
+            parametrization = typed_parametrization(domain, domain.decode(self.x0))
         else:
             parametrization = ng.p.Array(init=self.x0.cpu().double().numpy()).set_mutation(sigma=params.sigma)
             if params.bounds is not None:
@@ -112,28 +112,28 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
 
     def _values(self, value: Any) -> np.ndarray:
         """A candidate's coordinates: its array, or a typed configuration encoded."""
-        if self.typed_space is None:
+        if self.domain is None:
             return np.asarray(value)
-        return self.typed_space.encode(value).numpy()
+        return self.domain.encode(value).numpy()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A Nevergrad array as a float32 tensor on the optimizer's device."""
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
 
 
-def typed_parametrization(space: TypedSpace, init: dict[str, Value]) -> Any:
-    """The typed space as an ``ng.p.Dict`` started at ``init``; integers cast, log floats ``ng.p.Log``."""
+def typed_parametrization(domain: TypedDomain, init: dict[str, Value]) -> Any:
+    """The typed domain as an ``ng.p.Dict`` started at ``init``; integers cast, log floats ``ng.p.Log``."""
     import nevergrad as ng
 
     parts: dict[str, Any] = {}
-    for p in space.params:
-        if isinstance(p, ChoiceParam):
-            parts[p.name] = ng.p.Choice(list(p.choices))
-            parts[p.name].value = init[p.name]
-        elif isinstance(p, IntParam):
-            parts[p.name] = ng.p.Scalar(init=float(init[p.name]), lower=p.low, upper=p.high).set_integer_casting()
-        elif isinstance(p, FloatParam) and p.log:
-            parts[p.name] = ng.p.Log(init=float(init[p.name]), lower=p.low, upper=p.high)
+    for name, r in domain.ranges.items():
+        if isinstance(r, ChoiceRange):
+            parts[name] = ng.p.Choice(list(r.choices))
+            parts[name].value = init[name]
+        elif isinstance(r, IntRange):
+            parts[name] = ng.p.Scalar(init=float(init[name]), lower=r.low, upper=r.high).set_integer_casting()
+        elif r.log:
+            parts[name] = ng.p.Log(init=float(init[name]), lower=r.low, upper=r.high)
         else:
-            parts[p.name] = ng.p.Scalar(init=float(init[p.name]), lower=p.low, upper=p.high)
+            parts[name] = ng.p.Scalar(init=float(init[name]), lower=r.low, upper=r.high)
     return ng.p.Dict(**parts)

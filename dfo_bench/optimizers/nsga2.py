@@ -17,15 +17,12 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
-from pymoo.core.evaluator import Evaluator
-from pymoo.core.problem import Problem
-from pymoo.core.termination import NoTermination
-from pymoo.problems.static import StaticProblem
 
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
+from dfo_bench.optimizers.pymoo_ask_tell import PymooAskTell, check_options
 from dfo_bench.optimizers.sampling import around
-from dfo_bench.tuning.space import log_int, space
+from dfo_bench.ranges import log_int, ranges
 
 
 class NSGA2Params(BoxParams):
@@ -38,9 +35,7 @@ class NSGA2Params(BoxParams):
 
     @model_validator(mode="after")
     def _not_reserved(self) -> NSGA2Params:
-        reserved = {"pop_size", "sampling", "seed"} & set(self.options)
-        if reserved:
-            raise ValueError(f"options may not set {sorted(reserved)}: use popsize and the run's seed")
+        check_options(self.options)
         return self
 
 
@@ -48,32 +43,26 @@ class NSGA2(BoxOptimizer):
     name = "nsga2"
     description = "NSGA-II (pymoo, ask/tell): non-dominated sorting and crowding, SBX + polynomial mutation, in a box"
     Params = NSGA2Params
-    search_space = space(popsize=log_int(8, 100))
+    tuning_ranges = ranges(popsize=log_int(8, 100))
     params: NSGA2Params
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: NSGA2Params) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: NSGA2Params) -> None:
+        super().__init__(search, rng, params)
         if self.box_given:
             first = self.from_unit(latin_hypercube(params.popsize, self.dim, rng))
             first[0] = self.start
         else:
             draws = np.random.default_rng(int(rng.integers(2**32)))
             first = np.clip(around(self.start, params.init_sigma, params.popsize, draws), self.low, self.high)
-        self._problem = Problem(n_var=self.dim, n_obj=2, xl=self.low, xu=self.high)
-        self._algorithm = PymooNSGA2(pop_size=params.popsize, sampling=first, **params.options)
-        self._algorithm.setup(self._problem, termination=NoTermination(), seed=int(rng.integers(2**32)), verbose=False)
-        self._evaluator = Evaluator(skip_already_evaluated=False)
-        self._asked: Any = None
+        algorithm = PymooNSGA2(pop_size=params.popsize, sampling=first, **params.options)
+        self._pymoo = PymooAskTell(algorithm, self.low, self.high, objectives=2, seed=int(rng.integers(2**32)))
 
     @property
     def popsize(self) -> int:
         return self.params.popsize
 
     def _ask(self, n: int) -> torch.Tensor:
-        self._asked = self._algorithm.ask()
-        return self._tensor(self._asked.get("X"))
+        return self._tensor(self._pymoo.ask())
 
     def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
-        self._problem.n_obj = F.shape[1]
-        self._evaluator.eval(StaticProblem(self._problem, F=F), self._asked)
-        self._algorithm.tell(infills=self._asked)
+        self._pymoo.tell(F)

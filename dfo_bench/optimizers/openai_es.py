@@ -3,8 +3,8 @@
 A Gaussian-smoothed gradient estimate drives a first-order optimizer: each generation draws
 popsize/2 noise vectors ε and evaluates θ ± σε (antithetic sampling halves the variance of the
 estimate), maps the losses to centred ranks in [-0.5, 0.5] (invariant to the loss scale and
-robust to outliers), estimates g = 1/(popsize·σ) Σ F_i ε_i and steps θ with Adam, optionally with
-L2 weight decay as in the paper.
+robust to outliers), estimates g = 1/(popsize·σ) Σ F_i ε_i and steps θ with Adam
+(``torch.optim.Adam``), optionally with L2 weight decay as in the paper.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import Field
 from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import choice, log_float, space
+from dfo_bench.ranges import choice, log_float, ranges
 
 
 class OpenAIESParams(ParamsModel):
@@ -33,7 +33,7 @@ class OpenAIESParams(ParamsModel):
     eps: float = Field(1e-8, gt=0)
     """Adam's denominator guard."""
     weight_decay: float = Field(0.0, ge=0)
-    """L2 coefficient added to the ascent direction as -weight_decay·θ (the paper used 0.005)."""
+    """L2 coefficient: Adam's ``weight_decay``, adding weight_decay·θ to the descent direction (the paper used 0.005)."""
 
 
 def centred_ranks(values: torch.Tensor) -> torch.Tensor:
@@ -47,16 +47,19 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
     name = "openai-es"
     description = "OpenAI-ES: antithetic Gaussian gradient estimate, centred ranks, Adam"
     Params = OpenAIESParams
-    search_space = space(popsize=choice(8, 16, 32, 64, 128), sigma=log_float(1e-3, 0.5), lr=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(popsize=choice(8, 16, 32, 64, 128), sigma=log_float(1e-3, 0.5), lr=log_float(1e-3, 0.5))
     params: OpenAIESParams
+    version = 2
+    """2: Adam is ``torch.optim.Adam``, whose float rounding differs from version 1's hand-written Adam."""
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: OpenAIESParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: OpenAIESParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
-        self._theta = self.x0.clone()
-        self._m = torch.zeros_like(self._theta)
-        self._v = torch.zeros_like(self._theta)
-        self._steps = 0
+        self._theta = torch.nn.Parameter(self.x0.clone(), requires_grad=False)
+        """θ, on the problem's device; its ``grad`` is set to the ES estimate, never computed by autograd."""
+        self._adam = torch.optim.Adam(
+            [self._theta], lr=params.lr, betas=(params.beta1, params.beta2), eps=params.eps, weight_decay=params.weight_decay
+        )
         self._noise = torch.empty(params.popsize // 2, self.dim, device=self.device)
         """Noise ε of the last ask; refilled in place (a fresh (P/2, D) buffer per generation costs page faults)."""
 
@@ -71,16 +74,8 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
         p, half = self.params, self._noise.shape[0]
         fitness = centred_ranks(-losses).to(torch.float32)  # reward = -loss
         ascent = (fitness[:half] - fitness[half:]) @ self._noise / (p.popsize * p.sigma)
-        self._adam_descend(p.weight_decay * self._theta - ascent)
-
-    def _adam_descend(self, grad: torch.Tensor) -> None:
-        p = self.params
-        self._steps += 1
-        self._m.mul_(p.beta1).add_(grad, alpha=1 - p.beta1)
-        self._v.mul_(p.beta2).addcmul_(grad, grad, value=1 - p.beta2)
-        m_hat = self._m / (1 - p.beta1**self._steps)
-        v_hat = self._v / (1 - p.beta2**self._steps)
-        self._theta.addcdiv_(m_hat, v_hat.sqrt_().add_(p.eps), value=-p.lr)
+        self._theta.grad = -ascent  # Adam descends; its weight_decay adds weight_decay·θ
+        self._adam.step()
 
     def recommend(self) -> torch.Tensor:
-        return self._theta.clone()
+        return self._theta.detach().clone()

@@ -1,10 +1,10 @@
-"""Bayesian-optimisation baselines on typed spaces through Optuna's ask/tell interface (Akiba et al.
+"""Bayesian-optimisation baselines on typed domains through Optuna's ask/tell interface (Akiba et al.
 2019, "Optuna: a next-generation hyperparameter optimization framework").
 
 ``sampler``: ``tpe`` (the tree-structured Parzen estimator, Bergstra et al. 2011), ``gp`` (Optuna's
 Gaussian-process sampler with log expected improvement) or ``random``. Each generation asks
-``popsize`` trials with ``study.ask(distributions)`` (the typed space as Optuna's Int, Float and
-Categorical distributions) and tells their losses; a sampler therefore learns once per
+``popsize`` trials with ``study.ask(distributions)`` (the typed domain's ranges as Optuna's Int,
+Float and Categorical distributions, ``dfo_bench.optuna_study``) and tells their losses; a sampler therefore learns once per
 generation, as it would with ``popsize`` parallel workers. The sampler is seeded from the run's
 generator; Optuna keeps its study in memory.
 
@@ -18,66 +18,40 @@ every later generation.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench import optuna_study
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_int, space
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace
+from dfo_bench.ranges import log_int, ranges
 
 
 class OptunaParams(ParamsModel):
-    sampler: Literal["tpe", "gp", "random"] = "tpe"
+    sampler: optuna_study.Sampler = "tpe"
     popsize: int = Field(1, ge=1)
     """Trials asked per generation before any is told (parallel workers)."""
     n_startup_trials: int = Field(10, ge=0)
     """Random trials before TPE or the GP model the rest."""
 
 
-def distributions(space: TypedSpace) -> dict[str, Any]:
-    """The typed space as Optuna distributions, by parameter name."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    out: dict[str, Any] = {}
-    for p in space.params:
-        if isinstance(p, IntParam):
-            out[p.name] = IntDistribution(p.low, p.high, log=p.log)
-        elif isinstance(p, FloatParam):
-            out[p.name] = FloatDistribution(p.low, p.high, log=p.log)
-        elif isinstance(p, ChoiceParam):
-            out[p.name] = CategoricalDistribution(p.choices)
-    return out
-
-
 class OptunaOptimizer(TypedOptimizer):
     name = "optuna"
-    description = "Optuna's TPE, Gaussian-process or random sampler on typed spaces (params.sampler, default tpe)"
+    description = "Optuna's TPE, Gaussian-process or random sampler on typed domains (params.sampler, default tpe)"
     Params = OptunaParams
-    search_space = space(n_startup_trials=log_int(2, 20))
+    tuning_ranges = ranges(n_startup_trials=log_int(2, 20))
     params: OptunaParams
     objectives = None
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: OptunaParams) -> None:
-        super().__init__(domain, rng, params)
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        seed = int(rng.integers(2**31))
-        sampler: optuna.samplers.BaseSampler
-        if params.sampler == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=params.n_startup_trials)
-        elif params.sampler == "gp":
-            sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=params.n_startup_trials)
-        else:
-            sampler = optuna.samplers.RandomSampler(seed=seed)
-        self._sampler = sampler
-        self._study = optuna.create_study(direction="minimize", sampler=sampler)
-        self._distributions = distributions(self.space)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: OptunaParams) -> None:
+        super().__init__(search, rng, params)
+        self._sampler = optuna_study.sampler(params.sampler, int(rng.integers(2**31)), params.n_startup_trials)
+        self._study = optuna_study.study(self._sampler, ["minimize"])
+        self._distributions = optuna_study.distributions(self.domain.ranges)
         self._asked: list[Any] = []
 
     @property
@@ -99,7 +73,7 @@ class OptunaOptimizer(TypedOptimizer):
         objective, holding the first generation, asked from the old one, as completed trials."""
         import optuna
 
-        self._study = optuna.create_study(directions=["minimize"] * losses.shape[1], sampler=self._sampler)
+        self._study = optuna_study.study(self._sampler, ["minimize"] * losses.shape[1])
         for trial, values in zip(self._asked, losses.tolist(), strict=True):
             frozen = optuna.trial.create_trial(params=dict(trial.params), distributions=self._distributions, values=values)
             self._study.add_trial(frozen)

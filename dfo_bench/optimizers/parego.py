@@ -8,7 +8,7 @@ drawn uniformly from the simplex, every point's max_i(λ_i f_i) + 0.05 Σ λ_i f
 (scikit-learn, ``optimizers.surrogate``), and the point of largest expected improvement is
 evaluated. EI is maximised by sampling (uniform points of the box and Gaussian steps around the
 best points so far) and refining the best sample by Gaussian steps of shrinking scale
-(``maximise``). Knowles draws λ from a fixed lattice of s + 1 choose m − 1 vectors and
+(``surrogate.maximise``). Knowles draws λ from a fixed lattice of s + 1 choose m − 1 vectors and
 evolves EI with a GA; uniform draws (as BoTorch's qParEGO) and sampling with local refinement
 need no further parameters. Our own code: the scalarisation and the maximisation loop, a few
 lines each; the GP is scikit-learn's.
@@ -18,8 +18,6 @@ For low-dimensional boxes only (``max_dim``): on network weights, search a block
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from pydantic import Field
 
@@ -28,8 +26,15 @@ from dfo_bench.optimizers.box import (
     normalise,
     simplex_weights,
 )
-from dfo_bench.optimizers.surrogate import SurrogateOptimizer, SurrogateParams, expected_improvement, fit_gp, predict
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.optimizers.surrogate import (
+    SurrogateOptimizer,
+    SurrogateParams,
+    expected_improvement,
+    fit_gp,
+    maximise,
+    predict,
+)
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class ParEGOParams(SurrogateParams):
@@ -47,8 +52,9 @@ class ParEGO(SurrogateOptimizer):
     name = "parego"
     description = "ParEGO: GP on a random augmented Chebyshev scalarisation per iteration, EI by sampling + local refinement"
     Params = ParEGOParams
-    search_space = space(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
+    tuning_ranges = ranges(initial=log_int(5, 50), rho=log_float(0.01, 0.2))
     params: ParEGOParams
+
     def _propose(self) -> np.ndarray:
         p = self.params
         scalar = augmented_chebyshev(normalise(self._F, self._F), simplex_weights(self._F.shape[1], self.rng), p.rho)
@@ -63,26 +69,3 @@ class ParEGO(SurrogateOptimizer):
             p.samples,
             self.rng,
         )
-
-
-def maximise(
-    acquisition: Callable[[np.ndarray], np.ndarray], incumbents: np.ndarray, d: int, samples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """The unit point of largest ``acquisition`` (vectorised over rows) found by sampling half the
-    ``samples`` uniformly and half around the ``incumbents``, then refining the best sample by three
-    rounds of Gaussian steps of shrinking scale (0.05, 0.015, 0.005), ``samples`` // 8 each.
-
-    Refinement by batched sampling rather than L-BFGS-B: scikit-learn gives no gradient of the
-    predictive variance, and finite differences cost d + 1 predictions per step (measured 1.2 s
-    per iteration at d = 30 against a few milliseconds for these batches)."""
-    uniform = rng.random((samples // 2, d))
-    local = incumbents[rng.integers(len(incumbents), size=samples - len(uniform))]
-    candidates = np.concatenate([uniform, np.clip(local + 0.05 * rng.standard_normal(local.shape), 0.0, 1.0)])
-    values = acquisition(candidates)
-    best, value = candidates[int(np.argmax(values))], float(values.max())
-    for scale in (0.05, 0.015, 0.005):
-        steps = np.clip(best + scale * rng.standard_normal((max(samples // 8, 1), d)), 0.0, 1.0)
-        values = acquisition(steps)
-        if values.max() > value:
-            best, value = steps[int(np.argmax(values))], float(values.max())
-    return best

@@ -9,10 +9,10 @@ uniform in that box. pymoo draws from the ``numpy.random.Generator`` it builds f
 pymoo works in NumPy: x0 and the losses go to the host, and each population and recommendation
 comes back as a float32 tensor on the optimizer's device (``_tensor``).
 
-On a typed space (hyper-parameters, see ``dfo_bench.typed_space``) pymoo searches the unit box
+On a typed domain (hyper-parameters, see ``dfo_bench.domain``) pymoo searches the unit box
 [0, 1]^d, its first population uniform there, and every point it asks is mapped to a configuration
-by ``TypedSpace.from_unit`` (``bounds``, ``radius`` and ``init_sigma`` are for weights): the route by
-which any box optimizer searches a typed space.
+by ``TypedDomain.from_unit`` (``bounds``, ``radius`` and ``init_sigma`` are for weights): the route by
+which any box optimizer searches a typed domain.
 """
 
 from __future__ import annotations
@@ -25,15 +25,12 @@ from pydantic import Field, model_validator
 from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.algorithms.soo.nonconvex.pso import PSO
-from pymoo.core.evaluator import Evaluator
-from pymoo.core.problem import Problem
-from pymoo.core.termination import NoTermination
-from pymoo.problems.static import StaticProblem
 
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
+from dfo_bench.optimizers.pymoo_ask_tell import PymooAskTell, check_options
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
-from dfo_bench.tuning.space import choice, log_float, log_int, space
+from dfo_bench.ranges import choice, log_float, log_int, ranges
 
 ALGORITHMS = {"GA": GA, "PSO": PSO, "DE": DE}
 
@@ -59,9 +56,7 @@ class PymooParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PymooParams:
-        reserved = {"pop_size", "sampling", "seed"} & set(self.options)
-        if reserved:
-            raise ValueError(f"options may not set {sorted(reserved)}: use popsize, init_sigma and the run's seed")
+        check_options(self.options)
         return self
 
 
@@ -69,30 +64,27 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     name = "pymoo"
     description = "pymoo's single-objective GA (SBX + polynomial mutation), PSO or DE, in a box around x0"
     Params = PymooParams
-    search_space = space(algorithm=choice("GA", "PSO", "DE"), popsize=log_int(8, 128), init_sigma=log_float(1e-3, 0.5))
+    tuning_ranges = ranges(algorithm=choice("GA", "PSO", "DE"), popsize=log_int(8, 128), init_sigma=log_float(1e-3, 0.5))
     params: PymooParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: PymooParams) -> None:
-        super().__init__(domain, rng, params)
-        typed_space = domain.typed
-        self.typed_space = typed_space
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: PymooParams) -> None:
+        super().__init__(search, rng, params)
+        domain = search.typed
+        self.domain = domain
         x = self.x0.cpu().double().numpy()
-        if typed_space is not None:
+        if domain is not None:
             low, high = np.zeros(self.dim), np.ones(self.dim)
         elif params.bounds is None:
             low, high = x - params.radius, x + params.radius
         else:
             low, high = np.full(self.dim, params.bounds[0]), np.full(self.dim, params.bounds[1])
-        self._problem = Problem(n_var=self.dim, n_obj=1, xl=low, xu=high)
         stream = np.random.default_rng(int(rng.integers(2**32)))
-        first = stream.random((params.popsize, self.dim)) if typed_space else around(x, params.init_sigma, params.popsize, stream)
+        first = stream.random((params.popsize, self.dim)) if domain else around(x, params.init_sigma, params.popsize, stream)
         sampling = np.clip(first, low, high)
         options = {**DEFAULT_OPTIONS.get(params.algorithm, {}), **params.options}
-        self._algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
-        self._algorithm.setup(self._problem, termination=NoTermination(), seed=int(rng.integers(2**32)), verbose=False)
-        self._evaluator = Evaluator(skip_already_evaluated=False)
-        self._asked: Any = None
+        algorithm = ALGORITHMS[params.algorithm](pop_size=params.popsize, sampling=sampling, **options)
+        self._pymoo = PymooAskTell(algorithm, low, high, objectives=1, seed=int(rng.integers(2**32)))
 
     @property
     def popsize(self) -> int:
@@ -100,19 +92,16 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A pymoo array as a float32 tensor on the optimizer's device (unit-box points as configurations)."""
-        if self.typed_space is not None:
-            return self.typed_space.from_unit(np.atleast_2d(array)).reshape(array.shape).to(self.device)
+        if self.domain is not None:
+            return self.domain.from_unit(np.atleast_2d(array)).reshape(array.shape).to(self.device)
         return torch.from_numpy(array).to(torch.float32).to(self.device)
 
     def _ask(self, n: int) -> torch.Tensor:
-        self._asked = self._algorithm.ask()
-        return self._tensor(self._asked.get("X"))
+        return self._tensor(self._pymoo.ask())
 
     def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
-        self._evaluator.eval(StaticProblem(self._problem, F=losses.cpu().numpy()[:, None]), self._asked)
-        self._algorithm.tell(infills=self._asked)
+        self._pymoo.tell(losses.cpu().numpy()[:, None])
 
     def recommend(self) -> torch.Tensor:
-        if self._algorithm.opt is None:
-            return self.x0.clone()
-        return self._tensor(self._algorithm.opt[0].X)
+        best = self._pymoo.best
+        return self.x0.clone() if best is None else self._tensor(best)

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
-from dfo_bench.tuning.space import log_int, space
+from dfo_bench.ranges import log_int, ranges
 
 
 class RandomBoxParams(BoxParams):
@@ -26,11 +26,11 @@ class RandomBox(BoxOptimizer):
     name = "random-box"
     description = "uniform random points in a box (any number of objectives): the multi-objective baseline"
     Params = RandomBoxParams
-    search_space = space(popsize=log_int(1, 50))
+    tuning_ranges = ranges(popsize=log_int(1, 50))
     params: RandomBoxParams
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: RandomBoxParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: RandomBoxParams) -> None:
+        super().__init__(search, rng, params)
         self._first = True
 
     @property

@@ -4,8 +4,8 @@ Each generation samples λ candidates from N(center, sigma²I); the center moves
 candidate if it improves on the center's loss. (Rastrigin-style pure random search over a box is
 hopeless in thousands of weights, so the baseline is local.)
 
-On a typed space (hyper-parameters, see ``dfo_bench.typed_space``) it is pure random search
-(Bergstra & Bengio 2012): every candidate is drawn uniformly from the space (log-uniformly where a
+On a typed domain (hyper-parameters, see ``dfo_bench.domain``) it is pure random search
+(Bergstra & Bengio 2012): every candidate is drawn uniformly from the domain (log-uniformly where a
 parameter is log-scaled), and the center is the best configuration so far; ``sigma`` is unused.
 """
 
@@ -20,7 +20,7 @@ from pydantic import Field
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
-from dfo_bench.tuning.space import log_float, log_int, space
+from dfo_bench.ranges import log_float, log_int, ranges
 
 
 class RandomSearchParams(ParamsModel):
@@ -33,13 +33,13 @@ class RandomSearch(AskTellOptimizer[torch.Tensor]):
     name = "random-search"
     description = "(1+lambda) Gaussian random search around the best point so far"
     Params = RandomSearchParams
-    search_space = space(popsize=log_int(4, 128), sigma=log_float(1e-4, 0.5))
+    tuning_ranges = ranges(popsize=log_int(4, 128), sigma=log_float(1e-4, 0.5))
     params: RandomSearchParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: RandomSearchParams) -> None:
-        super().__init__(domain, rng, params)
-        self.typed_space = domain.typed
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: RandomSearchParams) -> None:
+        super().__init__(search, rng, params)
+        self.domain = search.typed
         self._generator = self.torch_generator()
         self._center = self.x0.clone()
         self._center_loss = math.inf
@@ -50,8 +50,8 @@ class RandomSearch(AskTellOptimizer[torch.Tensor]):
         return self.params.popsize
 
     def _ask(self, n: int) -> torch.Tensor:
-        if self.typed_space is not None:
-            return self.typed_space.sample(n, self.rng).to(self.device)
+        if self.domain is not None:
+            return self.domain.sample(n, self.rng).to(self.device)
         # The first generation includes the initial point itself, so the search never ends worse.
         return around(self._center, self.params.sigma, n, self._generator, include_x0=self._first)
 

@@ -1,4 +1,4 @@
-"""Gaussian-process surrogates and expected improvement, shared by ParEGO and MOBO-ARS.
+"""Gaussian-process surrogates, expected improvement and its maximisation, shared by ParEGO and MOBO-ARS.
 
 The GP is scikit-learn's ``GaussianProcessRegressor``: a constant times a Matérn-5/2 kernel plus
 a white-noise term, its hyper-parameters fitted by maximising the marginal likelihood (L-BFGS-B,
@@ -13,7 +13,9 @@ is already a dependency, where a torch GP would mean writing kernels, likelihood
 ourselves (or adding GPyTorch/BoTorch). Inputs are unit coordinates (``optimizers.box``).
 
 Expected improvement for minimisation, EI = (y* − μ) Φ(z) + σ φ(z), z = (y* − μ) / σ, is the
-closed form (Jones, Schonlau & Welch 1998), a line of SciPy.
+closed form (Jones, Schonlau & Welch 1998), a line of SciPy. An acquisition (ParEGO's EI, MOBO-ARS's
+Monte-Carlo EI when its policies find no improvement) is maximised by sampling and local refinement
+(``maximise``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,29 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
 
 
+def maximise(
+    acquisition: Callable[[np.ndarray], np.ndarray], incumbents: np.ndarray, d: int, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The unit point of largest ``acquisition`` (vectorised over rows) found by sampling half the
+    ``samples`` uniformly and half around the ``incumbents``, then refining the best sample by three
+    rounds of Gaussian steps of shrinking scale (0.05, 0.015, 0.005), ``samples`` // 8 each.
+
+    Refinement by batched sampling rather than L-BFGS-B: scikit-learn gives no gradient of the
+    predictive variance, and finite differences cost d + 1 predictions per step (measured 1.2 s
+    per iteration at d = 30 against a few milliseconds for these batches)."""
+    uniform = rng.random((samples // 2, d))
+    local = incumbents[rng.integers(len(incumbents), size=samples - len(uniform))]
+    candidates = np.concatenate([uniform, np.clip(local + 0.05 * rng.standard_normal(local.shape), 0.0, 1.0)])
+    values = acquisition(candidates)
+    best, value = candidates[int(np.argmax(values))], float(values.max())
+    for scale in (0.05, 0.015, 0.005):
+        steps = np.clip(best + scale * rng.standard_normal((max(samples // 8, 1), d)), 0.0, 1.0)
+        values = acquisition(steps)
+        if values.max() > value:
+            best, value = steps[int(np.argmax(values))], float(values.max())
+    return best
+
+
 class SurrogateParams(BoxParams):
     initial: int = Field(20, ge=2)
     """Points of the initial Latin-hypercube design (x0 the first)."""
@@ -87,8 +112,8 @@ class SurrogateOptimizer(BoxOptimizer):
     params: SurrogateParams
     max_dim = 50
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: SurrogateParams) -> None:
-        super().__init__(domain, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: SurrogateParams) -> None:
+        super().__init__(search, rng, params)
         self._U = np.empty((0, self.dim))
         self._F = np.empty((0, 0))
 

@@ -1,7 +1,7 @@
-"""The common part of optimizers that search typed spaces only (hyper-parameter configurations).
+"""The common part of optimizers that search typed domains only (hyper-parameter configurations).
 
-They ask encoded configurations (rows of ``TypedSpace.dim`` floats, see ``dfo_bench.typed_space``)
-and recommend the best configuration evaluated so far (the space's default before any), so a
+They ask encoded configurations (rows of ``TypedDomain.dim`` floats, see ``dfo_bench.domain``)
+and recommend the best configuration evaluated so far (the domain's default before any), so a
 checkpoint measures a configuration that was actually trained.
 """
 
@@ -12,20 +12,20 @@ import math
 import numpy as np
 import torch
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
-from dfo_bench.typed_space import TypedSpace
 
 
 class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
-    """An ask/tell optimizer over a ``TypedSpace``; subclasses implement ``_ask`` and ``_tell``."""
+    """An ask/tell optimizer over a ``TypedDomain``; subclasses implement ``_ask`` and ``_tell``."""
 
     search_kinds = frozenset({"typed"})
 
-    def __init__(self, domain: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
-        super().__init__(domain, rng, params)
-        assert domain.typed is not None  # the base refuses a domain of a kind not in search_kinds
-        self.space: TypedSpace = domain.typed
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        super().__init__(search, rng, params)
+        assert search.typed is not None  # the base refuses a domain of a kind not in search_kinds
+        self.domain: TypedDomain = search.typed
         self._best = self.x0.clone()
         self._best_loss = math.inf
 
@@ -41,4 +41,4 @@ class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
 
     def _encoded(self, configs: list[dict[str, int | float | str]]) -> torch.Tensor:
         """Configurations as encoded rows on the optimizer's device."""
-        return torch.stack([self.space.encode(c) for c in configs]).to(self.device)
+        return torch.stack([self.domain.encode(c) for c in configs]).to(self.device)

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from dfo_bench.domain import TypedDomain
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
-from dfo_bench.typed_space import TypedSpace
 
 SPLITS = ("train", "val", "test")
 
@@ -43,7 +43,7 @@ class Problem(ABC):
     function has none."""
     search_kind: ClassVar[str] = "weights"
     """What a candidate is: ``weights`` (a flat weight vector), or ``typed`` (an encoded
-    configuration of a ``TypedSpace``: see ``TypedProblem``). Optimizers list the kinds they
+    configuration of a ``TypedDomain``: see ``TypedProblem``). Optimizers list the kinds they
     search in ``Optimizer.search_kinds``; a suite pairing them otherwise is rejected."""
 
     @classmethod
@@ -158,25 +158,25 @@ class DifferentiableProblem(Problem):
 
 
 class TypedProblem(Problem):
-    """A problem whose candidates are configurations of a ``TypedSpace`` (hyper-parameters), each
-    encoded as a row of ``typed_space.dim`` floats, so populations flow through the objective,
-    the budget and the store like weights. Its initial point is the space's default
+    """A problem whose candidates are configurations of a ``TypedDomain`` (hyper-parameters), each
+    encoded as a row of ``domain.dim`` floats, so populations flow through the objective,
+    the budget and the store like weights. Its initial point is the domain's default
     configuration; evaluations are charged ``evaluation_samples`` each."""
 
     search_kind = "typed"
 
     @property
     @abstractmethod
-    def typed_space(self) -> TypedSpace:
-        """The space the candidates are configurations of."""
+    def domain(self) -> TypedDomain:
+        """The domain the candidates are configurations of."""
 
     @property
     def dim(self) -> int:
-        return self.typed_space.dim
+        return self.domain.dim
 
     def initial_point(self) -> torch.Tensor:
-        return self.typed_space.encode(self.typed_space.default).to(self.device)
+        return self.domain.encode(self.domain.default).to(self.device)
 
     def configuration(self, x: torch.Tensor) -> dict[str, int | float | str]:
         """The configuration a candidate stands for (what a checkpoint records beside its metrics)."""
-        return self.typed_space.decode(x)
+        return self.domain.decode(x)

@@ -10,6 +10,18 @@ from dfo_bench.problems.data import ClassificationData, Split, stratified_indice
 from dfo_bench.problems.mlp import MLPClassification, MLPParams
 
 
+def digits_splits(seed: int, n_val: int, n_test: int) -> ClassificationData:
+    """scikit-learn's 1,797 digits, pixels scaled to [0, 1], split stratified by ``seed`` into
+    ``n_val`` validation and ``n_test`` test digits; the rest are the training set."""
+    digits = load_digits()
+    x = torch.from_numpy((digits.data / 16.0).astype(np.float32))
+    y = torch.from_numpy(digits.target.astype(np.int64))
+    n_train = len(y) - n_val - n_test
+    parts = stratified_indices(digits.target, (n_train, n_val, n_test), seed)
+    train, val, test = (Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in parts)
+    return ClassificationData(train, val, test, n_classes=10)
+
+
 class DigitsParams(MLPParams):
     n_val: int = 360
     """Validation digits, stratified, drawn by the seed."""
@@ -26,12 +38,4 @@ class DigitsMLP(MLPClassification):
     params: DigitsParams
 
     def load_data(self) -> ClassificationData:
-        digits = load_digits()
-        x = torch.from_numpy((digits.data / 16.0).astype(np.float32))
-        y = torch.from_numpy(digits.target.astype(np.int64))
-        n_train = len(y) - self.params.n_val - self.params.n_test
-        train, val, test = stratified_indices(
-            digits.target, (n_train, self.params.n_val, self.params.n_test), self.seed
-        )
-        train_split, val_split, test_split = (Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in (train, val, test))
-        return ClassificationData(train_split, val_split, test_split, n_classes=10)
+        return digits_splits(self.seed, self.params.n_val, self.params.n_test)

@@ -1,7 +1,8 @@
-"""The data sets of ``mlp-hpo``: the generated sine-wave regression, scikit-learn's digits, MNIST.
+"""The data sets of ``mlp-hpo``: the generated sine-wave regression, and scikit-learn's digits and
+MNIST through the loaders of ``digits-mlp`` and ``mnist-mlp``.
 
-Each loader returns train / val / test splits fixed by the run's seed alone, so every optimizer
-trains its configurations on the same data.
+Each returns train / val / test splits fixed by the run's seed alone, so every optimizer trains
+its configurations on the same data.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
-from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
-from dfo_bench.problems.mnist import FILES, available_sets, find_idx, read_idx
+from dfo_bench.problems.data import ClassificationData, Split
+from dfo_bench.problems.digits import digits_splits
+from dfo_bench.problems.mnist import mnist_splits
 from dfo_bench.seeding import derive_seed
 
 SINE_WAVES = 5
@@ -44,34 +45,12 @@ def sinewave(seed: int, sizes: tuple[int, int, int]) -> ClassificationData:
     return ClassificationData(train, val, test, n_classes=0)
 
 
-def digits(seed: int, n_val: int, n_test: int) -> ClassificationData:
-    """scikit-learn's 1,797 8×8 digits (embedded), split as ``digits-mlp`` splits them: stratified,
-    by the seed; the training set is the rest."""
-    data = load_digits()
-    x = torch.from_numpy((data.data / 16.0).astype(np.float32))
-    y = torch.from_numpy(data.target.astype(np.int64))
-    n_train = len(y) - n_val - n_test
-    parts = stratified_indices(data.target, (n_train, n_val, n_test), seed)
-    train, val, test = (Split(x[torch.from_numpy(i)], y[torch.from_numpy(i)]) for i in parts)
-    return ClassificationData(train, val, test, n_classes=10)
-
-
-def mnist(root: Path, seed: int, sizes: tuple[int, int, int]) -> ClassificationData:
-    """Stratified subsets of MNIST's IDX files in ``root`` (as ``mnist-mlp`` reads them): train and
-    val from the official training set and test from the official test set where both are there,
-    else all three from the test set."""
-    sets = {}
-    for name in available_sets(root):
-        images, labels = (read_idx(find_idx(root, stem)) for stem in FILES[name])  # type: ignore[arg-type]
-        sets[name] = (images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0), labels.astype(np.int64))
-    if "train" in sets:
-        x, y = sets["train"]
-        train, val = stratified_indices(y, sizes[:2], seed)
-        tx, ty = sets["test"]
-        (test,) = stratified_indices(ty, sizes[2:], seed)
-        splits = [(x[train], y[train]), (x[val], y[val]), (tx[test], ty[test])]
-    else:
-        x, y = sets["test"]
-        splits = [(x[i], y[i]) for i in stratified_indices(y, sizes, seed)]
-    train_split, val_split, test_split = (Split(torch.from_numpy(sx), torch.from_numpy(sy)) for sx, sy in splits)
-    return ClassificationData(train_split, val_split, test_split, n_classes=10)
+def load(dataset: str, root: Path, seed: int, sizes: tuple[int, int, int]) -> ClassificationData:
+    """``mlp-hpo``'s data set: the sine waves; the digits split as ``digits-mlp`` splits them (the
+    training set is the rest); or MNIST from the IDX files in ``root``, test a stratified subset of
+    the official test set."""
+    if dataset == "sinewave":
+        return sinewave(seed, sizes)
+    if dataset == "digits":
+        return digits_splits(seed, *sizes[1:])
+    return mnist_splits(root, seed, sizes, whole_test=False)

@@ -1,6 +1,6 @@
 """Hyper-parameter optimisation of an MLP: each evaluation trains one network with Adam.
 
-The search space is the study of Pintus (2024, "Hyperparameters optimization for neural
+The domain is that of the study of Pintus (2024, "Hyperparameters optimization for neural
 networks with evolution strategies", University of Trieste): hidden ``layers`` 1–5, ``neurons``
 per hidden layer 16–128, ``activation`` one of six, ``dropout`` 0–0.5 after every hidden layer.
 A candidate's loss is the validation MSE (``sinewave``) or validation cross-entropy (``digits``,
@@ -8,7 +8,7 @@ A candidate's loss is the validation MSE (``sinewave``) or validation cross-entr
 
 Two objectives (``objective: loss-size``, the ``mo-hpo`` study): the same validation loss and the
 network's size, its parameter count p (weights and biases) normalised on a log scale over the
-space, (ln p − ln p_min) / (ln p_max − ln p_min): 0 for the smallest network of the space (one
+domain, (ln p − ln p_min) / (ln p_max − ln p_min): 0 for the smallest network of the domain (one
 hidden layer of 16), 1 for the largest (five of 128). The hypervolume's reference point is
 (the loss of a useless model, 1): MSE 1 on the sine waves (whose targets lie in [−1, 1], so
 predicting 0 scores at most 1), cross-entropy ln(classes) (the uniform guess) on digits and MNIST;
@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 
+from dfo_bench.domain import TypedDomain, Value
 from dfo_bench.hashing import canonical_json
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems import hpo_data
@@ -47,8 +48,8 @@ from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.datasets import data_root, describe_root, fingerprint
 from dfo_bench.problems.metrics import classification_metrics
 from dfo_bench.problems.mnist import available_sets, idx_files
+from dfo_bench.ranges import IntRange, choice, integers, ranges, uniform
 from dfo_bench.seeding import torch_generator
-from dfo_bench.typed_space import ChoiceParam, FloatParam, IntParam, TypedSpace, Value
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
@@ -59,16 +60,11 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
 }
 
-SPACE = TypedSpace(
-    [
-        IntParam("layers", 1, 5),
-        IntParam("neurons", 16, 128),
-        ChoiceParam("activation", tuple(ACTIVATIONS)),
-        FloatParam("dropout", 0.0, 0.5),
-    ],
+DOMAIN = TypedDomain(
+    ranges(layers=integers(1, 5), neurons=integers(16, 128), activation=choice(*ACTIVATIONS), dropout=uniform(0.0, 0.5)),
     default={"layers": 1, "neurons": 64, "activation": "relu", "dropout": 0.0},
 )
-"""The study's space; the default configuration is where a run's recommendation starts."""
+"""The study's domain; the default configuration is where a run's recommendation starts."""
 
 SIZES = {"sinewave": (600, 200, 200), "digits": (1077, 360, 360), "mnist": (2000, 1000, 1000)}
 """Default (train, val, test) sizes per data set (digits: its 1,797 images, the rest for training)."""
@@ -121,14 +117,7 @@ class MLPHPO(TypedProblem):
 
     def __init__(self, params: MLPHPOParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
-        p = params
-        if p.dataset == "sinewave":
-            data = hpo_data.sinewave(seed, p.sizes())
-        elif p.dataset == "digits":
-            _, n_val, n_test = p.sizes()
-            data = hpo_data.digits(seed, n_val, n_test)
-        else:
-            data = hpo_data.mnist(p.root, seed, p.sizes())
+        data = hpo_data.load(params.dataset, params.root, seed, params.sizes())
         self.data = ClassificationData(data.train.to(device), data.val.to(device), data.test.to(device), data.n_classes)
         self.trained_samples = 0
         """Forward-equivalent samples of every training and validation pass so far (what the charge must equal)."""
@@ -141,7 +130,7 @@ class MLPHPO(TypedProblem):
 
     @classmethod
     def declared_dim(cls, params: ParamsModel) -> int | None:
-        return SPACE.dim
+        return DOMAIN.dim
 
     @property
     def reference_point(self) -> tuple[float, ...] | None:
@@ -151,17 +140,17 @@ class MLPHPO(TypedProblem):
         return (1.0 if self.data.n_classes == 0 else math.log(self.data.n_classes), 1.0)
 
     @property
-    def typed_space(self) -> TypedSpace:
-        return SPACE
+    def domain(self) -> TypedDomain:
+        return DOMAIN
 
     def parameters(self, config: dict[str, Value]) -> int:
         """Weights and biases of the network of ``config``."""
         return sum((inp + 1) * out for inp, out in itertools.pairwise(self._sizes(config)))
 
     def size(self, config: dict[str, Value]) -> float:
-        """The normalised log parameter count of ``config``'s network: 0 the space's smallest, 1 its largest."""
-        layers, neurons = SPACE["layers"], SPACE["neurons"]
-        assert isinstance(layers, IntParam) and isinstance(neurons, IntParam)
+        """The normalised log parameter count of ``config``'s network: 0 the domain's smallest, 1 its largest."""
+        layers, neurons = DOMAIN["layers"], DOMAIN["neurons"]
+        assert isinstance(layers, IntRange) and isinstance(neurons, IntRange)
         smallest = self.parameters(config | {"layers": layers.low, "neurons": neurons.low})
         largest = self.parameters(config | {"layers": layers.high, "neurons": neurons.high})
         return math.log(self.parameters(config) / smallest) / math.log(largest / smallest)
@@ -175,7 +164,7 @@ class MLPHPO(TypedProblem):
         return 3 * self.params.epochs * self.train_size + len(self.data.val.y)
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
-        configs = [self.typed_space.decode(x) for x in X]
+        configs = [self.domain.decode(x) for x in X]
         losses = [self._train(config, count=True)["val"]["loss"] for config in configs]
         if self.objectives == 1:
             return torch.tensor(losses, dtype=torch.float32, device=self.device)
@@ -185,7 +174,7 @@ class MLPHPO(TypedProblem):
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         if split not in SPLITS:
             raise ValueError(f"unknown split '{split}'; allowed: {', '.join(SPLITS)}")
-        config = self.typed_space.decode(x)
+        config = self.domain.decode(x)
         key = canonical_json(config)
         measured = self._measured.get(key) or self._train(config, count=False)
         if self.objectives == 1:

@@ -55,6 +55,35 @@ def available_sets(root: Path) -> list[str]:
     return [s for s, stems in FILES.items() if all(find_idx(root, stem) for stem in stems)]
 
 
+def read_sets(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every complete set in root (``train``, ``test``): images (N, 784) float32 in [0, 1], labels int64."""
+    sets = {}
+    for name in available_sets(root):
+        images, labels = (read_idx(find_idx(root, stem)) for stem in FILES[name])  # type: ignore[arg-type]
+        sets[name] = (images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0), labels.astype(np.int64))
+    return sets
+
+
+def mnist_splits(root: Path, seed: int, sizes: tuple[int, int, int], *, whole_test: bool) -> ClassificationData:
+    """Stratified train / val / test splits of the IDX sets in root, drawn by ``seed``: where both
+    sets are there, train and val from the official training set and test the official test set
+    (``whole_test``) or a subset of it; else all three from the test set."""
+    sets = read_sets(root)
+    if "train" in sets:
+        x, y = sets["train"]
+        train, val = stratified_indices(y, sizes[:2], seed)
+        test_x, test_y = sets["test"]
+        if not whole_test:
+            (test,) = stratified_indices(test_y, sizes[2:], seed)
+            test_x, test_y = test_x[test], test_y[test]
+        splits = [(x[train], y[train]), (x[val], y[val]), (test_x, test_y)]
+    else:
+        x, y = sets["test"]
+        splits = [(x[i], y[i]) for i in stratified_indices(y, sizes, seed)]
+    train_split, val_split, test_split = (Split(torch.from_numpy(sx), torch.from_numpy(sy)) for sx, sy in splits)
+    return ClassificationData(train_split, val_split, test_split, n_classes=10)
+
+
 def idx_files(root: Path) -> list[Path]:
     """The IDX files of root that ``MNISTMLP.load_data`` reads: those of every complete set."""
     return [find_idx(root, stem) for name in available_sets(root) for stem in FILES[name]]  # type: ignore[misc]
@@ -105,23 +134,5 @@ class MNISTMLP(MLPClassification):
 
             for train_set in (True, False):
                 MNIST(str(root), train=train_set, download=True)
-        sets = {name: self._read(root, name) for name in available_sets(root)}
         p = self.params
-        if "train" in sets:
-            x, y = sets["train"]
-            train, val = stratified_indices(y, (p.n_train, p.n_val), self.seed)
-            test_x, test_y = sets["test"]
-            splits = [(x[train], y[train]), (x[val], y[val]), (test_x, test_y)]
-        else:
-            x, y = sets["test"]
-            parts = stratified_indices(y, (p.n_train, p.n_val, p.n_test), self.seed)
-            splits = [(x[i], y[i]) for i in parts]
-        train_split, val_split, test_split = (
-            Split(torch.from_numpy(sx.reshape(len(sx), -1) / np.float32(255.0)), torch.from_numpy(sy)) for sx, sy in splits
-        )
-        return ClassificationData(train_split, val_split, test_split, n_classes=10)
-
-    @staticmethod
-    def _read(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = (read_idx(find_idx(root, stem)) for stem in FILES[name])  # type: ignore[arg-type]
-        return images.astype(np.float32), labels.astype(np.int64)
+        return mnist_splits(root, self.seed, (p.n_train, p.n_val, p.n_test), whole_test=True)

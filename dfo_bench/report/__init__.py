@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfo_bench.atomic import write_atomically
-from dfo_bench.report.analysis import ProblemAnalysis, analyse_across, analyse_problem
+from dfo_bench.report.analysis import Across, ProblemAnalysis, analyse_across, analyse_problem
 from dfo_bench.report.figures import FigureData, optimizer_styles
 from dfo_bench.report.hpo import analyse_hpo, is_hpo
 from dfo_bench.report.html import render_html
@@ -20,6 +20,7 @@ from dfo_bench.report.latex import render_latex
 from dfo_bench.report.load import LoadedRuns, load_runs
 from dfo_bench.report.markdown import render_markdown
 from dfo_bench.report.meta import describe_runs
+from dfo_bench.report.outline import Image, build_outline, figures
 from dfo_bench.report.plots import critical_difference_figure, figure_bytes, static_figure
 from dfo_bench.report.tuning import tuning_frame, tuning_table
 
@@ -34,10 +35,24 @@ def _write(path: Path, data: str | bytes) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data))
 
 
-def _write_figure(out: Path, data: FigureData) -> None:
-    fig = static_figure(data)
-    _write(out / f"{data.stem}.png", figure_bytes(fig, "png"))
-    _write(out / f"{data.stem}.svg", figure_bytes(fig, "svg"))
+def _write_figure(out: Path, data: FigureData | Image) -> None:
+    """The figure's PNG and SVG, beside the Markdown."""
+    if isinstance(data, Image):
+        png, svg = data.png, data.svg
+    else:
+        fig = static_figure(data)
+        png, svg = figure_bytes(fig, "png"), figure_bytes(fig, "svg")
+    _write(out / f"{data.stem}.png", png)
+    _write(out / f"{data.stem}.svg", svg)
+
+
+def _critical_difference(across: Across) -> Image | None:
+    """The critical-difference diagram of the Friedman test across problems, if there was one."""
+    test = across.friedman
+    if test is None:
+        return None
+    fig = critical_difference_figure(test.mean_ranks, test.critical_difference, f"Mean ranks over {test.problems} problems")
+    return Image("critical-difference", "Critical-difference diagram", figure_bytes(fig, "png"), figure_bytes(fig, "svg"))
 
 
 def _chosen_columns(chosen: pd.DataFrame) -> list[str]:
@@ -101,25 +116,14 @@ def build_report(
     if hpo:  # unrounded: per problem and optimizer, the final validation loss and the best seed's configuration
         chosen = pd.concat([h.chosen.assign(problem=p, metric=h.metric) for p, h in hpo.items()], ignore_index=True)
         _write(out / "hpo_configurations.csv", chosen[["problem", "metric", *_chosen_columns(chosen)]].to_csv(index=False))
-    cd_png = None
-    if across.friedman is not None:
-        test = across.friedman
-        cd = critical_difference_figure(test.mean_ranks, test.critical_difference, f"Mean ranks over {test.problems} problems")
-        cd_png = figure_bytes(cd, "png")
-        if "markdown" in formats:
-            _write(out / "critical-difference.png", cd_png)
-            _write(out / "critical-difference.svg", figure_bytes(cd, "svg"))
+    outline = build_outline(meta, analyses, across, _critical_difference(across), tuned, hpo)
     written: dict[str, Path] = {}
     if "latex" in formats:
-        written["latex"] = _write(out / "report.tex", render_latex(analyses, tuned))
+        written["latex"] = _write(out / "report.tex", render_latex(outline))
     if "markdown" in formats:
-        hpo_figures = [f for h in hpo.values() for f in h.figures]
-        pareto = [f for a in analyses if a.pareto for f in a.pareto.figures]
-        problem_figures = [f for a in analyses for f in (*a.convergence, *a.ecdfs)] + hpo_figures + pareto
-        for data in problem_figures + ([across.profile] if across.profile else []):
+        for data in figures(outline):
             _write_figure(out, data)
-        stems = (["critical-difference"] if cd_png else []) + (["performance-profile"] if across.profile else [])
-        written["markdown"] = _write(out / "report.md", render_markdown(meta, analyses, across, stems, tuning=tuned, hpo=hpo))
+        written["markdown"] = _write(out / "report.md", render_markdown(outline))
     if "html" in formats:
-        written["html"] = _write(out / "report.html", render_html(meta, analyses, across, cd_png, tuning=tuned, hpo=hpo))
+        written["html"] = _write(out / "report.html", render_html(outline))
     return written.get("html") or written.get("markdown") or written["latex"]

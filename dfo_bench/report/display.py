@@ -14,6 +14,11 @@ from dfo_bench.report.stats import IQM_MIN_SEEDS
 from dfo_bench.report.targets import BUDGET_FRACTIONS, RUNTIME_AXES, TARGET_METRICS
 
 DASH = "—"
+TEXT_COLUMNS = {
+    *("", "optimizer", "metric", "run", "error", "problem"),
+    *("tuned configuration", "search space", "configuration", "its configuration"),
+}
+"""Columns of text, left-aligned in Markdown and LaTeX; the others hold numbers, right-aligned."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +137,10 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
 
 
 def main_table_note(analysis: ProblemAnalysis) -> str:
-    """How to read the main table (units, intervals, what the mark means)."""
+    """How to read the main table (budget, units, intervals, what the mark means)."""
     return (
-        f"Final values of the recommended point over the ok seeds: mean with its 95 % percentile-bootstrap interval, "
+        f"Budget per run: {analysis.budget}. "
+        "Final values of the recommended point over the ok seeds: mean with its 95 % percentile-bootstrap interval, "
         f"median, and interquartile mean (IQM, with ≥ {IQM_MIN_SEEDS} seeds). Accuracies and macro-F1 are fractions. "
         f"Rank: mean over seeds of the rank by final {analysis.metric.label} within the seed (1 = best). Evaluations, "
         "forward-equivalent samples and seconds: mean used per run; coordinates: size of the space searched; pre-training "

@@ -1,5 +1,6 @@
-"""The main table of each problem as a LaTeX booktabs table, for papers (``report --format latex``).
+"""The report's tables as LaTeX booktabs tables, for papers (``report --format latex``).
 
+Renders the tables of the outline (``report.outline``); their section, title and note make the caption.
 Needs ``\\usepackage{booktabs}``. Optimizers not significantly worse than the best are bold;
 published rows follow a rule, in italics, marked as not re-run.
 """
@@ -9,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dfo_bench.report.analysis import ProblemAnalysis
-from dfo_bench.report.display import TextTable, main_table, main_table_note, start_table
-from dfo_bench.report.tuning import tuning_note
+from dfo_bench.report.display import TEXT_COLUMNS, TextTable
+from dfo_bench.report.outline import Block, Heading, Table
 
 SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -42,8 +42,8 @@ def escape(text: str) -> str:
 
 
 def latex_table(table: TextTable, caption: str, label: str) -> str:
-    """A booktabs ``table`` environment: left-aligned first two columns, the rest right-aligned."""
-    spec = "ll" + "r" * (len(table.columns) - 2)
+    """A booktabs ``table`` environment: text columns left-aligned, numbers right-aligned."""
+    spec = "".join("l" if c in TEXT_COLUMNS else "r" for c in table.columns)
     lines = [r"\begin{table}[htbp]", r"\centering", r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
     lines.append(" & ".join(escape(c) for c in table.columns) + r" \\")
     lines.append(r"\midrule")
@@ -59,18 +59,23 @@ def latex_table(table: TextTable, caption: str, label: str) -> str:
     return "\n".join(lines)
 
 
-def render_latex(analyses: Sequence[ProblemAnalysis], tuning: TextTable | None = None) -> str:
-    """One table per problem, each with its reading note as the caption (and the improvement over
-    the start for runs from pre-trained weights); then the tuning table (suites with ``tuning:``)."""
-    tables = []
-    for i, analysis in enumerate(analyses):
-        caption = f"{analysis.problem} (budget per run: {analysis.budget}). " + main_table_note(analysis)
-        tables.append(latex_table(main_table(analysis), caption, f"tab:dfo-bench-{i}"))
-        if analysis.start is not None:
-            caption = f"{analysis.problem}: improvement over the start. " + analysis.start.note
-            tables.append(latex_table(start_table(analysis), caption, f"tab:dfo-bench-{i}-start"))
-    if tuning is not None:
-        caption = "Tuning: configuration chosen and cost per optimizer. " + tuning_note()
-        tables.append(latex_table(tuning, caption, "tab:dfo-bench-tuning"))
+def _lower_first(text: str) -> str:
+    """'Final metrics' -> 'final metrics' after a colon; 'ERT in ...' stays."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def render_latex(outline: Sequence[Block]) -> str:
+    """The outline's tables for papers (not those for the HTML page only), in its order; each
+    captioned by its section, its title or part heading, and its note, and labelled
+    ``tab:dfo-bench-<section anchor>[-<key>]``."""
+    tables, section, part = [], Heading("", 2), ""
+    for block in outline:
+        if isinstance(block, Heading):
+            section, part = (block, "") if block.level <= 2 else (section, block.text)
+        elif isinstance(block, Table) and block.paper:
+            what = block.title or part
+            caption = f"{section.text}: {_lower_first(what)}." if what else f"{section.text}."
+            label = "-".join(p for p in ("tab:dfo-bench", section.anchor, block.key) if p)
+            tables.append(latex_table(block.table, f"{caption} {block.note}".strip(), label))
     header = "% Written by dfo-bench report --format latex; needs \\usepackage{booktabs}.\n"
     return header + "\n\n".join(tables) + "\n"

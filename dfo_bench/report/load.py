@@ -1,22 +1,20 @@
 """Stored rows of one or more results folders, merged, with the selection the user asked for.
 
 Tuning runs (``phase: tuning``) are set apart from the evaluation runs the report's tables
-show, and the study records (``<results>/tuning/*.json``) are read beside them.
+show, and the folders' study records are read beside them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from dfo_bench.errors import ConfigError
-from dfo_bench.store import ResultStore
+from dfo_bench.store import TUNING, ResultStore, StudyRecord
 
 METRIC_COLUMNS = [
     *(f"final_{m}" for m in ("evaluations", "samples", "seconds", "train_loss", "test_loss")),
@@ -34,15 +32,16 @@ class LoadedRuns:
     """What the user should know about the merge (duplicates kept once, folders without results)."""
     tuning: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Rows of the tuning runs (never in ``runs``)."""
-    studies: list[dict[str, Any]] = field(default_factory=list)
-    """Study records of the selected (problem, optimizer) pairs, one per pair (first folder wins)."""
+    studies: list[StudyRecord] = field(default_factory=list)
+    """Study records of the selected (problem, optimizer) pairs, one per pair (first folder wins);
+    a tuned entry's label carries ``TUNED_MARK`` as its runs' do."""
 
 
 def _load_one(folder: Path) -> pd.DataFrame:
     try:
         return ResultStore(folder).load().assign(results_folder=str(folder))
     except FileNotFoundError:
-        raise ConfigError(f"{folder}: no stored results (runs/*.parquet); run a suite first") from None
+        raise ConfigError(f"{folder}: no stored results; run a suite first") from None
 
 
 def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: str) -> pd.DataFrame:
@@ -77,7 +76,7 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
     if optimizers:
         runs = _select(runs, "optimizer_label", optimizers, "--optimizers")
     runs = runs.assign(**{column: float("nan") for column in METRIC_COLUMNS if column not in runs})
-    tuning = runs["phase"].eq("tuning") if "phase" in runs else pd.Series(False, index=runs.index)
+    tuning = runs["phase"].eq(TUNING) if "phase" in runs else pd.Series(False, index=runs.index)
     if tuning.all():
         where = ", ".join(str(f) for f in folders)
         raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
@@ -88,8 +87,8 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
         count = runs.loc[superseded[superseded].index, "run_id"].nunique()
         notes.append(f"{count} stored evaluation run(s) of an earlier tuning choice left out (not the study's current choice)")
     evaluation = runs[~tuning].loc[~superseded]
-    tuned = {_key(s) for s in studies if s.get("status") == "tuned"}
-    studies = [s | {"optimizer_label": str(s["optimizer_label"]) + TUNED_MARK} if _key(s) in tuned else s for s in studies]
+    tuned = {_key(s) for s in studies if s.tuned}
+    studies = [s.model_copy(update={"optimizer_label": s.optimizer_label + TUNED_MARK}) if s.tuned else s for s in studies]
     return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies)
 
 
@@ -98,8 +97,8 @@ TUNED_MARK = " (tuned)"
 tuning, so without the mark it would read as the configuration that ran (the Tuning table has that)."""
 
 
-def _key(record: dict[str, Any]) -> tuple[str, str]:
-    return str(record.get("problem_label")), str(record.get("optimizer_label"))
+def _key(record: StudyRecord) -> tuple[str, str]:
+    return record.problem_label, record.optimizer_label
 
 
 def _mark_tuned(runs: pd.DataFrame, tuned: set[tuple[str, str]]) -> pd.DataFrame:
@@ -109,28 +108,20 @@ def _mark_tuned(runs: pd.DataFrame, tuned: set[tuple[str, str]]) -> pd.DataFrame
     return runs.assign(optimizer_label=runs["optimizer_label"].where(~marked, runs["optimizer_label"] + TUNED_MARK))
 
 
-def _superseded(runs: pd.DataFrame, studies: Sequence[dict[str, Any]]) -> pd.Series:
+def _superseded(runs: pd.DataFrame, studies: Sequence[StudyRecord]) -> pd.Series:
     """Rows of a tuned entry whose run is not among its study's evaluation runs: a re-tuned suite
     (more trials, another sampler) may choose another configuration under the same label, and the
     runs of the earlier choice stay stored; only the study record says which runs are current."""
-    current = {
-        _key(s): set(s["evaluation_run_ids"])
-        for s in studies
-        if s.get("status") == "tuned" and s.get("evaluation_run_ids")
-    }
+    current = {_key(s): set(s.evaluation_run_ids) for s in studies if s.tuned and s.evaluation_run_ids}
     keys = zip(runs["problem_label"].astype(str), runs["optimizer_label"].astype(str), runs["run_id"], strict=True)
     return pd.Series([(p, o) in current and run_id not in current[(p, o)] for p, o, run_id in keys], index=runs.index)
 
 
-def _studies(folders: Sequence[Path]) -> list[dict[str, Any]]:
+def _studies(folders: Sequence[Path]) -> list[StudyRecord]:
     """The study records of the folders; a (problem, optimizer) pair recorded in several is kept
     from the first folder; an unreadable record is skipped."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], StudyRecord] = {}
     for folder in folders:
-        for path in sorted((folder / "tuning").glob("*.json")):
-            try:
-                record = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
+        for record in ResultStore(folder).studies():
             found.setdefault(_key(record), record)
     return list(found.values())

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from dfo_bench.report.display import DASH, Cell, TextTable, fmt
+from dfo_bench.store import StudyRecord
 
 COLUMNS = [
     "problem",
@@ -48,29 +48,29 @@ def _cost(runs: pd.DataFrame, problem: str, optimizer: str) -> dict[str, float]:
     return cost
 
 
-def tuning_frame(studies: Sequence[dict[str, Any]], tuning_runs: pd.DataFrame) -> pd.DataFrame:
+def tuning_frame(studies: Sequence[StudyRecord], tuning_runs: pd.DataFrame) -> pd.DataFrame:
     """One row per study record: what was tuned, the choice, and the tuning cost (``COLUMNS``)."""
     rows = []
     for record in studies:
-        problem, optimizer = str(record["problem_label"]), str(record["optimizer_label"])
-        trials = record.get("trials", [])
-        best = record.get("best")
-        given = [t.get("value") for t in trials if record.get("given") is not None and t.get("number") == 0]
+        problem, optimizer = record.problem_label, record.optimizer_label
+        trials = record.trials
+        best = record.best
+        given = [t.value for t in trials if record.given is not None and t.number == 0]
         rows.append(
             {
                 "problem": problem,
                 "optimizer": optimizer,
-                "status": record.get("status"),
-                "metric": record.get("metric"),
-                "sampler": record.get("sampler"),
-                "trials_requested": record.get("trials_requested"),
-                "trials_spent": sum(1 for t in trials if t.get("state") != "running"),
-                "trials_failed": sum(1 for t in trials if t.get("state") == "failed"),
-                "best_trial": best["number"] if best else None,
-                "best_value": best["value"] if best else None,
+                "status": record.status,
+                "metric": record.metric,
+                "sampler": record.sampler,
+                "trials_requested": record.trials_requested,
+                "trials_spent": sum(1 for t in trials if t.state != "running"),
+                "trials_failed": sum(1 for t in trials if t.state == "failed"),
+                "best_trial": best.number if best else None,
+                "best_value": best.value if best else None,
                 "given_value": given[0] if given else None,
-                "tuned_params": json.dumps(best["params"], sort_keys=True) if best else None,
-                "space": record.get("space_text") or None,
+                "tuned_params": json.dumps(best.params, sort_keys=True) if best else None,
+                "space": record.space_text or None,
                 **_cost(tuning_runs, problem, optimizer),
             }
         )

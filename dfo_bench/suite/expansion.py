@@ -142,7 +142,7 @@ def load_suite(path: str | Path) -> Suite:
             check_pairing(path, cls, p, o, f"optimizers[{j}]")
     name = config.name or path.stem
     studies = plan_studies(path, name, config, problem_list, optimizer_list)
-    tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.space}
+    tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.ranges}
     runs = [
         RunSpec(
             suite=name,

@@ -76,7 +76,7 @@ class OptimizerConfig(ComponentConfig):
     budget: SuiteBudget | None = None
     """Replaces the suite's budget for this optimizer (e.g. a gradient baseline's own schedule)."""
     tune: StrictBool | dict[str, Any] = True
-    """With the suite's ``tuning:``: ranges replacing the optimizer's declared ``search_space``
+    """With the suite's ``tuning:``: ranges replacing the optimizer's declared ``tuning_ranges``
     ({param: {low, high, log} | {choices: [...]} | false}); false: this entry is not tuned."""
 
 

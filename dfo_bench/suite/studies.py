@@ -14,7 +14,7 @@ from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers
 from dfo_bench.spec import OptimizerSpec, ProblemSpec
 from dfo_bench.suite.schema import SuiteConfig
-from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_space
+from dfo_bench.tuning.config import CLASSIFIER_METRICS, METRICS, StudyPlan, TuneError, resolve_ranges
 
 
 def plan_studies(
@@ -41,10 +41,10 @@ def plan_studies(
             measured = ", ".join(allowed)
             what = f"problem '{problem.label}' does not measure {tuning.metric}"
             raise ConfigError(f"{path}: tuning.metric: {what}; allowed: {measured}")
-    spaces = []
+    resolved = []
     for i, (item, (optimizer, _)) in enumerate(zip(config.optimizers, optimizer_list, strict=True)):
         try:
-            spaces.append(resolve_space(optimizers.get(optimizer.name), item.params, item.tune))
+            resolved.append(resolve_ranges(optimizers.get(optimizer.name), item.params, item.tune))
         except TuneError as exc:
             raise ConfigError(f"{path}: optimizers[{i}].tune.{exc.field}: {exc.message}") from None
     return [
@@ -52,7 +52,7 @@ def plan_studies(
             suite=name,
             problem=problem,
             optimizer=optimizer,
-            space=space,
+            ranges=ranges,
             not_tuned=not_tuned,
             trials=tuning.trials,
             sampler=tuning.sampler,
@@ -67,5 +67,5 @@ def plan_studies(
             threads=config.threads,
         )
         for _, problem in problem_list
-        for (optimizer, budget), (space, not_tuned) in zip(optimizer_list, spaces, strict=True)
+        for (optimizer, budget), (ranges, not_tuned) in zip(optimizer_list, resolved, strict=True)
     ]

@@ -1,8 +1,9 @@
 """Tuning: an equal, declared hyper-parameter budget for every optimizer of a suite.
 
-``space`` (search-space ranges, declared by each optimizer next to its ``Params``), ``config``
-(the suite's ``tuning:`` block and per-entry ``tune:`` overrides, validated), ``study`` (one
-seeded Optuna study per (problem, optimizer entry), resumed from stored runs) and ``run`` (how
-``dfo-bench run`` tunes first and then evaluates). This package imports no Optuna at import
-time: optimizers import ``space`` to declare their ranges.
+``config`` (the suite's ``tuning:`` block and per-entry ``tune:`` overrides of the
+``tuning_ranges`` each optimizer declares next to its ``Params``, validated) and ``study`` (one
+seeded Optuna study per (problem, optimizer entry), resumed from stored runs). Tuning sits above
+the optimizers: it imports them, they import nothing of it (their ranges are ``dfo_bench.ranges``).
+Running the trials and keeping their records is the executors' and the store's
+(``dfo_bench.executors.tuning_rounds``): this package imports neither, nor the suite.
 """

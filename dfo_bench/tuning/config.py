@@ -1,7 +1,7 @@
 """What a suite's ``tuning:`` block asks for, resolved per (problem, optimizer entry).
 
-The suite model (``dfo_bench.suite.schema.TuningConfig``) validates the block's fields; here each entry's
-search space is resolved (the optimizer's declared ``search_space``, with the entry's ``tune:``
+The suite model (``dfo_bench.suite.schema.TuningConfig``) validates the block's fields; here each
+entry's ranges are resolved (the optimizer's declared ``tuning_ranges``, with the entry's ``tune:``
 ranges on top) and checked against the optimizer's ``Params``: every named parameter exists, and
 the ends of every range (every choice) give valid parameters together with the entry's own. The
 result is a ``StudyPlan``: everything a study needs to ask trials and turn them into run specs.
@@ -14,14 +14,14 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from dfo_bench.budget import BudgetLimits
-from dfo_bench.hashing import digest
 from dfo_bench.optimizers.base import Optimizer
+from dfo_bench.optuna_study import Sampler
+from dfo_bench.ranges import Range, Ranges, parse_range
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag, resolve_settings
-from dfo_bench.tuning.space import Categorical, FloatRange, IntRange, Range, SearchSpace
 
 MAXIMISED = ("val_accuracy", "val_f1")
 MINIMISED = ("val_loss", "train_loss")
@@ -34,8 +34,6 @@ CLASSIFIER_METRICS = ("val_accuracy", "val_f1")
 
 NOT_TUNED_FALSE = "not tuned (tune: false)"
 NOT_TUNED_EMPTY = "not tuned (no search space)"
-
-_RANGE: TypeAdapter[FloatRange | IntRange | Categorical] = TypeAdapter(Range)
 
 
 class TuneError(ValueError):
@@ -65,7 +63,7 @@ def _kind(annotation: Any) -> str | None:
     return None
 
 
-def _range(cls: type[Optimizer], name: str, given: Any, declared: SearchSpace) -> FloatRange | IntRange | Categorical:
+def _range(cls: type[Optimizer], name: str, given: Any, declared: Ranges) -> Range:
     allowed = "{low, high, log} or {choices: [...]}, or false to leave it at its value"
     if not isinstance(given, dict):
         raise TuneError(name, f"a range is {allowed}; got {given!r}")
@@ -82,7 +80,7 @@ def _range(cls: type[Optimizer], name: str, given: Any, declared: SearchSpace) -
             if kind is None:
                 raise TuneError(name, f"{name} is not a number: give choices: [...]")
     try:
-        return _RANGE.validate_python({**given, "kind": kind})
+        return parse_range({**given, "kind": kind})
     except ValidationError as exc:
         raise TuneError(name, _message(exc) + f"; allowed: {allowed}") from None
 
@@ -92,31 +90,31 @@ ENTRY_SETTINGS = ("super_batch",)
 ``super_batch`` (samples per evaluation), which HBDE's protocol tunes."""
 
 
-def _entry_range(cls: type[Optimizer], name: str, given: Any) -> FloatRange | IntRange | Categorical:
-    r = _range(cls, name, given, cls.search_space)
+def _entry_range(cls: type[Optimizer], name: str, given: Any) -> Range:
+    r = _range(cls, name, given, cls.tuning_ranges)
     if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in r.extremes()):
         raise TuneError(name, f"{name} takes positive whole numbers; got {given!r}")
     return r
 
 
-def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dict[str, Any]) -> tuple[SearchSpace, str | None]:
-    """The entry's search space and, when it is not tuned, why (``NOT_TUNED_*``); ``TuneError``
+def resolve_ranges(cls: type[Optimizer], params: dict[str, Any], tune: bool | dict[str, Any]) -> tuple[Ranges, str | None]:
+    """The entry's tuning ranges and, when it is not tuned, why (``NOT_TUNED_*``); ``TuneError``
     for a range that names no parameter of ``cls`` or could sample an invalid value."""
     if tune is False:
         return {}, NOT_TUNED_FALSE
-    space: dict[str, FloatRange | IntRange | Categorical] = dict(cls.search_space)
+    ranges: dict[str, Range] = dict(cls.tuning_ranges)
     fields = cls.Params.model_fields
     for name, given in (tune if isinstance(tune, dict) else {}).items():
         if name not in fields and name not in ENTRY_SETTINGS:
             allowed = ", ".join([*fields, *ENTRY_SETTINGS])
             raise TuneError(str(name), f"unknown parameter of {cls.name}; allowed: {allowed}")
         if given is False:
-            space.pop(name, None)
+            ranges.pop(name, None)
         elif name in ENTRY_SETTINGS:
-            space[name] = _entry_range(cls, name, given)
+            ranges[name] = _entry_range(cls, name, given)
         else:
-            space[name] = _range(cls, name, given, cls.search_space)
-    for name, r in space.items():
+            ranges[name] = _range(cls, name, given, cls.tuning_ranges)
+    for name, r in ranges.items():
         if name in ENTRY_SETTINGS:
             continue
         for value in r.extremes():
@@ -124,7 +122,7 @@ def resolve_space(cls: type[Optimizer], params: dict[str, Any], tune: bool | dic
                 cls.Params(**{**params, name: value})
             except ValidationError as exc:
                 raise TuneError(name, f"sampling {value!r} gives invalid parameters: {_message(exc)}") from None
-    return space, (None if space else NOT_TUNED_EMPTY)
+    return ranges, (None if ranges else NOT_TUNED_EMPTY)
 
 
 def direction(metric: str) -> Literal["maximize", "minimize"]:
@@ -135,7 +133,7 @@ def direction(metric: str) -> Literal["maximize", "minimize"]:
 class StudyPlan:
     """One study: a (problem, optimizer entry) pair of a suite with ``tuning:``.
 
-    ``space`` empty means the entry is not tuned (``not_tuned`` says why); its evaluation runs are
+    ``ranges`` empty means the entry is not tuned (``not_tuned`` says why); its evaluation runs are
     then ordinary runs of the suite. Otherwise ``trials`` configurations are sampled, each run on
     every tuning seed with ``tuning_budget``, and the best one runs on the evaluation seeds."""
 
@@ -143,13 +141,14 @@ class StudyPlan:
     problem: ProblemSpec
     optimizer: OptimizerSpec
     """The entry as the suite gives it: its label, parameters (sampled ones replaced), space."""
-    space: SearchSpace
+    ranges: Ranges
+    """What the study samples (parameter name → range); every other parameter keeps the entry's value."""
     not_tuned: str | None
     trials: int
-    sampler: str
+    sampler: Sampler
     metric: str
     include_given: bool
-    """Ask the entry's own configuration first (when it lies in the space)."""
+    """Ask the entry's own configuration first (when it lies within the ranges)."""
     tuning_seeds: tuple[int, ...]
     tuning_budget: BudgetLimits
     evaluation_seeds: tuple[int, ...]
@@ -168,22 +167,15 @@ class StudyPlan:
         the same trials, on any machine."""
         return derive_seed(0, "tuning", self.sampler, list(self.tuning_seeds), self.problem.label, self.optimizer.label) % 2**32
 
-    @property
-    def key(self) -> str:
-        """A file-name-safe name of the study (its record is ``<results>/tuning/<key>.json``)."""
-        return f"{self.problem.label}__{self.optimizer.label}__{digest([self.problem.label, self.optimizer.label], 8)}".replace(
-            "/", "_"
-        )
-
     def given(self) -> dict[str, Any] | None:
-        """The entry's own values of the space's parameters (the first trial with ``include_given``);
+        """The entry's own values of the ranged parameters (the first trial with ``include_given``);
         None when one lies outside its range (e.g. Adam's lr = 100 against lr∈[1e-5, 1e-2]) or is
         unset (a ``super_batch`` the entry does not give), where it is no candidate of the study,
         and when ``include_given`` is off."""
-        if not self.space or not self.include_given:
+        if not self.ranges or not self.include_given:
             return None
         values: dict[str, Any] = {}
-        for name, r in self.space.items():
+        for name, r in self.ranges.items():
             value = getattr(self.optimizer, name) if name in ENTRY_SETTINGS else getattr(self.optimizer.params, name)
             if not r.contains(value):
                 return None

@@ -26,19 +26,17 @@ as failed and never chosen.
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-import pandas as pd
 from optuna.trial import Trial, TrialState
 
+from dfo_bench import optuna_study
 from dfo_bench.spec import RunSpec
-from dfo_bench.store import ResultStore
 from dfo_bench.tuning.config import StudyPlan
-from dfo_bench.tuning.space import describe, space_json
 
 
 @dataclass
@@ -67,13 +65,9 @@ class TuningStudy:
     records: list[TrialRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the progress bar
-        seed = self.plan.sampler_seed
-        sampler: optuna.samplers.BaseSampler = (
-            optuna.samplers.RandomSampler(seed=seed) if self.plan.sampler == "random" else optuna.samplers.TPESampler(seed=seed)
-        )
-        self.study = optuna.create_study(direction=self.plan.direction, sampler=sampler)
-        self.distributions = {name: r.distribution() for name, r in self.plan.space.items()}
+        sampler = optuna_study.sampler(self.plan.sampler, self.plan.sampler_seed)
+        self.study = optuna_study.study(sampler, [self.plan.direction])
+        self.distributions = optuna_study.distributions(self.plan.ranges)
         given = self.plan.given()
         if given is not None:
             self.study.enqueue_trial(given)  # asked first; enqueued trials draw nothing from the sampler's generator
@@ -98,9 +92,10 @@ class TuningStudy:
         self.records.append(record)
         return AskedTrial(trial, record, specs)
 
-    def tell(self, asked: AskedTrial, store: ResultStore) -> None:
-        """Score the trial from its stored runs and tell the study (failed when a run is)."""
-        values = [_final_metric(store, run_id, self.plan.metric) for run_id in asked.record.run_ids]
+    def tell(self, asked: AskedTrial, values: Sequence[float | None]) -> None:
+        """Score the trial: the mean of ``values``, the final metric of each of its runs, read by
+        the caller from the stored runs; failed when one is None or not finite (a run failed or
+        did not measure the metric)."""
         if any(v is None or not math.isfinite(v) for v in values):
             asked.record.state = "failed"
             self.study.tell(asked.trial, state=TrialState.FAIL)
@@ -123,57 +118,3 @@ class TuningStudy:
         trial completed (the record says so)."""
         best = self.best()
         return self.plan.evaluation_specs(best.params if best else {})
-
-
-def _final_metric(store: ResultStore, run_id: str, metric: str) -> float | None:
-    """``final_<metric>`` of a stored ok run; None when it failed, is missing or lacks the metric."""
-    path = store.path(run_id)
-    if not path.exists():
-        return None
-    frame = pd.read_parquet(path)
-    column = f"final_{metric}"
-    if frame["status"].iloc[0] != "ok" or column not in frame:
-        return None
-    return float(frame[column].iloc[0])
-
-
-def study_record(plan: StudyPlan, study: TuningStudy | None, evaluation: list[RunSpec]) -> dict[str, Any]:
-    """What ``<results>/tuning/<key>.json`` holds: the plan, every trial, the choice, and the
-    evaluation runs it led to (the report reads it next to the stored runs)."""
-    best = study.best() if study else None
-    if plan.not_tuned:
-        status = plan.not_tuned
-    elif study is None or not study.finished:
-        status = "in progress"
-    else:
-        status = "tuned" if best else "not tuned (no trial completed)"
-    return {
-        "suite": plan.suite,
-        "problem_label": plan.problem.label,
-        "optimizer_label": plan.optimizer.label,
-        "optimizer": plan.optimizer.name,
-        "status": status,
-        "metric": plan.metric,
-        "direction": plan.direction,
-        "sampler": plan.sampler,
-        "sampler_seed": plan.sampler_seed,
-        "trials_requested": plan.trials,
-        "include_given": plan.include_given,
-        "given": plan.given(),
-        "tuning_seeds": list(plan.tuning_seeds),
-        "tuning_budget": plan.tuning_budget.model_dump(mode="json", exclude_none=True),
-        "space": space_json(plan.space),
-        "space_text": describe(plan.space),
-        "entry_params": plan.optimizer.params.model_dump(mode="json", exclude_defaults=True),
-        "trials": [
-            {"number": r.number, "params": r.params, "value": r.value, "state": r.state, "run_ids": r.run_ids}
-            for r in (study.records if study else [])
-        ],
-        "best": None if best is None else {"number": best.number, "params": best.params, "value": best.value},
-        "evaluation_run_ids": [spec.run_id for spec in evaluation],
-    }
-
-
-def write_record(store: ResultStore, plan: StudyPlan, study: TuningStudy | None, evaluation: list[RunSpec]) -> None:
-    record = study_record(plan, study, evaluation)
-    store.write_text(f"tuning/{plan.key}.json", json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")

@@ -1,8 +1,7 @@
-"""Results on disk: one Parquet file per run, written atomically, keyed by its configuration.
+"""The rows of a run's Parquet file: one row per checkpoint, every row repeating the run's metadata.
 
-A file holds one row per checkpoint; every row repeats the run's metadata (flat columns, no
-pickles), so the report can filter and group with pandas alone. A file appears complete or not
-at all (write to a temporary name, fsync, rename), so a killed suite never leaves half a run.
+Flat columns, no pickles, so the report can filter and group with pandas alone; the metadata
+also says what produced the run (package versions, host, git commit).
 """
 
 from __future__ import annotations
@@ -10,20 +9,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
-from datetime import datetime, timezone
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_atomically
 from dfo_bench.hashing import canonical_json
 from dfo_bench.record import RunResult
-from dfo_bench.spec import RunSpec
 
 PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")
 VERSIONED = ("dfo-bench", "torch", "numpy", "scipy", "pandas", "cma", "scikit-learn", "pydantic", "nevergrad", "pymoo")
@@ -123,74 +117,3 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         meta[f"final_{column}"] = final[column]
     frame = pd.concat([pd.DataFrame([meta] * len(trace)), trace], axis=1)
     return frame
-
-
-class ResultStore:
-    """The results folder: ``runs/<run_id>.parquet`` plus a copy of each suite that ran there."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.runs = self.root / "runs"
-
-    def path(self, run_id: str) -> Path:
-        return self.runs / f"{run_id}.parquet"
-
-    def status(self, run_id: str) -> str | None:
-        """'ok', 'failed', or None when the run has no stored result."""
-        path = self.path(run_id)
-        if not path.exists():
-            return None
-        return str(pd.read_parquet(path, columns=["status"])["status"].iloc[0])
-
-    def write(self, result: RunResult) -> Path:
-        return write_atomically(self.path(result.spec.run_id), lambda tmp: to_frame(result).to_parquet(tmp, index=False))
-
-    def write_text(self, name: str, text: str) -> Path:
-        return write_atomically(self.root / name, lambda tmp: tmp.write_text(text))
-
-    def load(self) -> pd.DataFrame:
-        """Every stored run's rows; raises FileNotFoundError when there are none."""
-        files = sorted(self.runs.glob("*.parquet"))
-        if not files:
-            raise FileNotFoundError(f"{self.runs}: no stored results")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-
-    def remove_stale_temporaries(self) -> None:
-        """Delete temporary files of writers that were killed (their process is gone), and the
-        running markers they left on this host."""
-        remove_stale_temporaries(self.root)
-        for marker in self.running_markers():
-            if marker.get("host") == socket.gethostname() and not process_exists(int(marker.get("pid", 0))):
-                self.unmark_running(str(marker["run_id"]))
-
-    # A run being executed has a small marker file, written by its worker (atomically) when it
-    # starts and removed when its result is stored or it stops: what ``dfo-bench status`` and the
-    # progress bar count as running. A worker killed outright leaves its marker; it is removed by
-    # the next suite on this folder (same host, process gone) or when its run is stored.
-
-    def marker(self, run_id: str) -> Path:
-        return self.root / "running" / f"{run_id}.json"
-
-    def mark_running(self, spec: RunSpec) -> None:
-        marker = {
-            "run_id": spec.run_id,
-            "problem_label": spec.problem.label,
-            "optimizer_label": spec.optimizer.label,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        write_atomically(self.marker(spec.run_id), lambda tmp: tmp.write_text(json.dumps(marker)))
-
-    def unmark_running(self, run_id: str) -> None:
-        self.marker(run_id).unlink(missing_ok=True)
-
-    def running_markers(self) -> list[dict[str, Any]]:
-        """The markers of runs being executed (those that vanish while read are left out)."""
-        markers = []
-        for path in sorted((self.root / "running").glob("*.json")):
-            try:
-                markers.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue
-        return markers

@@ -1,0 +1,23 @@
+"""The results folder, and the one package that knows its layout.
+
+Everything a suite leaves there (run files, running markers, suite copies, study records) is
+written and read through ``ResultStore``, as the typed records of ``records``; a run file's
+columns are ``rows.to_frame``'s. Nothing else builds a path in the folder or parses a file name.
+"""
+
+from dfo_bench.store.folder import ResultStore
+from dfo_bench.store.records import EVALUATION, TUNING, ChosenTrial, RunningMarker, StoredRun, StudyRecord, StudyTrial
+from dfo_bench.store.rows import git_commit, to_frame
+
+__all__ = [
+    "EVALUATION",
+    "TUNING",
+    "ChosenTrial",
+    "ResultStore",
+    "RunningMarker",
+    "StoredRun",
+    "StudyRecord",
+    "StudyTrial",
+    "git_commit",
+    "to_frame",
+]

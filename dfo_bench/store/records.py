@@ -1,0 +1,107 @@
+"""What the results folder holds besides run traces, typed: a stored run's summary, the marker of
+a run being executed, and a tuning study's record.
+
+Their JSON keys and Parquet columns are the on-disk format: existing folders must stay readable,
+so fields only ever gain defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+TUNING = "tuning"
+EVALUATION = "evaluation"
+"""A run's phase: a tuning study's trial run, or a run the report's tables show."""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A stored run without its trace: enough to count and group it."""
+
+    run_id: str
+    problem_label: str
+    optimizer_label: str
+    seed: int
+    phase: str
+    """``evaluation`` or ``tuning`` (files written before tuning existed are evaluation runs)."""
+    status: str
+    """``ok`` or ``failed``."""
+
+
+@dataclass(frozen=True)
+class RunningMarker:
+    """A run being executed: written by its worker when it starts, removed when it ends."""
+
+    run_id: str
+    problem_label: str
+    optimizer_label: str
+    host: str
+    pid: int
+    started_at: str
+    """ISO 8601, UTC, in seconds."""
+
+    @property
+    def phase(self) -> str:
+        # The marker holds no phase; the run id says it (``RunSpec.run_id``).
+        return TUNING if "__tuning__" in self.run_id else EVALUATION
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StudyTrial(_Record):
+    """One asked trial: the sampled values, the runs it needs (one per tuning seed), its score."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None = None
+    """The mean of ``final_<metric>`` over the tuning seeds; None until scored, or when failed."""
+    state: str = "running"
+    """running, complete, or failed (a run failed or did not measure the metric)."""
+    run_ids: list[str]
+
+
+class ChosenTrial(_Record):
+    """The trial a finished study chose: the best score, the earliest among equals."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+
+
+class StudyRecord(_Record):
+    """A tuning study as it stands (``<results>/tuning/<study>.json``): the plan, every trial, the
+    choice, and the evaluation runs it led to. Rewritten as trials are asked and scored, so
+    ``dfo-bench status`` and the report see a running study too."""
+
+    suite: str
+    problem_label: str
+    optimizer_label: str
+    optimizer: str
+    """Registry name of the entry's optimizer."""
+    status: str
+    """``tuned``, ``in progress``, or ``not tuned (...)`` with the reason."""
+    metric: str
+    direction: str
+    sampler: str
+    sampler_seed: int
+    trials_requested: int
+    include_given: bool = False
+    given: dict[str, Any] | None = None
+    """The entry's own values of the space's parameters when they were trial 0."""
+    tuning_seeds: list[int]
+    tuning_budget: dict[str, Any]
+    space: dict[str, dict[str, Any]]
+    space_text: str = ""
+    entry_params: dict[str, Any]
+    trials: list[StudyTrial] = []
+    best: ChosenTrial | None = None
+    evaluation_run_ids: list[str] = []
+
+    @property
+    def tuned(self) -> bool:
+        return self.status == "tuned"
