@@ -53,8 +53,8 @@ def _entries(suite: Suite) -> list[RunSpec]:
     specs = list(first.values())
     for plan in suite.studies:
         sampled: list[dict[str, int]] = [{}]
-        if "super_batch" in plan.space:
-            sampled += [{"super_batch": int(v)} for v in plan.space["super_batch"].extremes()]
+        if "super_batch" in plan.ranges:
+            sampled += [{"super_batch": int(v)} for v in plan.ranges["super_batch"].extremes()]
         specs += [plan.trial_specs(0, values)[0] for values in sampled]
         specs += plan.evaluation_specs({})[:1]
     return specs
