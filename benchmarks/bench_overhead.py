@@ -45,7 +45,7 @@ from tabulate import tabulate
 from timing import Timings, interleaved, time_call
 
 from dfo_bench.objective import Objective
-from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer, SearchDomain
 from dfo_bench.registry import optimizers
 
 EXTRA_PARAMS: dict[str, dict[str, Any]] = {"cma-es": {"diagonal": True}}
@@ -165,7 +165,7 @@ def optimizer_figures(name: str, workload: Workload, args: argparse.Namespace) -
         cls = optimizers.get(name)
         params = optimizer_params(cls, args.population)
         objective = unlimited_objective(workload.problem, TimedObjective)
-        optimizer = cls.from_config(objective.space.initial(), np.random.default_rng(0), params)
+        optimizer = cls.from_config(SearchDomain(objective.space.initial()), np.random.default_rng(0), params)
         if isinstance(optimizer, AskTellOptimizer):
             figures = ask_tell_figures(optimizer, objective, args)
         elif isinstance(optimizer, GradientOptimizer):

@@ -67,7 +67,8 @@ def unlimited_objective(problem: Problem, cls: type[ObjectiveT]) -> ObjectiveT:
     """An objective of class ``cls`` (``Objective`` or a subclass): ``problem`` searched in the
     full space from its initial point, each evaluation on the problem's own batch (the whole
     training set for the MLP), charged to a budget without limits."""
-    return cls(problem, FullSpace(problem.initial_point()), Budget(BudgetLimits()))
+    own = type(problem).super_batch_of(problem.params)
+    return cls(problem, FullSpace(problem.initial_point()), Budget(BudgetLimits()), own)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,8 +8,8 @@ evaluation means and costs lives here, in one place:
   problem's device;
 - the **evaluation batches**: with a ``super_batch`` each evaluated population is scored on the
   next circular chunk of that many training samples (a seeded shuffle, every sample once per
-  cycle), declared by the suite or by the optimizer's class, never requested at run time;
-  without one, on the problem's own batch (the whole training set for the MLPs);
+  cycle), the run spec's resolved value (``RunSettings.super_batch``), never requested at run
+  time; without one, on the whole training set;
 - gradient **minibatches**, circular chunks of their own seeded stream per batch size;
 - the **budget**: every evaluation and every gradient step is charged before the work is done,
   and a population that does not fit is evaluated only as far as it fits.
@@ -39,20 +39,21 @@ from dfo_bench.spaces import Space
 class Objective:
     """What an optimizer minimises during one run; see the module docstring."""
 
-    def __init__(self, problem: Problem, space: Space, budget: Budget, super_batch: int | None = None) -> None:
+    def __init__(self, problem: Problem, space: Space, budget: Budget, super_batch: int | None) -> None:
+        """``super_batch``: training samples per evaluation, as the run uses it (None: the whole
+        training set, or a problem without one)."""
         self.problem = problem
         self.space = space
         self.budget = budget
         n = problem.train_size
-        size = super_batch if super_batch is not None else problem.super_batch
-        if size is not None and n is None:
+        if super_batch is not None and n is None:
             raise ValueError(f"{problem.name} has no training set to cut into super-batches")
         self._batches = (
             None
-            if size is None or n is None
-            else CircularBatches(n, size, torch_generator(problem.seed, problem.name, "eval-batches"))
+            if super_batch is None or n is None
+            else CircularBatches(n, super_batch, torch_generator(problem.seed, problem.name, "eval-batches"))
         )
-        self.samples_per_evaluation = problem.evaluation_samples or size or n or 1
+        self.samples_per_evaluation = problem.evaluation_samples or super_batch or n or 1
         """Forward-equivalent samples charged for evaluating one candidate: the problem's own
         cost where it declares one (a training per evaluation), else the evaluation batch's size."""
         self._minibatches: dict[int, CircularBatches] = {}
@@ -61,17 +62,6 @@ class Objective:
         self.front = ParetoFront(problem.objectives) if problem.objectives > 1 else None
         """With several objectives, the non-dominated set of every loss vector evaluated so far
         (on its evaluation batch): what the run attained, stored at each checkpoint."""
-
-    @property
-    def dim(self) -> int:
-        """Coordinates of the search space."""
-        return self.space.dim
-
-    @property
-    def bounds(self) -> tuple[float, float] | None:
-        """The problem's box on every coordinate, if it has one (a block's value is a weight's, so
-        the box holds in a blocks space too)."""
-        return self.problem.bounds
 
     @property
     def device(self) -> torch.device:

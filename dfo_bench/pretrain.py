@@ -23,6 +23,7 @@ from dfo_bench.budget import Budget, BudgetLimits, Usage
 from dfo_bench.hashing import digest
 from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers
 from dfo_bench.seeding import derive_seed
@@ -41,9 +42,9 @@ def pretrain(problem: Problem, config: PretrainSpec) -> tuple[torch.Tensor, dict
     name = config.optimizer.name
     rng = np.random.default_rng(derive_seed(problem.seed, "pretrain", problem.name, name))
     x0 = problem.initial_point()
-    optimizer = optimizers.get(name).from_config(x0, rng, config.optimizer.params)
+    optimizer = optimizers.get(name).from_config(SearchDomain(x0), rng, config.optimizer.params)
     budget = Budget(BudgetLimits(samples=round(3 * config.epochs * problem.train_size)))
-    optimize(Objective(problem, FullSpace(x0), budget), optimizer)
+    optimize(Objective(problem, FullSpace(x0), budget, super_batch=None), optimizer)  # gradient steps: no evaluation batches
     return optimizer.recommend(), problem.state(), budget.usage
 
 

@@ -18,6 +18,7 @@ import torch
 from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.problems.functions import FUNCTIONS, FunctionParams, FunctionProblem, GivenFunction, TestFunction
 from dfo_bench.registry import optimizers
 from dfo_bench.spaces import FullSpace
@@ -41,8 +42,10 @@ def minimize(
     (the gradient is exact: ``batch_size`` is ignored). ``seed`` seeds the optimizer's generator.
     """
     problem = _function_problem(function, x0)
-    optimizer = optimizers.get(optimizer_name).from_config(problem.initial_point(), np.random.default_rng(seed), params)
-    objective = Objective(problem, FullSpace(problem.initial_point()), Budget(BudgetLimits(evaluations=evaluations)))
+    search = SearchDomain(problem.initial_point())  # test functions: unbounded
+    optimizer = optimizers.get(optimizer_name).from_config(search, np.random.default_rng(seed), params)
+    budget = Budget(BudgetLimits(evaluations=evaluations))
+    objective = Objective(problem, FullSpace(problem.initial_point()), budget, super_batch=None)  # no data
     optimize(objective, optimizer)
     return problem.metrics(optimizer.recommend(), "train")["loss"]
 

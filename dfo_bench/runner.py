@@ -6,7 +6,8 @@ every optimizer alike) and the optimizer's generator (hashed with the problem's 
 optimizer's names; variants of one optimizer share it, for a paired comparison). The runner
 builds what the run starts from (the initial weights or their cached pre-training, on the
 problem's device), the objective (problem + space + evaluation batches + budget) and the
-optimizer, then hands them to the one loop, ``dfo_bench.loop.optimize``, which measures the
+optimizer (on its ``SearchDomain``), taking every setting as the spec resolved it
+(``RunSpec.settings``), then hands them to the one loop, ``dfo_bench.loop.optimize``, which measures the
 recommended point at log-spaced fractions of the budget with the clock paused.
 """
 
@@ -26,11 +27,10 @@ from threadpoolctl import threadpool_limits
 from dfo_bench.budget import Budget
 from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
-from dfo_bench.optimizers.base import Optimizer
-from dfo_bench.optimizers.box import BoxOptimizer
+from dfo_bench.optimizers.base import Optimizer, SearchDomain
 from dfo_bench.pareto import hypervolume
 from dfo_bench.pretrain import pretrained_start
-from dfo_bench.problems.base import TypedProblem
+from dfo_bench.problems.base import Problem, TypedProblem
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.spaces import make_space
@@ -81,19 +81,21 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
         x0 = start.weights
         problem.load_state(start.state)
         result.pretrain = {**asdict(start.usage), "cached": start.cached}
-    space = make_space(spec.optimizer.space, x0)
-    result.search_dim = space.dim
-    objective = Objective(problem, space, Budget(spec.budget), spec.optimizer.super_batch)
-    cls = optimizers.get(spec.optimizer.name)
+    objective = objective_for(spec, problem, x0)
+    result.search_dim = objective.space.dim
+    typed = problem.domain if isinstance(problem, TypedProblem) else None
+    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
     rng = np.random.default_rng(result.run_seed)
-    domain = problem.domain if isinstance(problem, TypedProblem) else None
-    if issubclass(cls, BoxOptimizer):  # a box: a typed space's unit box, else the problem's unless its own params give one
-        optimizer: Optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, domain, bounds=problem.bounds)
-    else:
-        optimizer = cls.from_config(space.initial(), rng, spec.optimizer.params, domain)
+    optimizer = optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
+
+
+def objective_for(spec: RunSpec, problem: Problem, x0: torch.Tensor) -> Objective:
+    """What a run of ``spec`` minimises on ``problem`` started from ``x0``: the spec's search space
+    around x0, its budget, and evaluation batches of the spec's resolved super-batch."""
+    return Objective(problem, make_space(spec.optimizer.space, x0), Budget(spec.budget), spec.settings.super_batch)
 
 
 def _measure(trace: list[dict[str, Any]], objective: Objective, optimizer: Optimizer) -> None:

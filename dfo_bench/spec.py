@@ -11,6 +11,11 @@ invalidates them on purpose.
 A tuning run (``tuning`` set: a trial of a hyper-parameter study, on a tuning seed) has
 ``phase: tuning`` in its identity, so it never shares an id with an evaluation run; its trial
 number is not part of the identity (two trials that sample the same values share their runs).
+
+What a run uses is decided here once, when its spec is made: ``resolve_settings`` turns the
+problem's and the optimizer entry's specs into ``RunSettings`` (the effective super-batch, the
+problem's box), which the runner, the objective, the optimizers and the store take as given. The
+settings follow from the identity, so they are not hashed: a spec's id is what it was before.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.hashing import digest
 from dfo_bench.params import ParamsModel
+from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
 
 SEED_LIMIT = 2**63
@@ -68,7 +74,9 @@ class OptimizerSpec(Component):
     space: SpaceConfig = FullSpaceConfig()
     """Where the optimizer searches."""
     super_batch: int | None = Field(None, ge=1)
-    """Training samples per evaluation (circular super-batches); None: the problem's own batch."""
+    """Training samples per evaluation (circular super-batches), as the entry or the optimizer's
+    class gives it: part of the identity. None: the problem decides (``RunSettings.super_batch``
+    holds what the run uses)."""
 
     def identity(self) -> dict[str, Any]:
         space = self.space.model_dump(mode="json", exclude_defaults=True)
@@ -88,6 +96,28 @@ class TuningTag(Frozen):
     """The metric the study scores trials on (``final_<metric>`` of the stored run)."""
 
 
+class RunSettings(Frozen):
+    """What a run uses besides its components' parameters, resolved once (``resolve_settings``)."""
+
+    super_batch: int | None = Field(None, ge=1)
+    """Training samples each evaluation is scored on, circular chunks of a seeded shuffle; None:
+    the whole training set (or a problem without one)."""
+    bounds: tuple[float, float] | None = None
+    """The problem's box (low, high) on every coordinate (ZDT1's [0, 1]); None: unbounded weights."""
+
+
+def resolve_settings(problem: ProblemSpec, optimizer: OptimizerSpec) -> RunSettings:
+    """The settings a run of ``optimizer`` on ``problem`` uses, from their validated parameters
+    (no data is loaded): the super-batch the entry or the optimizer's class gives (already in
+    ``optimizer.super_batch``), else the problem's own, else none; the problem's box."""
+    cls = problems.get(problem.name)
+    own = cls.super_batch_of(problem.params)
+    return RunSettings(
+        super_batch=optimizer.super_batch if optimizer.super_batch is not None else own,
+        bounds=cls.bounds_of(problem.params),
+    )
+
+
 class RunSpec(Frozen):
     """One independent run: everything that determines its result, and how it is executed."""
 
@@ -96,6 +126,10 @@ class RunSpec(Frozen):
     optimizer: OptimizerSpec
     seed: int = Field(ge=0, lt=SEED_LIMIT)
     budget: BudgetLimits
+    """The effective budget: the entry's own or the suite's."""
+    settings: RunSettings
+    """What the run uses, derived from ``problem`` and ``optimizer`` (``resolve_settings``): not
+    part of the identity, which already determines it."""
     checkpoints: int = Field(25, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(1, ge=1)

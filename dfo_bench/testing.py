@@ -15,7 +15,7 @@ from dfo_bench.objective import Objective
 from dfo_bench.record import RunResult
 from dfo_bench.runner import execute
 from dfo_bench.spaces import FullSpace, SpaceConfig
-from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, resolve_settings
 
 
 def searching(kind: str, registry: str = "optimizers") -> list[str]:
@@ -54,21 +54,24 @@ def run_spec(
 
     cls = optimizers.get(optimizer)
     problem_cls = problems.get(problem)
+    problem_spec = ProblemSpec(
+        name=problem, label=problem, params=problem_cls.Params(**(problem_params or {})), version=problem_cls.version
+    )
+    optimizer_spec = OptimizerSpec(
+        name=optimizer,
+        label=optimizer,
+        params=cls.Params(**(optimizer_params or {})),
+        version=cls.version,
+        space=space or cls.default_space,
+        super_batch=super_batch if super_batch is not None else cls.default_super_batch,
+    )
     return RunSpec(
         suite="conformance",
-        problem=ProblemSpec(
-            name=problem, label=problem, params=problem_cls.Params(**(problem_params or {})), version=problem_cls.version
-        ),
-        optimizer=OptimizerSpec(
-            name=optimizer,
-            label=optimizer,
-            params=cls.Params(**(optimizer_params or {})),
-            version=cls.version,
-            space=space or cls.default_space,
-            super_batch=super_batch if super_batch is not None else cls.default_super_batch,
-        ),
+        problem=problem_spec,
+        optimizer=optimizer_spec,
         seed=seed,
         budget=budget,
+        settings=resolve_settings(problem_spec, optimizer_spec),
         checkpoints=checkpoints,
         device="cpu",
         threads=1,
@@ -113,11 +116,12 @@ def check_population_consistent(problem_name: str, params: dict[str, Any] | None
     and is charged exactly (one evaluation and the batch's samples per candidate)."""
     from dfo_bench.registry import problems
 
-    problem = problems.get(problem_name).from_config(params or {}, 0, torch.device("cpu"))
+    cls = problems.get(problem_name)
+    problem = cls.from_config(params or {}, 0, torch.device("cpu"))
     x0 = problem.initial_point()
     X = x0 + 0.05 * torch.randn(population, problem.dim, generator=torch.Generator().manual_seed(1))
     budget = Budget(BudgetLimits())
-    objective = Objective(problem, FullSpace(x0), budget)
+    objective = Objective(problem, FullSpace(x0), budget, cls.super_batch_of(problem.params))
     together = objective.evaluate(X)
     alone = torch.cat([objective.evaluate(X[i : i + 1]) for i in range(population)])
     assert together.shape[0] == population and together.device == problem.device

@@ -18,7 +18,7 @@ from dfo_bench.executors import SequentialExecutor, pending_runs, run_suite
 from dfo_bench.loop import optimize
 from dfo_bench.moves import dense
 from dfo_bench.objective import Objective
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.de import DEParams, DifferentialEvolution
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import Problem
@@ -71,8 +71,8 @@ class RandomArchive(AskTellOptimizer):
     description = "multi-objective random search"
     objectives: ClassVar[int | None] = None
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        super().__init__(search, rng, params)
         self.archive: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.told: list[tuple[int, ...]] = []
         self._generator = self.torch_generator()
@@ -99,8 +99,8 @@ def test_two_objective_problem_runs_through_the_one_loop() -> None:
     problem = TwoSpheres(ParamsModel(), 0, CPU)
     x0 = problem.initial_point()
     budget = Budget(BudgetLimits(evaluations=40))
-    objective = Objective(problem, FullSpace(x0), budget)
-    optimizer = RandomArchive(x0, np.random.default_rng(0), ParamsModel())
+    objective = Objective(problem, FullSpace(x0), budget, super_batch=None)
+    optimizer = RandomArchive(SearchDomain(x0), np.random.default_rng(0), ParamsModel())
     rows: list[dict[str, float]] = []
     optimize(objective, optimizer, lambda o, opt: rows.append(o.metrics(opt.recommend())), checkpoints=3)
     assert optimizer.told and set(optimizer.told) == {(6, 2)}  # (P, m) losses reach the optimizer
@@ -113,7 +113,7 @@ def test_two_objective_problem_runs_through_the_one_loop() -> None:
 
 
 def test_single_objective_optimizer_refuses_vector_losses() -> None:
-    de = DifferentialEvolution.from_config(torch.zeros(4), np.random.default_rng(0), {"popsize": 4})
+    de = DifferentialEvolution.from_config(SearchDomain(torch.zeros(4)), np.random.default_rng(0), {"popsize": 4})
     X = de.ask()
     with pytest.raises(ValueError, match=r"losses of shape \(4, 2\), expected \(4,\)"):
         de.tell(X, torch.zeros(4, 2))
@@ -127,9 +127,9 @@ def test_every_optimizer_is_stepped_by_the_one_loop_on_a_test_function(name: str
     problem = problems.get("sphere").from_config({"dim": 6}, 0, CPU)
     x0 = problem.initial_point()
     budget = Budget(BudgetLimits(evaluations=60))
-    objective = Objective(problem, FullSpace(x0), budget)
+    objective = Objective(problem, FullSpace(x0), budget, super_batch=None)
     cls = optimizers.get(name)
-    optimizer = cls.from_config(x0, np.random.default_rng(0), {"name": "OnePlusOne"} if name == "nevergrad" else {})
+    optimizer = cls.from_config(SearchDomain(x0), np.random.default_rng(0), {"name": "OnePlusOne"} if name == "nevergrad" else {})
     optimize(objective, optimizer)
     assert budget.usage.evaluations == 60
     assert problem.metrics(optimizer.recommend(), "train")["loss"] <= problem.metrics(x0, "train")["loss"]
@@ -157,7 +157,7 @@ def test_hbde_reproduces_a_run_stored_before_the_redesign() -> None:
         for key, value in old.items():
             assert new[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
     spec = run_spec("hbde")
-    assert (spec.optimizer.space.kind, spec.optimizer.super_batch) == ("blocks", 1000)
+    assert (spec.optimizer.space.kind, spec.optimizer.super_batch, spec.settings.super_batch) == ("blocks", 1000, 1000)
 
 
 # --- populations stay on the problem's device ------------------------------------------------------
@@ -191,11 +191,11 @@ NUMPY_LIBRARIES = {"cma-es", "nevergrad", "pymoo", "nsga2", "parego", "mobo-ars"
 def test_generations_move_no_population_to_the_host(name: str, space: str) -> None:
     if name in NUMPY_LIBRARIES:
         pytest.skip(f"{name} wraps a NumPy library (documented host copies)")
-    problem = problems.get("digits-mlp").from_config({"super_batch": 100}, 0, CPU)  # batch indices (100) are not a population
+    problem = problems.get("digits-mlp").from_config({}, 0, CPU)
     x0 = problem.initial_point()
     search = make_space(FullSpaceConfig() if space == "full" else BlockSpaceConfig(kind="blocks", n_bins=2000), x0)
-    objective = Objective(problem, search, Budget(BudgetLimits()))
-    optimizer = optimizers.get(name).from_config(search.initial(), np.random.default_rng(0), {})
+    objective = Objective(problem, search, Budget(BudgetLimits()), super_batch=100)  # batch indices (100) are not a population
+    optimizer = optimizers.get(name).from_config(SearchDomain(search.initial()), np.random.default_rng(0), {})
     optimizer.step(objective)  # the first generation builds caches (NumPy histogram, kernels)
     with HostCopies(size=search.dim) as copies:
         for _ in range(3):

@@ -9,6 +9,7 @@ import torch
 from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.moves import CoordinateMoves
 from dfo_bench.objective import Objective
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.direct_search import DirectSearch
 from dfo_bench.problems.digits import DigitsMLP
 from dfo_bench.spaces import FullSpace
@@ -70,24 +71,24 @@ def test_each_trial_is_charged_as_a_full_evaluation() -> None:
     problem = DigitsMLP.from_config({}, 0, CPU)
     budget = Budget(BudgetLimits())
     x = problem.initial_point()
-    objective = Objective(problem, FullSpace(x), budget)
+    objective = Objective(problem, FullSpace(x), budget, super_batch=None)
     objective.evaluate(CoordinateMoves(x, torch.tensor([0, 1, 2]), torch.zeros(3)))
     assert budget.usage.evaluations == 3
     assert budget.usage.samples == 3 * objective.samples_per_evaluation == 3 * 1077
 
 
 def test_circular_batches_fall_back_to_full_evaluation() -> None:
-    problem = DigitsMLP.from_config({"super_batch": 100}, 0, CPU)
-    twin = DigitsMLP.from_config({"super_batch": 100}, 0, CPU)
+    problem = DigitsMLP.from_config({}, 0, CPU)
+    twin = DigitsMLP.from_config({}, 0, CPU)
     x = problem.initial_point()
-    objective, twin_objective = (Objective(p, FullSpace(x), Budget(BudgetLimits())) for p in (problem, twin))
+    objective, twin_objective = (Objective(p, FullSpace(x), Budget(BudgetLimits()), super_batch=100) for p in (problem, twin))
     moves = CoordinateMoves(x, torch.tensor([3, 2400]), torch.tensor([0.3, -0.3]))
     for _ in range(3):  # the batch changes every call, alike in both
         torch.testing.assert_close(objective.evaluate(moves), twin_objective.evaluate(moves.dense()))
 
 
 def search(params: dict, dim: int = 20) -> DirectSearch:
-    return DirectSearch.from_config(torch.full((dim,), 0.5), np.random.default_rng(0), params)
+    return DirectSearch.from_config(SearchDomain(torch.full((dim,), 0.5)), np.random.default_rng(0), params)
 
 
 def test_bounds_are_respected() -> None:

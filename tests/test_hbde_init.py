@@ -9,6 +9,7 @@ import torch
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.de import DEParams, DifferentialEvolution
 from dfo_bench.optimizers.hbde import HBDE, HBDEParams
 from dfo_bench.optimizers.sampling import between_neighbours
@@ -25,7 +26,7 @@ def weights(n: int = 20_000, seed: int = 0) -> torch.Tensor:
 
 
 def first_generation(x0: torch.Tensor, seed: int = 0, **params) -> torch.Tensor:
-    opt = HBDE(x0, np.random.default_rng(seed), HBDEParams(init="neighbours", **params))
+    opt = HBDE(SearchDomain(x0), np.random.default_rng(seed), HBDEParams(init="neighbours", **params))
     return opt.ask()
 
 
@@ -61,7 +62,7 @@ def test_in_the_full_space_the_neighbours_are_those_of_x0_sorted() -> None:
     low, high = neighbour_means(x0)
     assert torch.all((X >= low) & (X <= high))
     assert torch.equal(X[0], x0)
-    de = DifferentialEvolution(x0, np.random.default_rng(0), DEParams(popsize=8, init="neighbours")).ask()
+    de = DifferentialEvolution(SearchDomain(x0), np.random.default_rng(0), DEParams(popsize=8, init="neighbours")).ask()
     assert torch.equal(de, X)  # HBDE's option is DE's: the same draws from the same stream
 
 
@@ -71,9 +72,9 @@ def test_the_start_is_a_member_unless_asked_otherwise_and_the_others_do_not_chan
     assert torch.equal(kept[0], x0) and not torch.equal(dropped[0], x0)
     assert torch.equal(kept[1:], dropped[1:])
     # keep_start applies to the Gaussian start too, and adds the start to a uniform one.
-    gauss = HBDE(x0, np.random.default_rng(0), HBDEParams(keep_start=False)).ask()
+    gauss = HBDE(SearchDomain(x0), np.random.default_rng(0), HBDEParams(keep_start=False)).ask()
     assert not torch.equal(gauss[0], x0)
-    uniform = HBDE(x0, np.random.default_rng(0), HBDEParams(init="uniform", bounds=(-1, 1), keep_start=True)).ask()
+    uniform = HBDE(SearchDomain(x0), np.random.default_rng(0), HBDEParams(init="uniform", bounds=(-1, 1), keep_start=True)).ask()
     assert torch.equal(uniform[0], x0)
 
 
@@ -106,7 +107,7 @@ def test_defaults_are_unchanged_and_left_out_of_run_identities() -> None:
     g = torch.Generator().manual_seed(int(np.random.default_rng(0).integers(2**63)))
     expected = torch.randn((32, x0.numel()), generator=g).mul_(0.01).add_(x0)
     expected[0] = x0
-    assert torch.equal(HBDE(x0, rng, HBDEParams()).ask(), expected)
+    assert torch.equal(HBDE(SearchDomain(x0), rng, HBDEParams()).ask(), expected)
 
 
 def test_a_suite_chooses_the_init_and_a_run_with_it_completes(write_suite) -> None:

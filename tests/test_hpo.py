@@ -16,6 +16,7 @@ from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.objective import Objective
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.ga_hpo import GAHPO, activation_mutation
 from dfo_bench.problems.mlp_hpo import DOMAIN
 from dfo_bench.ranges import choice, integers, log_float, log_int, uniform
@@ -69,7 +70,7 @@ def test_activation_mutation_frequencies_match_the_formula(start: str, base: flo
     expected = np.array([weights.get(b, 0.0) for b in choices]) / sum(weights.values())
     np.testing.assert_allclose(activation_mutation(start, choices, base), expected, rtol=1e-12)
 
-    ga = GAHPO.from_config(DOMAIN.encode(DOMAIN.default), np.random.default_rng(7), {"base": base}, DOMAIN)
+    ga = GAHPO.from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(7), {"base": base})
     assert isinstance(ga, GAHPO)
     n = 20_000
     index = choices.index(start)
@@ -134,7 +135,7 @@ def test_charged_samples_equal_the_trainings_samples(dataset: str) -> None:
     params = problem_params("mlp-hpo", dataset) | {"batch_size": 24}  # a last minibatch smaller than the rest
     problem = problems.get("mlp-hpo").from_config(params, 0, CPU)
     budget = Budget(BudgetLimits())
-    objective = Objective(problem, FullSpace(problem.initial_point()), budget)
+    objective = Objective(problem, FullSpace(problem.initial_point()), budget, super_batch=None)
     X = DOMAIN.sample(3, np.random.default_rng(0))
     losses = objective.evaluate(X)
     assert losses.shape == (3,) and torch.isfinite(losses).all()
@@ -203,7 +204,7 @@ def test_ga_recommends_the_best_configuration_it_evaluated() -> None:
 
 
 def test_ga_two_point_crossover_swaps_one_segment() -> None:
-    ga = GAHPO.from_config(DOMAIN.encode(DOMAIN.default), np.random.default_rng(0), {}, DOMAIN)
+    ga = GAHPO.from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {})
     assert isinstance(ga, GAHPO)
     a, b = np.zeros(4), np.ones(4)
     for _ in range(50):
@@ -262,7 +263,7 @@ def test_shipped_hpo_suites_validate(suite: str, monkeypatch: pytest.MonkeyPatch
 
 def test_typed_optimizer_needs_its_space() -> None:
     with pytest.raises(ValueError, match="searches typed spaces, not weights"):
-        optimizers.get("ga-hpo").from_config(torch.zeros(4), np.random.default_rng(0), {})
+        optimizers.get("ga-hpo").from_config(SearchDomain(torch.zeros(4)), np.random.default_rng(0), {})
 
 
 # --- the report ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import torch
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer
 from dfo_bench.pareto import front_from_json, hypervolume
 from dfo_bench.problems import mlp_hpo
@@ -78,7 +79,7 @@ def test_every_box_optimizer_runs_the_two_objective_problem(name: str, monkeypat
 @pytest.mark.parametrize("name", BOX_OPTIMIZERS)
 def test_a_box_optimizer_on_a_typed_domain_asks_canonical_configurations(name: str) -> None:
     x0 = DOMAIN.encode(DOMAIN.default)
-    optimizer = optimizers.get(name).from_config(x0, np.random.default_rng(0), SMALL[name], DOMAIN)
+    optimizer = optimizers.get(name).from_config(SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name])
     assert isinstance(optimizer, BoxOptimizer)
     X = optimizer.ask()
     assert torch.equal(DOMAIN.canonical(X), X) and torch.equal(X[0], x0)  # the default first, as x0 is for weights
@@ -86,7 +87,7 @@ def test_a_box_optimizer_on_a_typed_domain_asks_canonical_configurations(name: s
     optimizer.tell(X, losses)
     assert any(torch.equal(optimizer.recommend(), x) for x in X)
     with pytest.raises(ValueError, match="bounds are not taken on a typed space"):
-        optimizers.get(name).from_config(x0, np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)}, DOMAIN)
+        optimizers.get(name).from_config(SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)})
 
 
 def test_the_objectives_are_the_validation_loss_and_the_real_parameter_count() -> None:
@@ -169,7 +170,7 @@ def test_optuna_runs_the_two_objective_problem_as_a_multi_objective_study(sample
 
 
 def test_optuna_multi_objective_study_has_a_direction_per_objective() -> None:
-    optimizer = optimizers.get("optuna").from_config(DOMAIN.encode(DOMAIN.default), np.random.default_rng(0), {"popsize": 3}, DOMAIN)
+    optimizer = optimizers.get("optuna").from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {"popsize": 3})
     X = optimizer.ask()
     optimizer.tell(X, torch.tensor([[0.5, 0.2], [0.4, 0.9], [0.7, 0.1]]))
     study = optimizer._study  # type: ignore[attr-defined]

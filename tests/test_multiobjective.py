@@ -13,6 +13,7 @@ from sklearn.metrics import precision_score, recall_score
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import augmented_chebyshev
 from dfo_bench.pareto import ParetoFront, front_from_json, hypervolume, non_dominated
 from dfo_bench.problems.metrics import macro_precision_recall
@@ -114,7 +115,7 @@ def test_zdt1_is_pymoo_zdt1_on_the_unit_box() -> None:
     from pymoo.problems.multi.zdt import ZDT1
 
     problem = problems.get("zdt1").from_config({}, 0, torch.device("cpu"))
-    assert (problem.dim, problem.bounds, problem.reference_point, problem.has_data) == (30, (0.0, 1.0), (11.0, 11.0), False)
+    assert (problem.dim, problem.bounds_of(problem.params), problem.reference_point, problem.has_data) == (30, (0.0, 1.0), (11.0, 11.0), False)
     X = torch.rand(5, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64).float()
     expected = ZDT1().evaluate(X.double().numpy(), return_values_of=["F"])
     np.testing.assert_allclose(problem.evaluate(X).numpy(), expected, rtol=1e-12)
@@ -175,7 +176,7 @@ def test_gaussian_process_methods_keep_the_contract(optimizer: str) -> None:
 @pytest.mark.parametrize("optimizer", GP_OPTIMIZERS)
 def test_too_many_coordinates_are_refused_with_the_fix(optimizer: str) -> None:
     with pytest.raises(ValueError, match="blocks"):
-        optimizers.get(optimizer).from_config(torch.zeros(51), np.random.default_rng(0), {})
+        optimizers.get(optimizer).from_config(SearchDomain(torch.zeros(51)), np.random.default_rng(0), {})
 
 
 def _suite(write_suite, optimizer: Any, problem: Any) -> Path:
@@ -229,11 +230,9 @@ def test_precision_recall_on_super_batches_is_charged_per_candidate() -> None:
     from dfo_bench.objective import Objective
     from dfo_bench.spaces import FullSpace
 
-    problem = problems.get("digits-mlp").from_config(
-        {"objective": "precision-recall", "super_batch": 100}, 0, torch.device("cpu")
-    )
+    problem = problems.get("digits-mlp").from_config({"objective": "precision-recall"}, 0, torch.device("cpu"))
     x0 = problem.initial_point()
-    objective = Objective(problem, FullSpace(x0), Budget(BudgetLimits()))
+    objective = Objective(problem, FullSpace(x0), Budget(BudgetLimits()), super_batch=100)
     losses = objective.evaluate(x0.expand(4, -1).clone())
     assert losses.shape == (4, 2) and torch.equal(losses[0], losses[3])  # the same batch for the population
     assert objective.budget.usage.samples == 400 and objective.front is not None and len(objective.front.points) == 1
@@ -242,11 +241,11 @@ def test_precision_recall_on_super_batches_is_charged_per_candidate() -> None:
 def test_box_comes_from_params_then_problem_then_radius() -> None:
     x0 = torch.full((6,), 0.5)
     box = optimizers.get("random-box")
-    given = box.from_config(x0, np.random.default_rng(0), {"bounds": (0.2, 0.3), "popsize": 50}, bounds=(0.0, 1.0))
+    given = box.from_config(SearchDomain(x0, bounds=(0.0, 1.0)), np.random.default_rng(0), {"bounds": (0.2, 0.3), "popsize": 50})
     X = given.ask()
     assert float(X.min()) >= 0.2 - 1e-6 and float(X.max()) <= 0.3 + 1e-6  # x0 itself, 0.5, moved into the box (float32)
-    problem = box.from_config(x0, np.random.default_rng(0), {"popsize": 50}, bounds=(0.0, 1.0))
+    problem = box.from_config(SearchDomain(x0, bounds=(0.0, 1.0)), np.random.default_rng(0), {"popsize": 50})
     assert float(problem.ask().max()) > 0.9
-    around = box.from_config(x0, np.random.default_rng(0), {"popsize": 50, "radius": 0.01})
+    around = box.from_config(SearchDomain(x0), np.random.default_rng(0), {"popsize": 50, "radius": 0.01})
     X = around.ask()
     assert float((X - 0.5).abs().max()) <= 0.01 + 1e-6 and torch.equal(X[0], x0)

@@ -10,9 +10,9 @@ import torch
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.moves import dense
-from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, SearchDomain
 from dfo_bench.registry import optimizers
-from dfo_bench.suite import RunSpec
+from dfo_bench.spec import RunSpec
 from dfo_bench.testing import check_deterministic, check_improves_within_budget, run_spec, searching
 
 ALL = searching("weights")
@@ -59,7 +59,7 @@ def test_same_seed_same_run_other_seed_other_run(name: str) -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_interface_shapes(name: str) -> None:
     x0 = torch.linspace(-1, 1, 50)
-    optimizer = optimizers.get(name).from_config(x0, np.random.default_rng(0), {})
+    optimizer = optimizers.get(name).from_config(SearchDomain(x0), np.random.default_rng(0), {})
     assert optimizer.recommend().shape == (50,)
     if isinstance(optimizer, AskTellOptimizer):
         X = optimizer.ask()
@@ -83,7 +83,7 @@ def test_unknown_parameter_is_rejected(name: str) -> None:
 def test_de_best1bin_and_bounds_respected() -> None:
     bounds = (-0.3, 0.3)
     params = {"strategy": "best1bin", "bounds": bounds, "init": "uniform", "popsize": 10}
-    optimizer = optimizers.get("de").from_config(torch.zeros(20), np.random.default_rng(1), params)
+    optimizer = optimizers.get("de").from_config(SearchDomain(torch.zeros(20)), np.random.default_rng(1), params)
     for _ in range(30):
         X = optimizer.ask()
         assert X.min() >= bounds[0] and X.max() <= bounds[1]
@@ -93,4 +93,4 @@ def test_de_best1bin_and_bounds_respected() -> None:
 
 def test_full_cma_refuses_huge_dimension_with_advice() -> None:
     with pytest.raises(ValueError, match="diagonal: true"):
-        optimizers.get("cma-es").from_config(torch.zeros(25_450), np.random.default_rng(0), {})
+        optimizers.get("cma-es").from_config(SearchDomain(torch.zeros(25_450)), np.random.default_rng(0), {})

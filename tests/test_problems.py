@@ -67,7 +67,7 @@ def test_seed_fixes_split_and_initial_weights(name: str) -> None:
 def test_overspending_is_refused_before_any_work(name: str) -> None:
     problem = build(name)
     budget = Budget(BudgetLimits(evaluations=3))
-    objective = Objective(problem, FullSpace(problem.initial_point()), budget)
+    objective = Objective(problem, FullSpace(problem.initial_point()), budget, type(problem).super_batch_of(problem.params))
     calls: list[int] = []
     evaluate = problem.evaluate
     problem.evaluate = lambda X, batch=None: calls.append(X.shape[0]) or evaluate(X, batch)  # type: ignore[method-assign]
@@ -116,7 +116,7 @@ def test_mlp_losses_and_gradient_match_torch_module(name: str) -> None:
         torch.testing.assert_close(losses[i], expected, rtol=1e-5, atol=1e-5)
     # One Adam-style gradient on a minibatch equals autograd through the module on the same samples.
     budget = Budget(BudgetLimits())
-    loss, grad = Objective(problem, FullSpace(X[0]), budget).loss_and_grad(X[0], 32)
+    loss, grad = Objective(problem, FullSpace(X[0]), budget, super_batch=None).loss_and_grad(X[0], 32)
     assert budget.usage.samples == 96 and budget.usage.evaluations == 1
     assert grad.shape == (problem.dim,) and torch.isfinite(grad).all() and loss > 0
 

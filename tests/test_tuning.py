@@ -23,6 +23,7 @@ from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.executors.tuning_rounds import study_record
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.random_search import RandomSearch
 from dfo_bench.ranges import choice, integers, ranges
 from dfo_bench.registry import optimizers
@@ -160,10 +161,10 @@ def test_declared_ranges_yield_valid_params(name: str) -> None:
         study.tell(trial, float(i))
         if i < 2:  # the optimizer accepts them too, on a weight vector or on a typed domain
             if "weights" in cls.search_kinds:
-                cls.from_config(torch.zeros(12), np.random.default_rng(0), params)
+                cls.from_config(SearchDomain(torch.zeros(12)), np.random.default_rng(0), params)
             else:
                 typed = TypedDomain(ranges(layers=integers(1, 5), act=choice("relu", "tanh")), {"layers": 2, "act": "relu"})
-                cls.from_config(typed.encode({"layers": 2, "act": "relu"}), np.random.default_rng(0), params, typed)
+                cls.from_config(SearchDomain(typed.encode({"layers": 2, "act": "relu"}), typed=typed), np.random.default_rng(0), params)
     for param, r in cls.tuning_ranges.items():
         for value in r.extremes():
             cls.Params(**{param: value})

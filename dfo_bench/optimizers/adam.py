@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.optimizers.base import GradientFn, GradientOptimizer
+from dfo_bench.optimizers.base import GradientFn, GradientOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, log_int, ranges
 
@@ -31,8 +31,8 @@ class Adam(GradientOptimizer):
     tuning_ranges = ranges(lr=log_float(1e-5, 1e-1), batch_size=log_int(16, 512))
     params: AdamParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: AdamParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: AdamParams) -> None:
+        super().__init__(search, rng, params)
         self._x = torch.nn.Parameter(self.x0.clone())
         self._adam = torch.optim.Adam(
             [self._x], lr=params.lr, betas=(params.beta1, params.beta2), weight_decay=params.weight_decay

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.optimizers.antithetic import antithetic_population
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, ranges
 
@@ -44,8 +44,8 @@ class ARS(AskTellOptimizer[torch.Tensor]):
     tuning_ranges = ranges(step=log_float(1e-3, 0.5), noise=log_float(1e-3, 0.5))
     params: ARSParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ARSParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ARSParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._theta = self.x0.clone()
         self._deltas = torch.empty(params.directions, self.dim, device=self.device)

@@ -6,14 +6,18 @@ evaluate (and charge) it and tells itself the losses; a gradient optimizer asks 
 one minibatch loss and gradient. Public methods do the shared checks and call the small private
 hooks that each optimizer implements.
 
-Every tensor an optimizer makes lives on the device of its initial point (the problem's device,
-handed over by the runner): on a GPU a population never visits the host.
+Every optimizer is built the same way, ``cls.from_config(search, rng, params)``: the runner hands
+it a ``SearchDomain`` (start point, the problem's box, the typed domain of a hyper-parameter
+problem), a seeded generator and the entry's parameters; each class reads what it needs of it.
+Every tensor an optimizer makes lives on the device of its start point (the problem's device): on
+a GPU a population never visits the host.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -35,9 +39,28 @@ GradientFn = Callable[[torch.Tensor, int], tuple[float, torch.Tensor]]
 """(x, batch_size) -> (minibatch loss, gradient); charged to the budget by the objective."""
 
 
+@dataclass(frozen=True)
+class SearchDomain:
+    """Where an optimizer searches, as the runner hands it over."""
+
+    x0: torch.Tensor
+    """The start, shape (dim,), on the problem's device: search coordinates (weights, or blocks of
+    them), or a typed problem's default configuration, encoded."""
+    bounds: tuple[float, float] | None = None
+    """The problem's box (low, high) on every coordinate (ZDT1's [0, 1]; a block's value is a
+    weight's, so it holds in a blocks space too); None: unbounded weights."""
+    typed: TypedDomain | None = None
+    """The typed problem's domain (hyper-parameter configurations); None: weights."""
+
+    @property
+    def kind(self) -> str:
+        """``weights`` or ``typed``: what ``Optimizer.search_kinds`` lists."""
+        return "weights" if self.typed is None else "typed"
+
+
 class Optimizer(ABC):
-    """Common constructor shape: initial point (on the problem's device), a seeded generator,
-    validated hyper-parameters."""
+    """Common constructor shape: where it searches (start point on the problem's device, box,
+    typed domain), a seeded generator, validated hyper-parameters."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -56,15 +79,19 @@ class Optimizer(ABC):
     ``Params``; empty: the optimizer is not tuned (the report says so)."""
     search_kinds: ClassVar[frozenset[str]] = frozenset({"weights"})
     """The kinds of problem it can search (``Problem.search_kind``): ``weights`` (vectors around
-    x0), ``typed`` (configurations of a ``TypedDomain``, handed to the constructor as
-    ``domain``). A typed-capable class takes ``domain`` as a keyword of ``__init__``."""
+    x0), ``typed`` (configurations of a ``TypedDomain``, the ``SearchDomain``'s ``typed``)."""
     max_dim: ClassVar[int | None] = None
     """The most coordinates it can search (Gaussian-process methods: tens), checked when a suite is
     validated; None: any number."""
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel) -> None:
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        if search.kind not in self.search_kinds:
+            raise ValueError(f"{self.name} searches {', '.join(sorted(self.search_kinds))} spaces, not {search.kind}")
+        x0 = search.x0
         if x0.ndim != 1:
             raise ValueError(f"{self.name}: the initial point must be a vector, got shape {tuple(x0.shape)}")
+        if search.typed is not None and search.typed.dim != x0.numel():
+            raise ValueError(f"{self.name}: x0 has {x0.numel()} values, the typed domain {search.typed.dim} parameters")
         self.x0 = x0.detach().to(torch.float32)
         self.device = x0.device
         """Where populations are made: the problem's device."""
@@ -73,22 +100,9 @@ class Optimizer(ABC):
         self.params = params
 
     @classmethod
-    def from_config(
-        cls,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: Mapping[str, Any] | ParamsModel,
-        domain: TypedDomain | None = None,
-    ) -> Optimizer:
-        """Build with validated parameters; ``domain``: the typed problem's domain (x0 is then
-        its encoded default configuration), None for weights."""
-        kind = "weights" if domain is None else "typed"
-        if kind not in cls.search_kinds:
-            raise ValueError(f"{cls.name} searches {', '.join(sorted(cls.search_kinds))} spaces, not {kind}")
-        validated = params if isinstance(params, ParamsModel) else cls.Params(**params)
-        if domain is None:
-            return cls(x0, rng, validated)
-        return cls(x0, rng, validated, domain=domain)  # type: ignore[call-arg]
+    def from_config(cls, search: SearchDomain, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
+        """Build on ``search`` with ``params`` validated against ``cls.Params``."""
+        return cls(search, rng, params if isinstance(params, ParamsModel) else cls.Params(**params))
 
     def torch_generator(self) -> torch.Generator:
         """A torch generator on this optimizer's device, seeded from its own stream."""
@@ -110,13 +124,10 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
     Parameterised by what ``_ask`` returns and ``_tell`` receives: ``AskTellOptimizer[torch.Tensor]``
     for (n, dim) matrices, ``AskTellOptimizer[Population]`` for matrices or ``CoordinateMoves``."""
 
-    fixed_population: ClassVar[bool] = True
-    """Whether ``ask`` only accepts the optimizer's own population size."""
-
     @property
     @abstractmethod
     def popsize(self) -> int:
-        """The number of candidates ``ask()`` returns by default."""
+        """The number of candidates ``ask()`` returns."""
 
     def step(self, objective: Objective) -> None:
         """Ask a population, evaluate it, tell the losses. A population cut by the budget is
@@ -124,11 +135,9 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
         X = self.ask()
         self.tell(X, objective.evaluate(X))
 
-    def ask(self, n: int | None = None) -> PopulationT:
-        """A population of shape (n, dim) to evaluate (a matrix, or moves from one point); n defaults to ``popsize``."""
-        n = self.popsize if n is None else n
-        if self.fixed_population and n != self.popsize:
-            raise ValueError(f"{self.name} asks whole populations of {self.popsize}, not {n}")
+    def ask(self) -> PopulationT:
+        """A population of shape (popsize, dim) to evaluate (a matrix, or moves from one point)."""
+        n = self.popsize
         X = self._ask(n)
         if X.shape != (n, self.dim):
             raise RuntimeError(f"{self.name} asked {tuple(X.shape)}, expected ({n}, {self.dim})")

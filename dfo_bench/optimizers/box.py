@@ -1,10 +1,10 @@
 """What the multi-objective optimizers share: a box to search, a non-dominated archive, a compromise.
 
 - **The box.** Every coordinate lies in [low, high]: the optimizer's own ``bounds`` if given, else
-  the problem's (ZDT1's [0, 1], handed over by the runner through ``from_config(..., bounds=)``),
-  else x0 ± ``radius`` (network weights, usually in a blocks space). Surrogate methods model the
-  objectives in unit coordinates u = (x − low) / (high − low).
-- **Typed spaces.** Built with a ``domain`` (a hyper-parameter problem), the optimizer
+  the problem's (ZDT1's [0, 1], the ``SearchDomain``'s ``bounds``), else x0 ± ``radius`` (network
+  weights, usually in a blocks space). Surrogate methods model the objectives in unit
+  coordinates u = (x − low) / (high − low).
+- **Typed spaces.** On a typed ``domain`` (a hyper-parameter problem), the optimizer
   searches the unit box [0, 1]^d itself and hands the problem ``domain.from_unit(u)``, the
   encoded configurations; what it is told is mapped back by ``domain.to_unit`` (the centre of
   each integer's and choice's share), so its archive holds unit points and its recommendation is
@@ -29,16 +29,13 @@ Losses arrive as (P,) for one objective or (P, m) for m; both are kept as (P, m)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import torch
 from pydantic import Field
 from scipy.stats import qmc
 
 from dfo_bench.domain import TypedDomain
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.pareto import non_dominated
 
@@ -84,26 +81,17 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
 
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: BoxParams,
-        bounds: tuple[float, float] | None = None,
-        domain: TypedDomain | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: BoxParams) -> None:
+        super().__init__(search, rng, params)
         if self.max_dim is not None and self.dim > self.max_dim:
             raise ValueError(dimension_message(self.name, self.max_dim, f"{self.dim} coordinates"))
-        self.domain = domain
+        domain = search.typed
+        self.domain: TypedDomain | None = domain
         """The typed space searched through its unit box (None: weights or a problem's box)."""
-        if domain is not None:
-            if params.bounds is not None:
-                raise ValueError(f"{self.name}: bounds are not taken on a typed space, which is searched through its unit box")
-            if domain.dim != self.dim:
-                raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed space {domain.dim} parameters")
+        if domain is not None and params.bounds is not None:
+            raise ValueError(f"{self.name}: bounds are not taken on a typed space, which is searched through its unit box")
         x = self.x0.cpu().double().numpy() if domain is None else domain.to_unit(self.x0[None])[0]
-        given = (0.0, 1.0) if domain is not None else params.bounds if params.bounds is not None else bounds
+        given = (0.0, 1.0) if domain is not None else params.bounds if params.bounds is not None else search.bounds
         self.box_given = given is not None
         """Whether the box is the optimizer's or the problem's (else it is x0 ± radius)."""
         if given is not None:
@@ -114,23 +102,6 @@ class BoxOptimizer(AskTellOptimizer[torch.Tensor]):
         """x0, moved into the box."""
         self._front_x = np.empty((0, self.dim))
         self._front_f = np.empty((0, 0))
-
-    @classmethod
-    def from_config(
-        cls,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: Mapping[str, Any] | ParamsModel,
-        domain: TypedDomain | None = None,
-        *,
-        bounds: tuple[float, float] | None = None,
-    ) -> BoxOptimizer:
-        """As ``Optimizer.from_config``; ``bounds`` is the problem's box (None: it has none), not
-        taken with a ``domain`` (searched through its unit box)."""
-        validated = params if isinstance(params, BoxParams) else cls.Params(**dict(params))
-        if domain is None:
-            return cls(x0, rng, validated, bounds)
-        return cls(x0, rng, validated, domain=domain)
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
         return (X - self.low) / (self.high - self.low)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, log_int, ranges, uniform
@@ -58,8 +58,8 @@ class CBO(AskTellOptimizer[torch.Tensor]):
     )
     params: CBOParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: CBOParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: CBOParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._particles = around(self.x0, params.init_sigma, params.popsize, self._generator, include_x0=False)
         self._consensus = self.x0.clone()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, log_int, ranges
 
@@ -44,8 +44,8 @@ class CMAES(AskTellOptimizer[torch.Tensor]):
     tuning_ranges = ranges(sigma0=log_float(1e-3, 0.5), popsize=log_int(4, 128))
     params: CMAESParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: CMAESParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: CMAESParams) -> None:
+        super().__init__(search, rng, params)
         if not params.diagonal and self.dim > FULL_COVARIANCE_MAX_DIM:
             raise ValueError(
                 f"cma-es: full covariance in {self.dim} dimensions needs {self.dim**2 * 8 / 2**30:.1f} GiB; "

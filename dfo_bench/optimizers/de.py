@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around, between_neighbours
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.ranges import choice, log_float, log_int, ranges, uniform
@@ -61,8 +61,8 @@ class DifferentialEvolution(AskTellOptimizer[torch.Tensor]):
     )
     params: DEParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: DEParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: DEParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._population = self._initial_population()
         self._fitness: torch.Tensor | None = None

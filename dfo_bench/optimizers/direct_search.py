@@ -38,7 +38,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dfo_bench.moves import CoordinateMoves, Population
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.ranges import log_float, ranges, uniform
 
@@ -90,8 +90,8 @@ class DirectSearch(AskTellOptimizer[Population]):
     params: DirectSearchParams
     version = 2
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: DirectSearchParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: DirectSearchParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._x = self.x0.clone()
         self._loss = math.inf

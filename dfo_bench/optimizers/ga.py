@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, log_int, ranges, uniform
@@ -58,8 +58,8 @@ class GeneticAlgorithm(AskTellOptimizer[torch.Tensor]):
     )
     params: GAParams
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: GAParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: GAParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._parents: torch.Tensor | None = None
         """(truncation, D), best first; None before the first tell."""

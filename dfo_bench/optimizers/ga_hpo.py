@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.domain import TypedDomain
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import ChoiceRange, IntRange, log_float, ranges, uniform
@@ -97,8 +97,8 @@ class GAHPO(TypedOptimizer):
     params: GAHPOParams
     tuning_ranges = ranges(mutation_rate=uniform(0.1, 0.9), crossover=uniform(0.5, 1.0), base=log_float(1.2, 16.0))
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: GAHPOParams, domain: TypedDomain) -> None:
-        super().__init__(x0, rng, params, domain)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: GAHPOParams) -> None:
+        super().__init__(search, rng, params)
         if params.tournament > params.popsize:
             raise ValueError(f"ga-hpo: tournament ({params.tournament}) cannot exceed popsize ({params.popsize})")
         self._population: np.ndarray | None = None

@@ -30,7 +30,7 @@ import torch
 from pydantic import Field, field_validator
 
 from dfo_bench.domain import TypedDomain, Value
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.ranges import ChoiceRange, IntRange, log_float, log_int, ranges
 
@@ -69,12 +69,11 @@ class NevergradOptimizer(AskTellOptimizer[torch.Tensor]):
     params: NevergradParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: NevergradParams, domain: TypedDomain | None = None
-    ) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: NevergradParams) -> None:
+        super().__init__(search, rng, params)
         import nevergrad as ng
 
+        domain = search.typed
         self.domain = domain
         parametrization: ng.p.Parameter
         if domain is not None:

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field, model_validator
 from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
 
-from dfo_bench.domain import TypedDomain
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 from dfo_bench.optimizers.pymoo_ask_tell import PymooAskTell, check_options
 from dfo_bench.optimizers.sampling import around
@@ -46,15 +46,8 @@ class NSGA2(BoxOptimizer):
     tuning_ranges = ranges(popsize=log_int(8, 100))
     params: NSGA2Params
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: NSGA2Params,
-        bounds: tuple[float, float] | None = None,
-        domain: TypedDomain | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, domain)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: NSGA2Params) -> None:
+        super().__init__(search, rng, params)
         if self.box_given:
             first = self.from_unit(latin_hypercube(params.popsize, self.dim, rng))
             first[0] = self.start

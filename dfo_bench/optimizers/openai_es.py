@@ -14,7 +14,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.optimizers.antithetic import antithetic_population
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import choice, log_float, ranges
 
@@ -52,8 +52,8 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
     version = 2
     """2: Adam is ``torch.optim.Adam``, whose float rounding differs from version 1's hand-written Adam."""
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OpenAIESParams) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: OpenAIESParams) -> None:
+        super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._theta = torch.nn.Parameter(self.x0.clone(), requires_grad=False)
         """θ, on the problem's device; its ``grad`` is set to the ES estimate, never computed by autograd."""

@@ -25,7 +25,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench import optuna_study
-from dfo_bench.domain import TypedDomain
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.typed import TypedOptimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_int, ranges
@@ -47,11 +47,11 @@ class OptunaOptimizer(TypedOptimizer):
     params: OptunaParams
     objectives = None
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: OptunaParams, domain: TypedDomain) -> None:
-        super().__init__(x0, rng, params, domain)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: OptunaParams) -> None:
+        super().__init__(search, rng, params)
         self._sampler = optuna_study.sampler(params.sampler, int(rng.integers(2**31)), params.n_startup_trials)
         self._study = optuna_study.study(self._sampler, ["minimize"])
-        self._distributions = optuna_study.distributions(domain.ranges)
+        self._distributions = optuna_study.distributions(self.domain.ranges)
         self._asked: list[Any] = []
 
     @property

@@ -26,8 +26,7 @@ from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.algorithms.soo.nonconvex.pso import PSO
 
-from dfo_bench.domain import TypedDomain
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.pymoo_ask_tell import PymooAskTell, check_options
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import Bounds, ParamsModel
@@ -69,10 +68,9 @@ class PymooAlgorithm(AskTellOptimizer[torch.Tensor]):
     params: PymooParams
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: PymooParams, domain: TypedDomain | None = None
-    ) -> None:
-        super().__init__(x0, rng, params)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: PymooParams) -> None:
+        super().__init__(search, rng, params)
+        domain = search.typed
         self.domain = domain
         x = self.x0.cpu().double().numpy()
         if domain is not None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.domain import TypedDomain
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams
 from dfo_bench.ranges import log_int, ranges
 
@@ -28,17 +28,9 @@ class RandomBox(BoxOptimizer):
     Params = RandomBoxParams
     tuning_ranges = ranges(popsize=log_int(1, 50))
     params: RandomBoxParams
-    fixed_population = False
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: RandomBoxParams,
-        bounds: tuple[float, float] | None = None,
-        domain: TypedDomain | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, domain)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: RandomBoxParams) -> None:
+        super().__init__(search, rng, params)
         self._first = True
 
     @property

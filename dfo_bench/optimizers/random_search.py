@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from dfo_bench.domain import TypedDomain
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.optimizers.sampling import around
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import log_float, log_int, ranges
@@ -36,14 +35,11 @@ class RandomSearch(AskTellOptimizer[torch.Tensor]):
     Params = RandomSearchParams
     tuning_ranges = ranges(popsize=log_int(4, 128), sigma=log_float(1e-4, 0.5))
     params: RandomSearchParams
-    fixed_population = False
     search_kinds = frozenset({"weights", "typed"})
 
-    def __init__(
-        self, x0: torch.Tensor, rng: np.random.Generator, params: RandomSearchParams, domain: TypedDomain | None = None
-    ) -> None:
-        super().__init__(x0, rng, params)
-        self.domain = domain
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: RandomSearchParams) -> None:
+        super().__init__(search, rng, params)
+        self.domain = search.typed
         self._generator = self.torch_generator()
         self._center = self.x0.clone()
         self._center_loss = math.inf

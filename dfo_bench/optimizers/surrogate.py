@@ -35,7 +35,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
-from dfo_bench.domain import TypedDomain
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import BoxOptimizer, BoxParams, latin_hypercube
 
 
@@ -112,15 +112,8 @@ class SurrogateOptimizer(BoxOptimizer):
     params: SurrogateParams
     max_dim = 50
 
-    def __init__(
-        self,
-        x0: torch.Tensor,
-        rng: np.random.Generator,
-        params: SurrogateParams,
-        bounds: tuple[float, float] | None = None,
-        domain: TypedDomain | None = None,
-    ) -> None:
-        super().__init__(x0, rng, params, bounds, domain)
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: SurrogateParams) -> None:
+        super().__init__(search, rng, params)
         self._U = np.empty((0, self.dim))
         self._F = np.empty((0, 0))
 

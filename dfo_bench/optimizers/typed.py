@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from dfo_bench.domain import TypedDomain
-from dfo_bench.optimizers.base import AskTellOptimizer
+from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
 
 
@@ -22,11 +22,10 @@ class TypedOptimizer(AskTellOptimizer[torch.Tensor]):
 
     search_kinds = frozenset({"typed"})
 
-    def __init__(self, x0: torch.Tensor, rng: np.random.Generator, params: ParamsModel, domain: TypedDomain) -> None:
-        super().__init__(x0, rng, params)
-        if domain.dim != self.dim:
-            raise ValueError(f"{self.name}: x0 has {self.dim} values, the typed domain {domain.dim}")
-        self.domain = domain
+    def __init__(self, search: SearchDomain, rng: np.random.Generator, params: ParamsModel) -> None:
+        super().__init__(search, rng, params)
+        assert search.typed is not None  # the base refuses a domain of a kind not in search_kinds
+        self.domain: TypedDomain = search.typed
         self._best = self.x0.clone()
         self._best_loss = math.inf
 

@@ -57,16 +57,23 @@ class Problem(ABC):
         """``dim`` when the parameters alone say it (test functions); None: known once built (networks)."""
         return None
 
+    @classmethod
+    def super_batch_of(cls, params: ParamsModel) -> int | None:
+        """The problem's own evaluation batch with these parameters: training samples per
+        evaluation, as circular chunks (used unless the run's optimizer entry names another);
+        None: the whole training set. Known without loading data, so a suite resolves it."""
+        return None
+
+    @classmethod
+    def bounds_of(cls, params: ParamsModel) -> tuple[float, float] | None:
+        """A box (low, high) on every coordinate that the problem is defined on (ZDT1's [0, 1]);
+        None: unbounded weights. Box optimizers search it unless their own ``bounds`` say otherwise."""
+        return None
+
     @property
     def objectives(self) -> int:
         """Losses per candidate of this problem: 1 gives losses of shape (P,), m > 1 gives (P, m)."""
         return type(self).objectives_of(self.params)
-
-    @property
-    def bounds(self) -> tuple[float, float] | None:
-        """A box (low, high) on every coordinate that the problem is defined on (ZDT1's [0, 1]);
-        None: unbounded weights. Box optimizers search it unless their own ``bounds`` say otherwise."""
-        return None
 
     @property
     def reference_point(self) -> tuple[float, ...] | None:
@@ -98,12 +105,6 @@ class Problem(ABC):
     def evaluation_samples(self) -> int | None:
         """Forward-equivalent samples one evaluation costs when the problem says so itself (a
         training per evaluation); None: the objective's rule (the evaluation batch's size)."""
-        return None
-
-    @property
-    def super_batch(self) -> int | None:
-        """The problem's own evaluation batch: training samples per evaluation, as circular chunks
-        (used unless the run names another); None: the whole training set."""
         return None
 
     def state(self) -> dict[str, torch.Tensor]:

@@ -301,6 +301,10 @@ class MLPClassification(DifferentiableProblem):
     def objectives_of(cls, params: ParamsModel) -> int:
         return 2 if getattr(params, "objective", None) == "precision-recall" else 1
 
+    @classmethod
+    def super_batch_of(cls, params: ParamsModel) -> int | None:
+        return params.super_batch if isinstance(params, MLPParams) else None
+
     @property
     def reference_point(self) -> tuple[float, ...] | None:
         """(1, 1): the worst 1 − precision and 1 − recall; the hypervolume is then the area of the
@@ -314,10 +318,6 @@ class MLPClassification(DifferentiableProblem):
     @property
     def train_size(self) -> int:
         return self.data.train.x.shape[0]
-
-    @property
-    def super_batch(self) -> int | None:
-        return self.params.super_batch
 
     def initial_point(self) -> torch.Tensor:
         return self.net.initial_point(torch_generator(self.seed, self.name, "initial-point")).to(self.device)

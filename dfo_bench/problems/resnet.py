@@ -155,6 +155,10 @@ class CifarResNet(DifferentiableProblem):
     def objectives_of(cls, params: ParamsModel) -> int:
         return 2 if getattr(params, "objective", None) == "precision-recall" else 1
 
+    @classmethod
+    def super_batch_of(cls, params: ParamsModel) -> int | None:
+        return params.super_batch if isinstance(params, ResNetParams) else None
+
     @property
     def reference_point(self) -> tuple[float, ...] | None:
         """(1, 1): the worst 1 − precision and 1 − recall."""
@@ -167,10 +171,6 @@ class CifarResNet(DifferentiableProblem):
     @property
     def train_size(self) -> int:
         return len(self.labels["train"])
-
-    @property
-    def super_batch(self) -> int:
-        return self.params.super_batch
 
     def initial_point(self) -> torch.Tensor:
         return self._x0.clone()

@@ -54,8 +54,8 @@ class ZDT1(Problem):
     def train_size(self) -> None:
         return None
 
-    @property
-    def bounds(self) -> tuple[float, float]:
+    @classmethod
+    def bounds_of(cls, params: ParamsModel) -> tuple[float, float]:
         return (0.0, 1.0)
 
     @property

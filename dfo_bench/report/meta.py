@@ -60,6 +60,16 @@ def _compact(text: object) -> str:
     return "—" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
 
 
+def _super_batch(row: pd.Series) -> str:
+    """Training samples each evaluation was scored on, as the run stored it. Runs stored before
+    the column held what the run used left it empty where the problem's own ``super_batch``
+    parameter decided; their stored problem parameters still say it."""
+    value = row.get("super_batch")
+    if pd.isna(value):
+        value = json.loads(row["problem_params"]).get("super_batch")
+    return "whole training set" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
 def run_configurations(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per optimizer label of one problem: its class, every hyper-parameter (defaults
     included, as stored), search space, evaluation batches, budget, start and problem parameters."""
@@ -81,9 +91,7 @@ def run_configurations(runs: pd.DataFrame) -> pd.DataFrame:
             "class": first["optimizer"],
             "hyper-parameters": first["optimizer_params"].map(_compact),
             "space": first["space"].map(_compact) if "space" in first else "—",
-            "super-batch": first["super_batch"].map(lambda v: "whole training set" if pd.isna(v) else f"{int(v):,}")
-            if "super_batch" in first
-            else "—",
+            "super-batch": [_super_batch(row) for _, row in first.iterrows()] if "super_batch" in first else "—",
             "budget": [_budget_row(row) for _, row in first.iterrows()],
             "start": first["init"].map(_compact) if "init" in first else "—",
             "problem parameters": first["problem_params"].map(_compact),

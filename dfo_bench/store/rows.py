@@ -91,7 +91,7 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "threads": spec.threads,
         "dim": result.dim,
         "space": canonical_json(spec.optimizer.space.model_dump(mode="json")),
-        "super_batch": spec.optimizer.super_batch,
+        "super_batch": spec.settings.super_batch,
         "search_dim": result.search_dim,
         # Only multi-objective runs have it: single-objective files keep their columns.
         **({"reference_point": json.dumps(result.reference_point)} if result.reference_point is not None else {}),

@@ -1,7 +1,7 @@
 """What a suite's ``tuning:`` block asks for, resolved per (problem, optimizer entry).
 
-The suite model (``dfo_bench.suite.TuningConfig``) validates the block's fields; here each entry's
-ranges are resolved (the optimizer's declared ``tuning_ranges``, with the entry's ``tune:``
+The suite model (``dfo_bench.suite.schema.TuningConfig``) validates the block's fields; here each
+entry's ranges are resolved (the optimizer's declared ``tuning_ranges``, with the entry's ``tune:``
 ranges on top) and checked against the optimizer's ``Params``: every named parameter exists, and
 the ends of every range (every choice) give valid parameters together with the entry's own. The
 result is a ``StudyPlan``: everything a study needs to ask trials and turn them into run specs.
@@ -21,7 +21,7 @@ from dfo_bench.optimizers.base import Optimizer
 from dfo_bench.optuna_study import Sampler
 from dfo_bench.ranges import Range, Ranges, parse_range
 from dfo_bench.seeding import derive_seed
-from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag, resolve_settings
 
 MAXIMISED = ("val_accuracy", "val_f1")
 MINIMISED = ("val_loss", "train_loss")
@@ -197,6 +197,7 @@ class StudyPlan:
             optimizer=optimizer,
             seed=seed,
             budget=budget,
+            settings=resolve_settings(self.problem, optimizer),
             checkpoints=self.checkpoints,
             device=self.device,
             threads=self.threads,

@@ -1,0 +1,65 @@
+"""Pairing checks: whether each problem can give what each optimizer entry needs.
+
+A gradient, a training set to cut into super-batches, several objectives, a typed space of
+hyper-parameters instead of weights, few enough coordinates for a Gaussian-process method: each
+mismatch is refused before anything runs, in one line naming both and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dfo_bench.errors import ConfigError
+from dfo_bench.optimizers.base import GradientOptimizer
+from dfo_bench.optimizers.box import dimension_message
+from dfo_bench.problems.base import DifferentiableProblem, Problem
+from dfo_bench.registry import Registry, optimizers
+from dfo_bench.spaces import BlockSpaceConfig
+from dfo_bench.spec import OptimizerSpec, ProblemSpec
+
+
+def names_of(registry: Registry[Any], keep: Any) -> str:
+    """The registered names whose class passes ``keep``: what an error lists as allowed."""
+    return ", ".join(n for n in registry.names() if keep(registry.get(n))) or "none"
+
+
+def check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str) -> None:
+    """Whether the problem can give what the optimizer needs; one line naming both if not."""
+    cls = optimizers.get(o.name)
+    kind = problem.search_kind
+    if kind not in cls.search_kinds:
+        able = names_of(optimizers, lambda c: kind in c.search_kinds)
+        raise ConfigError(
+            f"{path}: {where}.name: '{o.name}' cannot search the {kind} space of problem '{p.label}'; allowed: {able}"
+        )
+    if kind == "typed" and (o.super_batch is not None or o.space.kind != "full"):
+        field = "super_batch" if o.super_batch is not None else "space"
+        raise ConfigError(f"{path}: {where}.{field}: problem '{p.label}' searches configurations, not weights; remove {field}")
+    if issubclass(cls, GradientOptimizer) and not issubclass(problem, DifferentiableProblem):
+        raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
+    if o.super_batch is not None and not problem.has_data:
+        raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
+    n_objectives = problem.objectives_of(p.params)
+    if cls.objectives == 1 and n_objectives > 1:
+        many = names_of(optimizers, lambda c: c.objectives != 1)
+        raise ConfigError(
+            f"{path}: {where}: '{o.name}' minimises one objective, problem '{p.label}' has {n_objectives}; allowed: {many}"
+        )
+    if cls.max_dim is not None:
+        _check_dimension(path, problem, p, o, where, cls.max_dim)
+
+
+def _check_dimension(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str, limit: int) -> None:
+    """An optimizer limited to ``limit`` coordinates (a Gaussian-process method) against the space it
+    would search: a blocks space has at most ``n_bins`` coordinates, a full one the problem's
+    dimension where its parameters say it (test functions), else one per weight (networks: thousands)."""
+    declared = problem.declared_dim(p.params)
+    if isinstance(o.space, BlockSpaceConfig):
+        bound = o.space.n_bins if declared is None else min(o.space.n_bins, declared)
+        what = f"a blocks space of up to {bound} coordinates (n_bins {o.space.n_bins})"
+    else:
+        bound = declared if declared is not None else limit + 1
+        what = f"{declared} coordinates" if declared is not None else f"one coordinate per weight of problem '{p.label}'"
+    if bound > limit:
+        raise ConfigError(f"{path}: {where}.space: {dimension_message(o.name, limit, what)}")
