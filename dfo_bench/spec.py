@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.hashing import digest
 from dfo_bench.params import ParamsModel
-from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
 
 SEED_LIMIT = 2**63
@@ -97,25 +96,13 @@ class TuningTag(Frozen):
 
 
 class RunSettings(Frozen):
-    """What a run uses besides its components' parameters, resolved once (``resolve_settings``)."""
+    """What a run uses besides its components' parameters, resolved once (``dfo_bench.settings.resolve_settings``)."""
 
     super_batch: int | None = Field(None, ge=1)
     """Training samples each evaluation is scored on, circular chunks of a seeded shuffle; None:
     the whole training set (or a problem without one)."""
     bounds: tuple[float, float] | None = None
     """The problem's box (low, high) on every coordinate (ZDT1's [0, 1]); None: unbounded weights."""
-
-
-def resolve_settings(problem: ProblemSpec, optimizer: OptimizerSpec) -> RunSettings:
-    """The settings a run of ``optimizer`` on ``problem`` uses, from their validated parameters
-    (no data is loaded): the super-batch the entry or the optimizer's class gives (already in
-    ``optimizer.super_batch``), else the problem's own, else none; the problem's box."""
-    cls = problems.get(problem.name)
-    own = cls.super_batch_of(problem.params)
-    return RunSettings(
-        super_batch=optimizer.super_batch if optimizer.super_batch is not None else own,
-        bounds=cls.bounds_of(problem.params),
-    )
 
 
 class RunSpec(Frozen):
@@ -128,7 +115,7 @@ class RunSpec(Frozen):
     budget: BudgetLimits
     """The effective budget: the entry's own or the suite's."""
     settings: RunSettings
-    """What the run uses, derived from ``problem`` and ``optimizer`` (``resolve_settings``): not
+    """What the run uses, derived from ``problem`` and ``optimizer`` (``dfo_bench.settings.resolve_settings``): not
     part of the identity, which already determines it."""
     checkpoints: int = Field(25, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -14,8 +14,9 @@ from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.objective import Objective
 from dfo_bench.record import RunResult
 from dfo_bench.runner import execute
+from dfo_bench.settings import resolve_settings
 from dfo_bench.spaces import FullSpace, SpaceConfig
-from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, resolve_settings
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 
 
 def searching(kind: str, registry: str = "optimizers") -> list[str]:

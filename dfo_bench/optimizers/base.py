@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -29,14 +29,24 @@ from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import Ranges, ranges
 from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
 
-if TYPE_CHECKING:
-    from dfo_bench.objective import Objective
-
 PopulationT = TypeVar("PopulationT", bound=Population)
 """The population type an ask/tell optimizer asks and is told: a matrix, moves, or either."""
 
 GradientFn = Callable[[torch.Tensor, int], tuple[float, torch.Tensor]]
 """(x, batch_size) -> (minibatch loss, gradient); charged to the budget by the objective."""
+
+
+class Objective(Protocol):
+    """What an optimizer's ``step`` may call: ``dfo_bench.objective.Objective`` (a layer above the
+    optimizers) satisfies it; declared here so that optimizers never import that layer."""
+
+    def evaluate(self, Z: Population) -> torch.Tensor:
+        """Losses of a population, charged to the budget: (P,) or (P, m) for m objectives."""
+        ...
+
+    def loss_and_grad(self, z: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
+        """One minibatch loss and its gradient at ``z``, charged to the budget."""
+        ...
 
 
 @dataclass(frozen=True)

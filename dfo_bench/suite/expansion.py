@@ -21,7 +21,8 @@ from dfo_bench.optimizers.base import GradientOptimizer, Optimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
-from dfo_bench.spec import Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec, resolve_settings
+from dfo_bench.settings import resolve_settings
+from dfo_bench.spec import Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
 from dfo_bench.suite.document import format_error, read_yaml
 from dfo_bench.suite.pairing import check_pairing, names_of
 from dfo_bench.suite.schema import OptimizerConfig, PretrainConfig, ProblemConfig, SuiteConfig

@@ -21,7 +21,8 @@ from dfo_bench.optimizers.base import Optimizer
 from dfo_bench.optuna_study import Sampler
 from dfo_bench.ranges import Range, Ranges, parse_range
 from dfo_bench.seeding import derive_seed
-from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag, resolve_settings
+from dfo_bench.settings import resolve_settings
+from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec, TuningTag
 
 MAXIMISED = ("val_accuracy", "val_f1")
 MINIMISED = ("val_loss", "train_loss")
