@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from dfo_bench.executors import CLAIMED, RunTask
 from dfo_bench.spec import RunSpec
 from dfo_bench.store import Claim, ResultStore, RunningMarker
-from tests.report_data import specs
+from tests.report_data import specs, trace, write_run
 
 
 @pytest.fixture
@@ -143,3 +144,17 @@ def test_the_holder_touches_its_claim_while_it_runs_and_stops_once_taken_over(sp
         time.sleep(0.3)
         assert time.time() - path.stat().st_mtime > 3000, "touched a claim that is no longer its own"
     assert json.loads(path.read_text())["token"] == "theirs", "released a claim that is no longer its own"
+
+
+def test_a_worker_skips_a_run_stored_by_the_time_it_holds_the_claim(tmp_path: Path) -> None:
+    """Another suite stored it after this one listed its pending runs: not run again (unless
+    failed runs are retried)."""
+    ok, failed = specs(tmp_path, ["p"], ["a"], [0, 1], evaluations=100)
+    store = ResultStore(tmp_path / "results")
+    write_run(store.root, ok, trace(0.9))
+    write_run(store.root, failed, trace(0.5), error="RuntimeError: diverged")
+    task = RunTask(store)
+    assert [(s.status, s.error) for s in map(task, [ok, failed])] == [(CLAIMED, "stored meanwhile by another process")] * 2
+    retried = RunTask(store, retry_failed=True)(failed)
+    assert retried.status == "ok" and store.status(failed.run_id) == "ok"
+    assert not list((store.root / "running").iterdir())
