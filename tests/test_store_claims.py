@@ -20,6 +20,7 @@ import pytest
 from dfo_bench.executors import CLAIMED, RunTask
 from dfo_bench.spec import RunSpec
 from dfo_bench.store import Claim, ResultStore, RunningMarker
+from dfo_bench.store.claims import read_marker, take_over
 from tests.report_data import specs, trace, write_run
 
 
@@ -158,3 +159,15 @@ def test_a_worker_skips_a_run_stored_by_the_time_it_holds_the_claim(tmp_path: Pa
     retried = RunTask(store, retry_failed=True)(failed)
     assert retried.status == "ok" and store.status(failed.run_id) == "ok"
     assert not list((store.root / "running").iterdir())
+
+
+def test_taking_over_a_stale_claim_that_another_process_took_over_first_leaves_theirs(spec: RunSpec, tmp_path: Path) -> None:
+    """Two processes found the same stale claim; the second to act must not remove the first's new claim."""
+    store = ResultStore(tmp_path / "results")
+    held_by(store, spec, "another-host", 1, age=3600)
+    stale = read_marker(marker_of(store, spec))
+    first = store.claim(spec, "suite A")
+    assert isinstance(first, Claim)
+    take_over(marker_of(store, spec), stale)  # suite B, on what it read before suite A took over
+    assert json.loads(marker_of(store, spec).read_text())["token"] == first.token
+    assert [p.name for p in marker_of(store, spec).parent.iterdir()] == [f"{spec.run_id}.json"]
