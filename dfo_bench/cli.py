@@ -121,7 +121,8 @@ def run(
       0    every run of this invocation ok (or left to another process on the folder)
       1    some run failed; it is stored as failed with its error (--retry-failed runs it again)
       2    bad input (suite, option, folder); nothing was run or written
-      130  stopped by Ctrl-C (SIGINT); 143: stopped by SIGTERM"""
+      130  stopped by Ctrl-C (SIGINT)
+      143  stopped by SIGTERM"""
     from dfo_bench.executors import CLAIMED, make_executor, pending_runs, run_suite
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
