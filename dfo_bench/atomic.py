@@ -36,8 +36,11 @@ def process_exists(pid: int) -> bool:
 
 
 def remove_stale_temporaries(root: Path) -> None:
-    """Delete temporary files of ``write_atomically`` under ``root`` whose writer process is gone."""
-    for tmp in root.glob("**/.*.tmp"):
-        pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
-        if pid.isdigit() and not process_exists(int(pid)):
-            tmp.unlink(missing_ok=True)
+    """Delete temporary files of ``write_atomically`` under ``root`` whose writer process is gone
+    (links to folders are not followed: nothing outside ``root`` is touched)."""
+    for folder, _, names in os.walk(root):
+        for name in names:
+            parts = name.split(".")
+            if name.startswith(".") and len(parts) >= 3 and parts[-1] == "tmp" and parts[-2].isdigit():
+                if not process_exists(int(parts[-2])):
+                    (Path(folder) / name).unlink(missing_ok=True)

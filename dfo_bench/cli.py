@@ -1,7 +1,8 @@
 """The ``dfo-bench`` command: list, run, status, report, export.
 
 Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
-exit status 2, and is found before anything is written.
+exit status 2, and is found before anything is written. A damaged file in a results folder is a
+warning line each (``--strict``: an error); ``run`` exits 1 when a run of it failed.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
 
-from dfo_bench.errors import ConfigError, DfoBenchError
+from dfo_bench.errors import ConfigError, DfoBenchError, StoreError
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.suite import ExecutorConfig, Suite, format_error, load_suite
+
+if TYPE_CHECKING:
+    from dfo_bench.store import DamagedFile
 
 REGISTRIES: dict[str, Registry[Any]] = {"problems": problems, "optimizers": optimizers}
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -109,8 +113,17 @@ def run(
     """Run a suite; runs already stored are skipped, so an interrupted suite resumes.
 
     Ctrl-C or SIGTERM cancels the pending runs, stops the workers, says how many runs are stored
-    and exits 130 / 143; running it again resumes."""
-    from dfo_bench.executors import make_executor, pending_runs, run_suite
+    and exits 130 / 143; running it again resumes. Two runs of a suite on one results folder
+    share its runs: a run the other one holds is left to it.
+
+    \b
+    Exit status:
+      0    every run of this invocation ok (or left to another process on the folder)
+      1    some run failed; it is stored as failed with its error (--retry-failed runs it again)
+      2    bad input (suite, option, folder); nothing was run or written
+      130  stopped by Ctrl-C (SIGINT)
+      143  stopped by SIGTERM"""
+    from dfo_bench.executors import CLAIMED, make_executor, pending_runs, run_suite
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
     from dfo_bench.store import TUNING, ResultStore
@@ -132,6 +145,7 @@ def run(
         ) from None
     store = ResultStore(out)
     todo = pending_runs(suite, store, retry_failed)
+    warn(store.damaged, "it runs again")
     stored = len(suite.runs) - len(todo)
     click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
     tuned = [plan for plan in suite.studies if plan.ranges]
@@ -154,20 +168,49 @@ def run(
             err=True,
         )
         sys.exit(stop.exit_status)
-    failed = [s for s in summaries if s.status != "ok"]
+    failed = [s for s in summaries if s.status == "failed"]
+    elsewhere = sum(1 for s in summaries if s.status == CLAIMED)
     for summary in failed:
         click.echo(f"failed: {summary.run_id}: {summary.error}", err=True)
-    click.echo(f"{suite.name}: {len(summaries) - len(failed)} ok, {len(failed)} failed; results in {out}")
+    ok = sum(1 for s in summaries if s.status == "ok")
+    why = f" (errors above; dfo-bench status {out} lists them; --retry-failed runs them again)" if failed else ""
+    left = f", {elsewhere} runs left to another process on this folder" if elsewhere else ""
+    click.echo(f"{suite.name}: {ok} ok, {len(failed)} failed{why}{left}; results in {out}")
+    if failed:
+        sys.exit(1)
+
+
+STRICT_HELP = "Refuse (exit status 2) a results folder holding damaged files, instead of leaving them out with a warning."
+
+
+def warn(damaged: list[DamagedFile], then: str = "left out") -> None:
+    """One warning line on stderr per damaged file of a results folder."""
+    for file in damaged:
+        click.echo(f"warning: {file.path}: {file.reason}; {then}", err=True)
+
+
+def refuse_damaged(damaged: list[DamagedFile]) -> None:
+    """``--strict``: a folder with damaged files is bad input (one line, exit status 2)."""
+    if damaged:
+        first, more = damaged[0], len(damaged) - 1
+        others = f" (and {more} more damaged file{'s' if more > 1 else ''})" if more else ""
+        raise StoreError(f"{first.path}: {first.reason}{others}; --strict: allowed: a results folder without damaged files")
 
 
 @cli.command()
 @click.argument("results", type=click.Path(path_type=Path))
-def status(results: Path) -> None:
-    """Runs done, failed, running and pending per optimizer in a results folder."""
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+def status(results: Path, strict: bool) -> None:
+    """Runs done, failed, running and pending per optimizer in a results folder, the failed runs
+    with their errors, and the damaged files left out (a warning each, on stderr)."""
     from dfo_bench.status import folder_status, render
 
     (folder,) = _results_folders((results,))
-    for line in render(folder_status(folder)):
+    found = folder_status(folder)
+    if strict:
+        refuse_damaged(found.damaged)
+    warn(found.damaged)
+    for line in render(found):
         click.echo(line)
 
 
@@ -206,6 +249,7 @@ SELECT_HELP = "Only these labels (comma-separated or repeated; shell wildcards s
     metavar="METRIC=V1,V2,...",
     help="Fixed targets instead of the derived ladder; METRIC: val_accuracy or train_loss (repeatable).",
 )
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
 def report(
     results: tuple[Path, ...],
     out: Path | None,
@@ -213,10 +257,12 @@ def report(
     problems: tuple[str, ...],
     optimizers: tuple[str, ...],
     target_specs: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Build the report of one or more results folders from stored results alone (nothing is re-run).
 
-    Several folders are merged; a run stored in more than one is kept once (from the first).
+    Several folders are merged; a run stored in more than one is kept once (from the first). A
+    damaged file (a truncated Parquet file, a file that is not a run) is left out with a warning.
     """
     from dfo_bench.report import DEFAULT_FORMATS, build_report, load_runs
     from dfo_bench.report.targets import parse_targets
@@ -228,6 +274,9 @@ def report(
         raise ConfigError(f"--targets: {exc}") from None
     out = check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
     loaded = load_runs(folders, split_labels(problems), split_labels(optimizers))
+    if strict:
+        refuse_damaged(loaded.damaged)
+    warn(loaded.damaged)
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
     index = build_report(folders, out, formats or DEFAULT_FORMATS, targets=targets, loaded=loaded)

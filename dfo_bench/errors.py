@@ -19,3 +19,8 @@ class PluginError(DfoBenchError):
 
 class BudgetExceeded(DfoBenchError):
     """A charge would overspend the run's budget; raised before the work is done."""
+
+
+class StoreError(DfoBenchError):
+    """A name cannot be a file of the results folder (it would reach outside it, or is too long),
+    or the folder holds damaged files where none are allowed (``--strict``)."""

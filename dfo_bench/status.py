@@ -2,7 +2,7 @@
 
 Read from the folder alone, through its store: the stored runs, the running markers workers
 write, and the copies of the suites that ran there, which say what runs are expected. Nothing is
-run or written.
+run or written. Files the store cannot read are left out of the counts and listed as damaged.
 
 Tuning runs count under ``<optimizer> (tuning)``. A tuned entry's runs are known only as its
 study goes (its study record): trials not yet asked count as pending runs on every tuning seed,
@@ -12,11 +12,11 @@ and the evaluation runs as pending on every evaluation seed until the study has 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dfo_bench.errors import ConfigError, DfoBenchError
-from dfo_bench.store import TUNING, ResultStore
+from dfo_bench.store import TUNING, DamagedFile, ResultStore
 from dfo_bench.suite import Suite, load_suite
 
 STATES = ("done", "failed", "running", "pending")
@@ -28,6 +28,10 @@ class FolderStatus:
     """optimizer label -> state -> runs."""
     unreadable_suites: list[str]
     """Suite copies that could not be expanded here (their pending runs are not counted)."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """run id -> the error of each run stored as failed."""
+    damaged: list[DamagedFile] = field(default_factory=list)
+    """Files of the folder left out (unreadable, or not what their place holds)."""
 
 
 def _row(optimizer_label: str, phase: str) -> str:
@@ -41,8 +45,11 @@ def folder_status(root: Path) -> FolderStatus:
         raise ConfigError(f"{root}: RESULTS: no such folder; allowed: a results folder written by dfo-bench run")
     state: dict[str, tuple[str, str]] = {}
     """run id (or a placeholder for a run not known yet) -> (row, state)."""
+    failed = {}
     for run in store.stored_runs():
         state[run.run_id] = (_row(run.optimizer_label, run.phase), "done" if run.status == "ok" else "failed")
+        if run.status != "ok":
+            failed[run.run_id] = run.error or "no error stored"
     for marker in store.running_markers():
         state.setdefault(marker.run_id, (_row(marker.optimizer_label, marker.phase), "running"))
     unreadable = []
@@ -55,12 +62,13 @@ def folder_status(root: Path) -> FolderStatus:
         for spec in suite.runs:
             state.setdefault(spec.run_id, (spec.optimizer.label, "pending"))
         _studies_pending(store, suite, state)
-    if not state and not unreadable:
+    store.studies()  # every study record read, so that a damaged one is listed too
+    if not state and not unreadable and not store.damaged:
         raise ConfigError(f"{root}: no stored results or suites; run a suite first (dfo-bench run SUITE --out {root})")
     counts: dict[str, Counter[str]] = {}
     for optimizer, run_state in state.values():
         counts.setdefault(optimizer, Counter())[run_state] += 1
-    return FolderStatus(counts, unreadable)
+    return FolderStatus(counts, unreadable, failed, store.damaged)
 
 
 def _studies_pending(store: ResultStore, suite: Suite, state: dict[str, tuple[str, str]]) -> None:
@@ -85,7 +93,7 @@ def _studies_pending(store: ResultStore, suite: Suite, state: dict[str, tuple[st
 
 
 def render(status: FolderStatus) -> list[str]:
-    """A table, one optimizer a line, and a total."""
+    """A table, one optimizer a line, and a total; then a line per failed run with its error."""
     width = max([len("optimizer"), *(len(name) for name in status.counts)])
     lines = [f"{'optimizer':<{width}}  " + "  ".join(f"{s:>7}" for s in STATES)]
     total: Counter[str] = Counter()
@@ -94,4 +102,5 @@ def render(status: FolderStatus) -> list[str]:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{status.counts[name][s]:>7}" for s in STATES))
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>7}" for s in STATES))
     lines += [f"not counted (pending unknown): {line}" for line in status.unreadable_suites]
+    lines += [f"failed: {run_id}: {' '.join(error.split())}" for run_id, error in sorted(status.failed.items())]
     return lines

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -20,6 +21,7 @@ import yaml
 from dfo_bench.errors import ConfigError
 from dfo_bench.suite import load_suite
 from tests.conftest import CLI, GOOD, cli_env, with_changes
+from tests.report_data import synthetic_results
 
 
 def text(**lines: str) -> str:
@@ -233,7 +235,10 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "weight optimizer on a typed problem": (
         with_changes(problems=["mlp-hpo"]),
         "optimizers[1].name",
-        ["'de' cannot search the typed space of problem 'mlp-hpo'", "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search"],
+        [
+            "'de' cannot search the typed space of problem 'mlp-hpo'",
+            "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search",
+        ],
     ),
     "typed optimizer on weights": (
         with_changes(optimizers=["ga-hpo"]),
@@ -286,7 +291,11 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     ),
     "executor shorthand unknown": (text(executor="cluster"), "executor.kind", ["'sequential', 'process', 'dask' or 'slurm'"]),
     "executor workers 0": (text(executor="{kind: process, workers: 0}"), "executor.workers", ["greater than or equal to 1"]),
-    "executor retries negative": (text(executor="{kind: process, retries: -1}"), "executor.retries", ["greater than or equal to 0"]),
+    "executor retries negative": (
+        text(executor="{kind: process, retries: -1}"),
+        "executor.retries",
+        ["greater than or equal to 0"],
+    ),
     "executor field of another kind": (
         text(executor="{kind: dask, partition: gpu}"),
         "executor.partition",
@@ -304,22 +313,42 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
         "executor.memory_limit",
         ["not a memory size", "allowed: bytes, or a size like 4GiB"],
     ),
-    "dask threads 0": (text(executor="{kind: dask, threads_per_worker: 0}"), "executor.threads_per_worker", ["greater than or equal to 1"]),
-    "slurm partition not a string": (text(executor="{kind: slurm, partition: 5}"), "executor.partition", ["valid string", "got 5"]),
+    "dask threads 0": (
+        text(executor="{kind: dask, threads_per_worker: 0}"),
+        "executor.threads_per_worker",
+        ["greater than or equal to 1"],
+    ),
+    "slurm partition not a string": (
+        text(executor="{kind: slurm, partition: 5}"),
+        "executor.partition",
+        ["valid string", "got 5"],
+    ),
     "slurm partition a list": (text(executor="{kind: slurm, partition: [gpu]}"), "executor.partition", ["valid string"]),
-    "slurm negative GPUs": (text(executor="{kind: slurm, gpus_per_run: -1}"), "executor.gpus_per_run", ["greater than or equal to 0", "got -1"]),
+    "slurm negative GPUs": (
+        text(executor="{kind: slurm, gpus_per_run: -1}"),
+        "executor.gpus_per_run",
+        ["greater than or equal to 0", "got -1"],
+    ),
     "slurm CPUs 0": (text(executor="{kind: slurm, cpus_per_run: 0}"), "executor.cpus_per_run", ["greater than or equal to 1"]),
     "slurm time 0": (text(executor="{kind: slurm, time_min: 0}"), "executor.time_min", ["greater than or equal to 1"]),
     "slurm memory .inf": (text(executor="{kind: slurm, mem_gb: .inf}"), "executor.mem_gb", ["finite number"]),
     "slurm memory negative": (text(executor="{kind: slurm, mem_gb: -4}"), "executor.mem_gb", ["greater than 0"]),
-    "slurm array parallelism 0": (text(executor="{kind: slurm, array_parallelism: 0}"), "executor.array_parallelism", ["greater than or equal to 1"]),
+    "slurm array parallelism 0": (
+        text(executor="{kind: slurm, array_parallelism: 0}"),
+        "executor.array_parallelism",
+        ["greater than or equal to 1"],
+    ),
     "slurm cluster unknown": (text(executor="{kind: slurm, cluster: pbs}"), "executor.cluster", ["'slurm' or 'local'", "'pbs'"]),
     "slurm option unknown to submitit": (
         text(executor="{kind: slurm, slurm_bogus: 1}"),
         "executor",
         ["unknown field 'slurm_bogus'", "allowed slurm_* options", "slurm_qos"],
     ),
-    "slurm option on dask": (text(executor="{kind: dask, slurm_qos: high}"), "executor", ["unknown field 'slurm_qos'", "for kind slurm"]),
+    "slurm option on dask": (
+        text(executor="{kind: dask, slurm_qos: high}"),
+        "executor",
+        ["unknown field 'slurm_qos'", "for kind slurm"],
+    ),
     "device unknown": (text(device="tpu"), "device", ["'auto', 'cpu' or 'cuda'", "'tpu'"]),
     "duplicate labels": (
         text(optimizers="[de, de]"),
@@ -546,3 +575,127 @@ def test_bad_option_is_one_line(args: list[str], words: list[str], tmp_path: Pat
     line = dfo_bench(tmp_path, "run", str(good_suite(tmp_path)), "--out", str(tmp_path / "results"), *args)
     for word in [*words, "run --help"]:
         assert word in line, f"{word!r} not in {line!r}"
+
+
+# What the store refuses: names that cannot be files of the results folder. The suite's checks
+# may refuse some of them first (with the suite file and field); either way: one line, exit 2,
+# nothing written, nothing outside the folder.
+
+LABELS = {
+    # case: (the entries' labels, a word the line holds)
+    "label reaching out of the folder": (["../../../escaped"], "escaped"),
+    "label with a slash": (["adam/tuned"], "adam/tuned"),
+    "label too long for a file name": (["x" * 250], "x" * 40),
+    "labels that differ only in case": (["RS", "rs"], "case"),
+}
+
+
+@pytest.mark.parametrize("case", list(LABELS))
+def test_a_label_that_cannot_be_a_file_name_is_refused_before_anything_is_written(case: str, tmp_path: Path) -> None:
+    labels, word = LABELS[case]
+    optimizers = [{"name": "random-search", "label": label} for label in labels]
+    line = dfo_bench(
+        tmp_path, "run", str(good_suite(tmp_path, optimizers=optimizers)), "--out", str(tmp_path / "deep" / "results")
+    )
+    assert word in line, line
+    assert not (tmp_path / "deep").exists()
+
+
+def test_a_label_that_differs_from_a_stored_runs_only_in_case_is_refused(tmp_path: Path) -> None:
+    first = good_suite(tmp_path, optimizers=[{"name": "random-search", "label": "rs"}])
+    ran = subprocess.run(
+        [*CLI, "run", str(first), "--out", str(tmp_path / "results"), "--quiet"], env=cli_env(), capture_output=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    second = write(tmp_path, with_changes(problems=["sphere"], optimizers=[{"name": "random-search", "label": "RS"}]))
+    line = dfo_bench(tmp_path, "run", str(second), "--out", str(tmp_path / "results"))
+    check_line(line, tmp_path / "results", None, ["'sphere__RS__seed0__", "differ only in case"])
+
+
+# Results folders with damaged files: each is a warning line (stderr) and the rest is reported;
+# with --strict, one error line and exit 2.
+
+
+def damaged_results(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """Six stored runs (two optimizers × three seeds) of which one is cut short, a stray file in
+    ``runs/``, a study record that is not JSON; the folder and the damaged files."""
+    results = synthetic_results(tmp_path, ["p"], ["a", "b"], [0, 1, 2], lambda p, o, s: 0.6 + 0.1 * (o == "a"))
+    cut = sorted((results / "runs").glob("p__a__seed1__*.parquet"))[0]
+    cut.write_bytes(cut.read_bytes()[:300])
+    (results / "runs" / "notes.txt").write_text("to do\n")
+    (results / "tuning").mkdir()
+    (results / "tuning" / "p__a__00000000.json").write_text("{")
+    return results, [cut, results / "runs" / "notes.txt", results / "tuning" / "p__a__00000000.json"]
+
+
+def warnings(stderr: str) -> dict[str, str]:
+    """The warning lines, by the path they name."""
+    found = {}
+    for line in stderr.splitlines():
+        assert line.startswith(("warning: ", "note: ")), f"not a warning: {line!r}"
+        if line.startswith("warning: "):
+            path, _, reason = line.removeprefix("warning: ").partition(": ")
+            found[path] = reason
+    return found
+
+
+def test_report_leaves_a_damaged_file_out_with_one_warning_each_and_reports_the_rest(tmp_path: Path) -> None:
+    results, damaged = damaged_results(tmp_path)
+    done = subprocess.run(
+        [*CLI, "report", str(results), "--out", str(tmp_path / "report"), "--format", "latex"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    found = warnings(done.stderr)
+    assert sorted(found) == sorted(map(str, damaged)), done.stderr
+    assert found[str(damaged[0])].startswith("unreadable Parquet (") and found[str(damaged[0])].endswith("; left out")
+    assert found[str(damaged[1])] == "not a run file; left out"
+    assert found[str(damaged[2])].startswith("unreadable study record (")
+    seeds = pd.read_csv(tmp_path / "report" / "summary.csv").set_index("optimizer")["seeds_ok"]
+    assert seeds.to_dict() == {"a": 2, "b": 3}
+
+
+@pytest.mark.parametrize("command", ["report", "status"])
+def test_strict_refuses_a_folder_with_damaged_files_in_one_line(command: str, tmp_path: Path) -> None:
+    results, damaged = damaged_results(tmp_path)
+    out = ["--out", str(tmp_path / "report")] if command == "report" else []
+    line = dfo_bench(tmp_path, command, str(results), *out, "--strict")
+    first = sorted(damaged)[0]
+    check_line(line, first, None, ["(and 2 more damaged files)", "--strict", "allowed: a results folder without damaged files"])
+
+
+def test_strict_passes_a_folder_without_damaged_files(tmp_path: Path) -> None:
+    results = synthetic_results(tmp_path, ["p"], ["a"], [0], lambda p, o, s: 0.8)
+    shown = subprocess.run([*CLI, "status", str(results), "--strict"], capture_output=True, text=True, env=cli_env())
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+
+
+def test_status_lists_damaged_files_and_counts_the_rest(tmp_path: Path) -> None:
+    results, damaged = damaged_results(tmp_path)
+    shown = subprocess.run([*CLI, "status", str(results)], capture_output=True, text=True, env=cli_env())
+    assert shown.returncode == 0, shown.stderr
+    assert sorted(warnings(shown.stderr)) == sorted(map(str, damaged))
+    assert shown.stdout.splitlines()[-1].split() == ["total", "5", "0", "0", "0"]
+
+
+def test_report_on_a_folder_whose_every_run_file_is_damaged_is_one_line(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    (results / "runs" / "x.parquet").write_bytes(b"PAR1 cut short")
+    line = dfo_bench(tmp_path, "report", str(results), "--out", str(tmp_path / "report"))
+    check_line(line, results, None, ["no stored results (1 damaged files left out, e.g. ", "x.parquet: unreadable Parquet"])
+
+
+def test_run_runs_again_a_run_whose_file_is_damaged(tmp_path: Path) -> None:
+    suite = good_suite(tmp_path)
+    command = [*CLI, "run", str(suite), "--out", str(tmp_path / "results"), "--quiet"]
+    assert subprocess.run(command, capture_output=True, env=cli_env()).returncode == 0
+    cut = sorted((tmp_path / "results" / "runs").glob("*.parquet"))[0]
+    cut.write_bytes(b"")
+    again = subprocess.run(command, capture_output=True, text=True, env=cli_env())
+    assert again.returncode == 0, again.stderr
+    assert warnings(again.stderr) == {str(cut): "unreadable Parquet (Parquet file size is 0 bytes); it runs again"}
+    assert "5 already stored, 1 to run" in again.stdout and "1 ok, 0 failed" in again.stdout
+    assert pd.read_parquet(cut)["status"].iloc[0] == "ok"

@@ -20,7 +20,9 @@ def listing() -> dict[str, str]:
     return {kind: dfo_bench("list", kind).stdout for kind in ("problems", "optimizers")}
 
 
-@pytest.mark.parametrize("kind, name", [("problems", n) for n in problems.names()] + [("optimizers", n) for n in optimizers.names()])
+@pytest.mark.parametrize(
+    "kind, name", [("problems", n) for n in problems.names()] + [("optimizers", n) for n in optimizers.names()]
+)
 def test_list_shows_every_registered_name_with_its_description(listing: dict[str, str], kind: str, name: str) -> None:
     registry = problems if kind == "problems" else optimizers
     lines = [line for line in listing[kind].splitlines() if line.split()[:1] == [name]]
@@ -34,3 +36,14 @@ def test_help_names_every_command() -> None:
     assert shown.returncode == 0
     for command in ("list", "run", "report", "export"):
         assert command in shown.stdout
+
+
+def test_run_help_states_every_exit_status_and_report_and_status_offer_strict() -> None:
+    shown = dfo_bench("run", "--help").stdout
+    statuses = {
+        line.split()[0]: line for line in shown.split("Exit status:")[1].split("Options:")[0].splitlines() if line.strip()
+    }
+    assert list(statuses) == ["0", "1", "2", "130", "143"], shown
+    assert "failed" in statuses["1"] and "bad input" in statuses["2"] and "Ctrl-C" in statuses["130"]
+    for command in ("report", "status"):
+        assert "--strict" in dfo_bench(command, "--help").stdout

@@ -179,7 +179,9 @@ def interrupt(command: list[str], out: Path, signum: int, delay: float) -> tuple
     to the whole process group, as a terminal does; SIGTERM to the suite's process, as ``kill``
     does). Returns the exit status, stderr, and how many processes of its session outlived it by
     5 seconds."""
-    proc = subprocess.Popen(command, env=cli_env(), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, env=cli_env(), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         started = wait_for(lambda: list(out.glob("running/*.json")) or list(out.glob("runs/*.parquet")), 90)
         assert started, "no run started"
@@ -202,7 +204,9 @@ def interrupt(command: list[str], out: Path, signum: int, delay: float) -> tuple
     "name, signals",
     [("process", [signal.SIGINT, signal.SIGTERM]), ("dask", [signal.SIGTERM]), ("submitit-local", [signal.SIGINT])],
 )
-def test_signals_stop_the_suite_cleanly_and_a_rerun_completes_it(name: str, signals: list[int], write_suite, tmp_path: Path) -> None:
+def test_signals_stop_the_suite_cleanly_and_a_rerun_completes_it(
+    name: str, signals: list[int], write_suite, tmp_path: Path
+) -> None:
     suite_file = write_suite({**LONGER, "executor": ENGINES[name]})
     out = tmp_path / "results"
     command = [*CLI, "run", str(suite_file), "--out", str(out), "--quiet"]
@@ -213,7 +217,9 @@ def test_signals_stop_the_suite_cleanly_and_a_rerun_completes_it(name: str, sign
         assert status == 128 + signum, err
         assert "Traceback" not in err, err
         last = err.strip().splitlines()[-1]
-        found = re.fullmatch(rf"engines: stopped by {name_of}: (\d+) of 4 runs stored \((\d+) in this session\), (\d+) not run; .*", last)
+        found = re.fullmatch(
+            rf"engines: stopped by {name_of}: (\d+) of 4 runs stored \((\d+) in this session\), (\d+) not run; .*", last
+        )
         assert found, err
         assert int(found[1]) == len(list(out.glob("runs/*.parquet"))) and int(found[3]) == 4 - int(found[1])
         assert left == 0, "processes of the suite outlived it"
@@ -239,7 +245,7 @@ def test_status_counts_done_failed_running_and_pending_per_optimizer(write_suite
     store = ResultStore(out)
     for spec in suite.runs[1:3]:
         store.path(spec.run_id).unlink()
-    store.mark_running(suite.runs[1])  # a worker at work on it
+    store.claim(suite.runs[1], owner="another suite")  # a worker at work on it
     store.write(lost(first, "its worker killed by SIGKILL").result)  # type: ignore[arg-type]
     shown = subprocess.run([*CLI, "status", str(out)], capture_output=True, text=True, env=cli_env())
     assert shown.returncode == 0, shown.stderr
@@ -250,7 +256,9 @@ def test_status_counts_done_failed_running_and_pending_per_optimizer(write_suite
     assert rows["total"] == ["1", "1", "1", "1"]
 
 
-def test_sbatch_script_submitit_would_write_holds_the_requested_resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sbatch_script_submitit_would_write_holds_the_requested_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No Slurm here: an ``srun`` that does nothing on PATH lets submitit build its Slurm executor,
     which only writes the script text (nothing is submitted)."""
     bin_dir = tmp_path / "bin"
@@ -309,3 +317,59 @@ def test_dask_scheduler_by_address_with_results_returned_to_the_client(write_sui
     assert f"dask scheduler {cluster.scheduler_address}: the workers do not see the results folder" in capfd.readouterr().err
     pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"), check_exact=True)
     assert leftovers(tmp_path / "returned") == []
+
+
+def at_once(command: list[str], runs: int) -> None:
+    """Start ``command`` twice together: both must exit 0, and between them run each of ``runs``
+    runs exactly once, each leaving to the other what the other ran."""
+    both = [subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in both]
+    ran, left = [], []
+    for proc, (stdout, stderr) in zip(both, outputs, strict=True):
+        assert proc.returncode == 0, stderr
+        last = stdout.splitlines()[-1]
+        found = re.fullmatch(
+            r"\S+: (\d+) ok, 0 failed(?:, (\d+) runs left to another process on this folder)?; results in .*", last
+        )
+        assert found, stdout
+        ran.append(int(found[1]))
+        left.append(int(found[2] or 0))
+    assert sum(ran) == runs, f"runs executed {ran} times by the two suites: some twice, or not at all"
+    assert sum(left) > 0, "the two suites did not overlap: nothing was left to the other"
+
+
+def test_two_suites_started_at_once_on_one_folder_run_each_run_once(write_suite, tmp_path: Path) -> None:
+    """Two ``dfo-bench run`` of one suite on one folder, started together: each worker claims its
+    run first, so every run is executed by one of them (their ok counts add up to the runs), the
+    other leaves it (``runs left to another process``), and both exit 0."""
+    suite_file = write_suite({**SUITE, "seeds": [0, 1, 2], "budget": {"evaluations": 3000}, "executor": "sequential"})
+    out = tmp_path / "results"
+    command = [*CLI, "run", str(suite_file), "--out", str(out), "--quiet"]
+    at_once(command, 6)
+    suite = load_suite(suite_file)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(f"{s.run_id}.parquet" for s in suite.runs)
+    assert set(ResultStore(out).load()["status"]) == {"ok"} and leftovers(out) == []
+    again = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert again.returncode == 0 and "6 already stored, 0 to run" in again.stdout, again.stderr
+
+
+def test_two_tuned_suites_at_once_wait_for_each_others_runs_and_choose_as_one_alone(write_suite, tmp_path: Path) -> None:
+    """A study scores each trial from its stored runs: a run the other suite holds is waited for,
+    not scored as missing, so both choose what one suite alone chooses."""
+    tuned = {
+        **SUITE,
+        "optimizers": ["random-search"],
+        "seeds": [0],
+        "budget": {"evaluations": 1000},
+        "executor": "sequential",
+        "tuning": {"trials": 3, "sampler": "tpe", "seeds": [100, 101], "metric": "val_accuracy", "budget": {"evaluations": 800}},
+    }
+    suite_file = write_suite(tuned)
+    at_once([*CLI, "run", str(suite_file), "--out", str(tmp_path / "shared"), "--quiet"], 3 * 2 + 1)
+    alone = subprocess.run(
+        [*CLI, "run", str(suite_file), "--out", str(tmp_path / "alone"), "--quiet"], env=cli_env(), timeout=120
+    )
+    assert alone.returncode == 0
+    (shared_record,), (alone_record,) = ResultStore(tmp_path / "shared").studies(), ResultStore(tmp_path / "alone").studies()
+    assert [t.state for t in shared_record.trials] == ["complete"] * 3
+    assert shared_record == alone_record

@@ -144,8 +144,13 @@ def test_plugins_run_in_a_suite_and_a_failing_run_does_not_stop_it(plugin_path: 
     suite_file = tmp_path / "plugins.yaml"
     suite_file.write_text(yaml.safe_dump(suite))
     ran = dfo_bench(plugin_path, "run", str(suite_file), "--out", str(tmp_path / "results"), "--quiet")
-    assert ran.returncode == 0, ran.stderr
-    assert "8 ok, 4 failed" in ran.stdout
+    assert ran.returncode == 1, ran.stderr  # runs of it failed
+    last = ran.stdout.splitlines()[-1]
+    assert f"8 ok, 4 failed (errors above; dfo-bench status {tmp_path / 'results'} lists them; --retry-failed" in last, last
+    assert ran.stderr.count("failed: ") == 4 and "Traceback" not in ran.stderr
+    shown = dfo_bench(plugin_path, "status", str(tmp_path / "results"))
+    listed = [line for line in shown.stdout.splitlines() if line.startswith("failed: ")]
+    assert len(listed) == 4 and all("nan-search" in line and "FloatingPointError" in line for line in listed), shown.stdout
     runs = ResultStore(tmp_path / "results").load()
     finals = runs.groupby("run_id").tail(1)
     failed = finals[finals["status"] == "failed"]

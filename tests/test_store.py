@@ -19,7 +19,7 @@ import pytest
 from dfo_bench.atomic import write_atomically
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec, TuningTag
-from dfo_bench.store import EVALUATION, TUNING, ResultStore, StudyRecord, to_frame
+from dfo_bench.store import EVALUATION, TUNING, Claim, ResultStore, StudyRecord, to_frame
 from tests.report_data import specs, trace, write_run
 
 RECORDS = Path(__file__).parent / "data" / "study_records"
@@ -77,25 +77,28 @@ def write_marker(store: ResultStore, run_id: str, host: str, pid: int) -> None:
 def test_markers_of_dead_workers_on_this_host_are_removed(tmp_path: Path) -> None:
     (spec,) = specs(tmp_path, ["p"], ["a"], [0])
     store = ResultStore(tmp_path / "results")
-    store.mark_running(spec)
+    claim = store.claim(spec, owner="this suite")
+    assert isinstance(claim, Claim)
     dead = 999_999_999  # above any pid_max: no such process
     write_marker(store, "dead-here", socket.gethostname(), dead)
     write_marker(store, "dead-elsewhere", "another-host", dead)
     (store.root / "running" / "torn.json").write_text('{"run_id": ')
     assert {m.run_id for m in store.running_markers()} == {spec.run_id, "dead-here", "dead-elsewhere"}
+    assert [(d.path.name, d.reason.split(" (")[0]) for d in store.damaged] == [("torn.json", "not a running marker")]
     store.remove_stale_temporaries()
     markers = {m.run_id: m for m in store.running_markers()}
     assert set(markers) == {spec.run_id, "dead-elsewhere"}  # another host's process cannot be checked from here
     mine = markers[spec.run_id]
     assert (mine.optimizer_label, mine.host, mine.pid, mine.phase) == ("a", socket.gethostname(), os.getpid(), EVALUATION)
-    store.unmark_running(spec.run_id)
+    with claim:  # held, then released
+        pass
     assert [m.run_id for m in store.running_markers()] == ["dead-elsewhere"]
 
 
 def test_a_tuning_runs_marker_says_its_phase(tmp_path: Path) -> None:
     (spec,) = specs(tmp_path, ["p"], ["a"], [0])
     store = ResultStore(tmp_path / "results")
-    store.mark_running(tuning_run(spec))
+    store.claim(tuning_run(spec), owner="this suite")
     assert [m.phase for m in store.running_markers()] == [TUNING]
 
 

@@ -6,11 +6,12 @@ Each run is a picklable ``RunSpec`` handed to a picklable ``RunTask``, so an eng
 stopping on a signal are the suite loop's (``suite_run``, ``stopping``), not the engines'.
 """
 
-from dfo_bench.executors.base import Executor, RunSummary, RunTask
+from dfo_bench.executors.base import CLAIMED, Executor, RunSummary, RunTask
 from dfo_bench.executors.local import ProcessExecutor, SequentialExecutor
 from dfo_bench.executors.suite_run import make_executor, pending_runs, run_suite
 
 __all__ = [
+    "CLAIMED",
     "Executor",
     "ProcessExecutor",
     "RunSummary",

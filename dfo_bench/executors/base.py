@@ -5,21 +5,23 @@ An executor is handed a picklable ``RunTask`` and the pending specs, and yields 
 ``RunSummary`` per spec as runs complete. Which engine runs the task (this process, a local
 pool, Dask, Slurm) changes nothing in a result: the task builds the run from its spec alone.
 An executor never raises for a run: a run whose worker died is retried and then summarised as
-failed (``lost``), with a result for the client to store.
+failed (``lost``), with a result for the client to store. Where workers see the results folder
+they claim each run before running it, so that two suites on one folder run each run once.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.runner import execute
 from dfo_bench.spec import RunSpec
-from dfo_bench.store import ResultStore
+from dfo_bench.store import ResultStore, RunningMarker
 
 Say = Callable[[str], None]
 """Where an executor reports one line (a retried run, the mode it runs in)."""
@@ -29,42 +31,59 @@ def say_on_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+CLAIMED = "claimed"
+"""A summary's status when the run was left to another process on the same results folder: it
+held the run's claim, or had stored the run by the time this worker came to it."""
+
+
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
     status: str
+    """``ok`` or ``failed`` (the run's result), or ``CLAIMED`` (not run here)."""
     error: str | None
+    """Why it failed, or who holds the claim."""
     result: RunResult | None = None
     """A result the client must store: a worker that could not write to the results folder
     returned it, or the run was lost with its worker. None when the worker stored it."""
+
+
+def _new_owner() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
 class RunTask:
     """Execute one run and store its result atomically; what a worker runs for each spec.
 
-    With ``shared`` (the results folder is visible to the worker) the worker writes the result
-    into ``store`` and a running marker while it works; otherwise it returns the result for the
-    client to write and touches no file. A run already stored ok (a requeued job, a task run
-    twice) is not run again.
+    With ``shared`` (the results folder is visible to the worker) the worker claims the run
+    (``ResultStore.claim``) and, unless another live process holds it, runs it and writes the
+    result into ``store``; otherwise it returns the result for the client to write and touches no
+    file. A run stored by the time its claim is had (by another process, a requeued job, a task
+    run twice) is not run again. ``owner`` identifies the ``dfo-bench run`` the task works for:
+    a claim of the same owner is an earlier attempt that its executor gave up on.
     """
 
     store: ResultStore
     shared: bool = True
+    owner: str = field(default_factory=_new_owner)
+    retry_failed: bool = False
+    """Whether a run stored as failed is run again (else it counts as stored)."""
 
     def __call__(self, spec: RunSpec) -> RunSummary:
         if not self.shared:
             result = execute(spec)
             return RunSummary(spec.run_id, result.status, result.error, result)
         store = self.store
-        if store.status(spec.run_id) == "ok":
-            return RunSummary(spec.run_id, "ok", None)
-        store.mark_running(spec)
-        try:
+        held = store.claim(spec, self.owner)
+        if isinstance(held, RunningMarker):
+            return RunSummary(spec.run_id, CLAIMED, f"being run by {held.host} pid {held.pid} since {held.started_at}")
+        with held:
+            stored = store.status(spec.run_id)
+            if stored == "ok" or (stored == "failed" and not self.retry_failed):
+                return RunSummary(spec.run_id, CLAIMED, "stored meanwhile by another process")
             result = execute(spec, cache_dir=store.cache_dir)
             store.write(result)
-        finally:
-            store.unmark_running(spec.run_id)
         return RunSummary(spec.run_id, result.status, result.error)
 
 

@@ -2,8 +2,9 @@
 
 One task per run, keyed by its run id (a scheduler that already holds the key, e.g. from an
 interrupted client, computes it once). Where the workers see the results folder (a shared file
-system; always for a LocalCluster) they write each result there atomically; where they do not,
-they return it and this client writes it. A worker that dies while running a task makes the
+system; always for a LocalCluster) they claim each run and write its result there atomically;
+where they do not, they return it and this client writes it (and nothing is claimed: another
+suite on the same folder may run the same run). A worker that dies while running a task makes the
 scheduler run it elsewhere, up to ``retries`` times (dask's ``allowed-failures``), then the run
 is stored as failed. With a cuda suite every task asks for the ``GPU`` resource, so a worker runs
 one run per GPU it declares (``dask worker --resources GPU=1``).

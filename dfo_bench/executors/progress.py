@@ -1,4 +1,5 @@
-"""The progress line of a running suite: runs done / failed / running, elapsed and time left.
+"""The progress line of a running suite: runs done / failed / running (and left to another
+process on the same folder), elapsed and time left.
 
 tqdm draws it (on stderr, and only when stderr is a terminal); a small thread refreshes it every
 second, so the running count and elapsed time move between results too.
@@ -17,6 +18,7 @@ class Progress:
     def __init__(self, total: int, name: str, running: Callable[[], int], enabled: bool = True) -> None:
         self.done = 0
         self.failed = 0
+        self.elsewhere = 0
         self._running = running
         self._lock = threading.Lock()
         self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=None if enabled else True)
@@ -27,11 +29,12 @@ class Progress:
             self._thread.start()
 
     def _postfix(self) -> str:
+        counts = f"ok={self.done} failed={self.failed}" + (f" elsewhere={self.elsewhere}" if self.elsewhere else "")
         try:
             running = self._running()
         except Exception:  # a count that cannot be had now is shown as unknown
-            return f"ok={self.done} failed={self.failed}"
-        return f"ok={self.done} failed={self.failed} running={running}"
+            return counts
+        return f"{counts} running={running}"
 
     def _refresh_every_second(self) -> None:
         while not self._stop.wait(1.0):
@@ -42,14 +45,17 @@ class Progress:
         with self._lock:
             if status == "ok":
                 self.done += 1
-            else:
+            elif status == "failed":
                 self.failed += 1
+            else:  # left to another process
+                self.elsewhere += 1
             self._bar.set_postfix_str(self._postfix(), refresh=False)
             self._bar.update()
 
     def discount(self, runs: int) -> None:
         """``runs`` counted in the total will not run (stored already, or a tuning trial's runs
-        shared with an earlier trial)."""
+        shared with an earlier trial); negative: runs to count again (left to another process
+        that gave them up)."""
         if runs:
             with self._lock:
                 self._bar.total = max(self._bar.n, (self._bar.total or 0) - runs)

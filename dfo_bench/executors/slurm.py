@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class SlurmExecutor:
     def map(self, task: RunTask, specs: Iterable[RunSpec], say: Say = say_on_stderr) -> Generator[RunSummary, None, None]:
         slurm_dir = task.store.slurm_dir
         executor = self.submitter(slurm_dir / "%j")
-        requeueable = RequeueableRunTask(task.store)
+        requeueable = RequeueableRunTask(**{f.name: getattr(task, f.name) for f in fields(task)})
         waiting = list(specs)
         jobs: list[tuple[Any, RunSpec, int]] = []
         """submitit jobs with their spec and attempt."""

@@ -3,17 +3,20 @@ that stores what comes back.
 
 Resume and identity live here, not in the engines: whatever the executor, only runs without a
 stored result are handed out, and every result is stored under its run id (by the worker, or by
-this loop when the worker returned it), so a run is stored once.
+this loop when the worker returned it), so a run is stored once. Two suites started on one folder
+share its runs: each worker claims its run first (``ResultStore.claim``), and a run another
+process holds is left to it.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import closing
 from pathlib import Path
 
 import yaml
 
-from dfo_bench.executors.base import Executor, RunSummary, RunTask, running_count
+from dfo_bench.executors.base import CLAIMED, Executor, RunSummary, RunTask, running_count
 from dfo_bench.executors.progress import Progress
 from dfo_bench.executors.tuning_rounds import tune
 from dfo_bench.store import ResultStore
@@ -27,7 +30,11 @@ def _wanted(retry_failed: bool) -> set[str]:
 
 def pending_runs(suite: Suite, store: ResultStore, retry_failed: bool = False) -> list[RunSpec]:
     """Runs without a stored result (and failed ones, if asked): what a resumed suite still owes
-    (of the runs known up front: a tuned entry's evaluation runs are known once its study ends)."""
+    (of the runs known up front: a tuned entry's evaluation runs are known once its study ends).
+    StoreError first when a name the suite would write cannot be a file of the folder."""
+    tuning = [spec for plan in suite.studies if plan.ranges for spec in plan.trial_specs(0, {})]
+    pairs = [(plan.problem.label, plan.optimizer.label) for plan in suite.studies]
+    store.check_names([spec.run_id for spec in [*suite.runs, *tuning]], suite.name, pairs)
     wanted = _wanted(retry_failed)
     return [spec for spec in suite.runs if store.status(spec.run_id) not in wanted]
 
@@ -70,52 +77,75 @@ def suite_text(suite: Suite) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+WAIT_SECONDS = 2.0
+"""How often a tuning round looks whether the runs another process holds are stored."""
+
+
 def run_suite(
     suite: Suite, out: str | Path, executor: Executor, retry_failed: bool = False, progress: bool = True
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes.
+    Returns one summary per run handed out (the last, for a run handed out again).
 
     With ``tuning:`` the studies run first (``tuning_rounds``), in rounds through the same
     executor and store, then the chosen configurations' evaluation runs with the suite's others.
-    Stopping it (an exception, ``Interrupted`` by a signal) closes the executor's iterator, which
-    cancels the pending runs and stops the workers; then killed writers' temporary files and
-    running markers are removed."""
+    Runs another process on the folder holds (``CLAIMED``) are left to it; a tuning round waits
+    for them to be stored, as it scores its trials from them, and runs those the other process
+    gives up. Stopping it (an exception, ``Interrupted`` by a signal) closes the executor's
+    iterator, which cancels the pending runs and stops the workers; then killed writers'
+    temporary files and running markers are removed."""
     store = ResultStore(out)
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
     store.write_suite_copy(suite.name, suite_text(suite))
     wanted = _wanted(retry_failed)
     tuned = [plan for plan in suite.studies if plan.ranges]
+    task = RunTask(store, retry_failed=retry_failed)
     ids: set[str] = set()
 
     def running() -> int:
         known = running_count(executor)
         return known if known is not None else sum(1 for m in store.running_markers() if m.run_id in ids)
 
-    summaries: list[RunSummary] = []
+    summaries: dict[str, RunSummary] = {}
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
-        return summaries
+        return []
     bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, enabled=progress)
 
     def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
         ids.update(spec.run_id for spec in specs)
         done = []
-        with closing(executor.map(RunTask(store), specs, say=bar.write)) as results:
+        with closing(executor.map(task, specs, say=bar.write)) as results:
             for summary in results:
                 if summary.result is not None:
                     store.write(summary.result)
-                    store.unmark_running(summary.run_id)
+                    store.release(summary.run_id, task.owner)
                 done.append(summary)
+                summaries[summary.run_id] = summary
                 bar.advance(summary.status)
-        summaries.extend(done)
         return done
 
     def stored(spec: RunSpec) -> bool:
         return store.status(spec.run_id) in wanted
 
+    def run_until_stored(specs: list[RunSpec]) -> list[RunSummary]:
+        """``run_specs``, then wait for the runs left to another process to be stored; run again
+        those it gives up (its claim removed, or stale)."""
+        done = run_specs(specs)
+        waiting = {spec.run_id: spec for spec in specs if summaries[spec.run_id].status == CLAIMED}
+        while waiting:
+            time.sleep(WAIT_SECONDS)
+            waiting = {run_id: spec for run_id, spec in waiting.items() if not stored(spec)}
+            given_up = [spec for run_id, spec in waiting.items() if store.holder(run_id, task.owner) is None]
+            if given_up:
+                bar.discount(-len(given_up))
+                done += run_specs(given_up)
+                waiting = {run_id: spec for run_id, spec in waiting.items() if summaries[run_id].status == CLAIMED}
+        return done
+
     try:
         if suite.studies:
-            evaluation = tune(suite, store, run_specs, stored, bar.discount)
+            evaluation = tune(suite, store, run_until_stored, stored, bar.discount)
             owed = [spec for spec in evaluation if not stored(spec)]
             bar.discount(sum(len(plan.evaluation_seeds) for plan in tuned) - len(owed))
             todo += owed
@@ -124,4 +154,4 @@ def run_suite(
     finally:
         bar.close()
         store.remove_stale_temporaries()
-    return summaries
+    return list(summaries.values())

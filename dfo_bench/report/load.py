@@ -1,7 +1,8 @@
 """Stored rows of one or more results folders, merged, with the selection the user asked for.
 
 Tuning runs (``phase: tuning``) are set apart from the evaluation runs the report's tables
-show, and the folders' study records are read beside them.
+show, and the folders' study records are read beside them. Damaged files are left out and listed
+(``LoadedRuns.damaged``) for the caller to name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfo_bench.errors import ConfigError
-from dfo_bench.store import TUNING, ResultStore, StudyRecord
+from dfo_bench.store import TUNING, DamagedFile, ResultStore, StudyRecord
 
 METRIC_COLUMNS = [
     *(f"final_{m}" for m in ("evaluations", "samples", "seconds", "train_loss", "test_loss")),
@@ -35,13 +36,17 @@ class LoadedRuns:
     studies: list[StudyRecord] = field(default_factory=list)
     """Study records of the selected (problem, optimizer) pairs, one per pair (first folder wins);
     a tuned entry's label carries ``TUNED_MARK`` as its runs' do."""
+    damaged: list[DamagedFile] = field(default_factory=list)
+    """Files of the folders left out (unreadable, or not what their place holds)."""
 
 
-def _load_one(folder: Path) -> pd.DataFrame:
+def _load_one(store: ResultStore) -> pd.DataFrame:
     try:
-        return ResultStore(folder).load().assign(results_folder=str(folder))
+        return store.load().assign(results_folder=str(store.root))
     except FileNotFoundError:
-        raise ConfigError(f"{folder}: no stored results; run a suite first") from None
+        damaged = store.damaged
+        left = f" ({len(damaged)} damaged files left out, e.g. {damaged[0].path}: {damaged[0].reason})" if damaged else ""
+        raise ConfigError(f"{store.root}: no stored results{left}; run a suite first") from None
 
 
 def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: str) -> pd.DataFrame:
@@ -59,7 +64,8 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
     the first folder that holds it. ConfigError (one line for the CLI) when a folder has no results
     or a selection matches nothing."""
     folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
-    frames = [_load_one(folder) for folder in folders]
+    stores = [ResultStore(folder) for folder in folders]
+    frames = [_load_one(store) for store in stores]
     notes = []
     seen: set[str] = set()
     kept = []
@@ -81,7 +87,7 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
         where = ", ".join(str(f) for f in folders)
         raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
     pairs = set(zip(runs["problem_label"], runs["optimizer_label"], strict=True))
-    studies = [s for s in _studies(folders) if _key(s) in pairs]
+    studies = [s for s in _studies(stores) if _key(s) in pairs]
     superseded = _superseded(runs[~tuning], studies)
     if superseded.any():
         count = runs.loc[superseded[superseded].index, "run_id"].nunique()
@@ -89,7 +95,8 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
     evaluation = runs[~tuning].loc[~superseded]
     tuned = {_key(s) for s in studies if s.tuned}
     studies = [s.model_copy(update={"optimizer_label": s.optimizer_label + TUNED_MARK}) if s.tuned else s for s in studies]
-    return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies)
+    damaged = [file for store in stores for file in store.damaged]
+    return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies, damaged)
 
 
 TUNED_MARK = " (tuned)"
@@ -117,11 +124,11 @@ def _superseded(runs: pd.DataFrame, studies: Sequence[StudyRecord]) -> pd.Series
     return pd.Series([(p, o) in current and run_id not in current[(p, o)] for p, o, run_id in keys], index=runs.index)
 
 
-def _studies(folders: Sequence[Path]) -> list[StudyRecord]:
+def _studies(stores: Sequence[ResultStore]) -> list[StudyRecord]:
     """The study records of the folders; a (problem, optimizer) pair recorded in several is kept
-    from the first folder; an unreadable record is skipped."""
+    from the first folder; an unreadable record is skipped (and noted in its store's ``damaged``)."""
     found: dict[tuple[str, str], StudyRecord] = {}
-    for folder in folders:
-        for record in ResultStore(folder).studies():
+    for store in stores:
+        for record in store.studies():
             found.setdefault(_key(record), record)
     return list(found.values())

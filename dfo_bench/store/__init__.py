@@ -2,17 +2,31 @@
 
 Everything a suite leaves there (run files, running markers, suite copies, study records) is
 written and read through ``ResultStore``, as the typed records of ``records``; a run file's
-columns are ``rows.to_frame``'s. Nothing else builds a path in the folder or parses a file name.
+columns are ``rows.to_frame``'s; running markers are the claims of ``claims``. Nothing else
+builds a path in the folder or parses a file name.
 """
 
+from dfo_bench.store.claims import STALE_AFTER, Claim
 from dfo_bench.store.folder import ResultStore
-from dfo_bench.store.records import EVALUATION, TUNING, ChosenTrial, RunningMarker, StoredRun, StudyRecord, StudyTrial
+from dfo_bench.store.records import (
+    EVALUATION,
+    TUNING,
+    ChosenTrial,
+    DamagedFile,
+    RunningMarker,
+    StoredRun,
+    StudyRecord,
+    StudyTrial,
+)
 from dfo_bench.store.rows import git_commit, to_frame
 
 __all__ = [
     "EVALUATION",
+    "STALE_AFTER",
     "TUNING",
     "ChosenTrial",
+    "Claim",
+    "DamagedFile",
     "ResultStore",
     "RunningMarker",
     "StoredRun",

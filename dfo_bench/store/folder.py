@@ -2,6 +2,15 @@
 
 Files appear complete or not at all (written to a temporary name, fsynced, renamed), so a killed
 suite never leaves half a run, half a marker or half a study record.
+
+Names become file names (a run id holds its problem's and optimizer's labels), so every one is
+checked by ``file_name`` before it is used: nothing the store writes can land outside its folder.
+Two names that differ only in case are one file on a case-insensitive file system (macOS,
+Windows): a name whose file would differ from a stored one only in case is refused, on every file
+system, so a folder moved between systems keeps meaning the same.
+
+Readers leave out what they cannot use (a truncated Parquet file, a file that is not a run, a
+study record that is not JSON) and note it in ``damaged``, for the caller to name.
 """
 
 from __future__ import annotations
@@ -9,91 +18,253 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_atomically
+from dfo_bench.errors import StoreError
 from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
-from dfo_bench.store.records import EVALUATION, RunningMarker, StoredRun, StudyRecord
+from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
+from dfo_bench.store.records import EVALUATION, DamagedFile, RunningMarker, StoredRun, StudyRecord
 from dfo_bench.store.rows import to_frame
 
-SUMMARY_COLUMNS = ("run_id", "problem_label", "optimizer_label", "seed", "status", "phase")
+RUN_COLUMNS = ("run_id", "problem_label", "optimizer_label", "seed", "status")
+"""What every run file holds; a Parquet file without them is not a run."""
+SUMMARY_COLUMNS = (*RUN_COLUMNS, "phase", "error")
 """What ``StoredRun`` reads of a file (``phase`` is absent from files written before tuning existed)."""
+NAME_BYTES = 255
+"""The longest file name of the common file systems (ext4, XFS, Btrfs, APFS; NTFS: 255 UTF-16 units)."""
+TEMPORARY_BYTES = 25
+"""The most a temporary file's name adds to its file's: a dot before, ``.<8 hex digits>.<pid>.tmp``
+after (pids of up to 10 digits)."""
+UNREADABLE = (OSError, ValueError, TypeError, pa.ArrowException)
+"""What reading a file that is not what it should be raises (pyarrow's errors are ValueErrors or OSErrors, mostly)."""
+
+
+def file_name(name: str, suffix: str) -> str:
+    """``name + suffix``, a file name of the folder; StoreError (one line) when ``name`` cannot be
+    one: empty, a path (``/`` or ``\\``, ``..``), hidden (a leading dot: the folder's temporaries),
+    a control character (NUL, a newline), or too long for the file system once suffixed."""
+    shown = repr(name) if len(name) <= 80 else repr(name[:60]) + f"... ({len(name)} characters)"
+    try:
+        size = len((name + suffix).encode("utf-8"))
+    except UnicodeEncodeError:
+        size = -1
+    if not name:
+        why = "is empty"
+    elif size < 0:
+        why = "is not valid Unicode"
+    elif "/" in name or "\\" in name:
+        why = "holds a path separator ('/' or '\\')"
+    elif ".." in name:
+        why = "holds '..'"
+    elif name.startswith("."):
+        why = "starts with '.' (hidden files are the folder's temporaries)"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        why = "holds a control character"
+    elif size + TEMPORARY_BYTES > NAME_BYTES:
+        why = f"makes a file name of {size} bytes; at most {NAME_BYTES - TEMPORARY_BYTES} fit"
+    else:
+        return name + suffix
+    raise StoreError(
+        f"{shown}: cannot be a file name of a results folder: it {why}; labels become file names: shorten or rename the label"
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 class ResultStore:
     """One results folder, laid out as
 
     - ``runs/<run_id>.parquet``: one file per run (``rows.to_frame``);
-    - ``running/<run_id>.json``: a marker per run being executed;
+    - ``running/<run_id>.json``: a marker per run being executed, the claim of its worker (``claims``);
     - ``suites/<suite>.yaml``: a copy of each suite that ran there;
     - ``tuning/<problem>__<optimizer>__<hash>.json``: a record per tuning study;
     - ``cache/``: what runs share (pre-trained weights); ``slurm/``: submitit's files.
+
+    ``stale_after``: seconds without a heartbeat after which another host's claim on a run is
+    taken over (``claims.STALE_AFTER``, 10 minutes).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, stale_after: float = STALE_AFTER) -> None:
         self.root = Path(root)
+        self.stale_after = stale_after
         self._runs = self.root / "runs"
+        self._damaged: dict[Path, str] = {}
+
+    @property
+    def damaged(self) -> list[DamagedFile]:
+        """The files the readers of this store left out so far, each once, in path order."""
+        return [DamagedFile(path, reason) for path, reason in sorted(self._damaged.items())]
+
+    def _damage(self, path: Path, reason: str) -> None:
+        self._damaged.setdefault(path, reason)
+
+    def _place(self, folder: str, name: str, suffix: str) -> Path:
+        """The path of ``name`` in the folder's subfolder ``folder``, checked to be a file of it
+        (``file_name``) and, links resolved, still right inside it."""
+        try:
+            path = self.root / folder / file_name(name, suffix)
+        except StoreError as exc:
+            raise StoreError(f"{self.root / folder}: {exc}") from None
+        resolved = path.resolve()
+        if resolved.parent != path.parent.resolve():
+            raise StoreError(f"{path}: a link to {resolved}, outside {self.root / folder}; allowed: files of the results folder")
+        return path
+
+    def _refuse_case_twin(self, path: Path) -> None:
+        """StoreError when a stored file's name differs from ``path``'s only in case."""
+        try:
+            names = os.listdir(path.parent)
+        except FileNotFoundError:
+            return
+        key = path.name.casefold()
+        twin = next((name for name in names if name != path.name and name.casefold() == key), None)
+        if twin is not None:
+            raise StoreError(
+                f"{path}: {twin} is stored beside it, a name that differs only in case (one file on macOS and Windows); "
+                "allowed: labels that differ in more than case"
+            )
+
+    def check_names(self, run_ids: Iterable[str], suite: str | None = None, studies: Iterable[tuple[str, str]] = ()) -> None:
+        """Refuse up front (StoreError, one line) what the suite would have to write under a name
+        that cannot be a file of this folder, or two run ids that differ only in case, among
+        themselves or from a stored run's."""
+        if suite is not None:
+            self._place("suites", suite, ".yaml")
+        for problem_label, optimizer_label in studies:
+            self._study(problem_label, optimizer_label)
+        try:
+            seen = {
+                name.casefold(): name.removesuffix(".parquet") for name in os.listdir(self._runs) if name.endswith(".parquet")
+            }
+        except FileNotFoundError:
+            seen = {}
+        for run_id in run_ids:
+            self.path(run_id)
+            other = seen.setdefault(f"{run_id}.parquet".casefold(), run_id)
+            if other != run_id:
+                raise StoreError(
+                    f"{self.root}: run ids {run_id!r} and {other!r} differ only in case: one file on macOS and Windows; "
+                    "allowed: labels that differ in more than case"
+                )
 
     # Runs.
 
     def path(self, run_id: str) -> Path:
-        return self._runs / f"{run_id}.parquet"
+        return self._place("runs", run_id, ".parquet")
 
     def write(self, result: RunResult) -> Path:
-        return write_atomically(self.path(result.spec.run_id), lambda tmp: to_frame(result).to_parquet(tmp, index=False))
+        path = self.path(result.spec.run_id)
+        self._refuse_case_twin(path)
+        return write_atomically(path, lambda tmp: to_frame(result).to_parquet(tmp, index=False))
+
+    def _read_run(self, path: Path, columns: Iterable[str] | None = None) -> pd.DataFrame | None:
+        """The run file's rows (``columns`` of them, those it has), checked to be the run its name
+        says; None, noted in ``damaged``, when it is not; None when it is absent."""
+        try:
+            names = pq.read_schema(path).names
+            missing = [c for c in RUN_COLUMNS if c not in names]
+            if missing:
+                self._damage(path, f"not a run file (no column {', '.join(missing)})")
+                return None
+            wanted = None if columns is None else list(dict.fromkeys([*RUN_COLUMNS, *(c for c in columns if c in names)]))
+            frame = pd.read_parquet(path, columns=wanted)
+        except FileNotFoundError:
+            return None
+        except UNREADABLE as exc:
+            self._damage(path, f"unreadable Parquet ({_one_line(exc)})")
+            return None
+        ids = set(frame["run_id"].astype(str))
+        if ids != {path.name.removesuffix(".parquet")}:
+            held = ", ".join(sorted(ids)[:2]) or "no rows"
+            self._damage(path, f"not the run its name says (it holds {held})")
+            return None
+        return frame
 
     def status(self, run_id: str) -> str | None:
-        """'ok', 'failed', or None when the run has no stored result."""
-        path = self.path(run_id)
-        if not path.exists():
-            return None
-        return str(pd.read_parquet(path, columns=["status"])["status"].iloc[0])
+        """'ok', 'failed', or None when the run has no stored result (or an unreadable one, noted in ``damaged``)."""
+        frame = self._read_run(self.path(run_id), ["status"])
+        return None if frame is None else str(frame["status"].iloc[0])
 
     def final_metric(self, run_id: str, metric: str) -> float | None:
         """``final_<metric>`` of a stored ok run (NaN when not measured at the end); None when the
-        run is not stored, failed, or has no such column."""
-        path = self.path(run_id)
-        if not path.exists():
-            return None
+        run is not stored (or unreadable), failed, or has no such column."""
         column = f"final_{metric}"
-        if column not in pq.read_schema(path).names:
+        frame = self._read_run(self.path(run_id), [column])
+        if frame is None or column not in frame:
             return None
-        row = pd.read_parquet(path, columns=["status", column]).iloc[0]
+        row = frame.iloc[0]
         return float(row[column]) if row["status"] == "ok" else None
 
     def stored_runs(self) -> list[StoredRun]:
-        """A summary of every stored run, in run-id order (reads a few columns of each file)."""
+        """A summary of every readable stored run, in run-id order (reads a few columns of each file)."""
         runs = []
         for path in self._files():
-            columns = [c for c in SUMMARY_COLUMNS if c in pq.read_schema(path).names]
-            row = pd.read_parquet(path, columns=columns).iloc[0]
+            frame = self._read_run(path, SUMMARY_COLUMNS)
+            if frame is None:
+                continue
+            row = frame.iloc[0]
+            try:
+                seed = int(row["seed"])
+            except (TypeError, ValueError):
+                self._damage(path, f"not a run file (seed {row['seed']!r})")
+                continue
+            error = row.get("error")
             runs.append(
                 StoredRun(
                     run_id=str(row["run_id"]),
                     problem_label=str(row["problem_label"]),
                     optimizer_label=str(row["optimizer_label"]),
-                    seed=int(row["seed"]),
+                    seed=seed,
                     phase=str(row.get("phase", EVALUATION)),
                     status=str(row["status"]),
+                    error=None if error is None or pd.isna(error) else str(error),
                 )
             )
         return runs
 
     def load(self) -> pd.DataFrame:
-        """Every stored run's rows; raises FileNotFoundError when there are none."""
-        files = self._files()
-        if not files:
+        """Every readable stored run's rows; raises FileNotFoundError when there are none."""
+        frames = [frame for frame in (self._read_run(path) for path in self._files()) if frame is not None]
+        if not frames:
             raise FileNotFoundError(f"{self._runs}: no stored results")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        return pd.concat(frames, ignore_index=True)
 
     def _files(self) -> list[Path]:
-        return sorted(self._runs.glob("*.parquet"))
+        """The run files, in name order; anything else in ``runs/`` is noted in ``damaged``."""
+        return list(self._listing(self._runs, ".parquet", "not a run file"))
+
+    def _listing(self, folder: Path, suffix: str, foreign: str) -> Iterator[Path]:
+        """The files of ``folder`` named ``*<suffix>``, in name order; other files and folders
+        there are noted as ``foreign``; hidden ones (temporaries being written) are skipped."""
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        inside = folder.resolve()
+        for entry in entries:
+            path = folder / entry.name
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and path.resolve().parent != inside:
+                self._damage(path, f"a link to {path.resolve()}, outside the folder")
+            elif not entry.name.endswith(suffix) or not entry.is_file():
+                self._damage(path, f"{foreign} (a folder)" if entry.is_dir() else foreign)
+            else:
+                yield path
 
     @property
     def cache_dir(self) -> Path:
@@ -105,15 +276,21 @@ class ResultStore:
         """submitit's pickled tasks and logs."""
         return self.root / "slurm"
 
-    # Running markers. A worker writes one when its run starts and removes it when the result is
-    # stored or the run stops: what ``dfo-bench status`` and the progress bar count as running. A
-    # worker killed outright leaves its marker; the next suite on this folder removes it (same
-    # host, process gone), or it goes when its run is stored.
+    # Running markers: the claims of the workers on their runs (``claims``). A worker claims its
+    # run when it starts and removes the claim when the result is stored or the run stops: what
+    # ``dfo-bench status`` and the progress bar count as running. A worker killed outright leaves
+    # its marker; the next suite on this folder removes it (same host, process gone), or it goes
+    # when its run is claimed again.
 
     def _marker(self, run_id: str) -> Path:
-        return self.root / "running" / f"{run_id}.json"
+        return self._place("running", run_id, ".json")
 
-    def mark_running(self, spec: RunSpec) -> None:
+    def claim(self, spec: RunSpec, owner: str) -> Claim | RunningMarker:
+        """Claim the run for this process, working for the ``dfo-bench run`` ``owner``: the claim
+        to hold (``with``) while it runs, or the marker of the live claim another process holds."""
+        path = self._marker(spec.run_id)
+        self._refuse_case_twin(self.path(spec.run_id))
+        token = uuid.uuid4().hex
         marker = {
             "run_id": spec.run_id,
             "problem_label": spec.problem.label,
@@ -121,45 +298,91 @@ class ResultStore:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "owner": owner,
+            "token": token,
         }
-        write_atomically(self._marker(spec.run_id), lambda tmp: tmp.write_text(json.dumps(marker)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{token[:8]}.{os.getpid()}.tmp")
+        holder = None
+        for _ in range(10):  # each turn claims, finds a live claim, or removes a stale one
+            try:
+                tmp.write_text(json.dumps(marker))
+                os.link(tmp, path)
+                return Claim(path, token, heartbeat=self.stale_after / 20)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+            try:
+                holder = read_marker(path)
+                if holder is None:  # released meanwhile
+                    continue
+                age = folder_time(path.parent) - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):  # not a claim this version can honour
+                take_over(path, None)
+                continue
+            if not is_stale(holder, age, owner, self.stale_after):
+                return holder
+            take_over(path, holder)
+        if holder is None:
+            raise StoreError(f"{path}: could not claim the run: its marker keeps changing")
+        return holder
 
-    def unmark_running(self, run_id: str) -> None:
-        self._marker(run_id).unlink(missing_ok=True)
+    def holder(self, run_id: str, owner: str) -> RunningMarker | None:
+        """The live claim another process holds on the run; None when there is none (or it is stale)."""
+        path = self._marker(run_id)
+        try:
+            holder = read_marker(path)
+            if holder is None:
+                return None
+            age = folder_time(path.parent) - path.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        return None if is_stale(holder, age, owner, self.stale_after) else holder
+
+    def release(self, run_id: str, owner: str) -> None:
+        """Remove the claim the ``dfo-bench run`` ``owner`` holds on the run (left by a worker that
+        died; the client stored the run in its place)."""
+        path = self._marker(run_id)
+        try:
+            marker = read_marker(path)
+        except (OSError, ValueError):
+            return
+        if marker is not None and marker.owner == owner:
+            path.unlink(missing_ok=True)
 
     def running_markers(self) -> list[RunningMarker]:
-        """The markers of runs being executed (one that vanishes while read, or is not a marker, is left out)."""
-        markers = []
-        for path in sorted((self.root / "running").glob("*.json")):
+        """The markers of runs being executed (one that vanishes while read is left out; one that
+        is not a marker is left out and noted in ``damaged``)."""
+        return [marker for _, marker in self._markers()]
+
+    def _markers(self) -> Iterator[tuple[Path, RunningMarker]]:
+        for path in self._listing(self.root / "running", ".json", "not a running marker"):
             try:
-                given = json.loads(path.read_text())
-                markers.append(
-                    RunningMarker(
-                        run_id=str(given["run_id"]),
-                        problem_label=str(given["problem_label"]),
-                        optimizer_label=str(given["optimizer_label"]),
-                        host=str(given["host"]),
-                        pid=int(given["pid"]),
-                        started_at=str(given["started_at"]),
-                    )
-                )
-            except (OSError, ValueError, KeyError, TypeError):
+                marker = read_marker(path)
+            except (OSError, ValueError) as exc:
+                self._damage(path, f"not a running marker ({_one_line(exc)})")
                 continue
-        return markers
+            if marker is not None and marker.run_id != path.name.removesuffix(".json"):
+                self._damage(path, f"not the marker its name says (it holds {marker.run_id!r})")
+            elif marker is not None:
+                yield path, marker
 
     def remove_stale_temporaries(self) -> None:
         """Delete temporary files of writers that were killed (their process is gone), and the
         running markers they left on this host."""
         remove_stale_temporaries(self.root)
-        for marker in self.running_markers():
+        for path, marker in self._markers():
             if marker.host == socket.gethostname() and not process_exists(marker.pid):
-                self.unmark_running(marker.run_id)
+                path.unlink(missing_ok=True)
 
     # Suite copies: what a results folder expects (``dfo-bench status`` counts their pending runs).
 
     def write_suite_copy(self, name: str, text: str) -> Path:
         """Keep ``text`` (the suite as it ran, YAML) as the copy of suite ``name``."""
-        return write_atomically(self.root / "suites" / f"{name}.yaml", lambda tmp: tmp.write_text(text))
+        return write_atomically(self._place("suites", name, ".yaml"), lambda tmp: tmp.write_text(text))
 
     def suite_copies(self) -> list[Path]:
         return sorted((self.root / "suites").glob("*.yaml"))
@@ -169,24 +392,30 @@ class ResultStore:
     def _study(self, problem_label: str, optimizer_label: str) -> Path:
         labels = [problem_label, optimizer_label]
         name = f"{problem_label}__{optimizer_label}__{digest(labels, 8)}".replace("/", "_")
-        return self.root / "tuning" / f"{name}.json"
+        return self._place("tuning", name, ".json")
 
     def write_study(self, record: StudyRecord) -> Path:
         text = json.dumps(record.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
         return write_atomically(self._study(record.problem_label, record.optimizer_label), lambda tmp: tmp.write_text(text))
 
     def study(self, problem_label: str, optimizer_label: str) -> StudyRecord | None:
-        """The record of the study of this pair; None when there is none or it cannot be read."""
-        return _read_study(self._study(problem_label, optimizer_label))
+        """The record of the study of this pair; None when there is none or it cannot be read (noted in ``damaged``)."""
+        return self._read_study(self._study(problem_label, optimizer_label))
 
     def studies(self) -> list[StudyRecord]:
         """Every readable study record of the folder, in file-name order."""
-        records = [_read_study(path) for path in sorted((self.root / "tuning").glob("*.json"))]
+        records = [self._read_study(path) for path in self._listing(self.root / "tuning", ".json", "not a study record")]
         return [record for record in records if record is not None]
 
-
-def _read_study(path: Path) -> StudyRecord | None:
-    try:
-        return StudyRecord.model_validate(json.loads(path.read_text()))
-    except (OSError, ValueError):  # absent, vanished, or not a record (pydantic's ValidationError is a ValueError)
+    def _read_study(self, path: Path) -> StudyRecord | None:
+        try:
+            return StudyRecord.model_validate(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the record"
+            self._damage(path, f"not a study record ({where}: {first['msg']})")
+        except (OSError, ValueError) as exc:  # not JSON (json's errors and UnicodeDecodeError are ValueErrors)
+            self._damage(path, f"unreadable study record ({_one_line(exc)})")
         return None

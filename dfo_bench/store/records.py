@@ -1,5 +1,5 @@
 """What the results folder holds besides run traces, typed: a stored run's summary, the marker of
-a run being executed, and a tuning study's record.
+a run being executed (its claim), a tuning study's record, and a file the folder cannot use.
 
 Their JSON keys and Parquet columns are the on-disk format: existing folders must stay readable,
 so fields only ever gain defaults.
@@ -8,6 +8,7 @@ so fields only ever gain defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -29,11 +30,15 @@ class StoredRun:
     """``evaluation`` or ``tuning`` (files written before tuning existed are evaluation runs)."""
     status: str
     """``ok`` or ``failed``."""
+    error: str | None = None
+    """Why a failed run failed (the exception, in one line)."""
 
 
 @dataclass(frozen=True)
 class RunningMarker:
-    """A run being executed: written by its worker when it starts, removed when it ends."""
+    """A run being executed, and the claim its worker holds on it: written by the worker when it
+    starts (no other process runs the run while the claim is live), touched while it runs, removed
+    when it ends."""
 
     run_id: str
     problem_label: str
@@ -42,11 +47,25 @@ class RunningMarker:
     pid: int
     started_at: str
     """ISO 8601, UTC, in seconds."""
+    owner: str = ""
+    """The ``dfo-bench run`` the worker runs for (a claim of the same owner is that run's own
+    earlier attempt, which its executor gave up on). Empty in markers of earlier versions."""
+    token: str = ""
+    """Tells this claim from any later one on the same run (empty in markers of earlier versions)."""
 
     @property
     def phase(self) -> str:
         # The marker holds no phase; the run id says it (``RunSpec.run_id``).
         return TUNING if "__tuning__" in self.run_id else EVALUATION
+
+
+@dataclass(frozen=True)
+class DamagedFile:
+    """A file of the results folder that readers leave out: unreadable, or not what its place holds."""
+
+    path: Path
+    reason: str
+    """What is wrong, in one line (``unreadable Parquet (...)``, ``not a run file``...)."""
 
 
 class _Record(BaseModel):
