@@ -6,7 +6,7 @@ measured just before it starts, with its own thread count, on its own device: a 
 rate (compute-bound work: population forward passes) and a copy bandwidth (memory-bound work:
 one-coordinate moves, histograms). The report compares them across the runs of one problem and
 rescales seconds by them. The probe draws no random numbers and evaluates nothing, so a run's
-results do not depend on it; it takes about 0.1–0.3 s.
+results do not depend on it; it takes about 0.3 s on a CPU.
 """
 
 from __future__ import annotations
