@@ -6,7 +6,8 @@ Units:
 - samples: forward-equivalent samples; a sample's forward pass costs 1, its backward pass 2,
   so a gradient step on a minibatch of B samples costs 3·B. This is the fair unit across
   gradient-free and gradient methods.
-- seconds: wall-clock seconds of the run, with checkpoint measurements paused.
+- seconds: wall-clock seconds of the search, with checkpoint measurements paused; the one-time
+  setup before it (data, pre-training, kernels) is recorded apart by the runner.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dfo_bench.probe import Speed
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spec import RunSpec
 
@@ -27,6 +28,11 @@ class RunResult:
     """Coordinates the optimizer searched (``dim`` unless the space is blocked)."""
     pretrain: dict[str, Any] | None = None
     """Cost of the pre-training the run started from (evaluations, samples, seconds, cached)."""
+    setup_seconds: float | None = None
+    """Wall seconds before the run's clock started: building the problem (loading its data),
+    pre-training or reading its cache, compiling or loading kernels, building the optimizer."""
+    speed: Speed | None = None
+    """The machine-speed probe taken at the run's start, outside its clock."""
     trace: list[dict[str, Any]] = field(default_factory=list)
     """Numbers, and for typed problems the recommended configuration as JSON (``config``)."""
     error: str | None = None

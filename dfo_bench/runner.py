@@ -9,11 +9,17 @@ problem's device), the objective (problem + space + evaluation batches + budget)
 optimizer (on its ``SearchDomain``), taking every setting as the spec resolved it
 (``RunSpec.settings``), then hands them to the one loop, ``dfo_bench.loop.optimize``, which measures the
 recommended point at log-spaced fractions of the budget with the clock paused.
+
+The clock measures the method alone. Everything done once per run or per machine happens before
+it starts and is recorded apart, as ``setup_seconds``: building the problem (its data), the
+pre-trained start, the optimizer, and ``Problem.prepare`` (a kernel compiled on first use). Before
+that, a short speed probe (``dfo_bench.probe``) records how fast the machine is at that moment.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import traceback
 from dataclasses import asdict
 from functools import partial
@@ -30,6 +36,7 @@ from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import Optimizer, SearchDomain
 from dfo_bench.pareto import hypervolume
 from dfo_bench.pretrain import pretrained_start
+from dfo_bench.probe import Probe, measure_speed
 from dfo_bench.problems.base import Problem, TypedProblem
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
@@ -46,11 +53,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
+def execute(spec: RunSpec, cache_dir: Path | None = None, probe: Probe = measure_speed) -> RunResult:
     """Run one spec to the end of its budget; failures (exceptions, NaN) are recorded, not raised.
 
     ``cache_dir`` keeps pre-trained starting weights for the other runs of a suite. The process's
-    torch and BLAS thread counts are the spec's during the run and restored after it.
+    torch and BLAS thread counts are the spec's during the run and restored after it. ``probe``
+    measures the machine's speed at the run's start (tests give it fixed speeds).
     """
     result = failed_result(spec, None)
     threads = torch.get_num_threads()
@@ -59,7 +67,7 @@ def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
         # NumPy's BLAS (pycma's eigendecompositions) too: a pool's workers each starting one BLAS
         # thread per core oversubscribe the machine (cma-es ran 12x slower in a 2-worker pool).
         with threadpool_limits(limits=spec.threads):
-            _run(spec, cache_dir, result)
+            _run(spec, cache_dir, result, probe)
     except Exception as exc:  # a failed run is stored with its error; the suite goes on
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
@@ -69,9 +77,11 @@ def execute(spec: RunSpec, cache_dir: Path | None = None) -> RunResult:
     return result
 
 
-def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
+def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult, probe: Probe) -> None:
     device = resolve_device(spec.device)
     result.device = str(device)
+    result.speed = probe(device)
+    setup_started = time.perf_counter()
     make_problem = partial(problems.get(spec.problem.name).from_config, spec.problem.params, spec.seed, device)
     problem = make_problem()
     result.dim = problem.dim
@@ -89,6 +99,8 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult) -> None:
     optimizer = optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
+    problem.prepare(optimizer.asks_moves)
+    result.setup_seconds = time.perf_counter() - setup_started
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
 
 

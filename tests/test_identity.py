@@ -26,7 +26,7 @@ SUITE = {
 }
 """Selection on super-batches in the blocks space, and Gaussian samples in the full space: every
 stream a run draws (split, initial weights, batches, the optimizer's), in a fraction of a second."""
-CLOCK = ["seconds", "final_seconds", "started_at"]
+CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
 """Columns that legitimately differ between two runs of the same spec."""
 
 

@@ -15,8 +15,9 @@ import pytest
 from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.record import RunResult
 from dfo_bench.report import build_report
-from dfo_bench.report.curves import step_on_grid
-from dfo_bench.report.interactive import plotly_js
+from dfo_bench.report.curves import common_grid, seed_band, step_on_grid
+from dfo_bench.report.figures import Line, Style
+from dfo_bench.report.interactive import _traces, plotly_js
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 
@@ -184,3 +185,39 @@ def test_step_on_grid_takes_the_last_checkpoint_and_leaves_gaps_outside_the_trac
     y = np.array([5.0, 4.0, 3.0, 2.0])
     grid = np.array([5.0, 10.0, 15.0, 20.0, 39.0, 40.0, 41.0])
     np.testing.assert_array_equal(step_on_grid(x, y, grid), [np.nan, 4.0, 4.0, 3.0, 3.0, 2.0, np.nan])
+
+
+def _seconds_traces(seconds: dict[str, list[float]]) -> pd.DataFrame:
+    """One run per key, checkpoints at the given seconds, the loss falling by 0.1 per checkpoint."""
+    rows = [
+        {"run_id": run, "checkpoint": i, "seconds": x, "loss": 2.0 - 0.1 * i + 0.01 * len(run)}
+        for run, xs in seconds.items()
+        for i, x in enumerate(xs)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_bands_against_seconds_are_drawn_only_where_half_the_seeds_have_reached() -> None:
+    # As the quickstart recorded direct search before setup left the clock: two seeds' first
+    # evaluation at 30 s (the kernel compiling), the third seed over by 2.9 s.
+    runs = _seconds_traces({"a": [0, 30.4, 31.0, 33.5], "bb": [0, 30.3, 32.0, 34.0], "ccc": [0, 0.01, 1.0, 2.9]})
+    grid = common_grid(runs, "seconds")
+    band = seed_band(runs, "seconds", "loss", grid)
+    drawn = np.flatnonzero(~np.isnan(band.median))
+    assert drawn.size and (np.diff(drawn) == 1).all()  # one stretch, no bridge over the empty 2.9-30.3 s
+    assert grid[drawn[0]] >= 30.4 and grid[drawn[-1]] == 33.5  # where two of the three seeds have values
+    np.testing.assert_array_equal(np.isnan(band.low), np.isnan(band.median))
+    np.testing.assert_array_equal(np.isnan(band.high), np.isnan(band.median))
+    at = np.searchsorted(grid, 33.5)
+    assert band.median[at] == pytest.approx(np.median([2.0 - 0.3 + 0.01, 2.0 - 0.2 + 0.02]))
+
+
+def test_interactive_band_is_one_polygon_per_stretch_the_seeds_cover() -> None:
+    runs = _seconds_traces({"a": [0, 0.01, 1.0, 3.0], "bb": [0, 30.0, 32.0, 34.0]})  # two seeds that never overlap
+    grid = common_grid(runs, "seconds")
+    band = seed_band(runs, "seconds", "loss", grid)
+    traces = _traces(Line("direct-search", band.x, band.median, Style("#1f77b4", "solid"), band.low, band.high), step=True)
+    fills = [t for t in traces if t.fill == "tonexty"]
+    assert len(fills) == 2
+    for trace in traces[:-1]:  # the band's edges: no gaps inside a polygon, none across the plot
+        assert None not in trace.y and (max(trace.x) <= 3.0 or min(trace.x) >= 30.0)

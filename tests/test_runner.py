@@ -26,7 +26,7 @@ TINY = {
     "budget": {"evaluations": 300},
     "checkpoints": 20,
 }
-CLOCK = ["seconds", "final_seconds", "started_at"]
+CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
 """Columns that legitimately differ between two runs of the same spec."""
 
 

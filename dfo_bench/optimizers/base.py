@@ -109,6 +109,12 @@ class Optimizer(ABC):
         self.rng = rng
         self.params = params
 
+    @property
+    def asks_moves(self) -> bool:
+        """Whether it asks ``CoordinateMoves`` (one-coordinate trials), which a problem may evaluate
+        with a compiled kernel: the runner has the problem prepare it before the clock starts."""
+        return False
+
     @classmethod
     def from_config(cls, search: SearchDomain, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:
         """Build on ``search`` with ``params`` validated against ``cls.Params``."""

@@ -124,6 +124,10 @@ class DirectSearch(AskTellOptimizer[Population]):
         return 1 if self._opportunistic and self._loss < math.inf else 2
 
     @property
+    def asks_moves(self) -> bool:
+        return self.params.moves == "coordinate"
+
+    @property
     def step_size(self) -> float:
         """The current global step, in weight units."""
         return self._step

@@ -121,6 +121,15 @@ class Problem(ABC):
     def initial_point(self) -> torch.Tensor:
         """The seeded initial weights, shape (dim,), float32 on the problem's device."""
 
+    def prepare(self, moves: bool) -> None:
+        """Do now the one-time work that the first evaluation would otherwise do (compile or load a
+        kernel, fill a cache): the runner calls it before the run's clock starts and records its
+        seconds as setup, so that the run's seconds measure the method, not the machine's caches.
+        ``moves``: whether the optimizer asks ``CoordinateMoves``. It must evaluate no candidate
+        and draw from no random stream, so that results are the same with or without it. Most
+        problems have nothing to prepare."""
+        return None
+
     def evaluate(self, X: Population, batch: torch.Tensor | None = None) -> torch.Tensor:
         """Losses of a population of shape (P, dim) on the training samples ``batch`` (indices on
         the problem's device; None: the whole training set): shape (P,), or (P, m) for m objectives,

@@ -322,6 +322,12 @@ class MLPClassification(DifferentiableProblem):
     def initial_point(self) -> torch.Tensor:
         return self.net.initial_point(torch_generator(self.seed, self.name, "initial-point")).to(self.device)
 
+    def prepare(self, moves: bool) -> None:
+        """Compile (first run on a machine: 30–60 s) or load (0.2 s) the moves kernel that
+        ``MovesCache`` evaluates one-coordinate moves with on the CPU."""
+        if moves and self.device.type == "cpu":
+            mlp_moves_kernel.load()
+
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
         xt, y = (self._xt["train"], self.data.train.y) if batch is None else (self._features(batch), self.data.train.y[batch])
         if self.params.objective == "precision-recall":

@@ -25,6 +25,7 @@ from dfo_bench.report.figures import (
 from dfo_bench.report.meta import budget_text, run_configurations
 from dfo_bench.report.pareto import ParetoAnalysis, analyse_pareto
 from dfo_bench.report.references import reference_rows, references_for
+from dfo_bench.report.speed import SpeedCheck, check_speed
 from dfo_bench.report.start import StartAnalysis, analyse_start
 from dfo_bench.report.stats import Friedman, Significance, friedman, paired_matrix, significance, stratified_ci
 from dfo_bench.report.tables import FinalMetric, failed_runs, final_rows, primary_metric, summary_table
@@ -75,6 +76,8 @@ class ProblemAnalysis:
     ecdfs: list[FigureData]
     profile_costs: pd.Series
     """ERT in samples to the profile target, per optimizer (inf: never reached)."""
+    speed: SpeedCheck
+    """Whether the runs' seconds can be compared (machines, speed probes, a seconds budget)."""
     pareto: ParetoAnalysis | None = None
     """Hypervolume and attained fronts, for a problem with several objectives."""
     start: StartAnalysis | None = None
@@ -176,6 +179,7 @@ def analyse_problem(
         convergence=convergence,
         ecdfs=ecdfs,
         profile_costs=_profile_cost(fixed_target, targets),
+        speed=check_speed(finals),
         pareto=analyse_pareto(runs, styles, problem, stem),
         start=analyse_start(runs),
     )

@@ -4,10 +4,18 @@ Seeds reach their checkpoints at slightly different x values (evaluations, forwa
 samples, wall seconds); the step function (the value of the last checkpoint at or before x) puts them on the
 same x values without inventing values between checkpoints. The grid starts at the smallest
 positive x, because checkpoint 0 sits at x = 0, which a log axis cannot show.
+
+The median and the band are drawn only where at least half of the seeds (rounded up) have a
+value: seeds reach different seconds (one run's first evaluation may come after another run has
+ended), and beyond the seeds' common range a "median" would be the curve of whichever seeds are
+left, the slow ones. Half rather than all keeps the curve up to the median seed's end, where the
+tables' final values are; on evaluations and samples every seed ends at the budget, so nothing
+is cut there.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +29,7 @@ GRID_POINTS = 200
 
 @dataclass(frozen=True)
 class Band:
-    """Median and quartiles over seeds at each grid x; NaN where no seed has a value there."""
+    """Median and quartiles over seeds at each grid x; NaN where fewer than half the seeds have a value there."""
 
     x: np.ndarray
     median: np.ndarray
@@ -66,9 +74,12 @@ def step_on_grid(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def quantile_band(values: np.ndarray, grid: np.ndarray) -> Band:
-    """Median and 25th/75th percentiles over the rows (seeds) of ``values``, ignoring NaN."""
+    """Median and 25th/75th percentiles over the rows (seeds) of ``values`` at each grid x where at
+    least half of them (rounded up) have a value, over those that do; NaN elsewhere."""
     median, low, high = (np.full(grid.shape, np.nan) for _ in range(3))
-    seen = ~np.isnan(values).all(axis=0) if values.ndim == 2 else np.full(grid.shape, False)
+    if values.ndim != 2 or not values.shape[0]:
+        return Band(grid, median, low, high)
+    seen = (~np.isnan(values)).sum(axis=0) >= math.ceil(values.shape[0] / 2)
     if seen.any():  # a metric the problem does not have (a test function's accuracy) stays NaN
         median[seen] = np.nanmedian(values[:, seen], axis=0)
         low[seen], high[seen] = np.nanpercentile(values[:, seen], [25, 75], axis=0)

@@ -34,16 +34,27 @@ def _values(a: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(a, float)]
 
 
+def _spans(defined: np.ndarray) -> list[slice]:
+    """The maximal runs of True in ``defined``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], defined.astype(np.int8), [0]])))
+    return [slice(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def _traces(line: Line, step: bool, markers: bool = False) -> list[go.Scatter]:
     shape = "hv" if step else "linear"
     group = line.label
     traces = []
     if line.low is not None and line.high is not None:
-        band = dict(x=_values(line.x), legendgroup=group, showlegend=False, hoverinfo="skip", line={"width": 0, "shape": shape})
-        traces.append(go.Scatter(y=_values(line.high), mode="lines", **band))
-        traces.append(
-            go.Scatter(y=_values(line.low), mode="lines", fill="tonexty", fillcolor=_hex_rgba(line.style.color, 0.15), **band)
-        )
+        # One filled pair per stretch where the band is defined: plotly's "tonexty" would join
+        # the stretches on either side of a gap into one polygon across the plot.
+        low, high = np.asarray(line.low, float), np.asarray(line.high, float)
+        for span in _spans(np.isfinite(low) & np.isfinite(high)):
+            band = dict(
+                x=_values(line.x[span]), legendgroup=group, showlegend=False, hoverinfo="skip", line={"width": 0, "shape": shape}
+            )
+            traces.append(go.Scatter(y=_values(high[span]), mode="lines", **band))
+            fill = _hex_rgba(line.style.color, 0.15)
+            traces.append(go.Scatter(y=_values(low[span]), mode="lines", fill="tonexty", fillcolor=fill, **band))
     traces.append(
         go.Scatter(
             x=_values(line.x),

@@ -35,11 +35,23 @@ def describe_runs(runs: pd.DataFrame) -> dict[str, str]:
         "Machines": "; ".join(_host(text) for text in hosts) or "not recorded (results stored before hosts were)",
         "Devices": ", ".join(_distinct(runs["device"])),
         "Torch threads per run": ", ".join(_distinct(runs["threads"])) if "threads" in runs else "not recorded",
+        "Speed probe at each run's start": _probes(runs),
         "Versions": "; ".join(_versions(text) for text in _distinct(runs["versions"])),
         "Git commit": ", ".join(_distinct(runs["git_commit"])) or "not recorded",
         "Runs": f"{len(status)} ({(status == 'ok').sum()} ok, {(status == 'failed').sum()} failed)",
         "Started": f"{runs['started_at'].min()} to {runs['started_at'].max()}",
     }
+
+
+def _probes(runs: pd.DataFrame) -> str:
+    """The range of the runs' speed probes (``dfo_bench.probe``), or why there is none."""
+    if "probe_gflops" not in runs or runs["probe_gflops"].isna().all():
+        return "not recorded (results stored before the speed probe)"
+    gflops, gbps = runs["probe_gflops"].astype(float), runs["probe_gbps"].astype(float)
+    return (
+        f"float32 GEMM {gflops.min():.3g}–{gflops.max():.3g} GFLOP/s (median {gflops.median():.3g}), "
+        f"copy {gbps.min():.3g}–{gbps.max():.3g} GB/s (median {gbps.median():.3g})"
+    )
 
 
 BUDGET_COLUMNS = {"budget_evaluations": "evaluations", "budget_samples": "samples", "budget_seconds": "seconds"}

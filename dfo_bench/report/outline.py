@@ -173,6 +173,8 @@ def _problem(analysis: ProblemAnalysis, anchor: str) -> list[Block]:
     budget_note = f"Median over seeds at {budget_fractions_text()} of each run's budget."
     blocks += [Heading("Fixed budget", 3), Table(fixed_budget_table(analysis), "budget", note=budget_note)]
     blocks.append(Heading("Convergence", 3))
+    if analysis.speed.caution:  # beside the plots against seconds
+        blocks.append(Note(analysis.speed.note))
     blocks.append(
         Figures("Convergence", tuple(analysis.convergence)) if analysis.convergence else Note("No successful run to plot.")
     )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from dfo_bench.report.speed import normalised_seconds
 from dfo_bench.report.stats import IQM_MIN_SEEDS, bootstrap_ci, iqm
 
 FINAL_METRICS = ("test_accuracy", "val_accuracy", "test_f1", "train_loss", "test_loss")
@@ -74,7 +75,10 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
 
     For each of ``FINAL_METRICS``: ``<metric>_{mean,sd,median,iqm,ci_low,ci_high}`` over the ok
     seeds. ``evaluations``, ``samples`` (forward-equivalent) and ``seconds`` are the mean final
-    usage of the ok runs; ``coordinates`` is the size of the space searched; ``pretrain_samples``
+    usage of the ok runs (seconds of the run's clock: the search alone); ``setup_seconds`` the mean
+    time before the clock started (data, pre-training, kernels); ``seconds_normalised`` the mean
+    seconds rescaled to the problem's median speed probe (``speed.normalised_seconds``; NaN where a run
+    was stored before the probe); ``coordinates`` is the size of the space searched; ``pretrain_samples``
     the pre-training cost the runs started from (NaN without pre-training), kept apart from the
     budget; ``rank`` the mean over seeds of the rank by the primary metric within the seed.
     """
@@ -84,7 +88,9 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
     ok = ok.assign(
         search_dim=ok["search_dim"] if "search_dim" in ok else ok["dim"],
         pretrain_samples=ok["pretrain_samples"] if "pretrain_samples" in ok else float("nan"),
+        setup_seconds=ok["setup_seconds"].astype(float) if "setup_seconds" in ok else float("nan"),
     )
+    ok = ok.assign(seconds_normalised=normalised_seconds(ok))
     ok = ok.assign(rank=seed_ranks(ok, metric))
     rows = []
     for label, part in ok.groupby("optimizer_label", sort=True):
@@ -96,6 +102,8 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
             "evaluations": part["final_evaluations"].mean(),
             "samples": part["final_samples"].mean(),
             "seconds": part["final_seconds"].mean(),
+            "seconds_normalised": part["seconds_normalised"].mean(skipna=False),
+            "setup_seconds": part["setup_seconds"].mean(),
             "coordinates": part["search_dim"].mean(),
             "pretrain_samples": part["pretrain_samples"].mean(),
             "rank": part["rank"].mean(),
@@ -110,7 +118,16 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
 
 def _summary_columns() -> list[str]:
     stats = ("mean", "sd", "median", "iqm", "ci_low", "ci_high")
-    resources = ("evaluations", "samples", "seconds", "coordinates", "pretrain_samples", "rank")
+    resources = (
+        "evaluations",
+        "samples",
+        "seconds",
+        "seconds_normalised",
+        "setup_seconds",
+        "coordinates",
+        "pretrain_samples",
+        "rank",
+    )
     return [*(f"{m}_{s}" for m in FINAL_METRICS for s in stats), *resources]
 
 
