@@ -128,7 +128,11 @@ def read_yaml(path: Path) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the suite as UTF-8") from None
-    loader = _SuiteLoader(text)
+    try:
+        loader = _SuiteLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ConfigError(f"{path}: not valid YAML at line {line}: {chr(exc.character)!r} is a character YAML does not allow") from None
     try:
         return loader.get_single_data()
     except _Refused as exc:

@@ -250,7 +250,8 @@ def _check_run_ids(
     """Every (problem, optimizer) pair's run ids fit a file name and differ from every other
     pair's, ignoring case ('a_' with '_b' and 'a' with '__b' would make the same ids)."""
     seeds = [*config.seeds, *(config.tuning.seeds if config.tuning else [])]
-    extra = len(f"______tuning__seed{max(seeds)}") + 16  # separators, phase, seed, config hash
+    phase = "__tuning" if config.tuning else ""
+    extra = len(f"__{phase}__seed{max(seeds)}__") + 16  # as RunSpec.run_id has them, with the 16-digit hash
     seen: dict[str, tuple[str, str]] = {}
     for _, p in problem_list:
         for j, (o, _) in enumerate(optimizer_list):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
@@ -116,7 +117,7 @@ Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
 
 
 def distinct_seeds(seeds: list[int]) -> list[int]:
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    repeated = sorted(seed for seed, times in Counter(seeds).items() if times > 1)
     if repeated:
         raise ValueError(f"seeds must be distinct, {repeated[0]} repeats")
     return seeds
