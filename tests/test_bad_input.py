@@ -31,6 +31,10 @@ def text(**lines: str) -> str:
 
 
 MISSING_DATA = "/nonexistent/data"
+LAUGHS = "[" + ", ".join(
+    f"&l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]" for i in range(6)
+) + "]"
+"""Six anchors each holding ten aliases of the one before: a million values once expanded."""
 
 CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     # case: (suite content, the field the line names right after the file (None: the file as a
@@ -372,6 +376,148 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "invalid YAML": ("problems: [digits-mlp\nseeds: {", None, ["not valid YAML at line 2, column 6"]),
     "non-UTF-8 bytes": (b"\xff\xfename: x\n", None, ["not UTF-8 text (byte 0)"]),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, ["a binary file"]),
+    # the YAML itself: each key once, within limits of size, nesting and alias expansion, no Python tags
+    "duplicate top-level key": (text(seeds="[0]") + "seeds: [1]\n", "seeds", ["duplicate key (lines 11 and 12)", "each key once"]),
+    "duplicate nested key": (
+        text(optimizers="\n  - random-search\n  - name: de\n    params:\n      popsize: 8\n      popsize: 16"),
+        "optimizers[1].params.popsize",
+        ["duplicate key (lines 14 and 15); each key once"],
+    ),
+    "duplicate key in a flow mapping": (text(budget="{evaluations: 10, evaluations: 20}"), "budget.evaluations", ["duplicate key"]),
+    "duplicate key spelled two ways": (text(budget="{1: a, 0x1: b}"), "budget.0x1", ["duplicate key"]),
+    "nested 33 levels": (text(name="[" * 33 + "]" * 33), "name" + "[0]" * 32, ["nested more than 32 levels deep", "at most 32"]),
+    "nested 5000 levels": (text(name="[" * 5000 + "]" * 5000), "name" + "[0]" * 32, ["nested more than 32 levels deep"]),
+    "larger than 1 MiB": (text(name="x") + "#" * 2**20 + "\n", None, ["larger than 1 MiB", "at most 1 MiB (1,048,576 bytes)"]),
+    "billion laughs": (
+        text(problems="[{name: sphere, params: {dim: " + LAUGHS + "}}]"),
+        "problems[0].params.dim[4][7]",
+        ["more than 100,000 values with aliases expanded", "each use of an alias counting its anchor's values"],
+    ),
+    "alias inside its own anchor": (text(seeds="&s [0, *s]"), "seeds[1]", ["alias *s inside its own anchor"]),
+    "anchor defined twice": (text(name="&n a", device="&n cpu"), None, ["found duplicate anchor 'n'"]),
+    "python tag": (text(name="!!python/object/apply:os.system [echo hi]"), None, ["python/object/apply:os.system"]),
+    "integer too long for Python": (text(seeds=f"[{'9' * 5000}]"), None, ["as int", "4300 digits"]),
+    "impossible date": (text(name="2001-13-45"), None, ["cannot read '2001-13-45' as timestamp", "month must be in 1..12"]),
+    "not a bool": (text(device="!!bool maybe"), None, ["cannot read 'maybe' as bool"]),
+    "two documents": (text(name="x") + "---\nname: y\n", None, ["expected a single document"]),
+    # labels and names: every run's file name is <problem label>__<optimizer label>__...
+    "label escaping the folder": (
+        text(optimizers="[{name: de, label: '../../../escaped'}]"),
+        "optimizers[0].label",
+        ["'../../../escaped' is not a file name", "'/' is not allowed", "allowed: up to 100 ASCII letters, digits"],
+    ),
+    "problem label escaping the folder": (
+        text(problems="[{name: sphere, label: /etc/passwd}]"),
+        "problems[0].label",
+        ["'/' is not allowed"],
+    ),
+    "label with a backslash": (text(optimizers=r"[{name: de, label: 'a\b'}]"), "optimizers[0].label", [r"'\\' is not allowed"]),
+    "label '..'": (text(optimizers="[{name: de, label: '..'}]"), "optimizers[0].label", ["a leading '.' is not allowed"]),
+    "label of a hidden file": (text(optimizers="[{name: de, label: .de}]"), "optimizers[0].label", ["a leading '.'"]),
+    "label with a NUL": (text(optimizers=r'[{name: de, label: "de\0"}]'), "optimizers[0].label", [r"'\x00' is not allowed"]),
+    "label with a newline": (text(optimizers=r'[{name: de, label: "d\ne"}]'), "optimizers[0].label", [r"'\n' is not allowed"]),
+    "label with a space": (text(optimizers="[{name: de, label: my de}]"), "optimizers[0].label", ["' ' is not allowed"]),
+    "label not ASCII": (text(optimizers="[{name: de, label: dé}]"), "optimizers[0].label", ["'é' is not allowed"]),
+    "label of 101 characters": (
+        text(optimizers=f"[{{name: de, label: {'d' * 101}}}]"),
+        "optimizers[0].label",
+        ["101 characters", "up to 100"],
+    ),
+    "label made from parameters not a file name": (
+        text(problems="[sphere]", optimizers="[{name: pymoo, params: {options: {eta/2: 1}}}]"),
+        "optimizers[0].label",
+        ["the label made from the parameters", "'/' is not allowed", "give a label"],
+    ),
+    "labels differing only in case": (
+        text(optimizers="[{name: de, label: DE}, {name: ga, label: de}]"),
+        "optimizers",
+        ["distinct ignoring case", "'DE' and 'de' differ only in case"],
+    ),
+    "problem labels differing only in case": (
+        text(problems="[{name: sphere, label: Sphere}, {name: rosenbrock, label: sphere}]"),
+        "problems",
+        ["'Sphere' and 'sphere' differ only in case"],
+    ),
+    "labels making the same run ids": (
+        text(
+            problems="[{name: sphere, label: a_}, {name: rosenbrock, label: a}]",
+            optimizers="[{name: de, label: b}, {name: ga, label: _b}]",
+        ),
+        "optimizers[1].label",
+        ["makes the run ids of 'b' with 'a_'", "give labels without '__'"],
+    ),
+    "run ids longer than a file name": (
+        text(
+            problems=f"[{{name: sphere, label: {'p' * 100}}}]",
+            optimizers=f"[{{name: de, label: {'o' * 100}}}]",
+            seeds=f"[{2**63 - 1}]",
+        ),
+        "optimizers[0].label",
+        ["run ids of 245 characters", "allowed: at most 234"],
+    ),
+    "suite name of 101 characters": (text(name="n" * 101), "name", ["should match pattern"]),
+    "suite name '..'": (text(name="'..'"), "name", ["should match pattern"]),
+    # sizes the parameters tell without loading data: refused now, not when the run starts
+    "super_batch larger than the training set": (
+        text(optimizers="[{name: de, super_batch: 5000}]"),
+        "optimizers[0].super_batch",
+        ["super-batches of 5,000 samples", "problem 'digits-mlp' trains on 1,077", "allowed: 1 to 1,077"],
+    ),
+    "hbde's default super_batch on a small training set": (
+        text(problems="[{name: digits-mlp, params: {n_val: 600, n_test: 600}, label: small}]", optimizers="[hbde]"),
+        "optimizers[0].super_batch",
+        ["super-batches of 1,000 samples", "trains on 597"],
+    ),
+    "problem's super_batch larger than its training set": (
+        text(problems="[{name: digits-mlp, params: {super_batch: 2000}}]"),
+        "problems[0].params.super_batch",
+        ["super-batches of 2,000 samples", "trains on 1,077"],
+    ),
+    "adam batch_size larger than the training set": (
+        text(optimizers="[{name: adam, params: {batch_size: 2000}}]"),
+        "optimizers[0].params.batch_size",
+        ["minibatches of 2,000 samples", "trains on 1,077", "allowed: 1 to 1,077"],
+    ),
+    "pretrain batch_size larger than the training set": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {epochs: 1, params: {batch_size: 2000}}}}]"),
+        "problems[0].init.pretrain.params.batch_size",
+        ["minibatches of 2,000", "allowed: 1 to 1,077"],
+    ),
+    "pretrain shorter than one minibatch": (
+        text(problems="[{name: digits-mlp, init: {pretrain: {epochs: 0.01}}}]"),
+        "problems[0].init.pretrain.epochs",
+        ["0.01 epochs of 1,077 samples do not make one minibatch of 64", "allowed: at least 0.0594"],
+    ),
+    "budget smaller than one evaluation": (
+        text(budget="{samples: 500}"),
+        "budget.samples",
+        ["500 samples, one evaluation of 'random-search' on 'digits-mlp' costs 1,077", "allowed: at least 1,077"],
+    ),
+    "entry's budget smaller than one gradient step": (
+        text(optimizers="[{name: adam, budget: {samples: 100}}]"),
+        "optimizers[0].budget.samples",
+        ["100 samples", "costs 192"],
+    ),
+    "tuning budget smaller than one evaluation": (
+        text(tuning="{trials: 2, seeds: [10], budget: {samples: 100}}"),
+        "tuning.budget.samples",
+        ["100 samples", "costs 1,077"],
+    ),
+    "digits validation and test sets leave nothing to train on": (
+        text(problems="[{name: digits-mlp, params: {n_val: 900, n_test: 900}}]"),
+        "problems[0].params",
+        ["leaving -3 of the 1,797 digits", "allowed: n_val + n_test at most 1787"],
+    ),
+    "digits validation set empty": (
+        text(problems="[{name: digits-mlp, params: {n_val: 0}}]"),
+        "problems[0].params.n_val",
+        ["greater than or equal to 10"],
+    ),
+    "more runs than a suite holds": (
+        text(seeds="[" + ", ".join(map(str, range(50_001))) + "]"),
+        "suite",
+        ["1 problems × 2 optimizers × 50,001 seeds make 100,002 runs", "allowed: at most 100,000"],
+    ),
 }
 
 THROUGH_CLI = [
@@ -388,6 +534,12 @@ THROUGH_CLI = [
     "empty file",
     "slurm partition not a string",
     "slurm negative GPUs",
+    "duplicate nested key",
+    "nested 5000 levels",
+    "billion laughs",
+    "label escaping the folder",
+    "super_batch larger than the training set",
+    "pretrain shorter than one minibatch",
 ]
 """Suite cases also run through ``dfo-bench run``, one of each kind of check."""
 

@@ -38,6 +38,10 @@ class Adam(GradientOptimizer):
             [self._x], lr=params.lr, betas=(params.beta1, params.beta2), weight_decay=params.weight_decay
         )
 
+    @classmethod
+    def batch_size_of(cls, params: ParamsModel) -> int | None:
+        return params.batch_size if isinstance(params, AdamParams) else None
+
     def _step(self, loss_and_grad: GradientFn) -> float:
         loss, grad = loss_and_grad(self._x.detach(), self.params.batch_size)
         self._x.grad = grad

@@ -183,6 +183,12 @@ class GradientOptimizer(Optimizer):
     def step(self, objective: Objective) -> None:
         self._step(objective.loss_and_grad)
 
+    @classmethod
+    def batch_size_of(cls, params: ParamsModel) -> int | None:
+        """Training samples of each step's minibatch with these parameters, which a suite checks
+        against the training set's size; None: the parameters do not say."""
+        return None
+
     @abstractmethod
     def _step(self, loss_and_grad: GradientFn) -> float:
         """Take one step; returns the minibatch loss before it."""

@@ -65,6 +65,13 @@ class Problem(ABC):
         return None
 
     @classmethod
+    def train_size_of(cls, params: ParamsModel) -> int | None:
+        """Samples in the training set with these parameters when they alone say it (the split
+        sizes asked for), so a suite can check super-batches and minibatches against it before
+        anything loads; None: known once the data is loaded, or no training set."""
+        return None
+
+    @classmethod
     def bounds_of(cls, params: ParamsModel) -> tuple[float, float] | None:
         """A box (low, high) on every coordinate that the problem is defined on (ZDT1's [0, 1]);
         None: unbounded weights. Box optimizers search it unless their own ``bounds`` say otherwise."""

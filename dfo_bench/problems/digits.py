@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 from sklearn.datasets import load_digits
 
+from dfo_bench.params import ParamsModel
 from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
 from dfo_bench.problems.mlp import MLPClassification, MLPParams
+
+DIGITS = 1797
+"""Images in scikit-learn's digits."""
 
 
 def digits_splits(seed: int, n_val: int, n_test: int) -> ClassificationData:
@@ -23,10 +28,19 @@ def digits_splits(seed: int, n_val: int, n_test: int) -> ClassificationData:
 
 
 class DigitsParams(MLPParams):
-    n_val: int = 360
-    """Validation digits, stratified, drawn by the seed."""
-    n_test: int = 360
+    n_val: int = Field(360, ge=10)
+    """Validation digits, stratified, drawn by the seed (at least one per class)."""
+    n_test: int = Field(360, ge=10)
     """Test digits, stratified, drawn by the seed; the remaining 1,077 are the training set."""
+
+    @model_validator(mode="after")
+    def _training_left(self) -> DigitsParams:
+        if DIGITS - self.n_val - self.n_test < 10:
+            raise ValueError(
+                f"n_val + n_test is {self.n_val + self.n_test}, leaving {DIGITS - self.n_val - self.n_test} of the "
+                f"{DIGITS:,} digits to train on; allowed: n_val + n_test at most {DIGITS - 10}"
+            )
+        return self
 
 
 class DigitsMLP(MLPClassification):
@@ -36,6 +50,10 @@ class DigitsMLP(MLPClassification):
     description = "64-32-10 MLP on scikit-learn's 8x8 digits (1,797 images, embedded, no download)"
     Params = DigitsParams
     params: DigitsParams
+
+    @classmethod
+    def train_size_of(cls, params: ParamsModel) -> int | None:
+        return DIGITS - params.n_val - params.n_test if isinstance(params, DigitsParams) else None
 
     def load_data(self) -> ClassificationData:
         return digits_splits(self.seed, self.params.n_val, self.params.n_test)

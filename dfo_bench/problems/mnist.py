@@ -18,6 +18,7 @@ import numpy.typing as npt
 import torch
 from pydantic import Field, model_validator
 
+from dfo_bench.params import ParamsModel
 from dfo_bench.problems.data import ClassificationData, Split, stratified_indices
 from dfo_bench.problems.datasets import DOWNLOAD, data_root, describe_root, fingerprint
 from dfo_bench.problems.mlp import MLPClassification, MLPParams
@@ -95,9 +96,9 @@ class MNISTParams(MLPParams):
     """Folder of IDX files; default $DFO_BENCH_DATA/mnist or ~/.cache/dfo-bench/mnist."""
     download: bool = False
     """Fetch MNIST with torchvision into root if it is not there (needs a network)."""
-    n_train: int = 5000
-    n_val: int = 2500
-    n_test: int = 2500
+    n_train: int = Field(5000, ge=10)
+    n_val: int = Field(2500, ge=10)
+    n_test: int = Field(2500, ge=10)
     """Used only when the folder holds the official test set alone (split by the seed)."""
 
     @model_validator(mode="after")
@@ -126,6 +127,10 @@ class MNISTMLP(MLPClassification):
     description = "784-32-10 MLP on MNIST (25,450 weights), loss on a 5,000-image training subset"
     Params = MNISTParams
     params: MNISTParams
+
+    @classmethod
+    def train_size_of(cls, params: ParamsModel) -> int | None:
+        return params.n_train if isinstance(params, MNISTParams) else None
 
     def load_data(self) -> ClassificationData:
         root = self.params.root

@@ -159,6 +159,11 @@ class CifarResNet(DifferentiableProblem):
     def super_batch_of(cls, params: ParamsModel) -> int | None:
         return params.super_batch if isinstance(params, ResNetParams) else None
 
+    @classmethod
+    def train_size_of(cls, params: ParamsModel) -> int | None:
+        """``n_train`` when given; None: all but the validation set, known once the data is read."""
+        return params.n_train if isinstance(params, ResNetParams) else None
+
     @property
     def reference_point(self) -> tuple[float, ...] | None:
         """(1, 1): the worst 1 − precision and 1 − recall."""

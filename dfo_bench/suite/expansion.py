@@ -8,6 +8,7 @@ plans use too), so what a run uses is decided here, once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,25 @@ from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.settings import resolve_settings
 from dfo_bench.spec import Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
 from dfo_bench.suite.document import format_error, read_yaml
-from dfo_bench.suite.pairing import check_pairing, names_of
-from dfo_bench.suite.schema import OptimizerConfig, PretrainConfig, ProblemConfig, SuiteConfig
+from dfo_bench.suite.pairing import check_pairing, check_sizes, names_of
+from dfo_bench.suite.schema import (
+    LABEL_RULE,
+    SUITE_NAME,
+    OptimizerConfig,
+    PretrainConfig,
+    ProblemConfig,
+    SuiteConfig,
+    label_fault,
+    shown,
+)
 from dfo_bench.suite.studies import plan_studies
 from dfo_bench.tuning.config import StudyPlan
+
+MAX_RUNS = 100_000
+"""Runs one suite may hold (problems × optimizer entries × seeds): a larger one is split."""
+RUN_ID_LENGTH = 255 - len(".parquet") - len("..4194303.tmp")
+"""Characters a run id may have: its result's file name, and the temporary file the store writes
+first (``.<name>.<pid>.tmp``), must fit the 255 bytes of a file name."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,9 @@ def _lookup(path: Path, where: str, registry: Registry[Any], name: str) -> Any:
         raise ConfigError(f"{path}: {where}: {exc}") from None
 
 
-def _pretrain(path: Path, where: str, problem: type[Problem], config: PretrainConfig) -> PretrainSpec:
+def _pretrain(
+    path: Path, where: str, problem: type[Problem], problem_params: ParamsModel, config: PretrainConfig
+) -> PretrainSpec:
     where = f"{where}.init.pretrain"
     if not (issubclass(problem, DifferentiableProblem) and problem.has_data):
         raise ConfigError(f"{path}: {where}: {problem.name} has no training set and gradient to pre-train on")
@@ -75,14 +93,48 @@ def _pretrain(path: Path, where: str, problem: type[Problem], config: PretrainCo
         gradient = names_of(optimizers, lambda c: issubclass(c, GradientOptimizer))
         raise ConfigError(f"{path}: {where}.optimizer: '{config.optimizer}' is not a gradient optimizer; allowed: {gradient}")
     params = _params(path, where, cls, config.params)
+    n, batch = problem.train_size_of(problem_params), cls.batch_size_of(params)
+    if n is not None and batch is not None:
+        if batch > n:
+            raise ConfigError(
+                f"{path}: {where}.params.batch_size: minibatches of {batch:,}, {problem.name} trains on {n:,}; "
+                f"allowed: 1 to {n:,}"
+            )
+        if round(3 * config.epochs * n) < 3 * batch:
+            raise ConfigError(
+                f"{path}: {where}.epochs: {config.epochs:g} epochs of {n:,} samples do not make one minibatch of {batch:,}; "
+                f"allowed: at least {batch / n:.3g}"
+            )
     component = Component(name=cls.name, label=cls.name, params=params, version=cls.version)
     return PretrainSpec(optimizer=component, epochs=config.epochs)
 
 
+def _default_label(path: Path, where: str, made: str) -> str:
+    """``made`` (from the name and parameters) as the entry's label, if it can be part of a file name."""
+    fault = label_fault(made)
+    if fault is not None:
+        raise ConfigError(
+            f"{path}: {where}.label: the label made from the parameters, {shown(made)}, is not a file name: {fault}; "
+            f"give a label: {LABEL_RULE}"
+        )
+    return made
+
+
 def _distinct_labels(path: Path, section: str, labels: list[str]) -> None:
-    duplicated = sorted({lab for lab in labels if labels.count(lab) > 1})
-    if duplicated:
-        raise ConfigError(f"{path}: {section}: labels must be distinct, '{duplicated[0]}' repeats; give each a label")
+    """Labels of a section differ, also ignoring case (run files of 'DE' and 'de' are one file on
+    macOS and Windows)."""
+    seen: dict[str, str] = {}
+    for lab in labels:
+        first = seen.get(lab.lower())
+        if first is None:
+            seen[lab.lower()] = lab
+        elif first == lab:
+            raise ConfigError(f"{path}: {section}: labels must be distinct, '{lab}' repeats; give each a label")
+        else:
+            raise ConfigError(
+                f"{path}: {section}: labels must be distinct ignoring case, '{first}' and '{lab}' differ only in case; "
+                "give each a label"
+            )
 
 
 def _problems(path: Path, items: list[ProblemConfig]) -> list[tuple[type[Problem], ProblemSpec]]:
@@ -91,9 +143,9 @@ def _problems(path: Path, items: list[ProblemConfig]) -> list[tuple[type[Problem
         where = f"problems[{i}]"
         cls = _lookup(path, f"{where}.name", problems, item.name)
         params = _params(path, where, cls, item.params)
-        pretrain = _pretrain(path, where, cls, item.init.pretrain) if item.init else None
-        shown = {k: v for k, v in item.params.items() if k not in cls.Params.locations}
-        name = item.label or label(item.name, shown) + ("+pretrain" if pretrain else "")
+        pretrain = _pretrain(path, where, cls, params, item.init.pretrain) if item.init else None
+        given = {k: v for k, v in item.params.items() if k not in cls.Params.locations}
+        name = item.label or _default_label(path, where, label(item.name, given) + ("+pretrain" if pretrain else ""))
         out.append((cls, ProblemSpec(name=item.name, label=name, params=params, version=cls.version, pretrain=pretrain)))
     _distinct_labels(path, "problems", [spec.label for _, spec in out])
     return out
@@ -113,7 +165,7 @@ def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[tuple[Optimize
             name += f"@super_batch={item.super_batch}"
         spec = OptimizerSpec(
             name=item.name,
-            label=item.label or name,
+            label=item.label or _default_label(path, where, name),
             params=params,
             version=cls.version,
             space=item.space if item.space is not None else cls.default_space,
@@ -136,14 +188,27 @@ def load_suite(path: str | Path) -> Suite:
         config = SuiteConfig(**raw)
     except ValidationError as exc:
         raise ConfigError(format_error(path, "", exc, raw)) from None
+    name = _name(path, config)
+    counts = len(config.problems), len(config.optimizers), len(config.seeds)
+    if counts[0] * counts[1] * counts[2] > MAX_RUNS:
+        made = counts[0] * counts[1] * counts[2]
+        raise ConfigError(
+            f"{path}: suite: {counts[0]:,} problems × {counts[1]:,} optimizers × {counts[2]:,} seeds make {made:,} runs; "
+            f"allowed: at most {MAX_RUNS:,} in one suite (split it)"
+        )
     problem_list = _problems(path, config.problems)
     optimizer_list = _optimizers(path, config.optimizers)
-    for cls, p in problem_list:
-        for j, (o, _) in enumerate(optimizer_list):
+    _check_run_ids(path, config, problem_list, optimizer_list)
+    for i, (cls, p) in enumerate(problem_list):
+        for j, (o, budget) in enumerate(optimizer_list):
             check_pairing(path, cls, p, o, f"optimizers[{j}]")
-    name = config.name or path.stem
+            spent: dict[str, BudgetLimits] = (
+                {f"optimizers[{j}].budget.samples": budget} if budget else {"budget.samples": config.budget}
+            )
+            check_sizes(path, cls, p, o, (f"problems[{i}]", f"optimizers[{j}]"), spent)
     studies = plan_studies(path, name, config, problem_list, optimizer_list)
     tuned = {(plan.problem.label, plan.optimizer.label) for plan in studies if plan.ranges}
+    _check_tuning_budgets(path, config, problem_list, studies)
     runs = [
         RunSpec(
             suite=name,
@@ -162,3 +227,66 @@ def load_suite(path: str | Path) -> Suite:
         if (problem.label, optimizer.label) not in tuned
     ]
     return Suite(name, path, config, runs, studies)
+
+
+def _name(path: Path, config: SuiteConfig) -> str:
+    """The suite's name: given, else the file's name, which must then be one too."""
+    if config.name is not None:
+        return config.name
+    if not re.fullmatch(SUITE_NAME, path.stem):
+        raise ConfigError(
+            f"{path}: name: the file's name {shown(path.stem)} is not a suite name (the results folder's); "
+            "give name: up to 100 ASCII letters, digits and _ . - starting with a letter or digit"
+        )
+    return path.stem
+
+
+def _check_run_ids(
+    path: Path,
+    config: SuiteConfig,
+    problem_list: list[tuple[type[Problem], ProblemSpec]],
+    optimizer_list: list[tuple[OptimizerSpec, BudgetLimits | None]],
+) -> None:
+    """Every (problem, optimizer) pair's run ids fit a file name and differ from every other
+    pair's, ignoring case ('a_' with '_b' and 'a' with '__b' would make the same ids)."""
+    seeds = [*config.seeds, *(config.tuning.seeds if config.tuning else [])]
+    phase = "__tuning" if config.tuning else ""
+    extra = len(f"__{phase}__seed{max(seeds)}__") + 16  # as RunSpec.run_id has them, with the 16-digit hash
+    seen: dict[str, tuple[str, str]] = {}
+    for _, p in problem_list:
+        for j, (o, _) in enumerate(optimizer_list):
+            length = len(p.label) + len(o.label) + extra
+            if length > RUN_ID_LENGTH:
+                raise ConfigError(
+                    f"{path}: optimizers[{j}].label: with problem {shown(p.label, 30)} it makes run ids of {length} characters; "
+                    f"allowed: at most {RUN_ID_LENGTH} (a file name's 255 bytes), give shorter labels"
+                )
+            first = seen.setdefault(f"{p.label}__{o.label}".lower(), (p.label, o.label))
+            if first != (p.label, o.label):
+                raise ConfigError(
+                    f"{path}: optimizers[{j}].label: {shown(o.label, 30)} with problem {shown(p.label, 30)} makes the run ids of "
+                    f"{shown(first[1], 30)} with {shown(first[0], 30)}, ignoring case; "
+                    "give labels without '__' that neither start nor end with '_'"
+                )
+
+
+def _check_tuning_budgets(
+    path: Path, config: SuiteConfig, problem_list: list[tuple[type[Problem], ProblemSpec]], studies: list[StudyPlan]
+) -> None:
+    """Each tuned entry's tuning runs can pay for one evaluation (the evaluation budgets are checked with the pairs)."""
+    tuning = config.tuning
+    if tuning is None or (tuning.budget is None and tuning.budget_fraction is None):
+        return
+    field = "tuning.budget.samples" if tuning.budget is not None else "tuning.budget_fraction"
+    entries = len(config.optimizers)
+    for k, plan in enumerate(studies):  # (problem, optimizer entry) pairs, problem-major
+        if plan.ranges:
+            i, j = divmod(k, entries)
+            check_sizes(
+                path,
+                problem_list[i][0],
+                plan.problem,
+                plan.optimizer,
+                (f"problems[{i}]", f"optimizers[{j}]"),
+                {field: plan.tuning_budget},
+            )

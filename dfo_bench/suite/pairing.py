@@ -1,8 +1,10 @@
 """Pairing checks: whether each problem can give what each optimizer entry needs.
 
 A gradient, a training set to cut into super-batches, several objectives, a typed space of
-hyper-parameters instead of weights, few enough coordinates for a Gaussian-process method: each
-mismatch is refused before anything runs, in one line naming both and what is allowed.
+hyper-parameters instead of weights, few enough coordinates for a Gaussian-process method,
+enough training samples for each super-batch and minibatch, a budget that pays for at least one
+evaluation: each mismatch is refused before anything runs, in one line naming both and what is
+allowed, rather than failing (or doing nothing) when the run starts.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
 from dfo_bench.optimizers.base import GradientOptimizer
 from dfo_bench.optimizers.box import dimension_message
@@ -63,3 +66,47 @@ def _check_dimension(path: Path, problem: type[Problem], p: ProblemSpec, o: Opti
         what = f"{declared} coordinates" if declared is not None else f"one coordinate per weight of problem '{p.label}'"
     if bound > limit:
         raise ConfigError(f"{path}: {where}.space: {dimension_message(o.name, limit, what)}")
+
+
+def check_sizes(
+    path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: tuple[str, str], budgets: dict[str, BudgetLimits]
+) -> None:
+    """Whether the problem's training set holds the optimizer's super-batch or minibatch, and each
+    budget (``budgets``: field -> limits) pays for one evaluation, where the validated parameters
+    say it without loading data; ``where``: the problem's and the optimizer entry's fields."""
+    cls = optimizers.get(o.name)
+    n = problem.train_size_of(p.params)
+    super_batch = o.super_batch if o.super_batch is not None else problem.super_batch_of(p.params)
+    if n is not None and super_batch is not None and super_batch > n:
+        field = f"{where[1]}.super_batch" if o.super_batch is not None else f"{where[0]}.params.super_batch"
+        raise ConfigError(
+            f"{path}: {field}: super-batches of {super_batch:,} samples, problem '{p.label}' trains on {n:,}; allowed: 1 to {n:,}"
+        )
+    batch = cls.batch_size_of(o.params) if issubclass(cls, GradientOptimizer) else None
+    if n is not None and batch is not None and batch > n:
+        raise ConfigError(
+            f"{path}: {where[1]}.params.batch_size: minibatches of {batch:,} samples, problem '{p.label}' trains on {n:,}; "
+            f"allowed: 1 to {n:,}"
+        )
+    cost = _evaluation_cost(problem, cls, n, super_batch, batch)
+    for field, budget in budgets.items():
+        if cost is not None and budget.samples is not None and budget.samples < cost:
+            raise ConfigError(
+                f"{path}: {field}: {budget.samples:,} samples, one evaluation of '{o.label}' on '{p.label}' costs {cost:,}; "
+                f"allowed: at least {cost:,}, or no run evaluates anything"
+            )
+
+
+def _evaluation_cost(
+    problem: type[Problem], cls: type[Any], n: int | None, super_batch: int | None, batch: int | None
+) -> int | None:
+    """Forward-equivalent samples of one evaluation (``Objective``'s rule): 3 per minibatch sample
+    for a gradient step, else the super-batch or the training set (1 without data); None where the
+    problem decides once built (a training per evaluation) or the sizes are not known yet."""
+    if problem.search_kind != "weights" or problem.evaluation_samples is not Problem.evaluation_samples:
+        return None
+    if not problem.has_data:
+        return 3 if issubclass(cls, GradientOptimizer) else 1
+    if issubclass(cls, GradientOptimizer):
+        return None if batch is None else 3 * batch
+    return super_batch if super_batch is not None else n

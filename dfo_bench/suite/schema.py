@@ -8,9 +8,11 @@ each class's ``Params``, pairings) come when the suite is expanded (``expansion`
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.spaces import SpaceConfig
@@ -43,10 +45,41 @@ class SuiteBudget(BudgetLimits, Strict):
         return self
 
 
+LABEL_LENGTH = 100
+LABEL_RULE = f"up to {LABEL_LENGTH} ASCII letters, digits and _ - . + = @ , : [ ] {{ }} \", not starting with '.'"
+"""What a label may be: it is part of every run's file name (``<problem label>__<optimizer label>__...``)."""
+_LABEL_CHARACTERS = re.compile(r'[A-Za-z0-9_.+=@,:\[\]{}"-]*')
+
+
+def label_fault(label: str) -> str | None:
+    """What keeps ``label`` from being part of a file name on every system (a path separator, a
+    control character, a hidden file's leading dot); None: nothing. Default labels, made from the
+    parameters, are held to this too; the length limit is for labels given."""
+    bad = next((c for c in label if not _LABEL_CHARACTERS.fullmatch(c)), None)
+    if bad is not None:
+        return f"{bad!r} is not allowed"
+    if label.startswith("."):
+        return "a leading '.' is not allowed"
+    return None
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a one-line message, cut after ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _label(label: str) -> str:
+    fault = label_fault(label) or (f"{len(label)} characters" if len(label) > LABEL_LENGTH else None)
+    if fault is not None:
+        raise ValueError(f"{shown(label)} is not a file name: {fault}; allowed: {LABEL_RULE}")
+    return label
+
+
 class ComponentConfig(Strict):
     name: str
-    label: str | None = Field(None, min_length=1)
-    """Name shown in reports; default: name plus the parameters given, e.g. de[F=0.8]."""
+    label: Annotated[str, Field(min_length=1), AfterValidator(_label)] | None = None
+    """Name shown in reports and part of the run's file name; default: name plus the parameters
+    given, e.g. de[F=0.8]."""
     params: dict[str, Any] = {}
 
 
@@ -84,7 +117,7 @@ Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
 
 
 def distinct_seeds(seeds: list[int]) -> list[int]:
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    repeated = sorted(seed for seed, times in Counter(seeds).items() if times > 1)
     if repeated:
         raise ValueError(f"seeds must be distinct, {repeated[0]} repeats")
     return seeds
@@ -138,8 +171,13 @@ class TuningConfig(Strict):
         )
 
 
+SUITE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+"""A suite's name: the default results folder and ``suites/<name>.yaml`` in it."""
+
+
 class SuiteConfig(Strict):
-    name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str | None = Field(None, min_length=1, pattern=SUITE_NAME)
+    """Default: the file's name without .yaml."""
     problems: list[ProblemConfig] = Field(min_length=1)
     optimizers: list[OptimizerConfig] = Field(min_length=1)
     seeds: list[Seed] = Field(min_length=1)
