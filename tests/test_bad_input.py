@@ -19,7 +19,8 @@ import torch
 import yaml
 
 from dfo_bench.errors import ConfigError
-from dfo_bench.suite import load_suite
+from dfo_bench.suite import load_suite, read_yaml
+from dfo_bench.suite.document import MAX_BYTES, MAX_DEPTH
 from tests.conftest import CLI, GOOD, cli_env, with_changes
 from tests.report_data import synthetic_results
 
@@ -31,9 +32,7 @@ def text(**lines: str) -> str:
 
 
 MISSING_DATA = "/nonexistent/data"
-LAUGHS = "[" + ", ".join(
-    f"&l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]" for i in range(6)
-) + "]"
+LAUGHS = "[" + ", ".join(f"&l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]" for i in range(6)) + "]"
 """Six anchors each holding ten aliases of the one before: a million values once expanded."""
 
 CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
@@ -400,6 +399,8 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "impossible date": (text(name="2001-13-45"), None, ["cannot read '2001-13-45' as timestamp", "month must be in 1..12"]),
     "not a bool": (text(device="!!bool maybe"), None, ["cannot read 'maybe' as bool"]),
     "two documents": (text(name="x") + "---\nname: y\n", None, ["expected a single document"]),
+    "control character in the file": ("name: a\x1f\n", None, ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"]),
+    "unknown key with a newline": (text(budget='{"evals\\nx": 1}'), "budget", [r"unknown field 'evals\nx'"]),
     # labels and names: every run's file name is <problem label>__<optimizer label>__...
     "label escaping the folder": (
         text(optimizers="[{name: de, label: '../../../escaped'}]"),
@@ -582,6 +583,36 @@ def test_bad_suite_is_one_line_naming_file_and_field(case: str, tmp_path: Path) 
         load_suite(path)
     check_line(str(error.value), path, field, words)
     assert snapshot(tmp_path) == before
+
+
+def test_yaml_a_suite_may_use_still_reads(tmp_path: Path) -> None:
+    """Anchors, aliases and merge keys (a key given beside a merge overrides it: no duplicate),
+    nesting up to the limit and a file of exactly the size limit."""
+    merged = "[{name: de, params: &p {popsize: 8, F: 0.5}}, {name: de, label: de2, params: {<<: *p, F: 0.7}, budget: *b}]"
+    content = text(budget="&b {evaluations: 100}", optimizers=merged, problems="[sphere]")
+    suite = load_suite(write(tmp_path, content))
+    assert [run.optimizer.params.model_dump(include={"popsize", "F"}) for run in suite.runs[::3]] == [
+        {"popsize": 8, "F": 0.5},
+        {"popsize": 8, "F": 0.7},
+    ]
+    assert suite.runs[-1].budget.evaluations == 100
+    value = read_yaml(write(tmp_path, "x: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH))["x"]  # "nested 33 levels" is refused
+    for _ in range(MAX_DEPTH - 1):
+        (value,) = value
+    assert value == []
+    padded = content + "#" * (MAX_BYTES - len(content.encode()) - 1) + "\n"
+    assert len(padded.encode()) == MAX_BYTES
+    assert load_suite(write(tmp_path, padded)).runs
+
+
+def test_a_suite_named_after_its_file_needs_a_file_name_that_is_a_suite_name(tmp_path: Path) -> None:
+    path = tmp_path / "my suite.yaml"
+    path.write_text(yaml.safe_dump(with_changes(name=None, problems=["sphere"])))
+    with pytest.raises(ConfigError) as error:
+        load_suite(path)
+    check_line(str(error.value), path, "name", ["the file's name 'my suite' is not a suite name", "give name:"])
+    path.write_text(yaml.safe_dump(with_changes(name="mine", problems=["sphere"])))
+    assert load_suite(path).name == "mine"
 
 
 def dfo_bench(tmp_path: Path, *args: str) -> str:

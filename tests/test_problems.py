@@ -84,6 +84,14 @@ def test_overspending_is_refused_before_any_work(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
+def test_training_set_size_known_from_the_parameters_is_the_built_ones(name: str) -> None:
+    """What a suite checks super-batches and minibatches against before anything loads."""
+    problem = build(name)
+    known = type(problem).train_size_of(problem.params)
+    assert known == problem.train_size or (known is None and name not in ("digits-mlp", "mnist-mlp", "cifar10-resnet18"))
+
+
+@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
 def test_metrics_are_in_range(name: str) -> None:
     problem = build(name)
     for split in ("train", "val", "test"):

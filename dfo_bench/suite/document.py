@@ -21,7 +21,7 @@ from dfo_bench.errors import ConfigError
 MAX_BYTES = 1024 * 1024
 """A suite file's size limit: 1 MiB, a thousand times the largest shipped suite."""
 MAX_DEPTH = 32
-"""Collections nested in one another (a suite needs about 6)."""
+"""Levels of lists and mappings below the document's top mapping (a suite needs about 5)."""
 MAX_VALUES = 100_000
 """Values (scalars, lists, mappings) with each alias counted as the values of its anchor."""
 MERGE = "tag:yaml.org,2002:merge"
@@ -48,12 +48,12 @@ class _SuiteLoader(yaml.SafeLoader):
     def _where(self) -> str:
         return "".join(self._steps).lstrip(".") or "suite"
 
-    def _count(self, values: int, node_line: int) -> None:
+    def _count(self, values: int, line: int) -> None:
         self._values += values
         if self._values > MAX_VALUES:
             raise _Refused(
                 self._where(),
-                f"more than {MAX_VALUES:,} values with aliases expanded (line {node_line}); "
+                f"more than {MAX_VALUES:,} values with aliases expanded (line {line}); "
                 f"allowed: at most {MAX_VALUES:,}, each use of an alias counting its anchor's values",
             )
 
@@ -132,7 +132,8 @@ def read_yaml(path: Path) -> Any:
         loader = _SuiteLoader(text)
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise ConfigError(f"{path}: not valid YAML at line {line}: {chr(exc.character)!r} is a character YAML does not allow") from None
+        shown = repr(chr(exc.character))
+        raise ConfigError(f"{path}: not valid YAML at line {line}: {shown} is a character YAML does not allow") from None
     try:
         return loader.get_single_data()
     except _Refused as exc:

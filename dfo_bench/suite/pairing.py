@@ -18,6 +18,7 @@ from dfo_bench.optimizers.base import GradientOptimizer
 from dfo_bench.optimizers.box import dimension_message
 from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers
+from dfo_bench.settings import resolve_settings
 from dfo_bench.spaces import BlockSpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec
 
@@ -76,7 +77,7 @@ def check_sizes(
     say it without loading data; ``where``: the problem's and the optimizer entry's fields."""
     cls = optimizers.get(o.name)
     n = problem.train_size_of(p.params)
-    super_batch = o.super_batch if o.super_batch is not None else problem.super_batch_of(p.params)
+    super_batch = resolve_settings(p, o).super_batch
     if n is not None and super_batch is not None and super_batch > n:
         field = f"{where[1]}.super_batch" if o.super_batch is not None else f"{where[0]}.params.super_batch"
         raise ConfigError(
