@@ -6,13 +6,25 @@ columns are ``rows.to_frame``'s. Nothing else builds a path in the folder or par
 """
 
 from dfo_bench.store.folder import ResultStore
-from dfo_bench.store.records import EVALUATION, TUNING, ChosenTrial, RunningMarker, StoredRun, StudyRecord, StudyTrial
+from dfo_bench.store.records import (
+    EVALUATION,
+    TUNING,
+    ChosenTrial,
+    PlanGroup,
+    PlanRecord,
+    RunningMarker,
+    StoredRun,
+    StudyRecord,
+    StudyTrial,
+)
 from dfo_bench.store.rows import git_commit, to_frame
 
 __all__ = [
     "EVALUATION",
     "TUNING",
     "ChosenTrial",
+    "PlanGroup",
+    "PlanRecord",
     "ResultStore",
     "RunningMarker",
     "StoredRun",

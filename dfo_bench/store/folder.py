@@ -19,7 +19,7 @@ from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_ato
 from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
-from dfo_bench.store.records import EVALUATION, RunningMarker, StoredRun, StudyRecord
+from dfo_bench.store.records import EVALUATION, PlanRecord, RunningMarker, StoredRun, StudyRecord
 from dfo_bench.store.rows import to_frame
 
 SUMMARY_COLUMNS = ("run_id", "problem_label", "optimizer_label", "seed", "status", "phase")
@@ -183,6 +183,23 @@ class ResultStore:
         """Every readable study record of the folder, in file-name order."""
         records = [_read_study(path) for path in sorted((self.root / "tuning").glob("*.json"))]
         return [record for record in records if record is not None]
+
+    # Plans: what ``dfo-bench run`` estimated before running a suite, and how long it took, beside
+    # the suite's copy (``suites/<suite>.plan.json``).
+
+    def write_plan(self, record: PlanRecord) -> Path:
+        text = json.dumps(record.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+        return write_atomically(self.root / "suites" / f"{record.suite}.plan.json", lambda tmp: tmp.write_text(text))
+
+    def plans(self) -> list[PlanRecord]:
+        """Every readable plan of the folder, in suite-name order (a damaged one is left out)."""
+        plans = []
+        for path in sorted((self.root / "suites").glob("*.plan.json")):
+            try:
+                plans.append(PlanRecord.model_validate(json.loads(path.read_text())))
+            except (OSError, ValueError):  # vanished, or not a plan (pydantic's ValidationError is a ValueError)
+                continue
+        return plans
 
 
 def _read_study(path: Path) -> StudyRecord | None:
