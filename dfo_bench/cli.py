@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,12 @@ def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> 
 @click.option("--cluster", type=click.Choice(["slurm", "local"]), help="slurm: 'local' runs the jobs on this machine.")
 @click.option("--retry-failed", is_flag=True, help="Run again the runs stored as failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Run nothing: list the runs stored, failed and to run, and estimate their time from a short calibration here.",
+)
 def run(
     suite_file: Path,
     out: Path | None,
@@ -108,10 +115,12 @@ def run(
     sequential: bool,
     retry_failed: bool,
     quiet: bool,
+    plan_only: bool,
     **options: Any,
 ) -> None:
     """Run a suite; runs already stored are skipped, so an interrupted suite resumes.
 
+    The first line estimates the time of the runs to run (``--plan`` says more, and runs nothing).
     Ctrl-C or SIGTERM cancels the pending runs, stops the workers, says how many runs are stored
     and exits 130 / 143; running it again resumes. Two runs of a suite on one results folder
     share its runs: a run the other one holds is left to it.
@@ -124,6 +133,7 @@ def run(
       130  stopped by Ctrl-C (SIGINT)
       143  stopped by SIGTERM"""
     from dfo_bench.executors import CLAIMED, make_executor, pending_runs, run_suite
+    from dfo_bench.executors.plan import QUICK, headline, keep_plan, plan_suite, render, warning
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
     from dfo_bench.store import TUNING, ResultStore
@@ -137,17 +147,31 @@ def run(
         except RuntimeError as exc:
             raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
     out = check_out(out or Path("results") / suite.name)
+    store = ResultStore(out)
+    imports = time.process_time()  # this process's start, imports included: what a worker's start costs
+    if plan_only:
+        for line in render(plan_suite(suite, store, config, retry_failed, imports=imports)):
+            click.echo(line)
+        return
     try:
         executor = make_executor(config, suite)
     except ImportError as exc:
         raise ConfigError(
             f"{suite_file}: executor.kind: {config.kind} needs {exc.name}; install it with pip install 'dfo-bench[cluster]'"
         ) from None
-    store = ResultStore(out)
     todo = pending_runs(suite, store, retry_failed)
     warn(store.damaged, "it runs again")
     stored = len(suite.runs) - len(todo)
-    click.echo(f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run -> {out}")
+    estimate = plan_suite(suite, store, config, retry_failed, QUICK, imports)
+    click.echo(
+        f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run, "
+        f"{headline(estimate)} -> {out}"
+    )
+    said = warning(estimate)
+    if said:
+        click.echo(said, err=True)
+    record = keep_plan(store, estimate)
+    started = time.perf_counter()
     tuned = [plan for plan in suite.studies if plan.ranges]
     if tuned and suite.config.tuning:
         tuning = suite.config.tuning
@@ -168,6 +192,8 @@ def run(
             err=True,
         )
         sys.exit(stop.exit_status)
+    if record is not None:
+        store.write_plan(record.model_copy(update={"took_seconds": round(time.perf_counter() - started, 3)}))
     failed = [s for s in summaries if s.status == "failed"]
     elsewhere = sum(1 for s in summaries if s.status == CLAIMED)
     for summary in failed:

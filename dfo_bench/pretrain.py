@@ -23,7 +23,7 @@ from dfo_bench.budget import Budget, BudgetLimits, Usage
 from dfo_bench.hashing import digest
 from dfo_bench.loop import optimize
 from dfo_bench.objective import Objective
-from dfo_bench.optimizers.base import SearchDomain
+from dfo_bench.optimizers.base import Optimizer, SearchDomain
 from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers
 from dfo_bench.seeding import derive_seed
@@ -31,8 +31,9 @@ from dfo_bench.spaces import FullSpace
 from dfo_bench.spec import PretrainSpec, ProblemSpec
 
 
-def pretrain(problem: Problem, config: PretrainSpec) -> tuple[torch.Tensor, dict[str, torch.Tensor], Usage]:
-    """Train ``problem``'s seeded initial weights with a gradient optimizer for ``epochs`` epochs.
+def pretraining(problem: Problem, config: PretrainSpec) -> tuple[Objective, Optimizer]:
+    """The objective and the gradient optimizer that pre-train ``problem``'s seeded initial weights
+    for ``epochs`` epochs.
 
     The budget is 3 forward-equivalent samples per training sample per epoch, so the step count
     is epochs × training samples / batch size whatever the optimizer's batch size.
@@ -44,8 +45,14 @@ def pretrain(problem: Problem, config: PretrainSpec) -> tuple[torch.Tensor, dict
     x0 = problem.initial_point()
     optimizer = optimizers.get(name).from_config(SearchDomain(x0), rng, config.optimizer.params)
     budget = Budget(BudgetLimits(samples=round(3 * config.epochs * problem.train_size)))
-    optimize(Objective(problem, FullSpace(x0), budget, super_batch=None), optimizer)  # gradient steps: no evaluation batches
-    return optimizer.recommend(), problem.state(), budget.usage
+    return Objective(problem, FullSpace(x0), budget, super_batch=None), optimizer  # gradient steps: no evaluation batches
+
+
+def pretrain(problem: Problem, config: PretrainSpec) -> tuple[torch.Tensor, dict[str, torch.Tensor], Usage]:
+    """``problem``'s weights after its pre-training (``pretraining``), its state, and what it spent."""
+    objective, optimizer = pretraining(problem, config)
+    optimize(objective, optimizer)
+    return optimizer.recommend(), problem.state(), objective.budget.usage
 
 
 def cache_path(cache_dir: Path, spec: ProblemSpec, seed: int, device: torch.device) -> Path:

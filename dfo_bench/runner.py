@@ -93,10 +93,7 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult, probe: Probe)
         result.pretrain = {**asdict(start.usage), "cached": start.cached}
     objective = objective_for(spec, problem, x0)
     result.search_dim = objective.space.dim
-    typed = problem.domain if isinstance(problem, TypedProblem) else None
-    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
-    rng = np.random.default_rng(result.run_seed)
-    optimizer = optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
+    optimizer = optimizer_for(spec, problem, objective, np.random.default_rng(result.run_seed))
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
     problem.prepare(optimizer.asks_moves)
@@ -108,6 +105,14 @@ def objective_for(spec: RunSpec, problem: Problem, x0: torch.Tensor) -> Objectiv
     """What a run of ``spec`` minimises on ``problem`` started from ``x0``: the spec's search space
     around x0, its budget, and evaluation batches of the spec's resolved super-batch."""
     return Objective(problem, make_space(spec.optimizer.space, x0), Budget(spec.budget), spec.settings.super_batch)
+
+
+def optimizer_for(spec: RunSpec, problem: Problem, objective: Objective, rng: np.random.Generator) -> Optimizer:
+    """The spec's optimizer, drawing from ``rng``, searching ``objective``'s space from its start
+    (within the problem's box; a typed problem's domain)."""
+    typed = problem.domain if isinstance(problem, TypedProblem) else None
+    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
+    return optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
 
 
 def _measure(trace: list[dict[str, Any]], objective: Objective, optimizer: Optimizer) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dfo_bench.atomic import write_atomically
 from dfo_bench.report.analysis import Across, ProblemAnalysis, analyse_across, analyse_problem
+from dfo_bench.report.estimates import estimate_table
 from dfo_bench.report.figures import FigureData, optimizer_styles
 from dfo_bench.report.hpo import analyse_hpo, is_hpo
 from dfo_bench.report.html import render_html
@@ -23,6 +24,7 @@ from dfo_bench.report.meta import describe_runs
 from dfo_bench.report.outline import Image, build_outline, figures
 from dfo_bench.report.plots import critical_difference_figure, figure_bytes, static_figure
 from dfo_bench.report.tuning import tuning_frame, tuning_table
+from dfo_bench.store import ResultStore
 
 __all__ = ["FORMATS", "build_report", "load_runs"]
 
@@ -116,7 +118,9 @@ def build_report(
     if hpo:  # unrounded: per problem and optimizer, the final validation loss and the best seed's configuration
         chosen = pd.concat([h.chosen.assign(problem=p, metric=h.metric) for p, h in hpo.items()], ignore_index=True)
         _write(out / "hpo_configurations.csv", chosen[["problem", "metric", *_chosen_columns(chosen)]].to_csv(index=False))
-    outline = build_outline(meta, analyses, across, _critical_difference(across), tuned, hpo)
+    folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(f) for f in results]
+    time = estimate_table([plan for folder in folders for plan in ResultStore(folder).plans()], runs)
+    outline = build_outline(meta, analyses, across, _critical_difference(across), tuned, hpo, time)
     written: dict[str, Path] = {}
     if "latex" in formats:
         written["latex"] = _write(out / "report.tex", render_latex(outline))

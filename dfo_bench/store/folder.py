@@ -34,7 +34,7 @@ from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
-from dfo_bench.store.records import EVALUATION, DamagedFile, RunningMarker, StoredRun, StudyRecord
+from dfo_bench.store.records import EVALUATION, DamagedFile, PlanRecord, RunningMarker, StoredRun, StudyRecord
 from dfo_bench.store.rows import to_frame
 
 RUN_COLUMNS = ("run_id", "problem_label", "optimizer_label", "seed", "status")
@@ -406,6 +406,25 @@ class ResultStore:
         """Every readable study record of the folder, in file-name order."""
         records = [self._read_study(path) for path in self._listing(self.root / "tuning", ".json", "not a study record")]
         return [record for record in records if record is not None]
+
+    # Plans: what ``dfo-bench run`` estimated before running a suite, and how long it took, beside
+    # the suite's copy (``suites/<suite>.plan.json``).
+
+    def write_plan(self, record: PlanRecord) -> Path:
+        text = json.dumps(record.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+        return write_atomically(self.root / "suites" / file_name(record.suite, ".plan.json"), lambda tmp: tmp.write_text(text))
+
+    def plans(self) -> list[PlanRecord]:
+        """Every readable plan of the folder, in suite-name order (a damaged one is named and left out)."""
+        plans = []
+        for path in sorted((self.root / "suites").glob("*.plan.json")):
+            try:
+                plans.append(PlanRecord.model_validate(json.loads(path.read_text())))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError) as exc:  # not JSON, or not a plan (pydantic's ValidationError is a ValueError)
+                self._damage(path, f"not a plan ({_one_line(exc)})")
+        return plans
 
     def _read_study(self, path: Path) -> StudyRecord | None:
         try:

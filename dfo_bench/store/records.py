@@ -124,3 +124,35 @@ class StudyRecord(_Record):
     @property
     def tuned(self) -> bool:
         return self.status == "tuned"
+
+
+class PlanGroup(_Record):
+    """The estimate for the runs of one (problem, optimizer entry, phase) of a suite."""
+
+    problem_label: str
+    optimizer_label: str
+    phase: str
+    runs: int
+    """Runs the estimate was made for (those still to run then)."""
+    run_seconds: float
+    """Wall seconds of one run: setup, search and checkpoint measurements."""
+    search_seconds: float
+    """Search seconds of one run: what a stored run's ``seconds`` measures (clock paused at checkpoints)."""
+
+
+class PlanRecord(_Record):
+    """What ``dfo-bench run`` estimated before running a suite (``dfo_bench.executors.plan``) and
+    how long it then took, kept beside the suite's copy for the report's estimate-against-actual."""
+
+    suite: str
+    made_at: str
+    """ISO 8601, UTC, in seconds."""
+    device: str
+    parallelism: int
+    """Runs at once the wall estimate assumed."""
+    calibration_seconds: float
+    wall_seconds: float | None
+    """The estimated wall time of the runs to run; None when some could not be calibrated."""
+    groups: list[PlanGroup] = []
+    took_seconds: float | None = None
+    """The measured wall time of the ``dfo-bench run`` that made the estimate, once it ended."""
