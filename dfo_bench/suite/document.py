@@ -8,6 +8,7 @@ expanded); every key of a mapping once (YAML would silently keep the last).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,8 @@ class _SuiteLoader(yaml.SafeLoader):
             if not isinstance(key, ScalarNode) or key.tag == MERGE:
                 continue
             value = self.construct_object(key) if key.tag in self.yaml_constructors else (key.tag, key.value)
+            if not isinstance(value, Hashable):  # a key tagged as a collection (``!!set k:``): compare as written
+                value = (key.tag, key.value)
             line = key.start_mark.line + 1
             if value in seen:
                 where = f"{self._where()}.{key.value}".removeprefix("suite.")
