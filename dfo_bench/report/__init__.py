@@ -119,8 +119,8 @@ def build_report(
         chosen = pd.concat([h.chosen.assign(problem=p, metric=h.metric) for p, h in hpo.items()], ignore_index=True)
         _write(out / "hpo_configurations.csv", chosen[["problem", "metric", *_chosen_columns(chosen)]].to_csv(index=False))
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(f) for f in results]
-    time = estimate_table([plan for folder in folders for plan in ResultStore(folder).plans()], runs)
-    outline = build_outline(meta, analyses, across, _critical_difference(across), tuned, hpo, time)
+    timing = estimate_table([plan for folder in folders for plan in ResultStore(folder).plans()], runs)
+    outline = build_outline(meta, analyses, across, _critical_difference(across), tuned, hpo, timing)
     written: dict[str, Path] = {}
     if "latex" in formats:
         written["latex"] = _write(out / "report.tex", render_latex(outline))

@@ -210,11 +210,11 @@ def build_outline(
     critical_difference: Image | None = None,
     tuning: TextTable | None = None,
     hpo: Mapping[str, HPOAnalysis] | None = None,
-    time: tuple[TextTable, str] | None = None,
+    timing: tuple[TextTable, str] | None = None,
 ) -> list[Block]:
     """The whole report: environment, across problems, tuning (suites with ``tuning:``), then one
     section per problem, followed by its hyper-parameter view where ``hpo`` has one (by problem
-    label), and the estimated against the actual time (``time``: table and note) where it is known."""
+    label), and the estimated against the actual time (``timing``: table and note) where it is known."""
     anchors = [f"problem-{i}" for i in range(len(analyses))]
     outline: list[Block] = [
         Heading(TITLE, 1),
@@ -234,6 +234,6 @@ def build_outline(
         outline += _problem(analysis, anchor)
         if hpo and analysis.problem in hpo:
             outline += _hpo(hpo[analysis.problem])
-    if time is not None:
-        outline += [Heading("Time: estimated and actual", 2, "time"), Table(time[0], "time", note=time[1], fold=True)]
+    if timing is not None:
+        outline += [Heading("Time: estimated and actual", 2, "time"), Table(timing[0], "time", note=timing[1], fold=True)]
     return outline
