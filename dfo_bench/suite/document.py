@@ -8,6 +8,7 @@ expanded); every key of a mapping once (YAML would silently keep the last).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,10 @@ class _SuiteLoader(yaml.SafeLoader):
         for key, _ in node.value:
             if not isinstance(key, ScalarNode) or key.tag == MERGE:
                 continue
-            value = self.construct_object(key) if key.tag in self.yaml_constructors else (key.tag, key.value)
+            known = key.tag in self.yaml_constructors
+            value = self.construct_object(key) if known else None
+            if not (known and isinstance(value, Hashable)):  # an unknown tag, or !!set on a key
+                value = (key.tag, key.value)
             line = key.start_mark.line + 1
             if value in seen:
                 where = f"{self._where()}.{key.value}".removeprefix("suite.")
