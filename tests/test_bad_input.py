@@ -399,6 +399,7 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "impossible date": (text(name="2001-13-45"), None, ["cannot read '2001-13-45' as timestamp", "month must be in 1..12"]),
     "not a bool": (text(device="!!bool maybe"), None, ["cannot read 'maybe' as bool"]),
     "two documents": (text(name="x") + "---\nname: y\n", None, ["expected a single document"]),
+    "a set as a key": (text(name="x") + "!!set device: cpu\n", None, ["expected a mapping node, but found scalar"]),
     "control character in the file": ("name: a\x1f\n", None, ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"]),
     "unknown key with a newline": (text(budget='{"evals\\nx": 1}'), "budget", [r"unknown field 'evals\nx'"]),
     # labels and names: every run's file name is <problem label>__<optimizer label>__...

@@ -95,8 +95,9 @@ class _SuiteLoader(yaml.SafeLoader):
         for key, _ in node.value:
             if not isinstance(key, ScalarNode) or key.tag == MERGE:
                 continue
-            value = self.construct_object(key) if key.tag in self.yaml_constructors else (key.tag, key.value)
-            if not isinstance(value, Hashable):  # a key tagged as a collection (``!!set k:``): compare as written
+            known = key.tag in self.yaml_constructors
+            value = self.construct_object(key) if known else None
+            if not (known and isinstance(value, Hashable)):  # an unknown tag, or !!set on a key
                 value = (key.tag, key.value)
             line = key.start_mark.line + 1
             if value in seen:

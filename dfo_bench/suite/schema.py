@@ -46,9 +46,9 @@ class SuiteBudget(BudgetLimits, Strict):
 
 
 LABEL_LENGTH = 100
-LABEL_RULE = f"up to {LABEL_LENGTH} ASCII letters, digits and _ - . + = @ , : [ ] {{ }} \", not starting with '.'"
+LABEL_RULE = f"up to {LABEL_LENGTH} ASCII letters, digits and _ - . + = @ , : % [ ] {{ }} \", not starting with '.'"
 """What a label may be: it is part of every run's file name (``<problem label>__<optimizer label>__...``)."""
-_LABEL_CHARACTERS = re.compile(r'[A-Za-z0-9_.+=@,:\[\]{}"-]*')
+_LABEL_CHARACTERS = re.compile(r'[A-Za-z0-9_.+=@,:%\[\]{}"-]*')
 
 
 def label_fault(label: str) -> str | None:
