@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -34,6 +35,7 @@ from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
+from dfo_bench.store.index import RunIndex, combine, signature
 from dfo_bench.store.records import EVALUATION, DamagedFile, PlanRecord, RunningMarker, StoredRun, StudyRecord
 from dfo_bench.store.rows import to_frame
 
@@ -92,16 +94,20 @@ class ResultStore:
     - ``running/<run_id>.json``: a marker per run being executed, the claim of its worker (``claims``);
     - ``suites/<suite>.yaml``: a copy of each suite that ran there;
     - ``tuning/<problem>__<optimizer>__<hash>.json``: a record per tuning study;
-    - ``cache/``: what runs share (pre-trained weights); ``slurm/``: submitit's files.
+    - ``cache/``: what runs share (pre-trained weights); ``slurm/``: submitit's files;
+    - ``index/``: the rows of the run files gathered in a few Parquet files (``index``), kept up
+      to date by the readers of many runs (``stored_runs``, ``load``).
 
     ``stale_after``: seconds without a heartbeat after which another host's claim on a run is
-    taken over (``claims.STALE_AFTER``, 10 minutes).
+    taken over (``claims.STALE_AFTER``, 10 minutes). ``index``: False reads every run file and
+    leaves the index alone (what the index is checked against).
     """
 
-    def __init__(self, root: str | Path, stale_after: float = STALE_AFTER) -> None:
+    def __init__(self, root: str | Path, stale_after: float = STALE_AFTER, index: bool = True) -> None:
         self.root = Path(root)
         self.stale_after = stale_after
         self._runs = self.root / "runs"
+        self._index = RunIndex(self.root / "index") if index else None
         self._damaged: dict[Path, str] = {}
 
     @property
@@ -174,6 +180,11 @@ class ResultStore:
     def _read_run(self, path: Path, columns: Iterable[str] | None = None) -> pd.DataFrame | None:
         """The run file's rows (``columns`` of them, those it has), checked to be the run its name
         says; None, noted in ``damaged``, when it is not; None when it is absent."""
+        table = self._read_table(path, columns)
+        return None if table is None else table.to_pandas()
+
+    def _read_table(self, path: Path, columns: Iterable[str] | None = None) -> pa.Table | None:
+        """``_read_run``'s rows as an Arrow table."""
         try:
             names = pq.read_schema(path).names
             missing = [c for c in RUN_COLUMNS if c not in names]
@@ -181,18 +192,18 @@ class ResultStore:
                 self._damage(path, f"not a run file (no column {', '.join(missing)})")
                 return None
             wanted = None if columns is None else list(dict.fromkeys([*RUN_COLUMNS, *(c for c in columns if c in names)]))
-            frame = pd.read_parquet(path, columns=wanted)
+            table = pq.read_table(path, columns=wanted)
         except FileNotFoundError:
             return None
         except UNREADABLE as exc:
             self._damage(path, f"unreadable Parquet ({_one_line(exc)})")
             return None
-        ids = set(frame["run_id"].astype(str))
+        ids = set(pc.unique(table["run_id"].cast(pa.string())).to_pylist())
         if ids != {path.name.removesuffix(".parquet")}:
-            held = ", ".join(sorted(ids)[:2]) or "no rows"
+            held = ", ".join(sorted(str(i) for i in ids)[:2]) or "no rows"
             self._damage(path, f"not the run its name says (it holds {held})")
             return None
-        return frame
+        return table
 
     def status(self, run_id: str) -> str | None:
         """'ok', 'failed', or None when the run has no stored result (or an unreadable one, noted in ``damaged``)."""
@@ -210,26 +221,26 @@ class ResultStore:
         return float(row[column]) if row["status"] == "ok" else None
 
     def stored_runs(self) -> list[StoredRun]:
-        """A summary of every readable stored run, in run-id order (reads a few columns of each file)."""
+        """A summary of every readable stored run, in run-id order (a few columns of the index)."""
+        table = self._rows(list(SUMMARY_COLUMNS))
+        if table is None:
+            return []
+        frame = table.to_pandas().drop_duplicates("run_id")
         runs = []
-        for path in self._files():
-            frame = self._read_run(path, SUMMARY_COLUMNS)
-            if frame is None:
-                continue
-            row = frame.iloc[0]
+        for row in frame.to_dict("records"):
             try:
                 seed = int(row["seed"])
             except (TypeError, ValueError):
-                self._damage(path, f"not a run file (seed {row['seed']!r})")
+                self._damage(self.path(str(row["run_id"])), f"not a run file (seed {row['seed']!r})")
                 continue
-            error = row.get("error")
+            phase, error = row.get("phase"), row.get("error")
             runs.append(
                 StoredRun(
                     run_id=str(row["run_id"]),
                     problem_label=str(row["problem_label"]),
                     optimizer_label=str(row["optimizer_label"]),
                     seed=seed,
-                    phase=str(row.get("phase", EVALUATION)),
+                    phase=EVALUATION if phase is None or pd.isna(phase) else str(phase),
                     status=str(row["status"]),
                     error=None if error is None or pd.isna(error) else str(error),
                 )
@@ -237,19 +248,25 @@ class ResultStore:
         return runs
 
     def load(self) -> pd.DataFrame:
-        """Every readable stored run's rows; raises FileNotFoundError when there are none."""
-        frames = [frame for frame in (self._read_run(path) for path in self._files()) if frame is not None]
-        if not frames:
+        """Every readable stored run's rows, in run-id order; FileNotFoundError when there are none."""
+        table = self._rows(None)
+        if table is None:
             raise FileNotFoundError(f"{self._runs}: no stored results")
-        return pd.concat(frames, ignore_index=True)
+        return table.to_pandas()
 
-    def _files(self) -> list[Path]:
-        """The run files, in name order; anything else in ``runs/`` is noted in ``damaged``."""
-        return list(self._listing(self._runs, ".parquet", "not a run file"))
+    def _rows(self, columns: list[str] | None) -> pa.Table | None:
+        """The rows of every readable run file (``columns`` of them, those each has), in run-id
+        order, from the index and the run files it lacks; None when there are none."""
+        entries = list(self._listing(self._runs, ".parquet", "not a run file"))
+        if self._index is None:
+            return combine(table for table in (self._read_table(Path(e.path), columns) for e in entries) if table is not None)
+        current = {entry.name: signature(entry) for entry in entries}
+        return self._index.read(current, lambda name: self._read_table(self._runs / name), columns)
 
-    def _listing(self, folder: Path, suffix: str, foreign: str) -> Iterator[Path]:
-        """The files of ``folder`` named ``*<suffix>``, in name order; other files and folders
-        there are noted as ``foreign``; hidden ones (temporaries being written) are skipped."""
+    def _listing(self, folder: Path, suffix: str, foreign: str) -> Iterator[os.DirEntry[str]]:
+        """The files of ``folder`` named ``*<suffix>``, in name order (one ``os.scandir``); other
+        files and folders there are noted as ``foreign``; hidden ones (temporaries being written)
+        are skipped."""
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except (FileNotFoundError, NotADirectoryError):
@@ -264,7 +281,7 @@ class ResultStore:
             elif not entry.name.endswith(suffix) or not entry.is_file():
                 self._damage(path, f"{foreign} (a folder)" if entry.is_dir() else foreign)
             else:
-                yield path
+                yield entry
 
     @property
     def cache_dir(self) -> Path:
@@ -359,7 +376,8 @@ class ResultStore:
         return [marker for _, marker in self._markers()]
 
     def _markers(self) -> Iterator[tuple[Path, RunningMarker]]:
-        for path in self._listing(self.root / "running", ".json", "not a running marker"):
+        for entry in self._listing(self.root / "running", ".json", "not a running marker"):
+            path = Path(entry.path)
             try:
                 marker = read_marker(path)
             except (OSError, ValueError) as exc:
@@ -404,7 +422,7 @@ class ResultStore:
 
     def studies(self) -> list[StudyRecord]:
         """Every readable study record of the folder, in file-name order."""
-        records = [self._read_study(path) for path in self._listing(self.root / "tuning", ".json", "not a study record")]
+        records = [self._read_study(Path(e.path)) for e in self._listing(self.root / "tuning", ".json", "not a study record")]
         return [record for record in records if record is not None]
 
     # Plans: what ``dfo-bench run`` estimated before running a suite, and how long it took, beside

@@ -1,0 +1,178 @@
+"""``dfo-bench status`` and ``dfo-bench report`` on results folders of 1,000 to 10,000 runs.
+
+How each folder is built:
+
+1. Six REAL runs, once: ``dfo-bench run`` (the real runner, objective and store) of the suite
+   ``digits-mlp`` × (random-search, de) × seeds 0, 1, 2, budget ``--samples`` (default 200,000
+   forward-equivalent samples), 25 checkpoints (26 trace rows per run), sequential, on the CPU.
+   They are kept in ``<work>/real`` and reused by later invocations.
+2. For N runs: the same suite with seeds ``0 .. N/2-1`` is expanded by ``load_suite`` (real run
+   ids and configuration hashes) and its copy stored in the folder (``suites/``), as ``dfo-bench
+   run`` would. Each of its N runs is written as a copy of the real run of the same optimizer and
+   seed ``seed mod 3``, with the columns that name the run rewritten (``run_id``, ``seed``,
+   ``config_hash``, ``identity``, ``run_seed``): N real run files with real traces, repeated.
+   ``status`` therefore finds every expected run done and none pending.
+
+Then, each as a subprocess (peak RSS from ``os.wait4``): ``dfo-bench status`` with no index
+(cold: it builds it from the run files) and again (warm), ``dfo-bench report --format markdown``
+cold (index deleted first) and warm. It ends with how each grows from the smallest to the
+largest N (time ratio against the ratio of runs).
+
+Run (heavy: under the shared lock):
+    flock /work/heavy.lock .venv/bin/python benchmarks/bench_store.py --runs 1000 10000 [--work DIR] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from harness import write_json
+from tabulate import tabulate
+
+from dfo_bench.hashing import canonical_json
+from dfo_bench.seeding import derive_seed
+from dfo_bench.store import ResultStore
+from dfo_bench.suite import load_suite
+
+OPTIMIZERS = ("random-search", "de")
+REAL_SEEDS = 3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="status and report on results folders of many runs.")
+    parser.add_argument("--runs", type=int, nargs="+", default=[1000, 10000], help="folder sizes (default 1000 10000)")
+    parser.add_argument("--samples", type=int, default=200_000, help="budget of each real run (default 200000)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bench-store"), help="where folders are built and kept")
+    parser.add_argument("--skip-report", action="store_true", help="time status only")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser.parse_args()
+
+
+def suite_text(seeds: list[int], samples: int) -> str:
+    return yaml.safe_dump(
+        {
+            "name": "bench-store",
+            "problems": ["digits-mlp"],
+            "optimizers": list(OPTIMIZERS),
+            "seeds": seeds,
+            "budget": {"samples": samples},
+            "checkpoints": 25,
+            "device": "cpu",
+            "executor": {"kind": "sequential"},
+        },
+        sort_keys=False,
+    )
+
+
+def real_runs(work: Path, samples: int) -> dict[tuple[str, int], pa.Table]:
+    """The real runs' tables by (optimizer label, seed); run once when missing."""
+    real = work / f"real-{samples}"
+    if not (real / "runs").is_dir() or len(list((real / "runs").glob("*.parquet"))) < len(OPTIMIZERS) * REAL_SEEDS:
+        real.mkdir(parents=True, exist_ok=True)
+        suite = real / "suite.yaml"
+        suite.write_text(suite_text(list(range(REAL_SEEDS)), samples))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dfo_bench", "run", str(suite), "--out", str(real)], check=True)
+        print(f"real runs: {time.perf_counter() - start:.1f} s")
+    tables = {}
+    for path in sorted((real / "runs").glob("*.parquet")):
+        table = pq.read_table(path)
+        row = table.slice(0, 1).to_pylist()[0]
+        tables[(row["optimizer_label"], row["seed"])] = table
+    return tables
+
+
+def build(folder: Path, runs: int, samples: int, templates: dict[tuple[str, int], pa.Table]) -> None:
+    """A folder of ``runs`` run files (copies of the real ones under the suite's run ids), unless built before."""
+    if (folder / "runs").is_dir() and len(os.listdir(folder / "runs")) == runs:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    start = time.perf_counter()
+    text = suite_text(list(range(runs // len(OPTIMIZERS))), samples)
+    store = ResultStore(folder)
+    copy = store.write_suite_copy("bench-store", text)
+    suite = load_suite(copy)
+    (folder / "runs").mkdir(parents=True)
+    for spec in suite.runs:
+        table = templates[(spec.optimizer.label, spec.seed % REAL_SEEDS)]
+        rows = table.num_rows
+        values = {
+            "run_id": spec.run_id,
+            "seed": spec.seed,
+            "config_hash": spec.config_hash,
+            "identity": canonical_json(spec.identity()),
+            "run_seed": derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name),
+        }
+        for name, value in values.items():
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, table.schema.field(i), pa.array([value] * rows, table.schema.field(i).type))
+        pq.write_table(table, store.path(spec.run_id))
+    print(f"built {folder} ({runs} runs) in {time.perf_counter() - start:.1f} s")
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of ``command`` as a subprocess; it must succeed."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)}: exit {process.returncode}\n{errors.decode()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def measure(folder: Path, skip_report: bool) -> dict[str, tuple[float, float]]:
+    dfo = [sys.executable, "-m", "dfo_bench"]
+    found = {}
+    shutil.rmtree(folder / "index", ignore_errors=True)
+    found["status cold"] = timed([*dfo, "status", str(folder)])
+    found["status warm"] = timed([*dfo, "status", str(folder)])
+    if not skip_report:
+        out = folder.parent / f"{folder.name}-report"
+        shutil.rmtree(folder / "index", ignore_errors=True)
+        found["report cold"] = timed([*dfo, "report", str(folder), "--out", str(out), "--format", "markdown"])
+        found["report warm"] = timed([*dfo, "report", str(folder), "--out", str(out), "--format", "markdown"])
+    return found
+
+
+def main() -> None:
+    args = parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    templates = real_runs(args.work, args.samples)
+    figures: dict[int, dict[str, tuple[float, float]]] = {}
+    for runs in sorted(args.runs):
+        folder = args.work / f"runs-{runs}"
+        build(folder, runs, args.samples, templates)
+        figures[runs] = measure(folder, args.skip_report)
+        for name, (seconds, rss) in figures[runs].items():
+            print(f"{runs:>6} runs  {name:<12} {seconds:7.2f} s  {rss:7.0f} MiB", flush=True)
+    names = list(next(iter(figures.values())))
+    rows = [[runs, *(f"{figures[runs][n][0]:.2f} s / {figures[runs][n][1]:.0f} MiB" for n in names)] for runs in figures]
+    print(tabulate(rows, headers=["runs", *names]))
+    small, large = min(figures), max(figures)
+    if large > small:
+        print(f"growth from {small} to {large} runs ({large / small:.0f}x the runs):")
+        for n in names:
+            print(
+                f"  {n:<12} time {figures[large][n][0] / figures[small][n][0]:.1f}x, peak memory {figures[large][n][1] / figures[small][n][1]:.1f}x"
+            )
+    if args.json:
+        write_json(
+            args.json, {str(runs): {n: {"seconds": s, "peak_mib": m} for n, (s, m) in f.items()} for runs, f in figures.items()}
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The index of a results folder: the rows of its run files gathered in a few Parquet files, so
+that reading N runs costs a handful of file opens and one ``os.scandir`` of ``runs/``, not N opens.
+
+``index/*.parquet`` holds run files' rows as they were read, each row with two more columns:
+``_file`` (the run file's name) and ``_source`` (its name, inode, modification time in ns and size
+when it was read). A row is used only while its ``_source`` is still the run file's: the run files
+stay the one source of truth, and the index is a cache of them that is never the only copy.
+
+A reader (``RunIndex.read``) lists ``runs/`` once (names, inodes, times, sizes), takes each run's
+rows from the first index file whose ``_source`` matches, reads the rest from the run files
+(new runs, replaced ones) and adds them to the index as one new file. When the index has grown to
+several files, or holds rows of run files that are gone or replaced, the reader compacts it: one
+file of every current row is written, then the files it was made of are deleted.
+
+Concurrent readers and writers need no lock. Every index file appears whole or not at all
+(written under a temporary name, renamed); a compaction deletes only the files it read (an index
+file added meanwhile survives it); two readers that add or compact at once leave duplicate rows,
+and duplicates are harmless: a run's rows are taken from one file only, and the next compaction
+merges them. The worst any race can do is make a later reader read a run file again.
+
+An index file that cannot be read is logged as a warning, left out, and replaced by the next
+compaction: its runs are read from their run files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dfo_bench.atomic import write_atomically
+
+FILE = "_file"
+SOURCE = "_source"
+MOST_FILES = 8
+"""Index files a reader leaves as they are; beyond, it compacts them into one."""
+UNREADABLE = (OSError, ValueError, TypeError, pa.ArrowException)
+
+log = logging.getLogger(__name__)
+
+
+def signature(entry: os.DirEntry[str]) -> str:
+    """What tells one version of a run file from another: its name, inode, mtime (ns) and size
+    (a file rewritten by ``write_atomically`` gets a new inode)."""
+    stat = entry.stat()
+    return f"{entry.name}|{entry.inode()}|{stat.st_mtime_ns}|{stat.st_size}"
+
+
+def combine(tables: Iterable[pa.Table]) -> pa.Table | None:
+    """One table of run tables whose columns differ (a column absent from one is null there; a
+    column null in one takes the others' type); None when there are none. pandas' metadata is
+    dropped: each file's describes its own index."""
+    tables = [table.replace_schema_metadata(None) for table in tables]
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+class RunIndex:
+    """The index in ``folder`` of the run files of ``runs``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _files(self) -> list[Path]:
+        try:
+            names = sorted(entry.name for entry in os.scandir(self.folder) if entry.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [self.folder / name for name in names if name.endswith(".parquet") and not name.startswith(".")]
+
+    def _read_file(self, path: Path, columns: list[str] | None) -> pa.Table | None:
+        """An index file's rows (``columns`` of them, those it has, with ``_file`` and ``_source``);
+        None when it is gone, or cannot be read (logged)."""
+        try:
+            names = pq.read_schema(path).names
+            if FILE not in names or SOURCE not in names:
+                raise ValueError(f"no column {FILE} or {SOURCE}")
+            wanted = None if columns is None else [c for c in dict.fromkeys([*columns, FILE, SOURCE]) if c in names]
+            return pq.read_table(path, columns=wanted)
+        except FileNotFoundError:
+            return None
+        except UNREADABLE as exc:
+            log.warning("%s: damaged index file (%s); its runs are read from their run files and the index rebuilt", path, exc)
+            return None
+
+    def read(
+        self,
+        current: dict[str, str],
+        read_run: Callable[[str], pa.Table | None],
+        columns: list[str] | None = None,
+    ) -> pa.Table | None:
+        """The rows of the run files ``current`` (file name -> ``signature``), ``columns`` of them
+        (all when None), in file-name order and each run's row order; None when there are none.
+
+        ``read_run(name)``: the run file's rows, every column, or None when it is unusable (the
+        store notes why); such files are not indexed, so they are read, and noted, every time.
+        """
+        files = self._files()
+        many = len(files) >= MOST_FILES
+        found, covered, stale = self._gather(files, current, None if many else columns)
+        new = []
+        for name in sorted(set(current) - covered):
+            table = read_run(name)
+            if table is not None:
+                names = pa.array([name] * table.num_rows, pa.string())
+                sources = pa.array([current[name]] * table.num_rows, pa.string())
+                new.append(table.append_column(FILE, names).append_column(SOURCE, sources))
+        added = combine(new)
+        if many or stale:
+            if not many and columns is not None:  # a compaction keeps every column: read them
+                again = self._gather(files, current, None)
+                compact = again[1] == covered  # else an index file went meanwhile: compact another time
+                every = again[0]
+            else:
+                compact, every = True, found
+            if compact:
+                self._compact(combine([*every, *([added] if added is not None else [])]), files)
+                return self._select(found, added, columns)
+        if added is not None:
+            self._write(added, "part")
+        return self._select(found, added, columns)
+
+    def _gather(
+        self, files: list[Path], current: dict[str, str], columns: list[str] | None
+    ) -> tuple[list[pa.Table], set[str], bool]:
+        """The index rows of ``current``, each run's from the first file holding its signature;
+        the run files covered; whether any file held rows to drop (of gone, replaced or
+        already covered run files) or could not be read."""
+        wanted = pa.array(list(current.values()), pa.string())
+        found: list[pa.Table] = []
+        covered: set[str] = set()
+        stale = False
+        for path in files:
+            table = self._read_file(path, columns)
+            if table is None:
+                stale = stale or path.exists()
+                continue
+            keep = pc.is_in(table[SOURCE], value_set=wanted)
+            if covered:
+                keep = pc.and_(keep, pc.invert(pc.is_in(table[FILE], value_set=pa.array(sorted(covered), pa.string()))))
+            kept = table.filter(keep)
+            stale = stale or kept.num_rows < table.num_rows
+            if kept.num_rows:
+                found.append(kept)
+                covered.update(pc.unique(kept[FILE]).to_pylist())
+        return found, covered, stale
+
+    def _select(self, found: list[pa.Table], added: pa.Table | None, columns: list[str] | None) -> pa.Table | None:
+        """The rows found and added, in file-name order, ``columns`` of them (those there are)."""
+        table = combine([*found, *([added] if added is not None else [])])
+        if table is None:
+            return None
+        table = table.take(pc.sort_indices(table, sort_keys=[(FILE, "ascending")]))  # stable: each run's rows keep their order
+        keep = [c for c in table.column_names if c not in (FILE, SOURCE) and (columns is None or c in columns)]
+        return table.select(keep)
+
+    def _write(self, table: pa.Table, kind: str) -> Path:
+        path = self.folder / f"{kind}-{uuid.uuid4().hex}.parquet"
+        return write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+
+    def _compact(self, table: pa.Table | None, files: list[Path]) -> None:
+        """Replace ``files`` by one file of ``table`` (written before any is deleted)."""
+        if table is not None:
+            self._write(table, "compact")
+        for path in files:
+            path.unlink(missing_ok=True)
