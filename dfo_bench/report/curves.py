@@ -87,9 +87,14 @@ def quantile_band(values: np.ndarray, grid: np.ndarray) -> Band:
 
 
 def seed_band(runs: pd.DataFrame, x: str, y: str, grid: np.ndarray) -> Band:
-    """The band of metric ``y`` against ``x`` over the runs (seeds) of one optimizer."""
-    traces = [run.sort_values("checkpoint") for _, run in runs.groupby("run_id")]
-    values = np.array([step_on_grid(t[x].to_numpy(float), t[y].to_numpy(float), grid) for t in traces])
+    """The band of metric ``y`` against ``x`` over the runs (seeds) of one optimizer (the two
+    columns taken once, sorted by run and checkpoint, and cut into runs: no frame per run)."""
+    ordered = runs[["run_id", "checkpoint", x, y]].sort_values(["run_id", "checkpoint"], kind="stable")
+    ids = ordered["run_id"].to_numpy()
+    xs, ys = ordered[x].to_numpy(float), ordered[y].to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], int)
+    ends = np.r_[starts[1:], len(ids)]
+    values = np.array([step_on_grid(xs[a:b], ys[a:b], grid) for a, b in zip(starts, ends, strict=True)])
     return quantile_band(values, grid)
 
 

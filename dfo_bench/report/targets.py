@@ -87,14 +87,12 @@ def reached(values: np.ndarray, target: float, higher_is_better: bool) -> np.nda
         return values >= target if higher_is_better else values <= target
 
 
-def hitting_runtimes(trace: pd.DataFrame, metric: TargetMetric, target: float) -> dict[str, float] | None:
-    """Usage (evaluations, samples, seconds) at the first checkpoint reaching the target; None if none does."""
-    ordered = trace.sort_values("checkpoint")
-    hit = np.flatnonzero(reached(ordered[metric.column].to_numpy(float), target, metric.higher_is_better))
-    if not hit.size:
-        return None
-    row = ordered.iloc[hit[0]]
-    return {axis: float(row[axis]) for axis in RUNTIME_AXES}
+def first_hits(ok: pd.DataFrame, metric: TargetMetric, target: float) -> pd.DataFrame:
+    """Per run reaching the target (index ``run_id``): its usage (evaluations, samples, seconds)
+    at the first checkpoint that does; runs that never do are absent. One pass over all runs."""
+    ordered = ok.sort_values(["run_id", "checkpoint"], kind="stable")
+    hit = reached(ordered[metric.column].to_numpy(float), target, metric.higher_is_better)
+    return ordered.loc[hit, ["run_id", *RUNTIME_AXES]].groupby("run_id", sort=True).head(1).set_index("run_id").astype(float)
 
 
 def expected_running_time(runtimes: Sequence[float | None], totals: Sequence[float]) -> float:
@@ -113,17 +111,19 @@ def fixed_target_table(ok: pd.DataFrame, targets: Mapping[str, Sequence[float]])
     """
     rows = []
     for label, part in ok.groupby("optimizer_label", sort=True):
-        traces = [t for _, t in part.groupby("run_id")]
-        totals = {axis: [float(t[axis].max()) for t in traces] for axis in RUNTIME_AXES}
+        ids = sorted(part["run_id"].unique())
+        totals = part.groupby("run_id")[list(RUNTIME_AXES)].max().astype(float).loc[ids]
         for name, values in targets.items():
             metric = TARGET_METRICS[name]
             for target in values:
-                hits = [hitting_runtimes(t, metric, target) for t in traces]
-                successes = sum(h is not None for h in hits)
-                row: dict[str, object] = {"optimizer": label, "metric": name, "target": target, "runs": len(traces)}
-                row |= {"successes": successes, "success_rate": successes / len(traces)}
+                found = first_hits(part, metric, target)
+                hit, hits = np.isin(ids, found.index), found.reindex(ids)
+                successes = int(hit.sum())
+                row: dict[str, object] = {"optimizer": label, "metric": name, "target": target, "runs": len(ids)}
+                row |= {"successes": successes, "success_rate": successes / len(ids)}
                 for axis in RUNTIME_AXES:
-                    row[f"ert_{axis}"] = expected_running_time([h[axis] if h else None for h in hits], totals[axis])
+                    runtimes = [float(v) if h else None for v, h in zip(hits[axis].to_numpy(float), hit, strict=True)]
+                    row[f"ert_{axis}"] = expected_running_time(runtimes, list(totals[axis].to_numpy(float)))
                 rows.append(row)
     columns = ["optimizer", "metric", "target", "runs", "successes", "success_rate", *(f"ert_{a}" for a in RUNTIME_AXES)]
     return pd.DataFrame(rows, columns=columns)
@@ -142,11 +142,13 @@ def runtime_ecdf(ok: pd.DataFrame, metric: TargetMetric, targets: Sequence[float
     reached by each, ending at the largest runtime any of its runs used."""
     curves = {}
     for label, part in ok.groupby("optimizer_label", sort=True):
-        traces = [t for _, t in part.groupby("run_id")]
-        hits = [hitting_runtimes(t, metric, target) for t in traces for target in targets]
-        times = np.sort([h[axis] for h in hits if h is not None])
-        fractions = np.arange(1, len(times) + 1) / max(len(hits), 1)
-        end = max(float(t[axis].max()) for t in traces)  # drawn flat to the end of the runs, as COCO does
+        ends = part.groupby("run_id")[axis].max()
+        pairs = len(ends) * len(targets)
+        times = np.sort(
+            np.concatenate([first_hits(part, metric, target)[axis].to_numpy(float) for target in targets] or [np.array([])])
+        )
+        fractions = np.arange(1, len(times) + 1) / max(pairs, 1)
+        end = max(float(v) for v in ends)  # drawn flat to the end of the runs, as COCO does
         if not times.size or end > times[-1]:
             times, fractions = np.append(times, end), np.append(fractions, fractions[-1] if fractions.size else 0.0)
         curves[str(label)] = Ecdf(times, fractions)
@@ -165,29 +167,44 @@ def performance_profile(costs: pd.DataFrame, taus: np.ndarray) -> dict[str, np.n
     return {str(c): np.array([(ratios[:, j] <= t).mean() for t in taus]) for j, c in enumerate(costs.columns)}
 
 
-def budget_axis(run: pd.DataFrame) -> tuple[str, float] | None:
-    """The budget that bounded the run: the set limit it used the largest share of, and that limit."""
-    last = run.sort_values("checkpoint").iloc[-1]
-    shares = {
-        axis: float(last[axis]) / float(last[f"budget_{axis}"])
-        for axis in RUNTIME_AXES
-        if pd.notna(last.get(f"budget_{axis}")) and float(last[f"budget_{axis}"]) > 0
-    }
-    if not shares:
-        return None
-    axis = max(shares, key=lambda a: shares[a])
-    return axis, float(last[f"budget_{axis}"])
+def budget_bounds(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run (index ``run_id``, in order): the budget that bounded it, the set limit it used the
+    largest share of (``axis``, None when no limit is set), and that ``limit``."""
+    last = runs.sort_values(["run_id", "checkpoint"], kind="stable").groupby("run_id", sort=True).tail(1).set_index("run_id")
+    shares = pd.DataFrame(index=last.index)
+    for axis in RUNTIME_AXES:
+        limit = pd.to_numeric(last.get(f"budget_{axis}", pd.Series(np.nan, index=last.index)), errors="coerce").astype(float)
+        shares[axis] = (last[axis].astype(float) / limit).where(limit > 0)
+    known = shares.notna().any(axis=1)
+    chosen = shares[known].astype(float).idxmax(axis=1)  # the first axis of the largest share, as max() takes it
+    bounds = pd.DataFrame({"axis": pd.Series(None, index=last.index, dtype=object), "limit": np.nan})
+    for axis in RUNTIME_AXES:
+        at = chosen.index[chosen == axis]
+        bounds.loc[at, "axis"] = axis
+        bounds.loc[at, "limit"] = last.loc[at, f"budget_{axis}"].astype(float)
+    return bounds
+
+
+def values_at_budget(runs: pd.DataFrame, column: str, fraction: float) -> pd.Series:
+    """Per run (index ``run_id``, in order): the metric at the last checkpoint within ``fraction``
+    of its budget (NaN if none is, or the run had no budget set)."""
+    ordered = runs.sort_values(["run_id", "checkpoint"], kind="stable")
+    bounds = budget_bounds(ordered)
+    axis = ordered["run_id"].map(bounds["axis"])
+    limit = ordered["run_id"].map(bounds["limit"]).to_numpy(float)
+    spent = np.full(len(ordered), np.nan)
+    for name in RUNTIME_AXES:
+        mine = (axis == name).to_numpy()
+        spent[mine] = ordered[name].to_numpy(float)[mine]
+    with np.errstate(invalid="ignore"):
+        within = spent <= fraction * limit * (1 + 1e-9)
+    last = ordered.loc[within, ["run_id", column]].groupby("run_id", sort=True).tail(1).set_index("run_id")[column]
+    return last.astype(float).reindex(bounds.index)
 
 
 def value_at_budget(run: pd.DataFrame, column: str, fraction: float) -> float:
     """The metric at the last checkpoint within ``fraction`` of the run's budget (NaN if none is)."""
-    bound = budget_axis(run)
-    if bound is None:
-        return math.nan
-    axis, limit = bound
-    ordered = run.sort_values("checkpoint")
-    within = ordered[ordered[axis] <= fraction * limit * (1 + 1e-9)]
-    return float(within[column].iloc[-1]) if len(within) else math.nan
+    return float(values_at_budget(run, column, fraction).iloc[0])
 
 
 def fixed_budget_table(ok: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -195,10 +212,9 @@ def fixed_budget_table(ok: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     rows = []
     for label, part in ok.groupby("optimizer_label", sort=True):
         row: dict[str, object] = {"optimizer": label}
-        runs = [r for _, r in part.groupby("run_id")]
         for column in columns:
             for fraction in BUDGET_FRACTIONS:
-                values = [value_at_budget(r, column, fraction) for r in runs]
+                values = values_at_budget(part, column, fraction).to_numpy(float)
                 row[f"{column}@{fraction:.0%}"] = float(np.nanmedian(values)) if not np.isnan(values).all() else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
