@@ -13,7 +13,8 @@ How each folder is built:
    ``config_hash``, ``identity``, ``run_seed``): N real run files with real traces, repeated.
    ``status`` therefore finds every expected run done and none pending.
 
-Then, each as a subprocess (peak RSS from ``os.wait4``): ``dfo-bench status`` with no index
+Then, each as a subprocess (peak RSS from ``os.wait4``): the imports alone (the floor of both
+commands: torch, scipy, matplotlib), ``dfo-bench status`` with no index
 (cold: it builds it from the run files) and again (warm), ``dfo-bench report --format markdown``
 cold (index deleted first) and warm. It ends with how each grows from the smallest to the
 largest N (time ratio against the ratio of runs).
@@ -135,7 +136,7 @@ def timed(command: list[str]) -> tuple[float, float]:
 
 def measure(folder: Path, skip_report: bool) -> dict[str, tuple[float, float]]:
     dfo = [sys.executable, "-m", "dfo_bench"]
-    found = {}
+    found = {"imports only": timed([sys.executable, "-c", "import dfo_bench.cli, dfo_bench.status, dfo_bench.report"])}
     shutil.rmtree(folder / "index", ignore_errors=True)
     found["status cold"] = timed([*dfo, "status", str(folder)])
     found["status warm"] = timed([*dfo, "status", str(folder)])

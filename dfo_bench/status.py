@@ -2,7 +2,9 @@
 
 Read from the folder alone, through its store: the stored runs, the running markers workers
 write, and the copies of the suites that ran there, which say what runs are expected. Nothing is
-run or written. Files the store cannot read are left out of the counts and listed as damaged.
+run, and nothing written but the folder's index of its run files (``store.index``: one pass over
+it, not a file open per run). Files the store cannot read are left out of the counts and listed
+as damaged.
 
 Tuning runs count under ``<optimizer> (tuning)``. A tuned entry's runs are known only as its
 study goes (its study record): trials not yet asked count as pending runs on every tuning seed,

@@ -23,6 +23,7 @@ from dfo_bench.report import build_report
 from dfo_bench.spec import RunSpec
 from dfo_bench.status import folder_status, render
 from dfo_bench.store import ResultStore
+from dfo_bench.store import index
 from dfo_bench.store.index import RunIndex, signature
 from tests.report_data import specs, trace, write_run
 
@@ -83,6 +84,14 @@ def test_the_index_is_read_instead_of_the_run_files(tmp_path: Path) -> None:
 
     table = RunIndex(root / "index").read(current, refuse)
     assert table is not None and set(table["run_id"].to_pylist()) == {spec.run_id for spec in runs}
+
+
+def test_an_index_built_a_batch_at_a_time_agrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "BATCH", 2)
+    root, _ = _folder(tmp_path)
+    _agrees(root)  # 16 runs: 8 files of 2, then compacted into one
+    assert len(_index_files(root)) == 1
+    _agrees(root)
 
 
 def test_a_run_landing_after_the_index_is_read(tmp_path: Path) -> None:

@@ -252,7 +252,9 @@ class ResultStore:
         table = self._rows(None)
         if table is None:
             raise FileNotFoundError(f"{self._runs}: no stored results")
-        return table.to_pandas()
+        return table.to_pandas(
+            self_destruct=True, split_blocks=True
+        )  # frees each column once converted: the rows are never held twice
 
     def _rows(self, columns: list[str] | None) -> pa.Table | None:
         """The rows of every readable run file (``columns`` of them, those each has), in run-id

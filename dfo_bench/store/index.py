@@ -19,7 +19,8 @@ and duplicates are harmless: a run's rows are taken from one file only, and the 
 merges them. The worst any race can do is make a later reader read a run file again.
 
 An index file that cannot be read is logged as a warning, left out, and replaced by the next
-compaction: its runs are read from their run files.
+compaction: its runs are read from their run files. A folder that cannot be written (read-only,
+full) is read all the same: the index just is not brought up to date.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,6 +41,8 @@ FILE = "_file"
 SOURCE = "_source"
 MOST_FILES = 8
 """Index files a reader leaves as they are; beyond, it compacts them into one."""
+BATCH = 1000
+"""Run files read into memory at once while the index is built."""
 UNREADABLE = (OSError, ValueError, TypeError, pa.ArrowException)
 
 log = logging.getLogger(__name__)
@@ -95,24 +98,26 @@ class RunIndex:
         current: dict[str, str],
         read_run: Callable[[str], pa.Table | None],
         columns: list[str] | None = None,
+        spill: bool = True,
     ) -> pa.Table | None:
         """The rows of the run files ``current`` (file name -> ``signature``), ``columns`` of them
         (all when None), in file-name order and each run's row order; None when there are none.
 
         ``read_run(name)``: the run file's rows, every column, or None when it is unusable (the
         store notes why); such files are not indexed, so they are read, and noted, every time.
+        ``spill``: more than ``BATCH`` runs missing from the index are indexed a batch at a time
+        and the index read again, so that building it holds one batch in memory, not every run.
         """
         files = self._files()
         many = len(files) >= MOST_FILES
         found, covered, stale = self._gather(files, current, None if many else columns)
-        new = []
-        for name in sorted(set(current) - covered):
-            table = read_run(name)
-            if table is not None:
-                names = pa.array([name] * table.num_rows, pa.string())
-                sources = pa.array([current[name]] * table.num_rows, pa.string())
-                new.append(table.append_column(FILE, names).append_column(SOURCE, sources))
-        added = combine(new)
+        missing = sorted(set(current) - covered)
+        if spill and len(missing) > BATCH:
+            batches = self._batches(missing, current, read_run)
+            if all(self._write(table, "part") for table in batches):
+                del found
+                return self.read(current, read_run, columns, spill=False)
+        added = combine(self._batches(missing, current, read_run))
         if many or stale:
             if not many and columns is not None:  # a compaction keeps every column: read them
                 again = self._gather(files, current, None)
@@ -121,11 +126,29 @@ class RunIndex:
             else:
                 compact, every = True, found
             if compact:
-                self._compact(combine([*every, *([added] if added is not None else [])]), files)
-                return self._select(found, added, columns)
+                merged = self._ordered(combine([*every, *([added] if added is not None else [])]))
+                del every
+                self._compact(merged, files)
+                return self._strip(merged, columns) if columns is None else self._select(found, added, columns)
         if added is not None:
             self._write(added, "part")
         return self._select(found, added, columns)
+
+    def _batches(
+        self, names: list[str], current: dict[str, str], read_run: Callable[[str], pa.Table | None]
+    ) -> Iterator[pa.Table]:
+        """The rows of the run files ``names``, with their ``_file`` and ``_source``, ``BATCH`` runs a table."""
+        for start in range(0, len(names), BATCH):
+            tables = []
+            for name in names[start : start + BATCH]:
+                table = read_run(name)
+                if table is not None:
+                    files = pa.array([name] * table.num_rows, pa.string())
+                    sources = pa.array([current[name]] * table.num_rows, pa.string())
+                    tables.append(table.append_column(FILE, files).append_column(SOURCE, sources))
+            batch = combine(tables)
+            if batch is not None:
+                yield batch.combine_chunks()
 
     def _gather(
         self, files: list[Path], current: dict[str, str], columns: list[str] | None
@@ -154,20 +177,43 @@ class RunIndex:
 
     def _select(self, found: list[pa.Table], added: pa.Table | None, columns: list[str] | None) -> pa.Table | None:
         """The rows found and added, in file-name order, ``columns`` of them (those there are)."""
-        table = combine([*found, *([added] if added is not None else [])])
+        return self._strip(self._ordered(combine([*found, *([added] if added is not None else [])])), columns)
+
+    @staticmethod
+    def _ordered(table: pa.Table | None) -> pa.Table | None:
+        """``table`` in file-name order, each run's rows in their order (a compacted index file is
+        written so, and read as it is)."""
+        if table is None or table.num_rows < 2:
+            return table
+        names = table[FILE]
+        if pc.all(pc.less_equal(names[:-1], names[1:])).as_py():
+            return table
+        return table.take(pc.sort_indices(names))  # stable
+
+    @staticmethod
+    def _strip(table: pa.Table | None, columns: list[str] | None) -> pa.Table | None:
+        """``columns`` of ``table`` (all when None; those it has), without the index's own."""
         if table is None:
             return None
-        table = table.take(pc.sort_indices(table, sort_keys=[(FILE, "ascending")]))  # stable: each run's rows keep their order
-        keep = [c for c in table.column_names if c not in (FILE, SOURCE) and (columns is None or c in columns)]
-        return table.select(keep)
+        return table.select([c for c in table.column_names if c not in (FILE, SOURCE) and (columns is None or c in columns)])
 
-    def _write(self, table: pa.Table, kind: str) -> Path:
+    def _write(self, table: pa.Table, kind: str) -> bool:
+        """Add an index file of ``table``; where the folder cannot be written (read-only, full) the
+        index just stays as it is (False): the answer is the same, the next reader reads the run files."""
         path = self.folder / f"{kind}-{uuid.uuid4().hex}.parquet"
-        return write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+        try:
+            write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+        except OSError as exc:
+            log.debug("%s: index not updated (%s)", path, exc)
+            return False
+        return True
 
     def _compact(self, table: pa.Table | None, files: list[Path]) -> None:
         """Replace ``files`` by one file of ``table`` (written before any is deleted)."""
-        if table is not None:
-            self._write(table, "compact")
+        if table is not None and not self._write(table, "compact"):
+            return  # not written: keep what there is
         for path in files:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.debug("%s: not removed from the index (%s)", path, exc)
