@@ -138,6 +138,23 @@ def test_expected_running_time_equals_a_hand_computation() -> None:
     assert expected_running_time([None, None], [5.0, 6.0]) == math.inf
 
 
+def test_ert_in_seconds_is_rescaled_by_each_runs_speed_probe() -> None:
+    """The runs above with GEMM probes 100, 50 and 75 GFLOP/s (median 75): a's 3 s count 4 s, b's
+    6 s count 4 s, c's 8 s stay 8 s; ERT = (4 + 4 + 8) / 2 = 8 s. Without a probe: not known."""
+    runs = pd.concat(
+        [
+            _run("a", [0.1, 0.5, 0.85, 0.9], [0, 100, 300, 1000]).assign(probe_gflops=100.0),
+            _run("b", [0.1, 0.6, 0.8, 0.95], [0, 200, 600, 1000]).assign(probe_gflops=50.0),
+            _run("c", [0.1, 0.5, 0.7], [0, 400, 800]).assign(probe_gflops=75.0),
+        ]
+    )
+    table = fixed_target_table(runs, {"val_accuracy": [0.8]}).set_index("target")
+    assert table.loc[0.8, "ert_seconds"] == pytest.approx(8.5)
+    assert table.loc[0.8, "ert_seconds_normalised"] == pytest.approx(8.0)
+    unprobed = fixed_target_table(runs.drop(columns="probe_gflops"), {"val_accuracy": [0.8]})
+    assert unprobed["ert_seconds_normalised"].isna().all()
+
+
 def test_default_ladder_ends_at_the_best_value_reached() -> None:
     runs = pd.concat([_run("a", [0.1, 0.5, 0.9], [0, 10, 20]), _run("b", [0.3, 0.6, 0.7], [0, 10, 20])])
     ladder = default_ladder(runs, TARGET_METRICS["val_accuracy"])

@@ -22,8 +22,7 @@ import pytest
 from dfo_bench.report import build_report
 from dfo_bench.spec import RunSpec
 from dfo_bench.status import folder_status, render
-from dfo_bench.store import ResultStore
-from dfo_bench.store import index
+from dfo_bench.store import ResultStore, index
 from dfo_bench.store.index import RunIndex, signature
 from tests.report_data import specs, trace, write_run
 

@@ -201,7 +201,9 @@ def _ert(value: float) -> str:
 
 
 def fixed_target_table(analysis: ProblemAnalysis) -> TextTable:
-    """Long form: one row per (optimizer, metric, target), ERT on every runtime axis and success rate."""
+    """Long form: one row per (optimizer, metric, target), ERT on every runtime axis and success
+    rate; where the runs' seconds are not comparable, also the ERT in seconds rescaled by the probe."""
+    axes = [*RUNTIME_AXES, *(["seconds_normalised"] if not analysis.speed.comparable and analysis.speed.recorded else [])]
     rows = []
     for _, r in analysis.fixed_target.iterrows():
         metric = TARGET_METRICS[str(r["metric"])]
@@ -211,10 +213,11 @@ def fixed_target_table(analysis: ProblemAnalysis) -> TextTable:
                 Cell(metric.label),
                 Cell(fmt(r["target"], ".4g"), r["target"]),
                 Cell(f"{r['successes']}/{r['runs']}", r["success_rate"]),
-                *(Cell(_ert(r[f"ert_{axis}"]), r[f"ert_{axis}"]) for axis in RUNTIME_AXES),
+                *(Cell(_ert(r[f"ert_{axis}"]), r[f"ert_{axis}"]) for axis in axes),
             ]
         )
-    return TextTable(["optimizer", "metric", "target", "success", "ERT evaluations", "ERT samples", "ERT seconds"], rows)
+    headers = ["optimizer", "metric", "target", "success", "ERT evaluations", "ERT samples", "ERT seconds"]
+    return TextTable(headers + [f"ERT {NORMALISED_LABEL}"] * (len(axes) - len(RUNTIME_AXES)), rows)
 
 
 def fixed_target_wide(analysis: ProblemAnalysis, name: str) -> TextTable:

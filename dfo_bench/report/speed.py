@@ -46,8 +46,14 @@ def normalised_seconds(runs: pd.DataFrame, column: str = "final_seconds") -> pd.
     """Each run's seconds rescaled to the median GEMM probe of ``runs``: seconds × probe / median,
     what the run would have taken on a machine of the median speed if its time scaled with the
     GEMM rate (a first-order correction); NaN for a run without a probe."""
+    return runs[column] * speed_factors(runs)
+
+
+def speed_factors(runs: pd.DataFrame) -> pd.Series:
+    """What ``normalised_seconds`` multiplies each row's seconds by: its GEMM probe over the median
+    probe of ``runs`` (one row per run: the median is over runs); NaN for a run without a probe."""
     gflops = _probe(runs, "probe_gflops")
-    return runs[column] * gflops / gflops.median()
+    return gflops / gflops.median()
 
 
 def check_speed(finals: pd.DataFrame) -> SpeedCheck:

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dfo_bench.report.speed import speed_factors
+
 RUNTIME_AXES = ("evaluations", "samples", "seconds")
 LADDER = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
 """Default targets: these fractions of the way from the median start to the best value reached on the problem."""
 PROFILE_RUNG = 0.9
 """The default-ladder rung whose ERT (in samples) the performance profiles compare."""
 BUDGET_FRACTIONS = (0.1, 0.5, 1.0)
+NORMALISED = "seconds_normalised"
+"""Seconds rescaled by each run's speed probe (``speed.speed_factors``): the ERT's fourth axis."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,19 @@ def reached(values: np.ndarray, target: float, higher_is_better: bool) -> np.nda
         return values >= target if higher_is_better else values <= target
 
 
-def first_hits(ok: pd.DataFrame, metric: TargetMetric, target: float) -> pd.DataFrame:
-    """Per run reaching the target (index ``run_id``): its usage (evaluations, samples, seconds)
-    at the first checkpoint that does; runs that never do are absent. One pass over all runs."""
+def first_hits(ok: pd.DataFrame, metric: TargetMetric, target: float, axes: Sequence[str] = RUNTIME_AXES) -> pd.DataFrame:
+    """Per run reaching the target (index ``run_id``): its usage (``axes``) at the first
+    checkpoint that does; runs that never do are absent. One pass over all runs."""
     ordered = ok.sort_values(["run_id", "checkpoint"], kind="stable")
     hit = reached(ordered[metric.column].to_numpy(float), target, metric.higher_is_better)
-    return ordered.loc[hit, ["run_id", *RUNTIME_AXES]].groupby("run_id", sort=True).head(1).set_index("run_id").astype(float)
+    return ordered.loc[hit, ["run_id", *axes]].groupby("run_id", sort=True).head(1).set_index("run_id").astype(float)
+
+
+def with_normalised_seconds(ok: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``seconds_normalised``: each checkpoint's seconds rescaled by its run's speed probe to
+    the median probe of the runs (``speed.speed_factors``; NaN for runs stored without a probe)."""
+    factors = speed_factors(ok.drop_duplicates("run_id").set_index("run_id"))
+    return ok.assign(seconds_normalised=ok["seconds"].astype(float) * ok["run_id"].map(factors).astype(float))
 
 
 def expected_running_time(runtimes: Sequence[float | None], totals: Sequence[float]) -> float:
@@ -108,24 +119,28 @@ def fixed_target_table(ok: pd.DataFrame, targets: Mapping[str, Sequence[float]])
     """One row per (optimizer, metric, target): runs, successes, success rate, ERT on each axis.
 
     ``ok`` holds the trace rows of one problem's ok runs (with ``best_train_loss``).
+    ``ert_seconds_normalised``: the ERT in seconds rescaled to the problem's median speed probe
+    (``with_normalised_seconds``; NaN when a run has no probe).
     """
     rows = []
+    axes = (*RUNTIME_AXES, NORMALISED)
+    ok = with_normalised_seconds(ok) if len(ok) else ok.assign(seconds_normalised=np.nan)
     for label, part in ok.groupby("optimizer_label", sort=True):
         ids = sorted(part["run_id"].unique())
-        totals = part.groupby("run_id")[list(RUNTIME_AXES)].max().astype(float).loc[ids]
+        totals = part.groupby("run_id")[list(axes)].max().astype(float).loc[ids]
         for name, values in targets.items():
             metric = TARGET_METRICS[name]
             for target in values:
-                found = first_hits(part, metric, target)
+                found = first_hits(part, metric, target, axes)
                 hit, hits = np.isin(ids, found.index), found.reindex(ids)
                 successes = int(hit.sum())
                 row: dict[str, object] = {"optimizer": label, "metric": name, "target": target, "runs": len(ids)}
                 row |= {"successes": successes, "success_rate": successes / len(ids)}
-                for axis in RUNTIME_AXES:
+                for axis in axes:
                     runtimes = [float(v) if h else None for v, h in zip(hits[axis].to_numpy(float), hit, strict=True)]
                     row[f"ert_{axis}"] = expected_running_time(runtimes, list(totals[axis].to_numpy(float)))
                 rows.append(row)
-    columns = ["optimizer", "metric", "target", "runs", "successes", "success_rate", *(f"ert_{a}" for a in RUNTIME_AXES)]
+    columns = ["optimizer", "metric", "target", "runs", "successes", "success_rate", *(f"ert_{a}" for a in axes)]
     return pd.DataFrame(rows, columns=columns)
 
 
