@@ -127,6 +127,9 @@ def test_report_flags_seconds_from_a_resumed_suite_whose_machine_got_slower(spec
     text = _report(results)
     assert text.count("Seconds not comparable as they stand") == 2  # beside the main table and the convergence plots
     assert "speed probes up to 2× apart" in text and NORMALISED_LABEL in text
+    targets = pd.read_csv(results.parent / "report" / "fixed_target.csv")  # the ERT in seconds too
+    reached = targets[targets["successes"] > 0]
+    assert len(reached) and reached["ert_seconds_normalised"].notna().all()
     finals = final_rows(ResultStore(results).load())
     summary = pd.read_csv(results.parent / "report" / "summary.csv").set_index("optimizer")
     for label, part in finals.groupby("optimizer_label"):
