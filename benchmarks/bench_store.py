@@ -3,8 +3,9 @@
 How each folder is built:
 
 1. Six REAL runs, once: ``dfo-bench run`` (the real runner, objective and store) of the suite
-   ``digits-mlp`` × (random-search, de) × seeds 0, 1, 2, budget ``--samples`` (default 200,000
-   forward-equivalent samples), 25 checkpoints (26 trace rows per run), sequential, on the CPU.
+   ``digits-mlp`` × (random-search, de) × seeds 0, 1, 2, budget ``--samples`` (default 10,000,000
+   forward-equivalent samples, the quickstart's), 25 checkpoints (26 trace rows per run: the
+   issue's baseline folder), sequential, on the CPU.
    They are kept in ``<work>/real`` and reused by later invocations.
 2. For N runs: the same suite with seeds ``0 .. N/2-1`` is expanded by ``load_suite`` (real run
    ids and configuration hashes) and its copy stored in the folder (``suites/``), as ``dfo-bench
@@ -51,7 +52,7 @@ REAL_SEEDS = 3
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="status and report on results folders of many runs.")
     parser.add_argument("--runs", type=int, nargs="+", default=[1000, 10000], help="folder sizes (default 1000 10000)")
-    parser.add_argument("--samples", type=int, default=200_000, help="budget of each real run (default 200000)")
+    parser.add_argument("--samples", type=int, default=10_000_000, help="budget of each real run (default 10000000)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-store"), help="where folders are built and kept")
     parser.add_argument("--skip-report", action="store_true", help="time status only")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -132,7 +132,7 @@ def fixed_target_table(ok: pd.DataFrame, targets: Mapping[str, Sequence[float]])
             metric = TARGET_METRICS[name]
             for target in values:
                 found = first_hits(part, metric, target, axes)
-                hit, hits = np.isin(ids, found.index), found.reindex(ids)
+                hit, hits = pd.Index(ids).isin(found.index), found.reindex(ids)  # hashed: np.isin sorts strings
                 successes = int(hit.sum())
                 row: dict[str, object] = {"optimizer": label, "metric": name, "target": target, "runs": len(ids)}
                 row |= {"successes": successes, "success_rate": successes / len(ids)}
