@@ -155,7 +155,7 @@ def main() -> None:
     templates = real_runs(args.work, args.samples)
     figures: dict[int, dict[str, tuple[float, float]]] = {}
     for runs in sorted(args.runs):
-        folder = args.work / f"runs-{runs}"
+        folder = args.work / f"runs-{runs}-{args.samples}"
         build(folder, runs, args.samples, templates)
         figures[runs] = measure(folder, args.skip_report)
         for name, (seconds, rss) in figures[runs].items():

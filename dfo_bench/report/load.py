@@ -70,13 +70,17 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
     seen: set[str] = set()
     kept = []
     for folder, frame in zip(folders, frames, strict=True):
-        ids = set(frame["run_id"])
+        ids = set(frame["run_id"].unique())
         repeated = ids & seen
         if repeated:
             notes.append(f"{len(repeated)} run(s) in {folder} were also in an earlier folder; the first copy is kept")
-        kept.append(frame[~frame["run_id"].isin(repeated)])
+            frame = frame[~frame["run_id"].isin(repeated)]
+        kept.append(frame)
         seen |= ids
-    runs = pd.concat(kept, ignore_index=True)
+    del frames  # the rows are held once: a results folder of 10,000 runs is hundreds of MB
+    runs = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+    del kept
+    runs = runs.astype({column: "category" for column in REPEATED if column in runs})
     if problems:
         runs = _select(runs, "problem_label", problems, "--problems")
     if optimizers:
@@ -88,17 +92,21 @@ def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), opti
         raise ConfigError(f"{where}: only tuning runs stored so far; run the suite to the end for evaluation runs to report")
     pairs = set(zip(runs["problem_label"], runs["optimizer_label"], strict=True))
     studies = [s for s in _studies(stores) if _key(s) in pairs]
-    superseded = _superseded(runs[~tuning], studies)
+    superseded = _superseded(runs, studies) & ~tuning
     if superseded.any():
-        count = runs.loc[superseded[superseded].index, "run_id"].nunique()
+        count = runs.loc[superseded, "run_id"].nunique()
         notes.append(f"{count} stored evaluation run(s) of an earlier tuning choice left out (not the study's current choice)")
-    evaluation = runs[~tuning].loc[~superseded]
+    evaluation = runs[~tuning & ~superseded] if (tuning | superseded).any() else runs
     tuned = {_key(s) for s in studies if s.tuned}
     studies = [s.model_copy(update={"optimizer_label": s.optimizer_label + TUNED_MARK}) if s.tuned else s for s in studies]
     damaged = [file for store in stores for file in store.damaged]
     return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies, damaged)
 
 
+REPEATED = ("versions", "identity", "host", "optimizer_params", "problem_params", "space", "config_hash")
+"""Long texts that every row of a run repeats, and that the report only reads, never edits or
+orders: held once per distinct value (pandas categories), they are half of a large folder's rows
+in memory."""
 TUNED_MARK = " (tuned)"
 """Appended to a tuned entry's label in the report: the label shows the suite's parameters before
 tuning, so without the mark it would read as the configuration that ran (the Tuning table has that)."""
@@ -110,6 +118,8 @@ def _key(record: StudyRecord) -> tuple[str, str]:
 
 def _mark_tuned(runs: pd.DataFrame, tuned: set[tuple[str, str]]) -> pd.DataFrame:
     runs = runs.reset_index(drop=True)
+    if not tuned:
+        return runs
     keys = zip(runs["problem_label"].astype(str), runs["optimizer_label"].astype(str), strict=True)
     marked = pd.Series([key in tuned for key in keys], index=runs.index, dtype=bool)
     return runs.assign(optimizer_label=runs["optimizer_label"].where(~marked, runs["optimizer_label"] + TUNED_MARK))

@@ -165,11 +165,13 @@ class RunIndex:
             if table is None:
                 stale = stale or path.exists()
                 continue
+            rows = table.num_rows
             keep = pc.is_in(table[SOURCE], value_set=wanted)
             if covered:
                 keep = pc.and_(keep, pc.invert(pc.is_in(table[FILE], value_set=pa.array(sorted(covered), pa.string()))))
-            kept = table.filter(keep)
-            stale = stale or kept.num_rows < table.num_rows
+            kept = table if pc.all(keep).as_py() else table.filter(keep)  # filtering copies every column
+            del table
+            stale = stale or kept.num_rows < rows
             if kept.num_rows:
                 found.append(kept)
                 covered.update(pc.unique(kept[FILE]).to_pylist())
