@@ -85,9 +85,7 @@ def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str
     name, params = problem.name, problem.params.model_dump(mode="json")
     if name not in problems.names():
         problems.register(name, f"harness:{type(problem).__name__}")
-    spec = run_spec(
-        "direct-search", problem=name, problem_params=params, budget=BudgetLimits(evaluations=args.trials), checkpoints=10
-    )
+    spec = run_spec("direct-search", problem=name, problem_params=params, budget=BudgetLimits(evaluations=args.trials), checkpoints=10)
     spec = spec.model_copy(update={"threads": args.threads})
     start = time.perf_counter()
     result = execute(spec)
@@ -107,27 +105,19 @@ def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str
 
 def report(figures: dict[str, Any]) -> None:
     t, r = figures["throughput"], figures["runner"]
-    print(
-        f"direct search, MLP 784-32-10, {figures['samples']:,} training samples; {figures['threads']} threads, torch {figures['torch']}"
-    )
+    print(f"direct search, MLP 784-32-10, {figures['samples']:,} training samples; {figures['threads']} threads, torch {figures['torch']}")
     print(f"data: {figures['data']}")
     print(f"incremental path: {'compiled kernel' if t['kernel'] else 'pure torch (no compiled kernel)'}")
-    print(
-        f"incremental: {t['incremental_trials_per_s']:,.0f} trials/s; full: {t['full_trials_per_s']:,.1f} trials/s (best of round-robin repeats)"
-    )
+    print(f"incremental: {t['incremental_trials_per_s']:,.0f} trials/s; full: {t['full_trials_per_s']:,.1f} trials/s (best of round-robin repeats)")
     verdict = ": met" if t["ratio"] >= RATIO_TARGET and t["max_abs_loss_diff"] <= 1e-5 else ": NOT met"
-    print(
-        f"ratio: {t['ratio']:.1f}x (target >= {RATIO_TARGET:g}x){verdict}; max |incremental - full| = {t['max_abs_loss_diff']:.2g}"
-    )
+    print(f"ratio: {t['ratio']:.1f}x (target >= {RATIO_TARGET:g}x){verdict}; max |incremental - full| = {t['max_abs_loss_diff']:.2g}")
     print(
         f"runner: {r['trials']:,} trials in {r['wall_seconds']:.1f} s wall ({r['search_seconds']:.1f} s of search); "
         f"final train loss {r['final_train_loss']:.4f}, test accuracy {r['final_test_accuracy']:.3f}"
     )
     per_million = r["seconds_per_million"]
     prefix = f"extrapolated to {MILLION:,} trials: " if r["trials"] < MILLION else ""
-    print(
-        f"{prefix}{per_million:.0f} s per {MILLION:,} trials (target <= {SECONDS_TARGET:g} s){': met' if per_million <= SECONDS_TARGET else ': NOT met'}"
-    )
+    print(f"{prefix}{per_million:.0f} s per {MILLION:,} trials (target <= {SECONDS_TARGET:g} s){': met' if per_million <= SECONDS_TARGET else ': NOT met'}")
 
 
 def main() -> None:

@@ -41,30 +41,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help=f"any of {list(VARIANTS)}")
-    parser.add_argument(
-        "--params", type=json.loads, default=None, help="extra params (JSON) for every variant, e.g. '{\"step\": 0.1}'"
-    )
+    parser.add_argument("--params", type=json.loads, default=None, help="extra params (JSON) for every variant, e.g. '{\"step\": 0.1}'")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None)
     return parser.parse_args()
 
 
 def run(params: dict[str, Any], seed: int, trials: int, threads: int) -> dict[str, float]:
-    spec = run_spec(
-        "direct-search", params, problem="mnist-mlp", seed=seed, budget=BudgetLimits(evaluations=trials), checkpoints=5
-    )
+    spec = run_spec("direct-search", params, problem="mnist-mlp", seed=seed, budget=BudgetLimits(evaluations=trials), checkpoints=5)
     spec = spec.model_copy(update={"threads": threads})
     start = time.perf_counter()
     result = execute(spec)
     if result.error:
         raise RuntimeError(result.error)
     last = result.trace[-1]
-    return {
-        "test": last["test_accuracy"],
-        "val": last["val_accuracy"],
-        "loss": last["train_loss"],
-        "seconds": time.perf_counter() - start,
-    }
+    return {"test": last["test_accuracy"], "val": last["val_accuracy"], "loss": last["train_loss"], "seconds": time.perf_counter() - start}
 
 
 def summary(values: list[float], digits: str = ".4f") -> str:

@@ -73,9 +73,7 @@ def main() -> None:
         frame = ResultStore(out).load()
         own = float(frame.groupby("run_id")["final_seconds"].first().sum())
         slots = 1 if config["kind"] == "sequential" else args.workers
-        rows.append(
-            {"engine": name, "wall_s": wall, "runs_own_s": own, "overhead_per_run_s": (wall * slots - own) / len(summaries)}
-        )
+        rows.append({"engine": name, "wall_s": wall, "runs_own_s": own, "overhead_per_run_s": (wall * slots - own) / len(summaries)})
     base = rows[0]
     table = [
         [

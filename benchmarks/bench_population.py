@@ -161,9 +161,7 @@ def report(figures: dict[str, Any]) -> None:
     )
     ratio, speedup = figures["roofline_ratio"], figures["speedup"]
     print(f"roofline ratio: {ratio:.2f} (target >= {ROOFLINE_TARGET}){_verdict(ratio >= ROOFLINE_TARGET, agree)}")
-    print(
-        f"speed-up over per-individual: {speedup:.2f}x (target >= {SPEEDUP_TARGET}){_verdict(speedup >= SPEEDUP_TARGET, agree)}"
-    )
+    print(f"speed-up over per-individual: {speedup:.2f}x (target >= {SPEEDUP_TARGET}){_verdict(speedup >= SPEEDUP_TARGET, agree)}")
 
 
 def _ms(seconds: dict[str, float]) -> tuple[str, str]:

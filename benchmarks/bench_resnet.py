@@ -39,9 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="ResNet-18 population throughput, loop vs vmap.")
     parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1: 11.2M weights)")
     parser.add_argument("--batch", type=int, default=1000, help="super-batch images (default 1000)")
-    parser.add_argument(
-        "--chunk", type=int, default=250, help="images per forward pass, the problem's forward_chunk (default 250)"
-    )
+    parser.add_argument("--chunk", type=int, default=250, help="images per forward pass, the problem's forward_chunk (default 250)")
     parser.add_argument("--populations", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
@@ -98,17 +96,8 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - start)
-    peak = (
-        torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    )
-    return {
-        **config,
-        "device": str(device),
-        "seconds": best,
-        "images_per_s": P * config["batch"] / best,
-        "peak_bytes": peak,
-        "dim": x0.numel(),
-    }
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {**config, "device": str(device), "seconds": best, "images_per_s": P * config["batch"] / best, "peak_bytes": peak, "dim": x0.numel()}
 
 
 def main() -> None:
@@ -124,19 +113,8 @@ def main() -> None:
         ratio = row["images_per_s"] / single["images_per_s"]
         per_member = (row["peak_bytes"] - single["peak_bytes"]) / row["population"] if row["population"] > 1 else float("nan")
         row.update(ratio=ratio, peak_per_member_bytes=per_member)
-        table.append(
-            [
-                row["mode"],
-                row["population"],
-                f"{row['seconds']:.2f}",
-                f"{row['images_per_s']:,.0f}",
-                f"{ratio:.2f}",
-                f"{per_member / 2**20:,.0f}" if row["population"] > 1 else "—",
-            ]
-        )
-    print(
-        f"ResNet-18 width {args.width} ({single['dim']:,} weights), super-batch {args.batch}, device {single['device']}, {args.threads} threads"
-    )
+        table.append([row["mode"], row["population"], f"{row['seconds']:.2f}", f"{row['images_per_s']:,.0f}", f"{ratio:.2f}", f"{per_member / 2**20:,.0f}" if row["population"] > 1 else "—"])
+    print(f"ResNet-18 width {args.width} ({single['dim']:,} weights), super-batch {args.batch}, device {single['device']}, {args.threads} threads")
     print(tabulate(table, headers=["mode", "P", "s per population", "images/s", "ratio to single", "peak MiB per member"]))
     print("ratio targets: >= 0.8 on CPU, >= 0.5 on GPU")
     if args.json:

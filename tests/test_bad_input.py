@@ -376,21 +376,13 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "non-UTF-8 bytes": (b"\xff\xfename: x\n", None, ["not UTF-8 text (byte 0)"]),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, ["a binary file"]),
     # the YAML itself: each key once, within limits of size, nesting and alias expansion, no Python tags
-    "duplicate top-level key": (
-        text(seeds="[0]") + "seeds: [1]\n",
-        "seeds",
-        ["duplicate key (lines 11 and 12)", "each key once"],
-    ),
+    "duplicate top-level key": (text(seeds="[0]") + "seeds: [1]\n", "seeds", ["duplicate key (lines 11 and 12)", "each key once"]),
     "duplicate nested key": (
         text(optimizers="\n  - random-search\n  - name: de\n    params:\n      popsize: 8\n      popsize: 16"),
         "optimizers[1].params.popsize",
         ["duplicate key (lines 14 and 15); each key once"],
     ),
-    "duplicate key in a flow mapping": (
-        text(budget="{evaluations: 10, evaluations: 20}"),
-        "budget.evaluations",
-        ["duplicate key"],
-    ),
+    "duplicate key in a flow mapping": (text(budget="{evaluations: 10, evaluations: 20}"), "budget.evaluations", ["duplicate key"]),
     "duplicate key spelled two ways": (text(budget="{1: a, 0x1: b}"), "budget.0x1", ["duplicate key"]),
     "nested 33 levels": (text(name="[" * 33 + "]" * 33), "name" + "[0]" * 32, ["nested more than 32 levels deep", "at most 32"]),
     "nested 5000 levels": (text(name="[" * 5000 + "]" * 5000), "name" + "[0]" * 32, ["nested more than 32 levels deep"]),
@@ -408,11 +400,7 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "not a bool": (text(device="!!bool maybe"), None, ["cannot read 'maybe' as bool"]),
     "two documents": (text(name="x") + "---\nname: y\n", None, ["expected a single document"]),
     "a set as a key": (text(name="x") + "!!set device: cpu\n", None, ["expected a mapping node, but found scalar"]),
-    "control character in the file": (
-        "name: a\x1f\n",
-        None,
-        ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"],
-    ),
+    "control character in the file": ("name: a\x1f\n", None, ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"]),
     "unknown key with a newline": (text(budget='{"evals\\nx": 1}'), "budget", [r"unknown field 'evals\nx'"]),
     # labels and names: every run's file name is <problem label>__<optimizer label>__...
     "label escaping the folder": (

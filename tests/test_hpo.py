@@ -33,14 +33,8 @@ TINY = {"epochs": 1, "n_train": 64, "n_val": 32, "n_test": 32}
 TYPED_OPTIMIZERS = searching("typed")
 TYPED_PROBLEMS = searching("typed", "problems")
 FAST = {
-    "nevergrad": {"popsize": 2},
-    "optuna": {"n_startup_trials": 2},
-    "random-search": {"popsize": 2},
-    "pymoo": {"popsize": 4},
-    "nsga2": {"popsize": 4},
-    "parego": {"initial": 4, "samples": 100},
-    "mobo-ars": {"initial": 4, "iterations": 2},
-    "random-box": {"popsize": 3},
+    "nevergrad": {"popsize": 2}, "optuna": {"n_startup_trials": 2}, "random-search": {"popsize": 2}, "pymoo": {"popsize": 4},
+    "nsga2": {"popsize": 4}, "parego": {"initial": 4, "samples": 100}, "mobo-ars": {"initial": 4, "iterations": 2}, "random-box": {"popsize": 3},
 }
 
 HOPS_FROM = {
@@ -96,13 +90,7 @@ def test_larger_base_explores_more() -> None:
 # --- the typed domain ---------------------------------------------------------------------------
 
 MIXED = TypedDomain(
-    {
-        "n": integers(-3, 4),
-        "width": log_int(1, 1000),
-        "lr": log_float(1e-5, 1.0),
-        "p": uniform(0.0, 0.5),
-        "kind": choice("a", "b", "c"),
-    },
+    {"n": integers(-3, 4), "width": log_int(1, 1000), "lr": log_float(1e-5, 1.0), "p": uniform(0.0, 0.5), "kind": choice("a", "b", "c")},
     default={"n": 0, "width": 10, "lr": 1e-3, "p": 0.1, "kind": "b"},
 )
 
@@ -123,12 +111,7 @@ def test_encode_decode_round_trips(domain: TypedDomain) -> None:
 def test_decode_rounds_and_clips_into_the_domain() -> None:
     config = DOMAIN.decode(torch.tensor([7.4, 15.2, 5.6, -0.3]))
     assert config == {"layers": 5, "neurons": 16, "activation": "sigmoid", "dropout": 0.0}
-    assert DOMAIN.decode(torch.tensor([2.6, 99.5, 0.2, 0.25])) == {
-        "layers": 3,
-        "neurons": 100,
-        "activation": "relu",
-        "dropout": 0.25,
-    }
+    assert DOMAIN.decode(torch.tensor([2.6, 99.5, 0.2, 0.25])) == {"layers": 3, "neurons": 100, "activation": "relu", "dropout": 0.25}
     with pytest.raises(ValueError, match="activation"):
         DOMAIN.encode({"layers": 1, "neurons": 16, "activation": "swish", "dropout": 0.0})
     with pytest.raises(ValueError, match=r"neurons: 16\.5 is not an integer"):
@@ -206,14 +189,8 @@ def test_every_typed_optimizer_runs_every_typed_problem(name: str, problem: str)
 
 @pytest.mark.parametrize(
     "name, params",
-    [
-        ("ga-hpo", {}),
-        ("optuna", {"sampler": "tpe", "n_startup_trials": 3}),
-        ("optuna", {"sampler": "gp", "n_startup_trials": 3}),
-        ("random-search", {"popsize": 3}),
-        ("nevergrad", {"popsize": 3}),
-        ("pymoo", {"popsize": 4, "algorithm": "DE"}),
-    ],
+    [("ga-hpo", {}), ("optuna", {"sampler": "tpe", "n_startup_trials": 3}), ("optuna", {"sampler": "gp", "n_startup_trials": 3}),
+     ("random-search", {"popsize": 3}), ("nevergrad", {"popsize": 3}), ("pymoo", {"popsize": 4, "algorithm": "DE"})],
 )
 def test_same_seed_same_results(name: str, params: dict[str, Any]) -> None:
     check_deterministic(run_spec(name, params, "mlp-hpo", TINY, budget=BudgetLimits(evaluations=8)))
@@ -265,10 +242,7 @@ def test_mismatched_pairing_exits_2_from_the_cli(write_suite, tmp_path: Path) ->
     before = sorted(tmp_path.rglob("*"))
     done = subprocess.run([*CLI, "run", str(path), "--out", str(tmp_path / "out")], capture_output=True, text=True, env=cli_env())
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert (
-        "optimizers[0].name" in done.stderr
-        and "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search" in done.stderr
-    )
+    assert "optimizers[0].name" in done.stderr and "allowed: ga-hpo, mobo-ars, nevergrad, nsga2, optuna, parego, pymoo, random-box, random-search" in done.stderr
     assert sorted(tmp_path.rglob("*")) == before
 
 

@@ -59,9 +59,7 @@ def test_every_box_optimizer_runs_the_two_objective_problem(name: str, monkeypat
     assert 8 <= len(trained) <= 10  # repeated configurations are trained once
     for config in trained:
         assert DOMAIN.decode(DOMAIN.encode(config)) == config
-    assert (
-        len({c["layers"] for c in trained}) >= 2 and max(c["neurons"] for c in trained) - min(c["neurons"] for c in trained) > 10
-    )
+    assert len({c["layers"] for c in trained}) >= 2 and max(c["neurons"] for c in trained) - min(c["neurons"] for c in trained) > 10
     # hypervolume: on every checkpoint, from the stored front and the reference point, never falling
     hv = [row["hypervolume"] for row in result.trace]
     assert all(math.isfinite(v) and v >= 0 for v in hv) and hv == sorted(hv) and hv[-1] > 0
@@ -89,9 +87,7 @@ def test_a_box_optimizer_on_a_typed_domain_asks_canonical_configurations(name: s
     optimizer.tell(X, losses)
     assert any(torch.equal(optimizer.recommend(), x) for x in X)
     with pytest.raises(ValueError, match="bounds are not taken on a typed space"):
-        optimizers.get(name).from_config(
-            SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)}
-        )
+        optimizers.get(name).from_config(SearchDomain(x0, typed=DOMAIN), np.random.default_rng(0), SMALL[name] | {"bounds": (0, 1)})
 
 
 def test_the_objectives_are_the_validation_loss_and_the_real_parameter_count() -> None:
@@ -138,12 +134,7 @@ def test_the_single_objective_problem_is_unchanged() -> None:
 def _suite(write_suite, optimizer: Any, objective: str | None = "loss-size") -> Path:
     params = {"epochs": 1} | ({"objective": objective} if objective else {})
     return write_suite(
-        {
-            "problems": [{"name": "mlp-hpo", "params": params}],
-            "optimizers": [optimizer],
-            "seeds": [0],
-            "budget": {"evaluations": 10},
-        }
+        {"problems": [{"name": "mlp-hpo", "params": params}], "optimizers": [optimizer], "seeds": [0], "budget": {"evaluations": 10}}
     )
 
 
@@ -153,10 +144,7 @@ def test_validation_pairs_the_box_methods_with_typed_problems(write_suite) -> No
         assert len(load_suite(_suite(write_suite, name, objective=None)).runs) == 1
     with pytest.raises(ConfigError, match=r"'de' cannot search the typed space .* allowed: .*nsga2.*random-box"):
         load_suite(_suite(write_suite, "de"))
-    with pytest.raises(
-        ConfigError,
-        match=r"'ga-hpo' minimises one objective, problem 'mlp-hpo\[.*\]' has 2; allowed: mobo-ars, nsga2, optuna, parego, random-box$",
-    ):
+    with pytest.raises(ConfigError, match=r"'ga-hpo' minimises one objective, problem 'mlp-hpo\[.*\]' has 2; allowed: mobo-ars, nsga2, optuna, parego, random-box$"):
         load_suite(_suite(write_suite, "ga-hpo"))
     with pytest.raises(ConfigError, match="searches configurations, not weights; remove space"):
         load_suite(_suite(write_suite, {"name": "parego", "space": {"kind": "blocks", "n_bins": 4}}))
@@ -171,9 +159,7 @@ def test_shipped_mo_hpo_suite_validates() -> None:
 
 @pytest.mark.parametrize("sampler", ["tpe", "gp", "random"])
 def test_optuna_runs_the_two_objective_problem_as_a_multi_objective_study(sampler: str) -> None:
-    spec = run_spec(
-        "optuna", {"sampler": sampler, "popsize": 2, "n_startup_trials": 4}, "mlp-hpo", TWO, budget=BudgetLimits(evaluations=10)
-    )
+    spec = run_spec("optuna", {"sampler": sampler, "popsize": 2, "n_startup_trials": 4}, "mlp-hpo", TWO, budget=BudgetLimits(evaluations=10))
     result = run_ok(spec)
     hv = [row["hypervolume"] for row in result.trace]
     assert hv == sorted(hv) and hv[-1] > 0
@@ -184,9 +170,7 @@ def test_optuna_runs_the_two_objective_problem_as_a_multi_objective_study(sample
 
 
 def test_optuna_multi_objective_study_has_a_direction_per_objective() -> None:
-    optimizer = optimizers.get("optuna").from_config(
-        SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {"popsize": 3}
-    )
+    optimizer = optimizers.get("optuna").from_config(SearchDomain(DOMAIN.encode(DOMAIN.default), typed=DOMAIN), np.random.default_rng(0), {"popsize": 3})
     X = optimizer.ask()
     optimizer.tell(X, torch.tensor([[0.5, 0.2], [0.4, 0.9], [0.7, 0.1]]))
     study = optimizer._study  # type: ignore[attr-defined]

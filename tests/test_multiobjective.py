@@ -26,9 +26,7 @@ from dfo_bench.testing import check_deterministic, run_ok, run_spec
 
 from .test_problems import config
 
-MO_OPTIMIZERS = [
-    name for name in optimizers.names() if optimizers.get(name).objectives != 1 and "weights" in optimizers.get(name).search_kinds
-]
+MO_OPTIMIZERS = [name for name in optimizers.names() if optimizers.get(name).objectives != 1 and "weights" in optimizers.get(name).search_kinds]
 """Multi-objective optimizers of weights (typed-only ones, Optuna's samplers: tests/test_mo_hpo.py)."""
 GP_OPTIMIZERS = [name for name in MO_OPTIMIZERS if optimizers.get(name).max_dim is not None]
 
@@ -117,12 +115,7 @@ def test_zdt1_is_pymoo_zdt1_on_the_unit_box() -> None:
     from pymoo.problems.multi.zdt import ZDT1
 
     problem = problems.get("zdt1").from_config({}, 0, torch.device("cpu"))
-    assert (problem.dim, problem.bounds_of(problem.params), problem.reference_point, problem.has_data) == (
-        30,
-        (0.0, 1.0),
-        (11.0, 11.0),
-        False,
-    )
+    assert (problem.dim, problem.bounds_of(problem.params), problem.reference_point, problem.has_data) == (30, (0.0, 1.0), (11.0, 11.0), False)
     X = torch.rand(5, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64).float()
     expected = ZDT1().evaluate(X.double().numpy(), return_values_of=["F"])
     np.testing.assert_allclose(problem.evaluate(X).numpy(), expected, rtol=1e-12)

@@ -58,12 +58,7 @@ def test_a_second_suite_in_the_same_folder_reuses_the_cache(write_suite, tmp_pat
     run_suite(load_suite(write_suite(suite_dict(optimizers=["de"], seeds=[0]))), out, SequentialExecutor(), progress=False)
     cached = next((out / "cache" / "pretrain").glob("*.pt"))
     stamp = cached.stat().st_mtime_ns
-    run_suite(
-        load_suite(write_suite(suite_dict(optimizers=["random-search"], seeds=[0]), "other.yaml")),
-        out,
-        SequentialExecutor(),
-        progress=False,
-    )
+    run_suite(load_suite(write_suite(suite_dict(optimizers=["random-search"], seeds=[0]), "other.yaml")), out, SequentialExecutor(), progress=False)
     assert cached.stat().st_mtime_ns == stamp
     runs = ResultStore(out).load()
     assert runs.groupby("optimizer").pretrain_cached.first().to_dict() == {"de": False, "random-search": True}
@@ -72,10 +67,7 @@ def test_a_second_suite_in_the_same_folder_reuses_the_cache(write_suite, tmp_pat
 @pytest.mark.parametrize(
     "init, fragment",
     [
-        (
-            {"pretrain": {"optimizer": "de", "epochs": 1}},
-            "problems[0].init.pretrain.optimizer: 'de' is not a gradient optimizer; allowed: adam",
-        ),
+        ({"pretrain": {"optimizer": "de", "epochs": 1}}, "problems[0].init.pretrain.optimizer: 'de' is not a gradient optimizer; allowed: adam"),
         ({"pretrain": {"optimizer": "adam", "epochs": 0}}, "problems.0.init.pretrain.epochs"),
         ({"pretrain": {"optimizer": "adam", "epochs": 1, "params": {"lr": -1}}}, "problems[0].init.pretrain.params.lr"),
     ],

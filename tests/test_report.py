@@ -44,14 +44,7 @@ def _failed_result(suite_file: Path) -> RunResult:
         row |= {f"{split}_loss": 9.0, f"{split}_accuracy": 0.0, f"{split}_f1": 0.0}
     error = "FloatingPointError: training loss of the recommended point is nan\n  at runner.py:160"
     return RunResult(
-        spec=spec,
-        run_seed=1,
-        started_at="2024-01-01T00:00:00+00:00",
-        device="cpu",
-        dim=2410,
-        search_dim=2410,
-        trace=[row],
-        error=error,
+        spec=spec, run_seed=1, started_at="2024-01-01T00:00:00+00:00", device="cpu", dim=2410, search_dim=2410, trace=[row], error=error
     )
 
 
@@ -85,9 +78,7 @@ def _table_row(text: str, label: str) -> str:
     return rows[0]
 
 
-def test_markdown_and_html_show_each_optimizer_with_its_mean_test_accuracy_and_interval(
-    report: Path, finals: pd.DataFrame
-) -> None:
+def test_markdown_and_html_show_each_optimizer_with_its_mean_test_accuracy_and_interval(report: Path, finals: pd.DataFrame) -> None:
     markdown = (report.parent / "report.md").read_text()
     page = report.read_text()
     ok = finals[finals["status"] == "ok"]
@@ -130,11 +121,7 @@ def test_failed_run_is_listed_and_not_averaged(report: Path, finals: pd.DataFram
 
 def test_figures_are_valid_png_and_svg_linked_from_markdown(report: Path) -> None:
     links = re.findall(r"\]\(([^)]+\.png)\)", (report.parent / "report.md").read_text())
-    views = [
-        f"convergence-digits-mlp-{m}-vs-{x}.png"
-        for m in ("best-train-loss", "val-accuracy", "test-accuracy")
-        for x in ("evaluations", "samples", "seconds")
-    ]
+    views = [f"convergence-digits-mlp-{m}-vs-{x}.png" for m in ("best-train-loss", "val-accuracy", "test-accuracy") for x in ("evaluations", "samples", "seconds")]
     assert set(views) <= set(links)
     assert {"ecdf-digits-mlp-val-accuracy.png", "ecdf-digits-mlp-train-loss.png", "performance-profile.png"} <= set(links)
     for link in links:

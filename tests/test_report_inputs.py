@@ -65,9 +65,7 @@ def test_awkward_results_still_give_every_output(tmp_path: Path, case: str) -> N
     formats = ALL if case == "unequal lengths" else ("html", "latex")  # figures for papers take time: drawn once
     index = build_report(root, tmp_path / "report", formats=formats)
     out = index.parent
-    expected = {"report.html", "report.tex", "summary.csv", "fixed_target.csv"} | (
-        {"report.md"} if "markdown" in formats else set()
-    )
+    expected = {"report.html", "report.tex", "summary.csv", "fixed_target.csv"} | ({"report.md"} if "markdown" in formats else set())
     assert expected <= {p.name for p in out.iterdir()}
     text = index.read_text()
     assert ">P</h2>" in text and '">a</td>' in text

@@ -42,10 +42,7 @@ def test_unblock_of_block_ties_every_weight_to_its_bin_mean() -> None:
 def test_pullback_is_the_adjoint_of_unblocking() -> None:
     generator = torch.Generator().manual_seed(2)
     space = BlockSpace(torch.randn(1_000, generator=generator), n_bins=30)
-    z, g = (
-        torch.randn(space.dim, generator=generator, dtype=torch.float64),
-        torch.randn(1_000, generator=generator, dtype=torch.float64),
-    )
+    z, g = torch.randn(space.dim, generator=generator, dtype=torch.float64), torch.randn(1_000, generator=generator, dtype=torch.float64)
     lhs = float(g @ space.to_weights(z.unsqueeze(0))[0])
     rhs = float(space.pullback(g) @ z)
     assert lhs == pytest.approx(rhs, rel=1e-9)
@@ -65,11 +62,7 @@ def test_space_is_one_line_of_yaml_and_labels_the_run(write_suite) -> None:
         write_suite(
             {
                 "problems": ["digits-mlp"],
-                "optimizers": [
-                    {"name": "cma-es", "params": {"diagonal": True}, "space": {"kind": "blocks", "n_bins": 300}},
-                    "hbde",
-                    "de",
-                ],
+                "optimizers": [{"name": "cma-es", "params": {"diagonal": True}, "space": {"kind": "blocks", "n_bins": 300}}, "hbde", "de"],
                 "seeds": [0],
                 "budget": {"evaluations": 100},
             }
@@ -85,12 +78,7 @@ def test_space_is_one_line_of_yaml_and_labels_the_run(write_suite) -> None:
 
 def test_unknown_space_kind_is_a_one_line_error(write_suite) -> None:
     path = write_suite(
-        {
-            "problems": ["digits-mlp"],
-            "optimizers": [{"name": "de", "space": {"kind": "cubes"}}],
-            "seeds": [0],
-            "budget": {"evaluations": 10},
-        }
+        {"problems": ["digits-mlp"], "optimizers": [{"name": "de", "space": {"kind": "cubes"}}], "seeds": [0], "budget": {"evaluations": 10}}
     )
     with pytest.raises(ConfigError, match=r"optimizers\.0\.space.*'cubes'") as info:
         load_suite(path)

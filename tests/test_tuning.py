@@ -165,9 +165,7 @@ def test_declared_ranges_yield_valid_params(name: str) -> None:
                 cls.from_config(SearchDomain(torch.zeros(12)), np.random.default_rng(0), params)
             else:
                 typed = TypedDomain(ranges(layers=integers(1, 5), act=choice("relu", "tanh")), {"layers": 2, "act": "relu"})
-                cls.from_config(
-                    SearchDomain(typed.encode({"layers": 2, "act": "relu"}), typed=typed), np.random.default_rng(0), params
-                )
+                cls.from_config(SearchDomain(typed.encode({"layers": 2, "act": "relu"}), typed=typed), np.random.default_rng(0), params)
     for param, r in cls.tuning_ranges.items():
         for value in r.extremes():
             cls.Params(**{param: value})
