@@ -2,7 +2,7 @@
 # The GPU measurements, in one script for a lent machine (about 8 minutes on one H200):
 #   1. dense vs low-rank MLP populations on CUDA       (benchmarks/bench_lowrank.py; skipped if absent)
 #   2. ResNet-18 populations, per-candidate loop vs vmap (benchmarks/bench_resnet.py)
-#   3. suites/cifar-gpu-smoke.yaml, suites/cifar.yaml reduced to a few minutes, and its report
+#   3. benchmarks/cifar-gpu-smoke.yaml (suites/cifar.yaml reduced to a few minutes) and its report
 # Every figure goes to $OUT (default: results/gpu-<UTC date>): nvidia-smi.txt, lowrank.json,
 # resnet.json, cifar/ (the run files), cifar-report/ (report.md), and summary.txt (what each step
 # did, its exit status and seconds). A step that fails or runs past its time limit is recorded and
@@ -89,7 +89,7 @@ else
 fi
 
 # 3. The reduced CIFAR-10 suite and its report.
-SUITE=suites/cifar-gpu-smoke.yaml
+SUITE=benchmarks/cifar-gpu-smoke.yaml  # one seed: a benchmark input, not a shipped suite (those have >= 3)
 if [[ $DRY -eq 1 ]]; then  # a full-width ResNet does not fit a CPU check: validate the suite only
   step cifar-suite 60 "$PY" -c "from dfo_bench.suite import load_suite; s = load_suite('$SUITE'); print(len(s.runs), 'runs valid')"
 elif [[ -z "$DFO_BENCH_DATA" ]]; then
