@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dfo_bench.memory import MemoryUse
 from dfo_bench.probe import Speed
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spec import RunSpec
@@ -33,6 +34,8 @@ class RunResult:
     pre-training or reading its cache, compiling or loading kernels, building the optimizer."""
     speed: Speed | None = None
     """The machine-speed probe taken at the run's start, outside its clock."""
+    memory: MemoryUse | None = None
+    """Peak resident set (and CUDA allocations) from the run's start to its end (``dfo_bench.memory``)."""
     trace: list[dict[str, Any]] = field(default_factory=list)
     """Numbers, and for typed problems the recommended configuration as JSON (``config``)."""
     error: str | None = None

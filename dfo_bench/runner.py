@@ -14,6 +14,7 @@ The clock measures the method alone. Everything done once per run or per machine
 it starts and is recorded apart, as ``setup_seconds``: building the problem (its data), the
 pre-trained start, the optimizer, and ``Problem.prepare`` (a kernel compiled on first use). Before
 that, a short speed probe (``dfo_bench.probe``) records how fast the machine is at that moment.
+After the probe and until the run's end, its peak memory is measured (``dfo_bench.memory``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from dfo_bench.budget import Budget
 from dfo_bench.loop import optimize
+from dfo_bench.memory import MemoryMeter
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import Optimizer, SearchDomain
 from dfo_bench.pareto import hypervolume
@@ -81,6 +83,14 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult, probe: Probe)
     device = resolve_device(spec.device)
     result.device = str(device)
     result.speed = probe(device)
+    meter = MemoryMeter(device)
+    try:
+        _build_and_optimize(spec, cache_dir, result, device)
+    finally:  # a run that failed (out of memory, say) keeps what it used up to there
+        result.memory = meter.read()
+
+
+def _build_and_optimize(spec: RunSpec, cache_dir: Path | None, result: RunResult, device: torch.device) -> None:
     setup_started = time.perf_counter()
     make_problem = partial(problems.get(spec.problem.name).from_config, spec.problem.params, spec.seed, device)
     problem = make_problem()

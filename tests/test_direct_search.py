@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +15,9 @@ from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.direct_search import DirectSearch
 from dfo_bench.problems.digits import DigitsMLP
+from dfo_bench.problems.mlp import MovesCache
 from dfo_bench.spaces import FullSpace
-from dfo_bench.testing import check_improves_within_budget, run_spec
+from dfo_bench.testing import check_improves_within_budget, run_ok, run_spec
 
 CPU = torch.device("cpu")
 
@@ -65,6 +69,43 @@ def test_cache_stays_exact_over_many_accepted_moves(kernel: bool) -> None:
     assert cache.recomputes >= 3  # the periodic full refresh happened (plus the first build)
     final = CoordinateMoves(x, torch.tensor([5]), x[5:6])
     torch.testing.assert_close(problem.evaluate(final), problem.evaluate(final.dense()), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+@pytest.mark.parametrize("hidden", [[32], [16, 12]], ids=["64-32-10", "64-16-12-10"])
+def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(kernel: bool, hidden: list[int]) -> None:
+    """The recompute keeps what does not change (the inputs of a one-hidden-layer net and their
+    nonzeros): after accepted moves in every layer, its state is that of a cache built afresh."""
+    problem = digits(kernel, hidden=hidden)
+    cache = problem._moves_cache
+    cache.refresh_every = 20
+    generator = torch.Generator().manual_seed(2)
+    x = problem.initial_point()
+    for _ in range(60):  # moves anywhere: the first layer's force a recompute with new fan-in
+        index = torch.randint(problem.dim, (1,), generator=generator)
+        moves = CoordinateMoves(x, index, x[index] + 0.3 * torch.randn(1, generator=generator))
+        problem.evaluate(moves)
+        x = moves.dense()[0]
+    cache._recompute(x)
+    fresh = MovesCache(problem.net, cache.xt, cache.y, cache.refresh_every)
+    fresh.kernel = cache.kernel
+    fresh.sync(x)
+    for name in ("A", "z", "R", "L", "W_out", "_logp", "_ce"):
+        assert torch.equal(getattr(cache, name), getattr(fresh, name)), name
+    if kernel:
+        assert all(torch.equal(a, b) for a, b in zip(cache._kernel_state, fresh._kernel_state, strict=True))
+
+
+def test_the_runner_reproduces_a_direct_search_run_stored_before_its_speed_ups() -> None:
+    """The runner's path (ask, charge, incremental evaluation, accepted moves, periodic recomputes,
+    tell) made this trace before it was made faster; a speed-up must not change a single decision.
+    Counts are compared exactly, measurements to a relative 1e-6 (another CPU's float rounding)."""
+    stored = json.loads((Path(__file__).parent / "data" / "direct_search_digits_seed0.json").read_text())
+    result = run_ok(run_spec("direct-search", budget=BudgetLimits(evaluations=4000), checkpoints=8))
+    assert [(r["evaluations"], r["samples"]) for r in result.trace] == [(r["evaluations"], r["samples"]) for r in stored["trace"]]
+    for new, old in zip(result.trace, stored["trace"], strict=True):
+        for key, value in old.items():
+            assert new[key] == pytest.approx(value, rel=1e-6), key
 
 
 def test_each_trial_is_charged_as_a_full_evaluation() -> None:

@@ -42,7 +42,10 @@ SUITE: dict[str, Any] = {
 }
 LONGER = {**SUITE, "budget": {"evaluations": 6000}}
 """4 runs of about a second each: long enough to be cut mid-way."""
-CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
+CLOCK = [
+    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
+    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
+]
 """Columns that legitimately differ between two runs of the same spec."""
 ENGINES: dict[str, dict[str, Any]] = {
     "process": {"kind": "process", "workers": 2},

@@ -26,7 +26,10 @@ SUITE = {
 }
 """Selection on super-batches in the blocks space, and Gaussian samples in the full space: every
 stream a run draws (split, initial weights, batches, the optimizer's), in a fraction of a second."""
-CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
+CLOCK = [
+    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
+    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
+]
 """Columns that legitimately differ between two runs of the same spec."""
 
 

@@ -26,7 +26,10 @@ TINY = {
     "budget": {"evaluations": 300},
     "checkpoints": 20,
 }
-CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
+CLOCK = [
+    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
+    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
+]
 """Columns that legitimately differ between two runs of the same spec."""
 
 

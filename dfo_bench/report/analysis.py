@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dfo_bench.hashing import digest
+from dfo_bench.report.cost import cost_table
 from dfo_bench.report.curves import convergence_curves, with_best_train_loss
 from dfo_bench.report.figures import (
     FigureData,
@@ -78,6 +79,8 @@ class ProblemAnalysis:
     """ERT in samples to the profile target, per optimizer (inf: never reached)."""
     speed: SpeedCheck
     """Whether the runs' seconds can be compared (machines, speed probes, a seconds budget)."""
+    cost: pd.DataFrame
+    """Evaluations per second and peak memory per optimizer (``cost.cost_table``)."""
     pareto: ParetoAnalysis | None = None
     """Hypervolume and attained fronts, for a problem with several objectives."""
     start: StartAnalysis | None = None
@@ -180,6 +183,7 @@ def analyse_problem(
         ecdfs=ecdfs,
         profile_costs=_profile_cost(fixed_target, targets),
         speed=check_speed(finals),
+        cost=cost_table(finals),
         pareto=analyse_pareto(runs, styles, problem, stem),
         start=analyse_start(runs),
     )

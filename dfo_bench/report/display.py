@@ -167,6 +167,41 @@ def p_value_table(analysis: ProblemAnalysis) -> TextTable:
     return TextTable(["optimizer", *labels], rows)
 
 
+NOT_RECORDED = "not recorded"
+COST_COLUMNS = [
+    "optimizer",
+    "seeds",
+    "evaluations/s",
+    "peak RSS (MiB)",
+    "RSS increase (MiB)",
+    "peak CUDA (MiB)",
+    "memory recorded (seeds)",
+]
+
+
+def cost_text_table(analysis: ProblemAnalysis) -> TextTable:
+    """Evaluations per second and peak memory per optimizer (``cost.cost_table``); memory of runs
+    stored before it was measured shows "not recorded", the CUDA column only where a run used a GPU."""
+    rows = []
+    for r in analysis.cost.to_dict("records"):
+        rss = [_recorded(r[c]) for c in ("peak_rss_mib", "rss_increase_mib")]
+        rows.append(
+            [
+                Cell(str(r["optimizer"])),
+                Cell(str(r["seeds"]), r["seeds"]),
+                _number(r["evaluations_per_second"], ",.1f" if r["evaluations_per_second"] < 100 else ",.0f"),
+                *rss,
+                _number(r["peak_cuda_mib"], ",.0f"),
+                Cell(f"{r['memory_seeds']} / {r['seeds']}", r["memory_seeds"]),
+            ]
+        )
+    return _drop_empty(TextTable(COST_COLUMNS, rows))
+
+
+def _recorded(mib: float) -> Cell:
+    return Cell(NOT_RECORDED, mib) if math.isnan(mib) else _number(mib, ",.0f")
+
+
 def start_table(analysis: ProblemAnalysis) -> TextTable:
     """Start against final per metric and optimizer; significant improvements marked and bold."""
     assert analysis.start is not None

@@ -13,11 +13,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from dfo_bench.report.analysis import Across, ProblemAnalysis
+from dfo_bench.report.cost import cost_note
 from dfo_bench.report.display import (
     TextTable,
     across_table,
     budget_fractions_text,
     configuration_table,
+    cost_text_table,
     failed_table,
     fixed_budget_table,
     fixed_target_table,
@@ -129,6 +131,8 @@ def _final_metrics(analysis: ProblemAnalysis) -> list[Block]:
     if analysis.reference_protocols:
         blocks.append(Note("Published rows (italic) were not re-run here; their protocol differs from ours:"))
         blocks.append(Items(tuple(analysis.reference_protocols)))
+    title = "Cost: evaluations per second of search and peak memory"
+    blocks.append(Table(cost_text_table(analysis), "cost", title, cost_note(analysis.cost)))
     pairs = p_value_table(analysis)
     if len(pairs.rows) > 1:
         title = _p_values_title(" on paired seeds", analysis.significance.powered)

@@ -104,6 +104,10 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "setup_seconds": result.setup_seconds,
         "probe_gflops": result.speed.gflops if result.speed else None,
         "probe_gbps": result.speed.gbps if result.speed else None,
+        # bytes, None where not measured (dfo_bench.memory says what each means)
+        "peak_rss_bytes": result.memory.peak_rss if result.memory else None,
+        "rss_increase_bytes": result.memory.rss_increase if result.memory else None,
+        "peak_cuda_bytes": result.memory.peak_cuda if result.memory else None,
         "status": result.status,
         "error": result.error,
         "started_at": result.started_at,
@@ -118,5 +122,7 @@ def to_frame(result: RunResult) -> pd.DataFrame:
     final = trace.iloc[-1]
     for column in trace.columns.drop("checkpoint"):
         meta[f"final_{column}"] = final[column]
+    seconds = float(final["seconds"]) if "seconds" in final else 0.0  # the run's clock: the search, checkpoints paused
+    meta["evaluations_per_second"] = float(final["evaluations"]) / seconds if seconds > 0 else None
     frame = pd.concat([pd.DataFrame([meta] * len(trace)), trace], axis=1)
     return frame
