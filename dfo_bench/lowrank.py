@@ -67,6 +67,13 @@ class WeightLayout:
             inside[m.start : m.stop] = True
         return torch.nonzero(~inside).flatten()
 
+    def vector_index_on(self, device: torch.device) -> torch.Tensor:
+        """``vector_index`` on ``device``, copied there once per layout and device."""
+        cache: dict[torch.device, torch.Tensor] = self.__dict__.setdefault("_vector_index_on", {})
+        if device not in cache:
+            cache[device] = self.vector_index.to(device)
+        return cache[device]
+
 
 @dataclass(frozen=True)
 class LowRankPopulation:
@@ -176,7 +183,7 @@ class LowRankPopulation:
         for i, m in enumerate(self.layout.matrices):
             A, B = self.factors(i)
             X[:, m.start : m.stop] += torch.bmm(A, B.transpose(1, 2)).flatten(1)
-        index = self.layout.vector_index.to(X.device)
+        index = self.layout.vector_index_on(X.device)
         X[:, index] += self.vector[self.draw] * (self.sign * self.sigma).unsqueeze(1)
         return X
 
@@ -190,5 +197,5 @@ class LowRankPopulation:
         for m, A, B in zip(self.layout.matrices, self.A, self.B, strict=True):
             weighted = (A * (per_draw * self.scale).view(-1, 1, 1)).permute(1, 0, 2).reshape(m.rows, -1)
             total[m.start : m.stop] = (weighted @ B.permute(1, 0, 2).reshape(m.cols, -1).t()).flatten()
-        total[self.layout.vector_index.to(total.device)] = (per_draw * self.sigma) @ self.vector
+        total[self.layout.vector_index_on(total.device)] = (per_draw * self.sigma) @ self.vector
         return total

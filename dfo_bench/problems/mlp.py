@@ -419,9 +419,10 @@ class MLPClassification(DifferentiableProblem):
 
     def _evaluate_low_rank(self, population: LowRankPopulation, batch: torch.Tensor | None) -> torch.Tensor:
         """Members evaluated from the centre and their factors (exact to float rounding against
-        ``population.dense()``); peak memory holds the later layers per member, never P × D values."""
+        ``population.dense()``); peak memory holds the later layers per member, never P × D values.
+        A population of another layout (an optimizer built without this network's) is evaluated dense."""
         if population.layout != self.layout:
-            raise ValueError(f"{self.name}: a low-rank population of another layout than this network's")
+            return self._evaluate(population.dense(), batch)
         xt, y = (self._xt["train"], self.data.train.y) if batch is None else (self._features(batch), self.data.train.y[batch])
         if self.params.objective == "precision-recall":
             return 1.0 - macro_precision_recall(self.net.low_rank_predictions(population, xt), y, self.data.n_classes)
