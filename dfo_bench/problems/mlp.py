@@ -31,6 +31,8 @@ from dfo_bench.seeding import torch_generator
 # Elements of the widest activation chunk: 2M float32 = 8 MB, so a chunk's activations stay in
 # cache between the first GEMM and the layers after it (measured: ~1.3x faster than one pass).
 CHUNK_ELEMENTS = 1 << 21
+LOW_RANK_BLOCK = 256
+"""Members of a low-rank population evaluated together (see ``PopulationMLP.low_rank_losses``)."""
 
 
 class PopulationMLP:
@@ -104,15 +106,21 @@ class PopulationMLP:
         return h
 
     def low_rank_losses(self, population: LowRankPopulation, xt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean softmax cross-entropy of each member on (xt, y), shape (P,), without building the members."""
-        layers = self.low_rank_layers(population)
-        P, n = len(population), xt.shape[1]
-        step = self.chunk_size(P)
-        total = torch.zeros(P, device=xt.device)
-        for start in range(0, n, step):
-            logits = self.low_rank_logits(layers, xt[:, start : start + step])
-            total += F.cross_entropy(logits, y[start : start + step].expand(P, -1), reduction="none").sum(dim=1)
-        return total / n
+        """Mean softmax cross-entropy of each member on (xt, y), shape (P,), without building the
+        members; members in blocks of ``LOW_RANK_BLOCK`` so that sample chunks stay long enough
+        for efficient matrix products (measured: 3x faster at P = 1,024 than one block)."""
+        n = xt.shape[1]
+        parts = []
+        for first in range(0, len(population), LOW_RANK_BLOCK):
+            block = population[first : first + LOW_RANK_BLOCK]
+            layers, P = self.low_rank_layers(block), len(block)
+            step = self.chunk_size(P)
+            total = torch.zeros(P, device=xt.device)
+            for start in range(0, n, step):
+                logits = self.low_rank_logits(layers, xt[:, start : start + step])
+                total += F.cross_entropy(logits, y[start : start + step].expand(P, -1), reduction="none").sum(dim=1)
+            parts.append(total / n)
+        return torch.cat(parts)
 
     def low_rank_predictions(self, population: LowRankPopulation, xt: torch.Tensor) -> torch.Tensor:
         """Predicted class of each member on each sample, shape (P, n)."""
