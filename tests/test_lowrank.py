@@ -13,6 +13,7 @@ from dfo_bench.budget import BudgetLimits
 from dfo_bench.lowrank import LowRankPopulation, Matrix, WeightLayout
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.eggroll import Eggroll, EggrollParams
+from dfo_bench.problems import mlp
 from dfo_bench.registry import problems
 from dfo_bench.testing import check_deterministic, run_ok, run_spec, searching
 
@@ -40,7 +41,8 @@ def small_config(name: str, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", WITH_LAYOUT)
-def test_low_rank_losses_equal_dense_losses(name: str, tmp_path: Path) -> None:
+def test_low_rank_losses_equal_dense_losses(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mlp, "LOW_RANK_BLOCK", 4)  # 6 members: two blocks
     cls = problems.get(name)
     problem = cls.from_config(small_config(name, tmp_path), 0, CPU)
     layout = problem.layout
