@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from dfo_bench.lowrank import LowRankPopulation
+
 
 @dataclass(frozen=True)
 class CoordinateMoves:
@@ -54,10 +56,10 @@ class CoordinateMoves:
         return X
 
 
-Population = torch.Tensor | CoordinateMoves
+Population = torch.Tensor | CoordinateMoves | LowRankPopulation
 """What ``ask`` returns and ``Problem.evaluate`` takes."""
 
 
 def dense(X: Population) -> torch.Tensor:
     """Any population as a (P, D) matrix."""
-    return X.dense() if isinstance(X, CoordinateMoves) else X
+    return X if isinstance(X, torch.Tensor) else X.dense()

@@ -133,6 +133,7 @@ optimizers: Registry[Optimizer] = Registry(
         "cma-es": "dfo_bench.optimizers.cma_es:CMAES",
         "de": "dfo_bench.optimizers.de:DifferentialEvolution",
         "direct-search": "dfo_bench.optimizers.direct_search:DirectSearch",
+        "eggroll": "dfo_bench.optimizers.eggroll:Eggroll",
         "ga": "dfo_bench.optimizers.ga:GeneticAlgorithm",
         "ga-hpo": "dfo_bench.optimizers.ga_hpo:GAHPO",
         "hbde": "dfo_bench.optimizers.hbde:HBDE",

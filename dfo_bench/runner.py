@@ -42,7 +42,7 @@ from dfo_bench.probe import Probe, measure_speed
 from dfo_bench.problems.base import Problem, TypedProblem
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
-from dfo_bench.spaces import make_space
+from dfo_bench.spaces import FullSpace, make_space
 from dfo_bench.spec import RunSpec
 
 
@@ -121,7 +121,8 @@ def optimizer_for(spec: RunSpec, problem: Problem, objective: Objective, rng: np
     """The spec's optimizer, drawing from ``rng``, searching ``objective``'s space from its start
     (within the problem's box; a typed problem's domain)."""
     typed = problem.domain if isinstance(problem, TypedProblem) else None
-    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed)
+    layout = problem.layout if isinstance(objective.space, FullSpace) else None
+    search = SearchDomain(objective.space.initial(), spec.settings.bounds, typed, layout)
     return optimizers.get(spec.optimizer.name).from_config(search, rng, spec.optimizer.params)
 
 

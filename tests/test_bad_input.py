@@ -253,6 +253,40 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
         "optimizers[0].space",
         ["searches configurations, not weights", "remove space"],
     ),
+    # low-rank noise (EGGROLL)
+    "eggroll rank 0": (
+        with_changes(optimizers=[{"name": "eggroll", "params": {"rank": 0}}]),
+        "optimizers[0].params.rank",
+        ["greater than or equal to 1", "got 0"],
+    ),
+    "eggroll rank above the smallest matrix": (
+        with_changes(optimizers=[{"name": "eggroll", "params": {"rank": 11}}]),
+        "optimizers[0].params.rank",
+        ["rank 11 exceeds", "allowed: 1 to 10", "digits-mlp"],
+    ),
+    "eggroll sigma 0": (
+        with_changes(optimizers=[{"name": "eggroll", "params": {"sigma": 0}}]),
+        "optimizers[0].params.sigma",
+        ["greater than 0", "got 0"],
+    ),
+    "eggroll on a problem without a layout": (
+        with_changes(problems=["sphere"], optimizers=["eggroll"]),
+        "optimizers[0].name",
+        [
+            "'eggroll' perturbs weight matrices, problem 'sphere' declares none",
+            "allowed: cifar10-resnet18, cifar100-resnet18, digits-mlp, mnist-mlp",
+        ],
+    ),
+    "openai-es low rank on a problem without a layout": (
+        with_changes(problems=["sphere"], optimizers=[{"name": "openai-es", "params": {"rank": 1}}]),
+        "optimizers[0].name",
+        ["'openai-es' perturbs weight matrices", "allowed: cifar10-resnet18"],
+    ),
+    "eggroll in a blocks space": (
+        with_changes(optimizers=[{"name": "eggroll", "space": {"kind": "blocks"}}]),
+        "optimizers[0].space",
+        ["searches the full space", "remove space"],
+    ),
     "mlp-hpo on mnist without its files": (
         with_changes(problems=[{"name": "mlp-hpo", "params": {"dataset": "mnist", "root": MISSING_DATA}}]),
         "problems[0].params",
@@ -376,13 +410,21 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "non-UTF-8 bytes": (b"\xff\xfename: x\n", None, ["not UTF-8 text (byte 0)"]),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, ["a binary file"]),
     # the YAML itself: each key once, within limits of size, nesting and alias expansion, no Python tags
-    "duplicate top-level key": (text(seeds="[0]") + "seeds: [1]\n", "seeds", ["duplicate key (lines 11 and 12)", "each key once"]),
+    "duplicate top-level key": (
+        text(seeds="[0]") + "seeds: [1]\n",
+        "seeds",
+        ["duplicate key (lines 11 and 12)", "each key once"],
+    ),
     "duplicate nested key": (
         text(optimizers="\n  - random-search\n  - name: de\n    params:\n      popsize: 8\n      popsize: 16"),
         "optimizers[1].params.popsize",
         ["duplicate key (lines 14 and 15); each key once"],
     ),
-    "duplicate key in a flow mapping": (text(budget="{evaluations: 10, evaluations: 20}"), "budget.evaluations", ["duplicate key"]),
+    "duplicate key in a flow mapping": (
+        text(budget="{evaluations: 10, evaluations: 20}"),
+        "budget.evaluations",
+        ["duplicate key"],
+    ),
     "duplicate key spelled two ways": (text(budget="{1: a, 0x1: b}"), "budget.0x1", ["duplicate key"]),
     "nested 33 levels": (text(name="[" * 33 + "]" * 33), "name" + "[0]" * 32, ["nested more than 32 levels deep", "at most 32"]),
     "nested 5000 levels": (text(name="[" * 5000 + "]" * 5000), "name" + "[0]" * 32, ["nested more than 32 levels deep"]),
@@ -400,7 +442,11 @@ CASES: dict[str, tuple[dict[str, Any] | str | bytes, str | None, list[str]]] = {
     "not a bool": (text(device="!!bool maybe"), None, ["cannot read 'maybe' as bool"]),
     "two documents": (text(name="x") + "---\nname: y\n", None, ["expected a single document"]),
     "a set as a key": (text(name="x") + "!!set device: cpu\n", None, ["expected a mapping node, but found scalar"]),
-    "control character in the file": ("name: a\x1f\n", None, ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"]),
+    "control character in the file": (
+        "name: a\x1f\n",
+        None,
+        ["not valid YAML at line 1", r"'\x1f' is a character YAML does not allow"],
+    ),
     "unknown key with a newline": (text(budget='{"evals\\nx": 1}'), "budget", [r"unknown field 'evals\nx'"]),
     # labels and names: every run's file name is <problem label>__<optimizer label>__...
     "label escaping the folder": (

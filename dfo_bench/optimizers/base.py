@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from dfo_bench.domain import TypedDomain
+from dfo_bench.lowrank import WeightLayout
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import Ranges, ranges
@@ -61,6 +62,9 @@ class SearchDomain:
     weight's, so it holds in a blocks space too); None: unbounded weights."""
     typed: TypedDomain | None = None
     """The typed problem's domain (hyper-parameter configurations); None: weights."""
+    layout: WeightLayout | None = None
+    """Which coordinates are weight matrices, where the problem declares it and the space is the
+    full one (what low-rank optimizers perturb); None: no matrices known."""
 
     @property
     def kind(self) -> str:
@@ -114,6 +118,12 @@ class Optimizer(ABC):
         """Whether it asks ``CoordinateMoves`` (one-coordinate trials), which a problem may evaluate
         with a compiled kernel: the runner has the problem prepare it before the clock starts."""
         return False
+
+    @classmethod
+    def low_rank_of(cls, params: ParamsModel) -> int | None:
+        """The rank of the low-rank noise these parameters ask for, which a suite checks against the
+        problem's weight layout; None: the optimizer needs no layout."""
+        return None
 
     @classmethod
     def from_config(cls, search: SearchDomain, rng: np.random.Generator, params: Mapping[str, Any] | ParamsModel) -> Optimizer:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from dfo_bench.moves import CoordinateMoves, Population
+from dfo_bench.moves import CoordinateMoves, Population, dense
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import Bounds, ParamsModel
 from dfo_bench.ranges import log_float, ranges, uniform
@@ -227,7 +227,7 @@ class DirectSearch(AskTellOptimizer[Population]):
 
     def _point(self, X: Population, row: int) -> torch.Tensor:
         if not isinstance(X, CoordinateMoves):
-            return X[row].clone()
+            return dense(X)[row].clone()
         x = X.base.clone()
         if x.device.type == "cpu":  # NumPy views: a move costs microseconds, torch indexing more
             x.numpy()[X.index.numpy()[row]] = X.value.numpy()[row]

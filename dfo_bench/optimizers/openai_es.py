@@ -5,6 +5,10 @@ popsize/2 noise vectors ε and evaluates θ ± σε (antithetic sampling halves 
 estimate), maps the losses to centred ranks in [-0.5, 0.5] (invariant to the loss scale and
 robust to outliers), estimates g = 1/(popsize·σ) Σ F_i ε_i and steps θ with Adam
 (``torch.optim.Adam``), optionally with L2 weight decay as in the paper.
+
+With ``rank: r`` the noise is EGGROLL's instead (``dfo_bench.lowrank``): each weight matrix is
+perturbed by (σ/√r)·A Bᵀ, the other weights by σε, and the same estimate is formed from the
+draws, so that the effect of low-rank noise is separable from the rest of EGGROLL.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dfo_bench.lowrank import LowRankPopulation, WeightLayout
 from dfo_bench.optimizers.antithetic import antithetic_population
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
 from dfo_bench.params import ParamsModel
@@ -34,6 +39,8 @@ class OpenAIESParams(ParamsModel):
     """Adam's denominator guard."""
     weight_decay: float = Field(0.0, ge=0)
     """L2 coefficient: Adam's ``weight_decay``, adding weight_decay·θ to the descent direction (the paper used 0.005)."""
+    rank: int | None = Field(None, ge=1)
+    """Rank of EGGROLL's low-rank noise on each weight matrix; None: dense Gaussian noise (the paper's)."""
 
 
 def centred_ranks(values: torch.Tensor) -> torch.Tensor:
@@ -43,7 +50,7 @@ def centred_ranks(values: torch.Tensor) -> torch.Tensor:
     return ranks / max(values.numel() - 1, 1) - 0.5
 
 
-class OpenAIES(AskTellOptimizer[torch.Tensor]):
+class OpenAIES(AskTellOptimizer[torch.Tensor | LowRankPopulation]):
     name = "openai-es"
     description = "OpenAI-ES: antithetic Gaussian gradient estimate, centred ranks, Adam"
     Params = OpenAIESParams
@@ -60,20 +67,35 @@ class OpenAIES(AskTellOptimizer[torch.Tensor]):
         self._adam = torch.optim.Adam(
             [self._theta], lr=params.lr, betas=(params.beta1, params.beta2), eps=params.eps, weight_decay=params.weight_decay
         )
-        self._noise = torch.empty(params.popsize // 2, self.dim, device=self.device)
+        self._noise = torch.empty(params.popsize // 2 if params.rank is None else 0, self.dim, device=self.device)
         """Noise ε of the last ask; refilled in place (a fresh (P/2, D) buffer per generation costs page faults)."""
+        self.layout = search.layout or WeightLayout(self.dim, ())
+        """The weight matrices low-rank noise perturbs (none known: Gaussian noise on every coordinate)."""
+        if params.rank is not None:
+            self.layout.check_rank(params.rank)
+
+    @classmethod
+    def low_rank_of(cls, params: ParamsModel) -> int | None:
+        return params.rank if isinstance(params, OpenAIESParams) else None
 
     @property
     def popsize(self) -> int:
         return self.params.popsize
 
-    def _ask(self, n: int) -> torch.Tensor:
-        return antithetic_population(self._theta, self._noise, self.params.sigma, self._generator)
+    def _ask(self, n: int) -> torch.Tensor | LowRankPopulation:
+        p = self.params
+        if p.rank is not None:
+            centre = self._theta.detach().clone()
+            return LowRankPopulation.sample(centre, self.layout, p.rank, p.sigma, p.popsize // 2, True, self._generator)
+        return antithetic_population(self._theta, self._noise, p.sigma, self._generator)
 
-    def _tell(self, X: torch.Tensor, losses: torch.Tensor) -> None:
+    def _tell(self, X: torch.Tensor | LowRankPopulation, losses: torch.Tensor) -> None:
         p, half = self.params, self._noise.shape[0]
         fitness = centred_ranks(-losses).to(torch.float32)  # reward = -loss
-        ascent = (fitness[:half] - fitness[half:]) @ self._noise / (p.popsize * p.sigma)
+        if isinstance(X, LowRankPopulation):  # its members' perturbations are σ times the noise
+            ascent = X.combine(fitness) / (p.popsize * p.sigma**2)
+        else:
+            ascent = (fitness[:half] - fitness[half:]) @ self._noise / (p.popsize * p.sigma)
         self._theta.grad = -ascent  # Adam descends; its weight_decay adds weight_decay·θ
         self._adam.step()
 

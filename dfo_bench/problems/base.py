@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from dfo_bench.domain import TypedDomain
+from dfo_bench.lowrank import LowRankPopulation, WeightLayout
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
 
@@ -45,6 +46,21 @@ class Problem(ABC):
     """What a candidate is: ``weights`` (a flat weight vector), or ``typed`` (an encoded
     configuration of a ``TypedDomain``: see ``TypedProblem``). Optimizers list the kinds they
     search in ``Optimizer.search_kinds``; a suite pairing them otherwise is rejected."""
+
+    has_layout: ClassVar[bool] = False
+    """Whether ``layout_of`` declares the weight matrices (what low-rank optimizers perturb)."""
+
+    @classmethod
+    def layout_of(cls, params: ParamsModel) -> WeightLayout | None:
+        """Which slices of a candidate are weight matrices, of what shape, with these parameters
+        (known without loading data, so a suite checks a low-rank optimizer's rank against it);
+        None: the problem declares none (test functions, typed problems)."""
+        return None
+
+    @property
+    def layout(self) -> WeightLayout | None:
+        """This problem's weight layout (``layout_of`` its parameters)."""
+        return type(self).layout_of(self.params)
 
     @classmethod
     def objectives_of(cls, params: ParamsModel) -> int:
@@ -140,16 +156,21 @@ class Problem(ABC):
     def evaluate(self, X: Population, batch: torch.Tensor | None = None) -> torch.Tensor:
         """Losses of a population of shape (P, dim) on the training samples ``batch`` (indices on
         the problem's device; None: the whole training set): shape (P,), or (P, m) for m objectives,
-        on the problem's device. X may be ``CoordinateMoves`` and must be on the problem's device."""
+        on the problem's device. X may be ``CoordinateMoves`` or a ``LowRankPopulation`` and must be on
+        the problem's device."""
         if len(X.shape) != 2 or X.shape[1] != self.dim:
             raise ValueError(f"{self.name}: expected a population of shape (P, {self.dim}), got {tuple(X.shape)}")
-        where = X.base.device if isinstance(X, CoordinateMoves) else X.device
+        where = X.device if isinstance(X, torch.Tensor) else X.base.device if isinstance(X, CoordinateMoves) else X.centre.device
         if where != self.device:
             raise ValueError(
                 f"{self.name}: population on {where}, problem on {self.device}; populations stay on the problem's device"
             )
         with torch.no_grad():
-            return self._evaluate_moves(X, batch) if isinstance(X, CoordinateMoves) else self._evaluate(X, batch)
+            if isinstance(X, CoordinateMoves):
+                return self._evaluate_moves(X, batch)
+            if isinstance(X, LowRankPopulation):
+                return self._evaluate_low_rank(X, batch)
+            return self._evaluate(X, batch)
 
     @abstractmethod
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
@@ -162,6 +183,10 @@ class Problem(ABC):
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
         """Problems with a faster path for one-coordinate moves override this."""
         return self._evaluate(moves.dense(), batch)
+
+    def _evaluate_low_rank(self, population: LowRankPopulation, batch: torch.Tensor | None) -> torch.Tensor:
+        """Problems that evaluate low-rank members without building them override this."""
+        return self._evaluate(population.dense(), batch)
 
 
 class DifferentiableProblem(Problem):

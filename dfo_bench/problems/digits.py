@@ -47,6 +47,7 @@ class DigitsMLP(MLPClassification):
     """64-32-10 MLP on scikit-learn's 1,797 8×8 digits; runs anywhere in seconds."""
 
     name = "digits-mlp"
+    features = 64
     description = "64-32-10 MLP on scikit-learn's 8x8 digits (1,797 images, embedded, no download)"
     Params = DigitsParams
     params: DigitsParams

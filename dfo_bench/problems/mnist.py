@@ -124,6 +124,7 @@ class MNISTMLP(MLPClassification):
     """784-32-10 MLP (25,450 weights) on a 5,000-image MNIST training subset."""
 
     name = "mnist-mlp"
+    features = 784
     description = "784-32-10 MLP on MNIST (25,450 weights), loss on a 5,000-image training subset"
     Params = MNISTParams
     params: MNISTParams

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call, vmap
 
+from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
@@ -114,10 +115,23 @@ class ResNetParams(ParamsModel):
 
 class Cifar10Params(ResNetParams):
     dataset: ClassVar[str] = "cifar10"
+    classes: ClassVar[int] = 10
 
 
 class Cifar100Params(ResNetParams):
     dataset: ClassVar[str] = "cifar100"
+    classes: ClassVar[int] = 100
+
+
+def resnet_layout(net: nn.Module) -> WeightLayout:
+    """Convolution kernels (out, in, k, k) as (out, in·k·k) matrices (their row-major storage) and
+    the final linear layer's weight as matrices; BatchNorm scales and shifts and biases as vectors."""
+    matrices, offset = [], 0
+    for p in net.parameters():
+        if p.ndim >= 2:
+            matrices.append(Matrix(offset, p.shape[0], p[0].numel()))
+        offset += p.numel()
+    return WeightLayout(offset, tuple(matrices))
 
 
 class CifarResNet(DifferentiableProblem):
@@ -125,6 +139,7 @@ class CifarResNet(DifferentiableProblem):
 
     Params: ClassVar[type[ParamsModel]] = ResNetParams
     params: ResNetParams
+    has_layout = True
 
     def __init__(self, params: ResNetParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
@@ -160,6 +175,14 @@ class CifarResNet(DifferentiableProblem):
         return params.super_batch if isinstance(params, ResNetParams) else None
 
     @classmethod
+    def layout_of(cls, params: ParamsModel) -> WeightLayout | None:
+        """Built on the meta device: no weights are allocated."""
+        if not isinstance(params, (Cifar10Params, Cifar100Params)):
+            return None
+        with torch.device("meta"):
+            return resnet_layout(ResNet18(params.classes, params.width))
+
+    @classmethod
     def train_size_of(cls, params: ParamsModel) -> int | None:
         """``n_train`` when given; None: all but the validation set, known once the data is read."""
         return params.n_train if isinstance(params, ResNetParams) else None
@@ -168,6 +191,10 @@ class CifarResNet(DifferentiableProblem):
     def reference_point(self) -> tuple[float, ...] | None:
         """(1, 1): the worst 1 − precision and 1 − recall."""
         return (1.0, 1.0) if self.objectives == 2 else None
+
+    @property
+    def layout(self) -> WeightLayout:
+        return resnet_layout(self.net)
 
     @property
     def dim(self) -> int:

@@ -17,7 +17,7 @@ from dfo_bench.errors import ConfigError
 from dfo_bench.optimizers.base import GradientOptimizer
 from dfo_bench.optimizers.box import dimension_message
 from dfo_bench.problems.base import DifferentiableProblem, Problem
-from dfo_bench.registry import Registry, optimizers
+from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.settings import resolve_settings
 from dfo_bench.spaces import BlockSpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec
@@ -52,6 +52,28 @@ def check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: Optimiz
         )
     if cls.max_dim is not None:
         _check_dimension(path, problem, p, o, where, cls.max_dim)
+    rank = cls.low_rank_of(o.params)
+    if rank is not None:
+        _check_layout(path, problem, p, o, where, rank)
+
+
+def _check_layout(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str, rank: int) -> None:
+    """A low-rank optimizer perturbs the weight matrices the problem declares, in the full space,
+    at a rank each matrix can take."""
+    layout = problem.layout_of(p.params)
+    if layout is None:
+        able = names_of(problems, lambda c: c.has_layout)
+        raise ConfigError(
+            f"{path}: {where}.name: '{o.name}' perturbs weight matrices, problem '{p.label}' declares none; allowed: {able}"
+        )
+    if o.space.kind != "full":
+        raise ConfigError(
+            f"{path}: {where}.space: '{o.name}' perturbs weight matrices, so it searches the full space; remove space"
+        )
+    try:
+        layout.check_rank(rank)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {where}.params.rank: {error} (problem '{p.label}')") from None
 
 
 def _check_dimension(path: Path, problem: type[Problem], p: ProblemSpec, o: OptimizerSpec, where: str, limit: int) -> None:
