@@ -116,6 +116,7 @@ problems: Registry[Problem] = Registry(
         "mlp-hpo": "dfo_bench.problems.mlp_hpo:MLPHPO",
         "mnist-mlp": "dfo_bench.problems.mnist:MNISTMLP",
         "rastrigin": "dfo_bench.problems.functions:Rastrigin",
+        "rl": "dfo_bench.problems.rl.problem:ControlProblem",
         "rosenbrock": "dfo_bench.problems.functions:Rosenbrock",
         "sphere": "dfo_bench.problems.functions:Sphere",
         "zdt1": "dfo_bench.problems.zdt:ZDT1",

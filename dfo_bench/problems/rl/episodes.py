@@ -1,0 +1,65 @@
+"""Episodes of many policies played together: one batched forward per step, then each live
+environment stepped in a Python loop.
+
+gymnasium's vector API resets an environment by itself when its episode ends, which a fixed set of
+seeded episodes does not want; a list of environments stepped in a loop gives the same rate (the
+loop costs less than a CartPole step) and lets each episode end on its own. The batched forward
+runs for every row each step, finished or not, which is cheaper than gathering the live rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from dfo_bench.problems.rl.policies import PopulationPolicy
+
+
+@dataclass
+class Played:
+    returns: np.ndarray
+    """(N,) undiscounted return of each episode (so far, where unfinished)."""
+    finished: np.ndarray
+    """(N,) bool: whether each episode ended (terminated, or truncated by its time limit)."""
+    steps: int
+    states: torch.Tensor
+    """(steps, observations) every state a policy acted on, for the running statistics."""
+
+
+def play(
+    envs: Sequence[Any],
+    policy: PopulationPolicy,
+    W: torch.Tensor,
+    seeds: Sequence[int],
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    max_steps: int | None,
+) -> Played:
+    """Play one episode in each of ``envs`` (reset with ``seeds``), row i of W (N, D) acting in
+    envs[i], taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
+    N = W.shape[0]
+    obs = np.stack([np.asarray(env.reset(seed=int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
+    returns = np.zeros(N)
+    live = np.ones(N, dtype=bool)
+    layers = policy.layers(W)
+    steps, states = 0, []
+    while live.any():
+        rows = np.flatnonzero(live)
+        if max_steps is not None:
+            rows = rows[: max_steps - steps]
+            if len(rows) == 0:
+                break
+        raw = torch.from_numpy(obs).to(W.device)
+        actions = policy.actions(policy.outputs(layers, normalize(raw)))
+        states.append(raw[torch.from_numpy(rows).to(W.device)].cpu())
+        for i in rows.tolist():
+            o, reward, terminated, truncated, _ = envs[i].step(actions[i])
+            obs[i] = np.asarray(o, dtype=np.float32).ravel()
+            returns[i] += float(reward)
+            if terminated or truncated:
+                live[i] = False
+        steps += len(rows)
+    return Played(returns, ~live, steps, torch.cat(states) if states else torch.zeros(0, obs.shape[1]))
