@@ -111,6 +111,7 @@ class Cost:
         """Steps the budget allows (infinite for a ``seconds:`` budget alone)."""
         bounds = [budget.evaluations / self.evaluations] if budget.evaluations and self.evaluations else []
         bounds += [budget.samples / self.samples] if budget.samples and self.samples else []
+        bounds += [budget.steps / self.samples] if budget.steps and self.samples else []  # a step is a sample
         return min(bounds, default=math.inf)
 
     def search_seconds(self, budget: BudgetLimits) -> float:

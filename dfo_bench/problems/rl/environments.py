@@ -45,7 +45,7 @@ def check_env(env_id: str) -> str:
     if env_id in MINATAR_IDS and env_id not in gym.registry:
         raise ValueError(f"'{env_id}' needs MinAtar, which is not installed: {INSTALL}")
     if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, [*gym.registry, *MINATAR_IDS], n=3, cutoff=0.6)
+        close = difflib.get_close_matches(env_id, sorted({*gym.registry, *MINATAR_IDS}), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "; see gymnasium.pprint_registry()"
         raise ValueError(f"unknown environment '{env_id}'{hint}")
     entry = str(gym.spec(env_id).entry_point)

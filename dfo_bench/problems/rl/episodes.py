@@ -3,8 +3,10 @@ environment stepped in a Python loop.
 
 gymnasium's vector API resets an environment by itself when its episode ends, which a fixed set of
 seeded episodes does not want; a list of environments stepped in a loop gives the same rate (the
-loop costs less than a CartPole step) and lets each episode end on its own. The batched forward
-runs for every row each step, finished or not, which is cheaper than gathering the live rows.
+loop costs less than a CartPole step) and lets each episode end on its own. The forward runs on a
+set of rows that holds every live one: when the live rows fall under ``COMPACT`` of that set the
+policies of the live rows alone are gathered, so a long last episode does not pay a whole
+population's forward per step, and the gathers stay few (each shrinks the set geometrically).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import numpy as np
 import torch
 
 from dfo_bench.problems.rl.policies import PopulationPolicy
+
+COMPACT = 0.5
+"""Live share of the forward's rows under which they are gathered anew."""
 
 
 @dataclass
@@ -44,7 +49,8 @@ def play(
     obs = np.stack([np.asarray(env.reset(seed=int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
     returns = np.zeros(N)
     live = np.ones(N, dtype=bool)
-    layers = policy.layers(W)
+    layers, held = policy.layers(W), np.arange(N)
+    """The forward's rows: ``held`` (indices into the N episodes) and their policies."""
     steps, states = 0, []
     while live.any():
         rows = np.flatnonzero(live)
@@ -52,11 +58,19 @@ def play(
             rows = rows[: max_steps - steps]
             if len(rows) == 0:
                 break
-        raw = torch.from_numpy(obs).to(W.device)
+        if len(rows) < COMPACT * len(held):
+            keep = torch.from_numpy(np.searchsorted(held, rows)).to(W.device)
+            layers, held = policy.select(layers, keep), rows
+        raw = torch.from_numpy(obs[held]).to(W.device)
         actions = policy.actions(policy.outputs(layers, normalize(raw)))
-        states.append(raw[torch.from_numpy(rows).to(W.device)].cpu())
-        for i in rows.tolist():
-            o, reward, terminated, truncated, _ = envs[i].step(actions[i])
+        if len(rows) == len(held):
+            at = range(len(rows))
+            states.append(raw.cpu())
+        else:
+            at = np.searchsorted(held, rows).tolist()
+            states.append(raw[torch.tensor(at, device=W.device)].cpu())
+        for i, a in zip(rows.tolist(), at, strict=True):
+            o, reward, terminated, truncated, _ = envs[i].step(actions[a])
             obs[i] = np.asarray(o, dtype=np.float32).ravel()
             returns[i] += float(reward)
             if terminated or truncated:

@@ -64,8 +64,11 @@ class ControlParams(ParamsModel):
 
 
 def action_space(env_id: str) -> ActionSpace:
-    """The action space of ``env_id`` as a policy sees it; a ValueError for one no policy here fits."""
-    action = environments.spaces_of(env_id)[1]
+    """The action space of ``env_id`` as a policy sees it; a ValueError for spaces no policy here
+    fits (a policy reads a Box of observations, flattened, and acts in a Discrete or 1-D Box space)."""
+    observation, action = environments.spaces_of(env_id)
+    if type(observation).__name__ != "Box":
+        raise ValueError(f"'{env_id}' observes {observation}; a policy here reads a Box of observations")
     kind = type(action).__name__
     if kind == "Discrete":
         return ActionSpace(int(action.n), discrete=True)
@@ -73,7 +76,7 @@ def action_space(env_id: str) -> ActionSpace:
         low, high = action.low.astype(np.float32), action.high.astype(np.float32)
         finite = bool(np.isfinite(low).all() and np.isfinite(high).all())
         return ActionSpace(action.shape[0], False, low if finite else None, high if finite else None)
-    raise ValueError(f"'{env_id}' has a {action} action space; allowed: Discrete, or a one-dimensional Box")
+    raise ValueError(f"a policy cannot act in the {action} action space of '{env_id}'; allowed: Discrete, or a 1-D Box")
 
 
 class ControlProblem(RolloutProblem):
