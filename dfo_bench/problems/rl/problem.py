@@ -108,6 +108,14 @@ class ControlProblem(RolloutProblem):
         assert isinstance(params, ControlParams)
         return params.episodes * environments.episode_limit(params.env, params.max_episode_steps)
 
+    @classmethod
+    def declared_dim(cls, params: ParamsModel) -> int | None:
+        """Known from the environment's spaces (one made and closed), so Gaussian-process methods
+        are checked against it when a suite is validated."""
+        assert isinstance(params, ControlParams)
+        observations = int(np.prod(environments.spaces_of(params.env)[0].shape))
+        return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden).dim
+
     @property
     def dim(self) -> int:
         return self.policy.dim
