@@ -27,6 +27,7 @@ per population and the checkpoint metrics.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,6 +103,25 @@ class Objective:
         """The next n training-episode seeds of the run's stream, in [0, 2³¹)."""
         first, self.episodes_drawn = self.episodes_drawn, self.episodes_drawn + n
         return [derive_seed(self.problem.seed, "episode", i) % EPISODE_SEEDS for i in range(first, first + n)]
+
+    def training_environment(self) -> Any:
+        """A gymnasium environment of the run's ``RolloutProblem`` for a policy-gradient method:
+        each step charged to the budget (a sample too), each episode counted as one evaluation,
+        episodes seeded from the run's stream."""
+        problem = self.problem
+        if not isinstance(problem, RolloutProblem):
+            raise TypeError(f"{problem.name} has no environment")
+
+        def charge(steps: int, episodes: int) -> None:
+            self.budget.charge_steps(steps, episodes, evaluations=episodes)
+
+        return problem.training_environment(charge, self.episode_seeds)
+
+    def policy_hidden_layers(self) -> list[int]:
+        """Widths of the hidden layers of the run's policy network (``RolloutProblem.hidden_layers``)."""
+        if not isinstance(self.problem, RolloutProblem):
+            raise TypeError(f"{self.problem.name} has no policy network")
+        return self.problem.hidden_layers()
 
     def _roll_out(self, problem: RolloutProblem, Z: Population) -> torch.Tensor:
         """``evaluate`` for episodes: charged the steps taken, each candidate one evaluation."""

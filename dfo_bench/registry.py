@@ -143,6 +143,7 @@ optimizers: Registry[Optimizer] = Registry(
         "openai-es": "dfo_bench.optimizers.openai_es:OpenAIES",
         "optuna": "dfo_bench.optimizers.optuna_adapter:OptunaOptimizer",
         "parego": "dfo_bench.optimizers.parego:ParEGO",
+        "ppo": "dfo_bench.optimizers.ppo:PPO",
         "pymoo": "dfo_bench.optimizers.pymoo_adapter:PymooAlgorithm",
         "random-box": "dfo_bench.optimizers.random_box:RandomBox",
         "random-search": "dfo_bench.optimizers.random_search:RandomSearch",

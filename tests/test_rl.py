@@ -73,12 +73,19 @@ def test_process_executor_stores_the_same_returns_as_sequential(tmp_path: Path) 
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-@pytest.mark.parametrize("name", searching("weights"))
+TINY_PPO = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
+
+
+@pytest.mark.parametrize("name", searching("weights") + searching("environment"))
 def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path) -> None:
-    """Every weight-space optimizer runs on CartPole at a tiny budget, or the suite is refused at
-    validation for a reason that holds: a gradient, or a training set to cut into super-batches
-    (hbde's default), which an environment does not have."""
-    content = {**SUITE, "optimizers": [name], "budget": {"steps": 1000}}
+    """Every weight-space optimizer and PPO runs on CartPole at a tiny budget, or the suite is
+    refused at validation for a reason that holds: a gradient, or a training set to cut into
+    super-batches (hbde's default), which an environment does not have."""
+    entry = {"name": name, "params": TINY_PPO} if name == "ppo" else name
+    problem = (
+        {"name": "rl", "params": {**SUITE["problems"][0]["params"], "policy": "mlp", "hidden": [8]}} if name == "ppo" else None
+    )
+    content = {**SUITE, "optimizers": [entry], "budget": {"steps": 1000}} | ({"problems": [problem]} if problem else {})
     try:
         suite = load_suite(suite_file(tmp_path, content))
     except ConfigError as refused:
@@ -207,6 +214,12 @@ BAD: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         ["1,000", "at least 1,000"],
     ),
     "samples under one evaluation": ({"suite": {"budget": {"samples": 499}}}, "budget.samples", ["at least 500"]),
+    "ppo on a linear policy": ({"suite": {"optimizers": ["ppo"]}}, "optimizers[0]", ["'ppo' trains a policy", "use policy: mlp"]),
+    "ppo without an environment": (
+        {"suite": {"optimizers": ["ppo"], "problems": [{"name": "sphere", "params": {"dim": 2}}], "budget": {"evaluations": 10}}},
+        "optimizers[0]",
+        ["it has no environment"],
+    ),
     "steps without an environment": (
         {"suite": {"problems": [{"name": "sphere", "params": {"dim": 2}}]}},
         "budget.steps",

@@ -43,6 +43,10 @@ def check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: Optimiz
         raise ConfigError(f"{path}: {where}.{field}: problem '{p.label}' searches configurations, not weights; remove {field}")
     if issubclass(cls, GradientOptimizer) and not issubclass(problem, DifferentiableProblem):
         raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
+    if getattr(cls, "needs_environment", False):
+        fault = "it has no environment" if not issubclass(problem, RolloutProblem) else problem.policy_gradient_fault(p.params)
+        if fault is not None:
+            raise ConfigError(f"{path}: {where}: '{o.name}' trains a policy in an environment; problem '{p.label}': {fault}")
     if o.super_batch is not None and not problem.has_data:
         raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
     n_objectives = problem.objectives_of(p.params)

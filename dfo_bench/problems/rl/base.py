@@ -10,7 +10,9 @@ what the objective charges (an episode that ends early costs only its own length
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,3 +69,19 @@ class RolloutProblem(Problem):
 
     @abstractmethod
     def _rollout(self, X: torch.Tensor, seeds: np.ndarray, max_steps: int | None) -> Rollouts: ...
+
+    @classmethod
+    def policy_gradient_fault(cls, params: ParamsModel) -> str | None:
+        """Why a policy-gradient method (PPO) cannot train this problem's policy with these
+        parameters; None: it can. Checked when a suite is validated."""
+        return "it has no policy network a policy-gradient method could train"
+
+    def hidden_layers(self) -> list[int]:
+        """Widths of the tanh hidden layers of the policy network (a policy-gradient method builds
+        its actor with them, in the problem's weight layout)."""
+        raise TypeError(f"{self.name}: {self.policy_gradient_fault(self.params)}")
+
+    def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
+        """One gymnasium environment whose steps are charged through ``charge(steps, episodes)``
+        and whose episodes play ``seeds(1)`` (see ``dfo_bench.problems.rl.charged``)."""
+        raise TypeError(f"{self.name}: {self.policy_gradient_fault(self.params)}")

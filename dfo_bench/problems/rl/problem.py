@@ -11,6 +11,7 @@ range. Observation normalisation (ARS V2) is described in ``normalization``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -115,6 +116,19 @@ class ControlProblem(RolloutProblem):
         assert isinstance(params, ControlParams)
         observations = int(np.prod(environments.spaces_of(params.env)[0].shape))
         return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden).dim
+
+    @classmethod
+    def policy_gradient_fault(cls, params: ParamsModel) -> str | None:
+        assert isinstance(params, ControlParams)
+        return None if params.policy == "mlp" else "a linear policy has no Gaussian actor here; use policy: mlp"
+
+    def hidden_layers(self) -> list[int]:
+        return list(self.params.hidden)
+
+    def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
+        from dfo_bench.problems.rl.charged import ChargedEnvironment
+
+        return ChargedEnvironment(environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer)
 
     @property
     def dim(self) -> int:
