@@ -6,7 +6,8 @@ charged (the budget refuses it, raising ``BudgetExceeded``, once none is left); 
 ends is counted. Each reset ignores the seed it is given and plays the next seed of the run's
 episode stream, the stream the objective hands out to populations. Observations are flattened to
 float32 and, where the problem normalises them, normalised with its running statistics, which
-learn from every state visited (one at a time, as ARS V2 does across its workers).
+learn from every state visited (one at a time, as ARS V2 does across its workers); rewards are
+shifted by the problem's ``reward_shift`` as its own training episodes are.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ Charge = Callable[[int, int], None]
 
 
 class ChargedEnvironment(gymnasium.Wrapper):
-    def __init__(self, env: Any, charge: Charge, seeds: Callable[[int], list[int]], normalizer: RunningNormalizer | None) -> None:
+    def __init__(
+        self, env: Any, charge: Charge, seeds: Callable[[int], list[int]], normalizer: RunningNormalizer | None, shift: float
+    ) -> None:
         super().__init__(env)
         size = int(np.prod(env.observation_space.shape))
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (size,), np.float32)
-        self._charge, self._seeds, self._normalizer = charge, seeds, normalizer
+        self._charge, self._seeds, self._normalizer, self._shift = charge, seeds, normalizer, shift
 
     def _observe(self, obs: Any) -> np.ndarray:
         raw = torch.from_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
@@ -47,4 +50,4 @@ class ChargedEnvironment(gymnasium.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated or truncated:
             self._charge(0, 1)
-        return self._observe(obs), float(reward), bool(terminated), bool(truncated), info
+        return self._observe(obs), float(reward) - self._shift, bool(terminated), bool(truncated), info

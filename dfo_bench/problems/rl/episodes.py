@@ -30,6 +30,8 @@ class Played:
     """(N,) undiscounted return of each episode (so far, where unfinished)."""
     finished: np.ndarray
     """(N,) bool: whether each episode ended (terminated, or truncated by its time limit)."""
+    lengths: np.ndarray
+    """(N,) steps each episode took."""
     steps: int
     states: torch.Tensor
     """(steps, observations) every state a policy acted on, for the running statistics."""
@@ -47,7 +49,7 @@ def play(
     envs[i], taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
     N = W.shape[0]
     obs = np.stack([np.asarray(env.reset(seed=int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
-    returns = np.zeros(N)
+    returns, lengths = np.zeros(N), np.zeros(N, dtype=np.int64)
     live = np.ones(N, dtype=bool)
     layers, held = policy.layers(W), np.arange(N)
     """The forward's rows: ``held`` (indices into the N episodes) and their policies."""
@@ -75,5 +77,6 @@ def play(
             returns[i] += float(reward)
             if terminated or truncated:
                 live[i] = False
+        lengths[rows] += 1
         steps += len(rows)
-    return Played(returns, ~live, steps, torch.cat(states) if states else torch.zeros(0, obs.shape[1]))
+    return Played(returns, ~live, lengths, steps, torch.cat(states) if states else torch.zeros(0, obs.shape[1]))

@@ -43,6 +43,9 @@ class ControlParams(ParamsModel):
     """ARS V2's running observation statistics (``normalization``); False: raw observations (V1)."""
     max_episode_steps: int | None = Field(None, ge=1)
     """Time limit of an episode; None: the environment's own (10,000 for MinAtar, which has none)."""
+    reward_shift: float = 0.0
+    """Subtracted from every training step's reward: ARS removes the survival bonus of Hopper,
+    Walker2d and Ant (1 per step) while training; validation and test returns are the environment's own."""
     val_episodes: int = Field(5, ge=1)
     test_episodes: int = Field(10, ge=1)
 
@@ -128,7 +131,7 @@ class ControlProblem(RolloutProblem):
     def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
         from dfo_bench.problems.rl.charged import ChargedEnvironment
 
-        return ChargedEnvironment(environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer)
+        return ChargedEnvironment(environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer, self.params.reward_shift)
 
     @property
     def dim(self) -> int:
@@ -166,7 +169,8 @@ class ControlProblem(RolloutProblem):
         if self.normalizer is not None:
             self.normalizer.update(played.states)
         finished = torch.from_numpy(played.finished.reshape(P, k).all(axis=1))
-        losses = torch.from_numpy(-played.returns.reshape(P, k).mean(axis=1)).float()
+        shifted = played.returns - self.params.reward_shift * played.lengths
+        losses = torch.from_numpy(-shifted.reshape(P, k).mean(axis=1)).float()
         losses[~finished] = float("nan")
         return Rollouts(losses.to(X.device), finished.to(X.device), played.steps, int(played.finished.sum()))
 
