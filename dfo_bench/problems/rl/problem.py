@@ -131,7 +131,9 @@ class ControlProblem(RolloutProblem):
     def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
         from dfo_bench.problems.rl.charged import ChargedEnvironment
 
-        return ChargedEnvironment(environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer, self.params.reward_shift)
+        return ChargedEnvironment(
+            environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer, self.params.reward_shift
+        )
 
     @property
     def dim(self) -> int:
