@@ -263,3 +263,25 @@ def test_bad_env_through_the_cli_exits_2_and_writes_nothing(tmp_path: Path) -> N
     lines = [line for line in cli.stderr.splitlines() if "Warning" not in line and line.strip()]
     assert len(lines) == 1 and "unknown environment 'Hoper-v5'" in lines[0] and "'Hopper-v5'" in lines[0], cli.stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PPO's own rollouts go through the objective: charged step by step, stopped exactly at the
+    budget, its episodes counted, and its actor is the problem's policy (same start, same layout)."""
+    pytest.importorskip("stable_baselines3")
+    from dfo_bench.optimizers.base import SearchDomain
+    from dfo_bench.optimizers.ppo import PPO
+
+    made = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: Counting(made(env_id, limit)))
+    p = problem(policy="mlp", hidden=[8])
+    budget = Budget(BudgetLimits(steps=300))
+    objective = Objective(p, FullSpace(p.initial_point()), budget, None)
+    ppo = PPO.from_config(SearchDomain(p.initial_point()), np.random.default_rng(0), TINY_PPO)
+    assert torch.equal(ppo.recommend(), p.initial_point())
+    Counting.taken = 0
+    with pytest.raises(BudgetExceeded):
+        for _ in range(10):
+            ppo.step(objective)
+    assert budget.steps == Counting.taken == 300 and budget.episodes >= 1
+    assert ppo.recommend().shape == (p.dim,) and not torch.equal(ppo.recommend(), p.initial_point())
