@@ -6,6 +6,10 @@ Units:
 - samples: forward-equivalent samples; a sample's forward pass costs 1, its backward pass 2,
   so a gradient step on a minibatch of B samples costs 3·B. This is the fair unit across
   gradient-free and gradient methods.
+- steps: environment steps of a reinforcement-learning problem, charged for every step
+  actually taken (an episode that ends early costs its own length); such a problem also counts
+  the episodes it finished (reported, not limited) and charges each step as one sample (the
+  policy's forward pass on that step's observation).
 - seconds: wall-clock seconds of the search, with checkpoint measurements paused; the one-time
   setup before it (data, pre-training, kernels) is recorded apart by the runner.
 """
@@ -34,6 +38,8 @@ class BudgetLimits(BaseModel):
     samples: int | None = Field(None, gt=0, le=LARGEST)
     """Forward-equivalent samples: forward 1, backward 2 per sample."""
     seconds: float | None = Field(None, gt=0)
+    steps: int | None = Field(None, gt=0, le=LARGEST)
+    """Environment steps (reinforcement-learning problems only)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Budget:
         self.limits = limits
         self._evaluations = 0
         self._samples = 0
+        self._steps = 0
+        self._episodes = 0
         self._elapsed = 0.0
         self._started_at: float | None = None
 
@@ -90,6 +98,35 @@ class Budget:
     def usage(self) -> Usage:
         return Usage(self._evaluations, self._samples, self.seconds)
 
+    @property
+    def steps(self) -> int:
+        """Environment steps charged so far (0 for a problem without an environment)."""
+        return self._steps
+
+    @property
+    def episodes(self) -> int:
+        """Episodes finished so far: what the report shows beside steps."""
+        return self._episodes
+
+    def steps_left(self) -> int | None:
+        """Environment steps that may still be taken (each is a sample too); None: no bound."""
+        pairs = ((self.limits.steps, self._steps), (self.limits.samples, self._samples))
+        bounds = [limit - used for limit, used in pairs if limit is not None]
+        return max(min(bounds), 0) if bounds else None
+
+    def charge_steps(self, steps: int, episodes: int, evaluations: int = 0) -> None:
+        """Record environment steps already taken (never more than ``steps_left`` allowed, so no
+        limit is passed), each also a sample, with the episodes and evaluations they finished."""
+        left = self.steps_left()
+        if left is not None and steps > left:
+            raise BudgetExceeded(f"{steps} step(s) would exceed the {left} left in the budget")
+        if self.limits.evaluations is not None and self._evaluations + evaluations > self.limits.evaluations:
+            raise BudgetExceeded(f"{evaluations} evaluation(s) would exceed the budget of {self.limits.evaluations}")
+        self._steps += steps
+        self._samples += steps
+        self._episodes += episodes
+        self._evaluations += evaluations
+
     def affordable(self, samples_each: int) -> int | None:
         """How many evaluations of ``samples_each`` samples fit in what is left (``None``: no bound)."""
         bounds = []
@@ -122,4 +159,6 @@ class Budget:
             used.append(self._samples / self.limits.samples)
         if self.limits.seconds:
             used.append(self.seconds / self.limits.seconds)
+        if self.limits.steps:
+            used.append(self._steps / self.limits.steps)
         return max(used)

@@ -55,14 +55,14 @@ def optimize(objective: Objective, optimizer: Optimizer, on_checkpoint: Checkpoi
     """
     budget = objective.budget
     schedule = CheckpointSchedule(checkpoints)
-    measured_at = -1
+    measured_at: tuple[int, int] = (-1, -1)
 
     def measure() -> None:
         nonlocal measured_at
         if on_checkpoint is not None:
             with budget.paused():
                 on_checkpoint(objective, optimizer)
-            measured_at = budget.usage.evaluations
+            measured_at = (budget.usage.evaluations, budget.usage.samples)
 
     measure()
     budget.start()
@@ -78,5 +78,5 @@ def optimize(objective: Objective, optimizer: Optimizer, on_checkpoint: Checkpoi
                 measure()
     finally:
         budget.stop()
-    if measured_at != budget.usage.evaluations:
+    if measured_at != (budget.usage.evaluations, budget.usage.samples):
         measure()

@@ -12,7 +12,12 @@ evaluation means and costs lives here, in one place:
   time; without one, on the whole training set;
 - gradient **minibatches**, circular chunks of their own seeded stream per batch size;
 - the **budget**: every evaluation and every gradient step is charged before the work is done,
-  and a population that does not fit is evaluated only as far as it fits.
+  and a population that does not fit is evaluated only as far as it fits;
+- for a ``RolloutProblem`` (reinforcement learning) the **episodes** instead of batches: each
+  candidate's k environment seeds are the next ones of the run's episode stream (seed i hashed
+  from the run's seed and i, so every optimizer meets the same seeds at the same evaluation
+  index), and the environment steps actually taken are charged, never more than the budget
+  has left (a population cut by it is not told).
 
 Batch indices are drawn on the CPU (the same split and order on every device) and moved to the
 device: a few kilobytes per generation. The only copies to the host are the scalar best loss
@@ -22,7 +27,9 @@ per population and the checkpoint metrics.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import torch
 
 from dfo_bench.budget import Budget
@@ -32,7 +39,8 @@ from dfo_bench.moves import Population
 from dfo_bench.pareto import ParetoFront
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem, TypedProblem
 from dfo_bench.problems.data import CircularBatches
-from dfo_bench.seeding import torch_generator
+from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem
+from dfo_bench.seeding import derive_seed, torch_generator
 from dfo_bench.spaces import Space
 
 
@@ -62,6 +70,8 @@ class Objective:
         self.front = ParetoFront(problem.objectives) if problem.objectives > 1 else None
         """With several objectives, the non-dominated set of every loss vector evaluated so far
         (on its evaluation batch): what the run attained, stored at each checkpoint."""
+        self.episodes_drawn = 0
+        """Training episodes whose seeds were handed out so far (a ``RolloutProblem``)."""
 
     @property
     def device(self) -> torch.device:
@@ -73,6 +83,8 @@ class Objective:
         Raises ``BudgetExceeded`` when the population does not fit the budget: after evaluating
         (and charging) as many of its candidates as fit, so no affordable evaluation is lost.
         """
+        if isinstance(self.problem, RolloutProblem):
+            return self._roll_out(self.problem, Z)
         P = Z.shape[0]
         affordable = self.budget.affordable(self.samples_per_evaluation)
         k = P if affordable is None else min(affordable, P)
@@ -86,6 +98,49 @@ class Objective:
         if k < P:
             raise BudgetExceeded(f"the budget ends inside this population: {k} of {P} evaluated, not told")
         return losses
+
+    def episode_seeds(self, n: int) -> list[int]:
+        """The next n training-episode seeds of the run's stream, in [0, 2³¹)."""
+        first, self.episodes_drawn = self.episodes_drawn, self.episodes_drawn + n
+        return [derive_seed(self.problem.seed, "episode", i) % EPISODE_SEEDS for i in range(first, first + n)]
+
+    def training_environment(self) -> Any:
+        """A gymnasium environment of the run's ``RolloutProblem`` for a policy-gradient method:
+        each step charged to the budget (a sample too), each episode counted as one evaluation,
+        episodes seeded from the run's stream."""
+        problem = self.problem
+        if not isinstance(problem, RolloutProblem):
+            raise TypeError(f"{problem.name} has no environment")
+
+        def charge(steps: int, episodes: int) -> None:
+            self.budget.charge_steps(steps, episodes, evaluations=episodes)
+
+        return problem.training_environment(charge, self.episode_seeds)
+
+    def policy_hidden_layers(self) -> list[int]:
+        """Widths of the hidden layers of the run's policy network (``RolloutProblem.hidden_layers``)."""
+        if not isinstance(self.problem, RolloutProblem):
+            raise TypeError(f"{self.problem.name} has no policy network")
+        return self.problem.hidden_layers()
+
+    def _roll_out(self, problem: RolloutProblem, Z: Population) -> torch.Tensor:
+        """``evaluate`` for episodes: charged the steps taken, each candidate one evaluation."""
+        P = Z.shape[0]
+        affordable = self.budget.affordable(1)
+        n = P if affordable is None else min(affordable, P)
+        left = self.budget.steps_left()
+        if n == 0 or left == 0:
+            raise BudgetExceeded("no environment step fits in what is left of the budget")
+        k = problem.episodes_per_evaluation
+        seeds = np.array(self.episode_seeds(n * k), dtype=np.int64).reshape(n, k)
+        result = problem.rollout(self.space.to_weights(Z if n == P else Z[:n]), seeds, left)
+        done = int(result.finished.sum())
+        self.budget.charge_steps(result.steps, result.episodes, evaluations=done)
+        if done:
+            self.best_seen[0] = min(self.best_seen[0], float(result.losses[result.finished].min()))
+        if done < P:
+            raise BudgetExceeded(f"the budget ends inside this population: {done} of {P} evaluated, not told")
+        return result.losses
 
     def loss_and_grad(self, z: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
         """Minibatch loss and gradient (with respect to the search coordinates) at z; charged one

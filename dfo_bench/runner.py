@@ -40,6 +40,7 @@ from dfo_bench.pareto import hypervolume
 from dfo_bench.pretrain import pretrained_start
 from dfo_bench.probe import Probe, measure_speed
 from dfo_bench.problems.base import Problem, TypedProblem
+from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.spaces import FullSpace, make_space
@@ -130,6 +131,8 @@ def _measure(trace: list[dict[str, Any]], objective: Objective, optimizer: Optim
     """Append a trace row: what was spent, the best loss seen, and the recommendation's metrics."""
     usage = objective.budget.usage
     row: dict[str, Any] = {"evaluations": usage.evaluations, "samples": usage.samples, "seconds": usage.seconds}
+    if isinstance(objective.problem, RolloutProblem):  # other problems keep their columns
+        row |= {"steps": objective.budget.steps, "episodes": objective.budget.episodes}
     best = objective.best_seen
     row |= {"best_seen_loss": best[0]} if len(best) == 1 else {f"best_seen_loss_{i}": v for i, v in enumerate(best)}
     if objective.front is not None:

@@ -20,7 +20,8 @@ from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 
 
 def searching(kind: str, registry: str = "optimizers") -> list[str]:
-    """Registered optimizer names that search ``kind`` (``weights`` or ``typed``), or with
+    """Registered optimizer names that search ``kind`` (``weights``, ``typed``, or ``environment``:
+    the policy-gradient methods, which train a policy in a problem's environment), or with
     ``registry="problems"`` the problems of that kind; a name that fails to load counts as
     ``weights``, so the weight-space checks report its failure."""
     from dfo_bench.errors import DfoBenchError
@@ -34,6 +35,8 @@ def searching(kind: str, registry: str = "optimizers") -> list[str]:
             chosen += [name] if kind == "weights" else []
             continue
         kinds = getattr(cls, "search_kinds", None) or {getattr(cls, "search_kind", "weights")}
+        if getattr(cls, "needs_environment", False):  # a policy-gradient method: an environment, not any weights
+            kinds = {"environment"}
         chosen += [name] if kind in kinds else []
     return chosen
 

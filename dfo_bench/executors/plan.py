@@ -111,6 +111,7 @@ class Cost:
         """Steps the budget allows (infinite for a ``seconds:`` budget alone)."""
         bounds = [budget.evaluations / self.evaluations] if budget.evaluations and self.evaluations else []
         bounds += [budget.samples / self.samples] if budget.samples and self.samples else []
+        bounds += [budget.steps / self.samples] if budget.steps and self.samples else []  # a step is a sample
         return min(bounds, default=math.inf)
 
     def search_seconds(self, budget: BudgetLimits) -> float:
@@ -343,6 +344,9 @@ class _Problem:
     """Seconds of one checkpoint's metrics, once an entry has measured (or predicted) them."""
     candidate: dict[int, float] = field(default_factory=dict)
     """Samples per evaluation → seconds of one candidate's evaluation, once timed."""
+    charged: dict[int, int] = field(default_factory=dict)
+    """Samples per evaluation → samples that evaluation was charged (more than one for the
+    environment steps of an episode)."""
 
 
 class _Unbuilt(Exception):
@@ -445,15 +449,16 @@ class _Calibration:
         predicted = None
         if isinstance(optimizer, AskTellOptimizer):
             if spe not in built.candidate:  # one candidate on a real evaluation batch, before any ask
-                start = objective.space.initial()[None]
+                start, before = objective.space.initial()[None], objective.budget.usage.samples
                 built.candidate[spe] = self.timed(lambda: objective.evaluate(start))
-            one = built.candidate[spe]
+                built.charged[spe] = objective.budget.usage.samples - before
+            one, charged = built.candidate[spe], max(built.charged[spe], 1)
             P = optimizer.popsize
             if P * one > STEP_LIMIT:  # a population too slow to time: one candidate's time × P, and the ask
-                predicted = (self.timed(optimizer.ask) + P * one, float(P), one / spe)
+                predicted = (self.timed(optimizer.ask) + P * one, float(P), one / charged)
         if predicted is not None:
             step, evaluations, per_sample = predicted
-            first, samples = step, evaluations * spe
+            first, samples = step, evaluations * charged
         else:
             first, step, evaluations, samples = self.steps(objective, optimizer)
             per_sample = step / samples if samples else step

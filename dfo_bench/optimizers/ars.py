@@ -4,8 +4,11 @@ competitive approach to reinforcement learning"), on the raw weight vector.
 Finite differences along random directions, with two of the paper's augmentations: the step is
 divided by the standard deviation of the rewards used (so its size does not depend on the loss
 scale), and only the top b directions, by max(r+, r−), enter the update (directions that found
-nothing add only noise). V2's state normalisation concerns policies, not weight vectors, and is
-left out. Rewards are −loss, since the benchmark minimises losses.
+nothing add only noise); ``top = directions`` is V1 without "-t". V2's state normalisation
+concerns policies, not weight vectors: it is the reinforcement-learning problem's (``rl`` with
+``normalize: true``, the default, updated from every state a population visits), so ``ars`` on
+``rl`` with ``policy: linear`` is ARS V2-t, with ``normalize: false`` V1-t. Rewards are −loss,
+since the benchmark minimises losses.
 """
 
 from __future__ import annotations

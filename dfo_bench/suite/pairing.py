@@ -17,6 +17,7 @@ from dfo_bench.errors import ConfigError
 from dfo_bench.optimizers.base import GradientOptimizer
 from dfo_bench.optimizers.box import dimension_message
 from dfo_bench.problems.base import DifferentiableProblem, Problem
+from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.settings import resolve_settings
 from dfo_bench.spaces import BlockSpaceConfig
@@ -42,6 +43,10 @@ def check_pairing(path: Path, problem: type[Problem], p: ProblemSpec, o: Optimiz
         raise ConfigError(f"{path}: {where}.{field}: problem '{p.label}' searches configurations, not weights; remove {field}")
     if issubclass(cls, GradientOptimizer) and not issubclass(problem, DifferentiableProblem):
         raise ConfigError(f"{path}: {where}: '{o.name}' needs gradients, which problem '{p.label}' does not have")
+    if getattr(cls, "needs_environment", False):
+        fault = "it has no environment" if not issubclass(problem, RolloutProblem) else problem.policy_gradient_fault(p.params)
+        if fault is not None:
+            raise ConfigError(f"{path}: {where}: '{o.name}' trains a policy in an environment; problem '{p.label}': {fault}")
     if o.super_batch is not None and not problem.has_data:
         raise ConfigError(f"{path}: {where}.super_batch: problem '{p.label}' has no training set to cut into super-batches")
     n_objectives = problem.objectives_of(p.params)
@@ -113,10 +118,32 @@ def check_sizes(
         )
     cost = _evaluation_cost(problem, cls, n, super_batch, batch)
     for field, budget in budgets.items():
+        _check_steps(path, problem, p, field, budget)
         if cost is not None and budget.samples is not None and budget.samples < cost:
             raise ConfigError(
                 f"{path}: {field}: {budget.samples:,} samples, one evaluation of '{o.label}' on '{p.label}' costs {cost:,}; "
                 f"allowed: at least {cost:,}, or no run evaluates anything"
+            )
+
+
+def _check_steps(path: Path, problem: type[Problem], p: ProblemSpec, field: str, budget: BudgetLimits) -> None:
+    """A steps budget only for a problem with an environment, and large enough for one evaluation
+    of full-length episodes (an episode may end sooner, but how soon is not knowable before it is
+    played: a smaller budget could end every run inside its first evaluation)."""
+    field = field.removesuffix(".samples")
+    if not issubclass(problem, RolloutProblem):
+        if budget.steps is not None:
+            raise ConfigError(
+                f"{path}: {field}.steps: problem '{p.label}' has no environment to step; allowed: evaluations, samples, seconds"
+            )
+        return
+    most = problem.steps_per_evaluation_of(p.params)
+    limits = [(unit, value) for unit, value in (("steps", budget.steps), ("samples", budget.samples)) if value is not None]
+    for unit, value in limits:
+        if most is not None and value < most:
+            raise ConfigError(
+                f"{path}: {field}.{unit}: {value:,} {unit}, one evaluation of '{p.label}' may take {most:,} environment steps "
+                f"(its episodes at their time limit); allowed: at least {most:,}"
             )
 
 

@@ -40,8 +40,8 @@ class SuiteBudget(BudgetLimits, Strict):
 
     @model_validator(mode="after")
     def _some_limit(self) -> SuiteBudget:
-        if self.evaluations is None and self.samples is None and self.seconds is None:
-            raise ValueError("set at least one of evaluations, samples, seconds")
+        if self.evaluations is None and self.samples is None and self.seconds is None and self.steps is None:
+            raise ValueError("set at least one of evaluations, samples, seconds, steps")
         return self
 
 
@@ -168,6 +168,7 @@ class TuningConfig(Strict):
             evaluations=None if evaluation.evaluations is None else math.ceil(f * evaluation.evaluations),
             samples=None if evaluation.samples is None else math.ceil(f * evaluation.samples),
             seconds=None if evaluation.seconds is None else f * evaluation.seconds,
+            steps=None if evaluation.steps is None else math.ceil(f * evaluation.steps),
         )
 
 

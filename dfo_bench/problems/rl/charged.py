@@ -1,0 +1,53 @@
+"""One environment whose every step is charged to the run's budget: what a policy-gradient method
+(the PPO baseline) trains in, so that it pays in the same environment steps as a population.
+
+Imported only when such a method asks for it (it needs gymnasium). Before each step one step is
+charged (the budget refuses it, raising ``BudgetExceeded``, once none is left); an episode that
+ends is counted. Each reset ignores the seed it is given and plays the next seed of the run's
+episode stream, the stream the objective hands out to populations. Observations are flattened to
+float32 and, where the problem normalises them, normalised with its running statistics, which
+learn from every state visited (one at a time, as ARS V2 does across its workers); rewards are
+shifted by the problem's ``reward_shift`` as its own training episodes are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+
+from dfo_bench.problems.rl.normalization import RunningNormalizer
+
+Charge = Callable[[int, int], None]
+"""(steps, episodes) -> None, raising ``BudgetExceeded`` when the steps do not fit."""
+
+
+class ChargedEnvironment(gymnasium.Wrapper):
+    def __init__(
+        self, env: Any, charge: Charge, seeds: Callable[[int], list[int]], normalizer: RunningNormalizer | None, shift: float
+    ) -> None:
+        super().__init__(env)
+        size = int(np.prod(env.observation_space.shape))
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+        self._charge, self._seeds, self._normalizer, self._shift = charge, seeds, normalizer, shift
+
+    def _observe(self, obs: Any) -> np.ndarray:
+        raw = torch.from_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
+        if self._normalizer is None:
+            return raw[0].numpy()
+        self._normalizer.update(raw)
+        return self._normalizer(raw)[0].numpy()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(seed=self._seeds(1)[0], options=options)
+        return self._observe(obs), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._charge(1, 0)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self._charge(0, 1)
+        return self._observe(obs), float(reward) - self._shift, bool(terminated), bool(truncated), info

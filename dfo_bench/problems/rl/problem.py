@@ -1,0 +1,195 @@
+"""A gymnasium environment and a policy: the loss of a weight vector is minus its mean return.
+
+The framework minimises, so the loss is the negative undiscounted return, averaged over an
+evaluation's k episodes; ``train_return``/``val_return``/``test_return`` report the return itself.
+The cost unit is the environment step (``RolloutProblem``). The splits are sets of episodes: the
+objective seeds training episodes from the run's episode stream in [0, 2³¹); validation and
+test returns are measured at checkpoints (the clock paused, nothing charged) on fixed held-out
+seeds above it, the same for every run; ``train`` re-plays ``val_episodes`` seeds of the training
+range. Observation normalisation (ARS V2) is described in ``normalization``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator, model_validator
+
+from dfo_bench.params import ParamsModel
+from dfo_bench.problems.rl import environments
+from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem, Rollouts
+from dfo_bench.problems.rl.episodes import play
+from dfo_bench.problems.rl.normalization import RunningNormalizer
+from dfo_bench.problems.rl.policies import ActionSpace, PopulationPolicy
+from dfo_bench.seeding import derive_seed, torch_generator
+
+HELD_OUT = {"val": EPISODE_SEEDS, "test": EPISODE_SEEDS + 2**30}
+"""First seed of each held-out split's episodes."""
+
+
+class ControlParams(ParamsModel):
+    env: str = "CartPole-v1"
+    """A gymnasium id: classic control, MuJoCo (``Hopper-v5``...), MinAtar (``MinAtar/Breakout-v1``)."""
+    policy: Literal["linear", "mlp"] = "mlp"
+    """``linear``: ARS's a = M·s; ``mlp``: tanh hidden layers of widths ``hidden``."""
+    hidden: list[int] = Field([64, 64])
+    """Widths of the MLP's tanh hidden layers (``mlp`` only)."""
+    episodes: int = Field(1, ge=1)
+    """k: episodes per evaluation, each on its own seed; the candidate's loss is minus their mean return."""
+    normalize: bool = True
+    """ARS V2's running observation statistics (``normalization``); False: raw observations (V1)."""
+    max_episode_steps: int | None = Field(None, ge=1)
+    """Time limit of an episode; None: the environment's own (10,000 for MinAtar, which has none)."""
+    reward_shift: float = 0.0
+    """Subtracted from every training step's reward: ARS removes the survival bonus of Hopper,
+    Walker2d and Ant (1 per step) while training; validation and test returns are the environment's own."""
+    val_episodes: int = Field(5, ge=1)
+    test_episodes: int = Field(10, ge=1)
+
+    @field_validator("env")
+    @classmethod
+    def _known(cls, env: str) -> str:
+        return environments.check_env(env)
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive(cls, hidden: list[int]) -> list[int]:
+        if any(h < 1 for h in hidden):
+            raise ValueError(f"hidden widths must be at least 1, got {hidden}")
+        return hidden
+
+    @model_validator(mode="after")
+    def _fits(self) -> ControlParams:
+        action_space(self.env)
+        return self
+
+
+def action_space(env_id: str) -> ActionSpace:
+    """The action space of ``env_id`` as a policy sees it; a ValueError for spaces no policy here
+    fits (a policy reads a Box of observations, flattened, and acts in a Discrete or 1-D Box space)."""
+    observation, action = environments.spaces_of(env_id)
+    if type(observation).__name__ != "Box":
+        raise ValueError(f"'{env_id}' observes {observation}; a policy here reads a Box of observations")
+    kind = type(action).__name__
+    if kind == "Discrete":
+        return ActionSpace(int(action.n), discrete=True)
+    if kind == "Box" and len(action.shape) == 1:
+        low, high = action.low.astype(np.float32), action.high.astype(np.float32)
+        finite = bool(np.isfinite(low).all() and np.isfinite(high).all())
+        return ActionSpace(action.shape[0], False, low if finite else None, high if finite else None)
+    raise ValueError(f"a policy cannot act in the {action} action space of '{env_id}'; allowed: Discrete, or a 1-D Box")
+
+
+class ControlProblem(RolloutProblem):
+    """A gymnasium environment's return under a linear or MLP policy (loss: −return, cost: steps)."""
+
+    name = "rl"
+    description = "gymnasium environment + linear (ARS) or MLP policy; loss −return, charged in environment steps"
+    Params = ControlParams
+    params: ControlParams
+
+    def __init__(self, params: ControlParams, seed: int, device: torch.device) -> None:
+        super().__init__(params, seed, device)
+        observation, _ = environments.spaces_of(params.env)
+        self.observations = int(np.prod(observation.shape))
+        self.policy = PopulationPolicy(params.policy, self.observations, action_space(params.env), params.hidden)
+        self.episode_steps = environments.episode_limit(params.env, params.max_episode_steps)
+        self.normalizer = RunningNormalizer(self.observations) if params.normalize else None
+        self._x0 = self.policy.initial_point(torch_generator(seed, self.name, params.env, "init")).to(device)
+        self._envs: list[Any] = []
+        train = np.random.default_rng(derive_seed(seed, self.name, params.env, "train-metrics"))
+        self._metric_seeds = {
+            "train": train.integers(0, EPISODE_SEEDS, params.val_episodes),
+            "val": HELD_OUT["val"] + np.arange(params.val_episodes),
+            "test": HELD_OUT["test"] + np.arange(params.test_episodes),
+        }
+
+    @classmethod
+    def steps_per_evaluation_of(cls, params: ParamsModel) -> int | None:
+        assert isinstance(params, ControlParams)
+        return params.episodes * environments.episode_limit(params.env, params.max_episode_steps)
+
+    @classmethod
+    def declared_dim(cls, params: ParamsModel) -> int | None:
+        """Known from the environment's spaces (one made and closed), so Gaussian-process methods
+        are checked against it when a suite is validated."""
+        assert isinstance(params, ControlParams)
+        observations = int(np.prod(environments.spaces_of(params.env)[0].shape))
+        return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden).dim
+
+    @classmethod
+    def policy_gradient_fault(cls, params: ParamsModel) -> str | None:
+        assert isinstance(params, ControlParams)
+        return None if params.policy == "mlp" else "a linear policy has no Gaussian actor here; use policy: mlp"
+
+    def hidden_layers(self) -> list[int]:
+        return list(self.params.hidden)
+
+    def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
+        from dfo_bench.problems.rl.charged import ChargedEnvironment
+
+        return ChargedEnvironment(
+            environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer, self.params.reward_shift
+        )
+
+    @property
+    def dim(self) -> int:
+        return self.policy.dim
+
+    @property
+    def episodes_per_evaluation(self) -> int:
+        return self.params.episodes
+
+    def initial_point(self) -> torch.Tensor:
+        return self._x0.clone()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {} if self.normalizer is None else self.normalizer.state()
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        if self.normalizer is None:
+            super().load_state(state)
+        elif state:
+            self.normalizer.load_state(state)
+
+    def _environments(self, n: int) -> list[Any]:
+        """n environments, made on first need and reused (each episode resets with its own seed)."""
+        while len(self._envs) < n:
+            self._envs.append(environments.make(self.params.env, self.episode_steps))
+        return self._envs[:n]
+
+    def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs if self.normalizer is None else self.normalizer(obs)
+
+    def _rollout(self, X: torch.Tensor, seeds: np.ndarray, max_steps: int | None) -> Rollouts:
+        P, k = seeds.shape
+        W = X.repeat_interleave(k, dim=0) if k > 1 else X
+        played = play(self._environments(P * k), self.policy, W, seeds.ravel().tolist(), self._normalize, max_steps)
+        if self.normalizer is not None:
+            self.normalizer.update(played.states)
+        finished = torch.from_numpy(played.finished.reshape(P, k).all(axis=1))
+        shifted = played.returns - self.params.reward_shift * played.lengths
+        losses = torch.from_numpy(-shifted.reshape(P, k).mean(axis=1)).float()
+        losses[~finished] = float("nan")
+        return Rollouts(losses.to(X.device), finished.to(X.device), played.steps, int(played.finished.sum()))
+
+    def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+        """Losses on the episodes ``batch`` seeds ((P, k) integers; None: the ``train`` metric's
+        episodes, the same for every candidate); nothing is charged or learnt by the statistics."""
+        seeds = self._metric_seeds["train"][: self.params.episodes] if batch is None else batch.cpu().numpy()
+        seeds = np.broadcast_to(seeds, (X.shape[0], len(seeds))) if seeds.ndim == 1 else seeds
+        W = X.repeat_interleave(seeds.shape[1], 0)
+        played = play(self._environments(seeds.size), self.policy, W, seeds.ravel().tolist(), self._normalize, None)
+        return torch.from_numpy(-played.returns.reshape(seeds.shape).mean(axis=1)).float().to(X.device)
+
+    def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
+        """Mean return (and its negative, the loss) of x over the split's episodes, statistics frozen."""
+        seeds = self._metric_seeds[split]
+        with torch.no_grad():
+            W = x.unsqueeze(0).repeat(len(seeds), 1)
+            played = play(self._environments(len(seeds)), self.policy, W, seeds.tolist(), self._normalize, None)
+        mean = float(played.returns.mean())
+        return {"loss": -mean, "return": mean}

@@ -1,0 +1,287 @@
+"""Reinforcement-learning problems: charged in environment steps, seeded episodes, one pass per population.
+
+Real gymnasium environments (CartPole, Pendulum), tiny budgets: every check runs in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+gymnasium = pytest.importorskip("gymnasium")
+
+from dfo_bench.budget import Budget, BudgetLimits  # noqa: E402
+from dfo_bench.errors import BudgetExceeded, ConfigError  # noqa: E402
+from dfo_bench.executors import SequentialExecutor, make_executor, run_suite  # noqa: E402
+from dfo_bench.objective import Objective  # noqa: E402
+from dfo_bench.problems.rl import environments  # noqa: E402
+from dfo_bench.problems.rl.normalization import RunningNormalizer  # noqa: E402
+from dfo_bench.problems.rl.problem import ControlProblem  # noqa: E402
+from dfo_bench.runner import execute  # noqa: E402
+from dfo_bench.spaces import FullSpace  # noqa: E402
+from dfo_bench.store import ResultStore  # noqa: E402
+from dfo_bench.suite import ExecutorConfig, load_suite  # noqa: E402
+from dfo_bench.testing import searching  # noqa: E402
+from tests.conftest import CLI, cli_env  # noqa: E402
+
+CPU = torch.device("cpu")
+CARTPOLE = {"env": "CartPole-v1", "policy": "linear"}
+SUITE: dict[str, Any] = {
+    "name": "rl",
+    "problems": [{"name": "rl", "params": {**CARTPOLE, "val_episodes": 2, "test_episodes": 2}}],
+    "optimizers": ["ars", {"name": "ga", "params": {"popsize": 8}}],
+    "seeds": [0],
+    "budget": {"steps": 3000},
+    "checkpoints": 20,
+}
+CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
+
+
+def problem(**params: Any) -> ControlProblem:
+    built = ControlProblem.from_config({**CARTPOLE, **params}, 0, CPU)
+    assert isinstance(built, ControlProblem)
+    return built
+
+
+def population(p: ControlProblem, n: int, scale: float = 0.5, seed: int = 1) -> torch.Tensor:
+    return p.initial_point() + scale * torch.randn(n, p.dim, generator=torch.Generator().manual_seed(seed))
+
+
+def suite_file(tmp_path: Path, content: dict[str, Any]) -> Path:
+    import yaml
+
+    path = tmp_path / f"{content['name']}.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def test_process_executor_stores_the_same_returns_as_sequential(tmp_path: Path) -> None:
+    suite = load_suite(suite_file(tmp_path, SUITE))
+    run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
+    run_suite(suite, tmp_path / "process", make_executor(ExecutorConfig(kind="process", workers=2), suite), progress=False)
+    a, b = (
+        ResultStore(tmp_path / name).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
+        for name in ("sequential", "process")
+    )
+    assert set(a["status"]) == {"ok"}, list(a["error"].unique())
+    assert a["final_steps"].eq(3000).all() and a["final_episodes"].gt(0).all()
+    pd = pytest.importorskip("pandas")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+TINY_PPO = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
+
+
+@pytest.mark.parametrize("name", searching("weights") + searching("environment"))
+def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path) -> None:
+    """Every weight-space optimizer and PPO runs on CartPole at a tiny budget, or the suite is
+    refused at validation for a reason that holds: a gradient, or a training set to cut into
+    super-batches (hbde's default), which an environment does not have."""
+    entry = {"name": name, "params": TINY_PPO} if name == "ppo" else name
+    problem = (
+        {"name": "rl", "params": {**SUITE["problems"][0]["params"], "policy": "mlp", "hidden": [8]}} if name == "ppo" else None
+    )
+    content = {**SUITE, "optimizers": [entry], "budget": {"steps": 1000}} | ({"problems": [problem]} if problem else {})
+    try:
+        suite = load_suite(suite_file(tmp_path, content))
+    except ConfigError as refused:
+        assert "needs gradients" in str(refused) or "no training set to cut into super-batches" in str(refused), str(refused)
+        return
+    result = execute(suite.runs[0])
+    assert result.error is None, result.error
+    last = result.trace[-1]
+    assert last["steps"] == last["samples"] <= 1000 and last["episodes"] >= 1
+    assert last["val_return"] == -last["val_loss"]
+
+
+class Counting(gymnasium.Wrapper):
+    """Counts the steps the environment really takes."""
+
+    taken = 0
+
+    def step(self, action: Any) -> Any:
+        Counting.taken += 1
+        return self.env.step(action)
+
+
+def test_steps_charged_are_the_steps_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: Counting(made(env_id, limit)))
+    Counting.taken = 0
+    p = problem(env="Pendulum-v1", episodes=2)  # 200-step episodes: the budget ends inside a population
+    budget = Budget(BudgetLimits(steps=5000))
+    objective = Objective(p, FullSpace(p.initial_point()), budget, None)
+    X = population(p, 6)
+    objective.evaluate(X)
+    assert budget.steps == Counting.taken == 6 * 2 * 200 and budget.episodes == 12 and budget.usage.evaluations == 6
+    objective.evaluate(X[:2])
+    with pytest.raises(BudgetExceeded, match="inside this population"):
+        objective.evaluate(X)
+    assert budget.steps == Counting.taken == 5000 and budget.usage.samples == 5000
+    # the 1,800 steps left went 12 at a time to the 12 episodes stepping together: none ended, none told
+    assert budget.usage.evaluations == 6 + 2 and budget.episodes == 12 + 4
+    with pytest.raises(BudgetExceeded):
+        objective.evaluate(X)
+    assert Counting.taken == 5000
+
+
+def test_early_ends_are_charged_their_own_length() -> None:
+    p = problem(normalize=False)
+    budget = Budget(BudgetLimits(steps=100_000))
+    objective = Objective(p, FullSpace(p.initial_point()), budget, None)
+    objective.evaluate(population(p, 16))
+    assert 16 <= budget.steps < 16 * 500 and budget.episodes == 16
+
+
+def test_every_optimizer_meets_the_same_seeds_at_the_same_evaluation_index() -> None:
+    p = problem()
+    one, two = (Objective(p, FullSpace(p.initial_point()), Budget(BudgetLimits(steps=10**6)), None) for _ in range(2))
+    drawn = one.episode_seeds(7) + one.episode_seeds(3)
+    assert drawn == two.episode_seeds(10)
+    assert all(0 <= s < 2**31 for s in drawn) and len(set(drawn)) == 10
+    other_seed = ControlProblem.from_config(CARTPOLE, 1, CPU)
+    assert Objective(other_seed, FullSpace(p.initial_point()), Budget(BudgetLimits(steps=1)), None).episode_seeds(10) != drawn
+
+
+@pytest.mark.parametrize(
+    "params", [{"policy": "mlp"}, {"policy": "linear", "normalize": False}, {"env": "Pendulum-v1", "policy": "linear"}]
+)
+def test_population_rollouts_equal_one_by_one_rollouts(params: dict[str, Any]) -> None:
+    """One pass over the population (ragged episode ends, compacted rows) gives each candidate the
+    return it gets alone; the statistics are frozen while a population plays."""
+    p = problem(**params)
+    X = population(p, 12)
+    seeds = np.arange(24).reshape(12, 2)
+    state = p.state()
+    together = p.rollout(X, seeds, None)
+    alone = []
+    for i in range(12):
+        p.load_state(state)
+        alone.append(p.rollout(X[i : i + 1], seeds[i : i + 1], None).losses)
+    torch.testing.assert_close(together.losses, torch.cat(alone), rtol=0, atol=0)
+    assert bool(together.finished.all())
+    lengths = {float(v) for v in together.losses}
+    assert len(lengths) > 1, "the episodes should end at different times"
+
+
+def test_metrics_are_held_out_and_learn_nothing() -> None:
+    p = problem()
+    p.rollout(population(p, 4), np.arange(4).reshape(4, 1), None)
+    state = p.state()
+    x = population(p, 1)[0]
+    first = {split: p.metrics(x, split) for split in ("train", "val", "test")}
+    assert first == {split: p.metrics(x, split) for split in ("train", "val", "test")}
+    assert all(torch.equal(state[k], v) for k, v in p.state().items())
+    assert (p._metric_seeds["val"] >= 2**31).all() and (p._metric_seeds["train"] < 2**31).all()
+
+
+def test_running_statistics_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(3, 2, size=(n, 5)) for n in (1, 7, 100)]
+    norm = RunningNormalizer(5)
+    for chunk in chunks:
+        norm.update(torch.from_numpy(chunk))
+    states = np.concatenate(chunks)
+    obs = torch.from_numpy(rng.normal(size=(3, 5))).float()
+    expected = (obs.numpy() - states.mean(0)) / states.std(0)
+    np.testing.assert_allclose(norm(obs).numpy(), expected, rtol=1e-5)
+    assert torch.equal(RunningNormalizer(5)(obs), obs)  # the identity before any state
+
+
+class MultiDiscreteEnv(gymnasium.Env):
+    observation_space = gymnasium.spaces.Box(-1, 1, (2,))
+    action_space = gymnasium.spaces.MultiDiscrete([2, 3])
+
+
+BAD: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    # case: (changes to SUITE's problem params or the suite, the field the line names, words it must contain)
+    "unknown env": ({"env": "CartPol-v1"}, "problems[0].params.env", ["unknown environment 'CartPol-v1'", "'CartPole-v1'"]),
+    "unknown MinAtar game": ({"env": "MinAtar/Breakout-v9"}, "problems[0].params.env", ["'MinAtar/Breakout-v1'"]),
+    "observations not a box": ({"env": "FrozenLake-v1"}, "problems[0].params", ["Discrete(16)", "Box of observations"]),
+    "action space no policy fits": (
+        {"env": "DfoBench/MultiDiscrete-v0"},
+        "problems[0].params",
+        ["MultiDiscrete", "allowed: Discrete"],
+    ),
+    "unknown policy": ({"policy": "cnn"}, "problems[0].params.policy", ["'linear' or 'mlp'"]),
+    "steps under one evaluation": (
+        {"suite": {"budget": {"steps": 999}}, "episodes": 2},
+        "budget.steps",
+        ["1,000", "at least 1,000"],
+    ),
+    "samples under one evaluation": ({"suite": {"budget": {"samples": 499}}}, "budget.samples", ["at least 500"]),
+    "ppo on a linear policy": ({"suite": {"optimizers": ["ppo"]}}, "optimizers[0]", ["'ppo' trains a policy", "use policy: mlp"]),
+    "ppo without an environment": (
+        {"suite": {"optimizers": ["ppo"], "problems": [{"name": "sphere", "params": {"dim": 2}}], "budget": {"evaluations": 10}}},
+        "optimizers[0]",
+        ["it has no environment"],
+    ),
+    "steps without an environment": (
+        {"suite": {"problems": [{"name": "sphere", "params": {"dim": 2}}]}},
+        "budget.steps",
+        ["no environment", "allowed: evaluations, samples, seconds"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_rl_input_is_one_line_at_validation(case: str, tmp_path: Path) -> None:
+    if "DfoBench/MultiDiscrete-v0" not in gymnasium.registry:
+        gymnasium.register("DfoBench/MultiDiscrete-v0", entry_point=MultiDiscreteEnv)
+    changes, field, words = BAD[case]
+    changes = dict(changes)
+    suite = {**SUITE, **changes.pop("suite", {})}
+    if suite["problems"] == SUITE["problems"]:
+        suite["problems"] = [{"name": "rl", "params": {**CARTPOLE, **changes}}]
+    path = suite_file(tmp_path, suite)
+    with pytest.raises(ConfigError) as refused:
+        load_suite(path)
+    line = str(refused.value)
+    assert "\n" not in line and line.startswith(f"{path}: {field}:"), line
+    for word in words:
+        assert word in line, line
+
+
+def test_missing_simulator_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = environments.importlib.util.find_spec
+    monkeypatch.setattr(environments.importlib.util, "find_spec", lambda name: None if name == "mujoco" else found(name))
+    with pytest.raises(ValueError, match=r"'Hopper-v5' needs mujoco, which is not installed: pip install 'dfo-bench\[rl\]'"):
+        environments.check_env("Hopper-v5")
+
+
+def test_bad_env_through_the_cli_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    import subprocess
+
+    path = suite_file(tmp_path, {**SUITE, "problems": [{"name": "rl", "params": {"env": "Hoper-v5"}}]})
+    before = sorted(tmp_path.rglob("*"))
+    cli = subprocess.run([*CLI, "run", str(path)], capture_output=True, text=True, env=cli_env(), cwd=tmp_path)
+    assert cli.returncode == 2 and cli.stdout == ""
+    lines = [line for line in cli.stderr.splitlines() if "Warning" not in line and line.strip()]
+    assert len(lines) == 1 and "unknown environment 'Hoper-v5'" in lines[0] and "'Hopper-v5'" in lines[0], cli.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PPO's own rollouts go through the objective: charged step by step, stopped exactly at the
+    budget, its episodes counted, and its actor is the problem's policy (same start, same layout)."""
+    pytest.importorskip("stable_baselines3")
+    from dfo_bench.optimizers.base import SearchDomain
+    from dfo_bench.optimizers.ppo import PPO
+
+    made = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: Counting(made(env_id, limit)))
+    p = problem(policy="mlp", hidden=[8])
+    budget = Budget(BudgetLimits(steps=300))
+    objective = Objective(p, FullSpace(p.initial_point()), budget, None)
+    ppo = PPO.from_config(SearchDomain(p.initial_point()), np.random.default_rng(0), TINY_PPO)
+    assert torch.equal(ppo.recommend(), p.initial_point())
+    Counting.taken = 0
+    with pytest.raises(BudgetExceeded):
+        for _ in range(10):
+            ppo.step(objective)
+    assert budget.steps == Counting.taken == 300 and budget.episodes >= 1
+    assert ppo.recommend().shape == (p.dim,) and not torch.equal(ppo.recommend(), p.initial_point())
