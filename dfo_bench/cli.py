@@ -7,6 +7,7 @@ warning line each (``--strict``: an error); ``run`` exits 1 when a run of it fai
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -28,6 +29,34 @@ NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 """What click >= 8.2 raises for a bare group (click 8.1 prints the help and exits instead)."""
 
 
+TRACEBACK_VARIABLE = "DFO_BENCH_TRACEBACK"
+
+
+def _ask_tracebacks(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ[TRACEBACK_VARIABLE] = "1"
+
+
+TRACEBACK_OPTION = click.option(
+    "--traceback",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_ask_tracebacks,
+    help=f"Show the whole traceback of each plugin that failed to load (or set {TRACEBACK_VARIABLE}=1).",
+)
+
+
+def show_tracebacks() -> None:
+    """With ``--traceback`` (or the variable set), each failed plugin's whole traceback on stderr."""
+    if os.environ.get(TRACEBACK_VARIABLE, "") in ("", "0"):
+        return
+    for registry in REGISTRIES.values():
+        for entry in registry.failures():
+            click.echo(f"{registry.kind} '{entry.name}' from {entry.origin}:", err=True)
+            click.echo((entry.traceback or entry.error or "").rstrip(), err=True)
+
+
 def check_out(out: Path) -> Path:
     """``out`` if a folder is there or can be made there; a ConfigError otherwise, raised before
     anything is written (a file in the way would fail only once the first result is stored)."""
@@ -47,6 +76,7 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("kind", type=click.Choice(["problems", "optimizers", "all"]), default="all")
 @click.option("--origin", is_flag=True, help="Also show where each entry comes from (built-in or entry point).")
+@TRACEBACK_OPTION
 def list_(kind: str, origin: bool) -> None:
     """Show registered problems and optimizers with one-line descriptions."""
     kinds = list(REGISTRIES) if kind == "all" else [kind]
@@ -56,6 +86,7 @@ def list_(kind: str, origin: bool) -> None:
         width = max(len(row[0]) for row in rows)
         for entry, text, where in rows:
             click.echo(f"  {entry:<{width}}  {text}" + (f"  [{where}]" if origin else ""))
+    show_tracebacks()
 
 
 def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> ExecutorConfig:
@@ -108,6 +139,7 @@ def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> 
     is_flag=True,
     help="Run nothing: list the runs stored, failed and to run, and estimate their time from a short calibration here.",
 )
+@TRACEBACK_OPTION
 def run(
     suite_file: Path,
     out: Path | None,
@@ -341,4 +373,5 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except DfoBenchError as exc:
         click.echo(f"error: {exc}", err=True)
+        show_tracebacks()
         sys.exit(2)

@@ -260,7 +260,6 @@ def _host(t: torch.Tensor) -> np.ndarray:
 
 
 class MLPParams(ParamsModel):
-
     hidden: list[int] = Field([32])
     """Widths of the hidden ReLU layers (none: a linear softmax classifier)."""
     super_batch: int | None = Field(None, ge=1)
