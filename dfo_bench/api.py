@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import CLAIMED, RunSummary
 from dfo_bench.suite import ExecutorConfig, Suite, SuiteConfig, format_error, load_suite, suite_from_data
+from dfo_bench.suite.schema import OptimizerConfig, ProblemConfig, SuiteBudget
 
 if TYPE_CHECKING:
     from dfo_bench.report.load import LoadedRuns
@@ -42,7 +43,11 @@ EXECUTOR_OPTIONS = ("workers", "address", "partition", "gpus_per_run", "cpus_per
 """Executor fields a caller may set on top of the suite's (the CLI's options of ``run``)."""
 
 __all__ = [
+    "OptimizerConfig",
+    "ProblemConfig",
     "RunOutcome",
+    "SuiteBudget",
+    "SuiteConfig",
     "check_out",
     "executor_config",
     "load",
