@@ -11,6 +11,7 @@ installs this checkout of dfo-bench and the two examples without dependencies, o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,3 +107,12 @@ def test_example_plugins_are_listed_pass_the_kit_run_and_reach_the_report(venv: 
     )
     assert targets.returncode == 0, targets.stderr
     assert "ERT in samples to each validation R² target" in (tmp_path / "fixed" / "report.md").read_text()
+
+
+def test_the_code_on_the_extending_page_is_the_example_packages_code() -> None:
+    """Each code block of docs/extending.md that opens with ``# docs/examples/<file>`` is that file's text."""
+    page = (REPO / "docs" / "extending.md").read_text()
+    blocks = re.findall(r"```(?:python|yaml)\n# (docs/examples/\S+)\n(.*?)```", page, flags=re.S)
+    assert len(blocks) >= 5
+    for path, code in blocks:
+        assert code in (REPO / path).read_text(), f"docs/extending.md shows code that is not in {path}"
