@@ -244,7 +244,8 @@ REFERENCE: dict[str, Reference] = {
             "rosenbrock": Expectation(60, 1400.0),
             "rastrigin": Expectation(60, 91.0),
         },
-        note="as parego: 60 evaluations from a 20-point Latin hypercube; Rastrigin: on some seeds nothing beats the start (90.4)",
+        note="as parego: 60 evaluations from a 20-point Latin hypercube; Rastrigin: on some seeds nothing "
+        "beats the start (90.4)",
     ),
 }
 """Optimizer name → the settings and the budget and tolerance per function that it reliably meets.

@@ -135,24 +135,12 @@ def chosen_table(analysis: HPOAnalysis) -> TextTable:
     for r in analysis.chosen.to_dict("records"):
         median, best, seeds, seed = float(r["median"]), float(r["best"]), int(r["seeds"]), int(r["best_seed"])
         rows.append(
-            [
-                Cell(str(r["optimizer"])),
-                Cell(str(seeds), seeds),
-                Cell(fmt(median, ".4g"), median),
-                Cell(fmt(best, ".4g"), best),
-                Cell(str(seed), seed),
-                Cell(_config_text(str(r["config"]))),
-            ]
+            [Cell(str(r["optimizer"])), Cell(str(seeds), seeds), Cell(fmt(median, ".4g"), median), Cell(fmt(best, ".4g"), best),
+             Cell(str(seed), seed), Cell(_config_text(str(r["config"])))]
         )
     references = [
-        [
-            Cell(f"{r['optimizer']} ({r['source']})"),
-            Cell(""),
-            Cell(""),
-            Cell(fmt(float(r["value"]), ".4g")),
-            Cell(""),
-            Cell(str(r["protocol"])),
-        ]
+        [Cell(f"{r['optimizer']} ({r['source']})"), Cell(""), Cell(""), Cell(fmt(float(r["value"]), ".4g")), Cell(""),
+         Cell(str(r["protocol"]))]
         for r in analysis.published.to_dict("records")
     ]
     return TextTable(columns, rows, references)
@@ -165,13 +153,7 @@ def top_table(analysis: HPOAnalysis) -> TextTable:
     for i, r in enumerate(analysis.top.to_dict("records")):
         seed, evaluations, loss = int(r["seed"]), float(r["evaluations"]), float(r["val_loss"])
         rows.append(
-            [
-                Cell(str(i + 1), i + 1),
-                Cell(str(r["optimizer_label"])),
-                Cell(str(seed), seed),
-                Cell(f"{evaluations:.0f}", evaluations),
-                Cell(_config_text(str(r["config"]))),
-                Cell(fmt(loss, ".4g"), loss),
-            ]
+            [Cell(str(i + 1), i + 1), Cell(str(r["optimizer_label"])), Cell(str(seed), seed),
+             Cell(f"{evaluations:.0f}", evaluations), Cell(_config_text(str(r["config"]))), Cell(fmt(loss, ".4g"), loss)]
         )
     return TextTable(columns, rows)
