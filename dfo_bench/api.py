@@ -18,9 +18,11 @@ of messages and exit statuses over these functions. Errors a user can act on are
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,8 +148,9 @@ def run(
     ``executor``: sequential, process, dask or slurm (default: the suite's); ``options`` are the
     executor's fields (``workers``, ``address``, Slurm's ``partition``, ...). ``progress``: a bar
     (a widget in a notebook). ``plan_only``: run nothing, say the plan. Messages (the estimate, the
-    damaged files, the interruption) go to ``say``. SIGINT / SIGTERM cancel the pending runs and
-    raise ``executors.stopping.Interrupted``; calling ``run`` again resumes."""
+    damaged files, the interruption) go to ``say``. Called from the main thread, SIGINT / SIGTERM
+    cancel the pending runs and raise ``executors.stopping.Interrupted``; calling ``run`` again
+    resumes."""
     from dfo_bench.executors import make_executor, pending_runs, run_suite
     from dfo_bench.executors.plan import QUICK, headline, keep_plan, plan_suite, render, warning
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
@@ -201,7 +204,9 @@ def run(
             False,
         )
     try:
-        with stop_on_signals():
+        # Signal handlers can only be set from the main thread; elsewhere the caller stops the run.
+        main = threading.current_thread() is threading.main_thread()
+        with stop_on_signals() if main else nullcontext():
             summaries = run_suite(suite, out, engine, retry_failed, progress=progress)
     except Interrupted as stop:
         now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)

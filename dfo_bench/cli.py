@@ -228,7 +228,8 @@ SELECT_HELP = "Only these labels (comma-separated or repeated; shell wildcards s
     "target_specs",
     multiple=True,
     metavar="METRIC=V1,V2,...",
-    help="Fixed targets instead of the derived ladder; METRIC: val_accuracy or train_loss (repeatable).",
+    help="Fixed targets instead of the derived ladder (repeatable); METRIC: train_loss, or val_<name> of a metric "
+    "a problem declares (val_accuracy, val_f1; a plugin's, e.g. val_r2).",
 )
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 def report(
