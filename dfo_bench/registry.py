@@ -38,10 +38,10 @@ class Entry:
 TRACEBACK_HINT = "whole traceback: dfo-bench list --traceback, or DFO_BENCH_TRACEBACK=1"
 
 
-def failure_site(exc: BaseException, module: str) -> str:
+def failure_site(exc: BaseException) -> str | None:
     """Where a plugin failed: the file and line of the innermost frame outside the import machinery
-    and this module (a syntax error: its own file and line), or the module when there is none (a
-    module that is not installed)."""
+    and this module (a syntax error: its own file and line); None when there is none (a module
+    that is not installed, a class that is not the right kind)."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{exc.filename}:{exc.lineno}"
     frames = [
@@ -49,7 +49,7 @@ def failure_site(exc: BaseException, module: str) -> str:
         for f in traceback.extract_tb(exc.__traceback__)
         if not f.filename.startswith("<frozen") and f.filename != __file__ and "importlib" not in f.filename
     ]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else f"module {module}"
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
 
 
 class Registry(Generic[T]):
@@ -122,8 +122,9 @@ class Registry(Generic[T]):
                 raise TypeError(f"{entry.target}.name is {getattr(obj, 'name', None)!r}, not {entry.name!r}")
             entry.loaded = obj
         except Exception as exc:  # a broken plugin must not break the other names
-            where = failure_site(exc, module)
-            entry.error = f"{type(exc).__name__}: {exc} (in {module}, at {where}; {TRACEBACK_HINT})"
+            where = failure_site(exc)
+            at = f", at {where}" if where else ""
+            entry.error = f"{type(exc).__name__}: {exc} (in {module}{at}; {TRACEBACK_HINT})"
             entry.traceback = "".join(traceback.format_exception(exc))
         return entry
 

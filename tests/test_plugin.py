@@ -185,7 +185,7 @@ def test_a_plugin_that_fails_to_import_names_its_file_and_line_and_shows_its_tra
     lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.startswith("  ")}
     assert "RuntimeError: no licence found (in demo_plugin.raising, at " in lines["raising"]
     assert "demo_plugin/raising.py:3" in lines["raising"] and "--traceback" in lines["raising"]
-    assert "(in demo_plugin.missing, at module demo_plugin.missing;" in lines["broken"]
+    assert "(in demo_plugin.missing; whole traceback: dfo-bench list --traceback" in lines["broken"]
     assert "Traceback" not in listed.stderr
     shown = dfo_bench(plugin_path, "list", "optimizers", "--traceback")
     assert "Traceback (most recent call last)" in shown.stderr and 'raise RuntimeError("no licence found")' in shown.stderr
