@@ -1,4 +1,5 @@
-"""The ``dfo-bench`` command: list, run, status, report, export.
+"""The ``dfo-bench`` command: list, run, status, report, export; messages and exit statuses over
+``dfo_bench.api``, which does the work.
 
 Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
 exit status 2, and is found before anything is written. A damaged file in a results folder is a
@@ -7,18 +8,17 @@ warning line each (``--strict``: an error); ``run`` exits 1 when a run of it fai
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
 
+from dfo_bench import api
 from dfo_bench.errors import ConfigError, DfoBenchError, StoreError
 from dfo_bench.registry import Registry, optimizers, problems
-from dfo_bench.suite import ExecutorConfig, Suite, format_error, load_suite
 
 if TYPE_CHECKING:
     from dfo_bench.store import DamagedFile
@@ -28,14 +28,32 @@ NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 """What click >= 8.2 raises for a bare group (click 8.1 prints the help and exits instead)."""
 
 
-def check_out(out: Path) -> Path:
-    """``out`` if a folder is there or can be made there; a ConfigError otherwise, raised before
-    anything is written (a file in the way would fail only once the first result is stored)."""
-    existing = next(p for p in (out, *out.parents) if p.exists())
-    if not existing.is_dir():
-        where = "is a file" if existing == out else f"is inside {existing}, which is a file"
-        raise ConfigError(f"{out}: --out: {where}; allowed: a folder, or a path where one can be made")
-    return out
+TRACEBACK_VARIABLE = "DFO_BENCH_TRACEBACK"
+
+
+def _ask_tracebacks(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ[TRACEBACK_VARIABLE] = "1"
+
+
+TRACEBACK_OPTION = click.option(
+    "--traceback",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_ask_tracebacks,
+    help=f"Show the whole traceback of each plugin that failed to load (or set {TRACEBACK_VARIABLE}=1).",
+)
+
+
+def show_tracebacks() -> None:
+    """With ``--traceback`` (or the variable set), each failed plugin's whole traceback on stderr."""
+    if os.environ.get(TRACEBACK_VARIABLE, "") in ("", "0"):
+        return
+    for registry in REGISTRIES.values():
+        for entry in registry.failures():
+            click.echo(f"{registry.kind} '{entry.name}' from {entry.origin}:", err=True)
+            click.echo((entry.traceback or entry.error or "").rstrip(), err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +65,7 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("kind", type=click.Choice(["problems", "optimizers", "all"]), default="all")
 @click.option("--origin", is_flag=True, help="Also show where each entry comes from (built-in or entry point).")
+@TRACEBACK_OPTION
 def list_(kind: str, origin: bool) -> None:
     """Show registered problems and optimizers with one-line descriptions."""
     kinds = list(REGISTRIES) if kind == "all" else [kind]
@@ -56,30 +75,7 @@ def list_(kind: str, origin: bool) -> None:
         width = max(len(row[0]) for row in rows)
         for entry, text, where in rows:
             click.echo(f"  {entry:<{width}}  {text}" + (f"  [{where}]" if origin else ""))
-
-
-def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> ExecutorConfig:
-    """The suite's executor with the command line's choices on top (validated like the suite).
-
-    ``--executor`` names the kind; without it, ``--address`` means dask, a Slurm option means
-    slurm and ``--workers`` alone the process pool (as before). Options of another kind than the
-    suite's start from that kind's defaults."""
-    given = {key: value for key, value in options.items() if value is not None}
-    if kind is None and given:
-        if "address" in given:
-            kind = "dask"
-        elif set(given) & {"partition", "gpus_per_run", "cpus_per_run", "time_min", "mem_gb", "cluster"}:
-            kind = "slurm"
-        elif suite.config.executor.kind not in ("process", "dask"):
-            kind = "process"
-    base = suite.config.executor.options()
-    if kind is not None and kind != base["kind"]:
-        base = {"kind": kind}
-    merged = base | given
-    try:
-        return ExecutorConfig(**merged)
-    except ValidationError as exc:
-        raise ConfigError(format_error(suite.path, "executor", exc, merged) + " (with the command line's options)") from None
+    show_tracebacks()
 
 
 @cli.command()
@@ -108,6 +104,7 @@ def executor_config(suite: Suite, kind: str | None, options: dict[str, Any]) -> 
     is_flag=True,
     help="Run nothing: list the runs stored, failed and to run, and estimate their time from a short calibration here.",
 )
+@TRACEBACK_OPTION
 def run(
     suite_file: Path,
     out: Path | None,
@@ -132,78 +129,36 @@ def run(
       2    bad input (suite, option, folder); nothing was run or written
       130  stopped by Ctrl-C (SIGINT)
       143  stopped by SIGTERM"""
-    from dfo_bench.executors import CLAIMED, make_executor, pending_runs, run_suite
-    from dfo_bench.executors.plan import QUICK, headline, keep_plan, plan_suite, render, warning
-    from dfo_bench.executors.stopping import Interrupted, stop_on_signals
-    from dfo_bench.runner import resolve_device
-    from dfo_bench.store import TUNING, ResultStore
+    from dfo_bench.executors.stopping import Interrupted
 
-    suite = load_suite(suite_file)
-    config = executor_config(suite, "sequential" if sequential else kind, options)
-    where = f"{config.kind} executor"
-    if config.kind in ("sequential", "process"):
-        try:
-            where = str(resolve_device(suite.config.device))
-        except RuntimeError as exc:
-            raise ConfigError(f"{suite_file}: device: {exc}; allowed on this machine: auto, cpu") from None
-    out = check_out(out or Path("results") / suite.name)
-    store = ResultStore(out)
-    imports = time.process_time()  # this process's start, imports included: what a worker's start costs
-    if plan_only:
-        for line in render(plan_suite(suite, store, config, retry_failed, imports=imports)):
-            click.echo(line)
-        return
+    suite = api.load_suite(suite_file)
     try:
-        executor = make_executor(config, suite)
-    except ImportError as exc:
-        raise ConfigError(
-            f"{suite_file}: executor.kind: {config.kind} needs {exc.name}; install it with pip install 'dfo-bench[cluster]'"
-        ) from None
-    todo = pending_runs(suite, store, retry_failed)
-    warn(store.damaged, "it runs again")
-    stored = len(suite.runs) - len(todo)
-    estimate = plan_suite(suite, store, config, retry_failed, QUICK, imports)
-    click.echo(
-        f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run, "
-        f"{headline(estimate)} -> {out}"
-    )
-    said = warning(estimate)
-    if said:
-        click.echo(said, err=True)
-    record = keep_plan(store, estimate)
-    started = time.perf_counter()
-    tuned = [plan for plan in suite.studies if plan.ranges]
-    if tuned and suite.config.tuning:
-        tuning = suite.config.tuning
-        click.echo(
-            f"{suite.name}: tuning first: {len(tuned)} studies × {tuning.trials} trials × {len(tuning.seeds)} tuning seeds "
-            f"({tuning.sampler}, {tuning.metric}), then each chosen configuration on {len(suite.config.seeds)} seeds"
+        outcome = api.run(
+            suite,
+            out,
+            "sequential" if sequential else kind,
+            retry_failed=retry_failed,
+            progress=not quiet,
+            plan_only=plan_only,
+            say=say,
+            **options,
         )
-    try:
-        with stop_on_signals():
-            summaries = run_suite(suite, out, executor, retry_failed, progress=not quiet)
     except Interrupted as stop:
-        now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)
-        click.echo(
-            f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
-            f"{len(suite.runs) - now} not run"
-            + (f", {sum(1 for r in store.stored_runs() if r.phase == TUNING)} tuning runs stored" if suite.studies else "")
-            + "; run the same command again to resume",
-            err=True,
-        )
         sys.exit(stop.exit_status)
-    if record is not None:
-        store.write_plan(record.model_copy(update={"took_seconds": round(time.perf_counter() - started, 3)}))
-    failed = [s for s in summaries if s.status == "failed"]
-    elsewhere = sum(1 for s in summaries if s.status == CLAIMED)
-    for summary in failed:
+    if plan_only:
+        return
+    for summary in outcome.failed:
         click.echo(f"failed: {summary.run_id}: {summary.error}", err=True)
-    ok = sum(1 for s in summaries if s.status == "ok")
-    why = f" (errors above; dfo-bench status {out} lists them; --retry-failed runs them again)" if failed else ""
-    left = f", {elsewhere} runs left to another process on this folder" if elsewhere else ""
-    click.echo(f"{suite.name}: {ok} ok, {len(failed)} failed{why}{left}; results in {out}")
+    failed = outcome.failed
+    why = f" (errors above; dfo-bench status {outcome.out} lists them; --retry-failed runs them again)" if failed else ""
+    left = f", {outcome.elsewhere} runs left to another process on this folder" if outcome.elsewhere else ""
+    click.echo(f"{suite.name}: {outcome.ok} ok, {len(failed)} failed{why}{left}; results in {outcome.out}")
     if failed:
         sys.exit(1)
+
+
+def say(line: str, err: bool) -> None:
+    click.echo(line, err=err)
 
 
 STRICT_HELP = "Refuse (exit status 2) a results folder holding damaged files, instead of leaving them out with a warning."
@@ -273,7 +228,8 @@ SELECT_HELP = "Only these labels (comma-separated or repeated; shell wildcards s
     "target_specs",
     multiple=True,
     metavar="METRIC=V1,V2,...",
-    help="Fixed targets instead of the derived ladder; METRIC: val_accuracy or train_loss (repeatable).",
+    help="Fixed targets instead of the derived ladder (repeatable); METRIC: train_loss, or val_<name> of a metric "
+    "a problem declares (val_accuracy, val_f1; a plugin's, e.g. val_r2).",
 )
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 def report(
@@ -290,22 +246,16 @@ def report(
     Several folders are merged; a run stored in more than one is kept once (from the first). A
     damaged file (a truncated Parquet file, a file that is not a run) is left out with a warning.
     """
-    from dfo_bench.report import DEFAULT_FORMATS, build_report, load_runs
-    from dfo_bench.report.targets import parse_targets
-
     folders = _results_folders(results)
-    try:
-        targets = parse_targets(target_specs)
-    except ValueError as exc:
-        raise ConfigError(f"--targets: {exc}") from None
-    out = check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
-    loaded = load_runs(folders, split_labels(problems), split_labels(optimizers))
+    targets = api.targets_of(target_specs)
+    out = api.check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
+    loaded = api.load(folders, split_labels(problems), split_labels(optimizers))
     if strict:
         refuse_damaged(loaded.damaged)
     warn(loaded.damaged)
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
-    index = build_report(folders, out, formats or DEFAULT_FORMATS, targets=targets, loaded=loaded)
+    index = api.report(folders, out, formats, targets=targets, loaded=loaded)
     click.echo(f"report: {index}")
 
 
@@ -319,7 +269,7 @@ def export(results: tuple[Path, ...], tensorboard: Path, problems: tuple[str, ..
     from dfo_bench.export import export_tensorboard
 
     folders = _results_folders(results)
-    count = export_tensorboard(folders, check_out(tensorboard), split_labels(problems), split_labels(optimizers))
+    count = export_tensorboard(folders, api.check_out(tensorboard), split_labels(problems), split_labels(optimizers))
     click.echo(f"export: {count} runs -> {tensorboard} (tensorboard --logdir {tensorboard})")
 
 
@@ -341,4 +291,5 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except DfoBenchError as exc:
         click.echo(f"error: {exc}", err=True)
+        show_tracebacks()
         sys.exit(2)

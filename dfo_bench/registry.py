@@ -2,13 +2,15 @@
 
 Entry points (groups ``dfo_bench.problems`` and ``dfo_bench.optimizers``) are read once, on
 first use. A plugin that fails to import, or that is not the right kind of class, becomes a
-failed entry: asking for it raises an error naming the entry point, and other names still work.
+failed entry: asking for it raises an error naming the entry point, the file and line where it
+failed and how to see the whole traceback (kept in ``Entry.traceback``), and other names still work.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import traceback
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -29,6 +31,25 @@ class Entry:
     """'built-in', or the entry point as 'group: name = module:attr (distribution)'."""
     loaded: type | None = None
     error: str | None = None
+    traceback: str | None = None
+    """The whole traceback of a failed load (``dfo-bench list --traceback`` shows it)."""
+
+
+TRACEBACK_HINT = "whole traceback: dfo-bench list --traceback, or DFO_BENCH_TRACEBACK=1"
+
+
+def failure_site(exc: BaseException) -> str | None:
+    """Where a plugin failed: the file and line of the innermost frame outside the import machinery
+    and this module (a syntax error: its own file and line); None when there is none (a module
+    that is not installed, a class that is not the right kind)."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<frozen") and f.filename != __file__ and "importlib" not in f.filename
+    ]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
 
 
 class Registry(Generic[T]):
@@ -101,8 +122,15 @@ class Registry(Generic[T]):
                 raise TypeError(f"{entry.target}.name is {getattr(obj, 'name', None)!r}, not {entry.name!r}")
             entry.loaded = obj
         except Exception as exc:  # a broken plugin must not break the other names
-            entry.error = f"{type(exc).__name__}: {exc}"
+            where = failure_site(exc)
+            at = f", at {where}" if where else ""
+            entry.error = f"{type(exc).__name__}: {exc} (in {module}{at}; {TRACEBACK_HINT})"
+            entry.traceback = "".join(traceback.format_exception(exc))
         return entry
+
+    def failures(self) -> list[Entry]:
+        """The entries that failed to load so far, with their tracebacks."""
+        return [e for e in self._read().values() if e.error is not None]
 
 
 problems: Registry[Problem] = Registry(

@@ -1,4 +1,5 @@
-"""Conformance checks for optimizers and problems, shipped so that plugin authors can reuse them.
+"""Conformance checks for optimizers and problems, shipped so that plugin authors can reuse them
+(the pytest classes a plugin's tests subclass, built on these: ``dfo_bench.conformance``).
 
 Each check runs real runs through the real runner on a real problem (by default the embedded
 digits MLP) and raises ``AssertionError`` with a message saying what a user would see go wrong.

@@ -11,9 +11,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
 
 from dfo_bench.budget import Budget, BudgetLimits
+from dfo_bench.conformance import OptimizerCase, OptimizerOnDevice
 from dfo_bench.executors import SequentialExecutor, pending_runs, run_suite
 from dfo_bench.loop import optimize
 from dfo_bench.moves import dense
@@ -23,7 +23,7 @@ from dfo_bench.optimizers.de import DEParams, DifferentialEvolution
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import Problem
 from dfo_bench.registry import optimizers, problems
-from dfo_bench.spaces import BlockSpace, BlockSpaceConfig, FullSpace, FullSpaceConfig, make_space
+from dfo_bench.spaces import BlockSpace, FullSpace
 from dfo_bench.store import ResultStore, git_commit
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import run_ok, run_spec, searching
@@ -163,45 +163,18 @@ def test_hbde_reproduces_a_run_stored_before_the_redesign() -> None:
 # --- populations stay on the problem's device ------------------------------------------------------
 
 
-class HostCopies(TorchFunctionMode):
-    """Records every call that moves a tensor of at least ``size`` elements across devices (or would, on
-    a GPU): ``.cpu()``, ``.to(...)``, ``.numpy()``, ``.tolist()``."""
-
-    MOVES: ClassVar[set[str]] = {"cpu", "to", "numpy", "tolist", "cuda"}
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-        self.seen: list[tuple[str, int]] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = getattr(func, "__name__", "")
-        if name in self.MOVES and args and isinstance(args[0], torch.Tensor) and args[0].numel() >= self.size:
-            self.seen.append((name, args[0].numel()))
-        return func(*args, **(kwargs or {}))
-
-
 NUMPY_LIBRARIES = {"cma-es", "nevergrad", "pymoo", "nsga2", "parego", "mobo-ars", "random-box"}
 """Adapters of libraries that compute in NumPy: their populations necessarily cross to the host
 (the multi-objective methods keep their archive and models in pymoo, scikit-learn and NumPy)."""
 
 
-@pytest.mark.parametrize("space", ["full", "blocks"])
-@pytest.mark.parametrize("name", sorted(n for n in searching("weights") if issubclass(optimizers.get(n), AskTellOptimizer)))
-def test_generations_move_no_population_to_the_host(name: str, space: str) -> None:
-    if name in NUMPY_LIBRARIES:
-        pytest.skip(f"{name} wraps a NumPy library (documented host copies)")
-    problem = problems.get("digits-mlp").from_config({}, 0, CPU)
-    x0 = problem.initial_point()
-    search = make_space(FullSpaceConfig() if space == "full" else BlockSpaceConfig(kind="blocks", n_bins=2000), x0)
-    objective = Objective(problem, search, Budget(BudgetLimits()), super_batch=100)  # batch indices (100) are not a population
-    optimizer = optimizers.get(name).from_config(SearchDomain(search.initial()), np.random.default_rng(0), {})
-    optimizer.step(objective)  # the first generation builds caches (NumPy histogram, kernels)
-    with HostCopies(size=search.dim) as copies:
-        for _ in range(3):
-            optimizer.step(objective)
-    allowed = {("numpy", search.dim), ("numpy", problem.dim)} if name == "direct-search" else set()  # CPU-only NumPy views
-    assert set(copies.seen) <= allowed, f"{name} moved whole populations or points across devices: {copies.seen[:5]}"
+class TestPopulationsStayOnDevice(OptimizerOnDevice):
+    """The kit's device check over every ask/tell optimizer of weights, on the digits MLP."""
+
+    @pytest.fixture(params=sorted(n for n in searching("weights") if issubclass(optimizers.get(n), AskTellOptimizer)))
+    def case(self, request: pytest.FixtureRequest) -> OptimizerCase:
+        name = request.param
+        return OptimizerCase(name, host_copies=name in NUMPY_LIBRARIES, numpy_views=name == "direct-search")
 
 
 # --- run identity ----------------------------------------------------------------------------------

@@ -1,19 +1,16 @@
-"""Every registered optimizer, built-in or plugin, against the same contract."""
+"""Every registered optimizer, built-in or plugin, through the conformance kit plugins subclass
+(``dfo_bench.conformance``), plus the checks particular to one optimizer."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from dfo_bench.budget import BudgetLimits
-from dfo_bench.moves import dense
-from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, SearchDomain
+from dfo_bench.conformance import OptimizerCase, OptimizerContract, OptimizerRuns
+from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.registry import optimizers
-from dfo_bench.spec import RunSpec
-from dfo_bench.testing import check_deterministic, check_improves_within_budget, run_spec, searching
+from dfo_bench.testing import searching
 
 ALL = searching("weights")
 """The optimizers of weights (typed-space ones: tests/test_hpo.py)."""
@@ -24,60 +21,24 @@ to tens of coordinates, get the same contract checks on ZDT1 in ``test_multiobje
 FAST = {"cma-es": {"diagonal": True}}
 
 
-def spec(name: str, **kwargs: Any) -> RunSpec:
-    return run_spec(name, FAST.get(name), **kwargs)
+def case_of(name: str) -> OptimizerCase:
+    return OptimizerCase(name, FAST.get(name, {}))
 
 
-@pytest.mark.parametrize("name", WEIGHTS)
-def test_improves_on_digits_and_never_overspends(name: str) -> None:
-    result = check_improves_within_budget(spec(name))
-    assert len(result.trace) >= 20, "a run of enough generations records at least 20 checkpoints"
+class TestEveryOptimizer(OptimizerContract):
+    """The kit's interface checks, over every optimizer of weights."""
+
+    @pytest.fixture(params=ALL)
+    def case(self, request: pytest.FixtureRequest) -> OptimizerCase:
+        return case_of(request.param)
 
 
-@pytest.mark.parametrize("name", WEIGHTS)
-@pytest.mark.parametrize("unit", ["evaluations", "samples"])
-def test_stops_exactly_within_each_kind_of_limit(name: str, unit: str) -> None:
-    limit = {"evaluations": 977, "samples": 1_234_567}[unit]
-    result = check_improves_within_budget(spec(name, budget=BudgetLimits(**{unit: limit})))
-    spent = result.trace[-1][unit]
-    # Stops only when the next charge would not fit: at most one evaluation (or step) short.
-    largest_charge = {"evaluations": 1, "samples": 1077}[unit]
-    assert limit - largest_charge < spent <= limit
+class TestDigitsRuns(OptimizerRuns):
+    """The kit's run checks on the digits MLP, over the optimizers that can search its weights."""
 
-
-@pytest.mark.parametrize("name", WEIGHTS)
-def test_time_limit_stops_the_run(name: str) -> None:
-    result = check_improves_within_budget(spec(name, budget=BudgetLimits(seconds=1.0)))
-    assert 1.0 <= result.trace[-1]["seconds"] < 6.0
-
-
-@pytest.mark.parametrize("name", WEIGHTS)
-def test_same_seed_same_run_other_seed_other_run(name: str) -> None:
-    check_deterministic(spec(name, budget=BudgetLimits(evaluations=400)))
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_interface_shapes(name: str) -> None:
-    x0 = torch.linspace(-1, 1, 50)
-    optimizer = optimizers.get(name).from_config(SearchDomain(x0), np.random.default_rng(0), {})
-    assert optimizer.recommend().shape == (50,)
-    if isinstance(optimizer, AskTellOptimizer):
-        X = optimizer.ask()
-        assert X.shape == (optimizer.popsize, 50) and dense(X).dtype == torch.float32
-        with pytest.raises(FloatingPointError):
-            optimizer.tell(X, torch.full((X.shape[0],), float("nan")))
-        optimizer.tell(X, (dense(X) ** 2).sum(dim=1))
-        assert optimizer.recommend().shape == (50,)
-    else:
-        assert isinstance(optimizer, GradientOptimizer)
-        optimizer._step(lambda x, batch: (float((x**2).sum()), 2 * x))
-        assert float((optimizer.recommend() ** 2).sum()) < float((x0**2).sum())
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_unknown_parameter_is_rejected(name: str) -> None:
-    with pytest.raises(ValueError, match="no_such_parameter"):
-        optimizers.get(name).Params(no_such_parameter=1)
+    @pytest.fixture(params=WEIGHTS)
+    def case(self, request: pytest.FixtureRequest) -> OptimizerCase:
+        return case_of(request.param)
 
 
 def test_de_best1bin_and_bounds_respected() -> None:

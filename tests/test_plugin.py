@@ -32,6 +32,7 @@ version = "0.1"
 plugin-es = "demo_plugin:PluginES"
 nan-search = "demo_plugin:NaNSearch"
 broken = "demo_plugin.missing:Nothing"
+raising = "demo_plugin.raising:Nothing"
 
 [project.entry-points."dfo_bench.problems"]
 blobs-mlp = "demo_plugin:BlobsMLP"
@@ -113,6 +114,9 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     (source / "demo_plugin").mkdir(parents=True)
     (source / "pyproject.toml").write_text(PYPROJECT)
     (source / "demo_plugin" / "__init__.py").write_text(textwrap.dedent(MODULE))
+    (source / "demo_plugin" / "raising.py").write_text(
+        '"""Fails on import, at line 3."""\n\nraise RuntimeError("no licence found")\n'
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target"]
     subprocess.run([*pip, str(target), str(source)], check=True, capture_output=True)
     return f"{target}:{REPO}"
@@ -172,3 +176,22 @@ def test_suite_naming_the_broken_plugin_says_which_entry_point(plugin_path: str,
     assert ran.stderr.count("\n") == 1 and "optimizers[0].name" in ran.stderr
     assert "broken = demo_plugin.missing:Nothing" in ran.stderr and "ModuleNotFoundError" in ran.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_plugin_that_fails_to_import_names_its_file_and_line_and_shows_its_traceback_on_request(
+    plugin_path: str, tmp_path: Path
+) -> None:
+    listed = dfo_bench(plugin_path, "list", "optimizers")
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.startswith("  ")}
+    assert "RuntimeError: no licence found (in demo_plugin.raising, at " in lines["raising"]
+    assert "demo_plugin/raising.py:3" in lines["raising"] and "--traceback" in lines["raising"]
+    assert "(in demo_plugin.missing; whole traceback: dfo-bench list --traceback" in lines["broken"]
+    assert "Traceback" not in listed.stderr
+    shown = dfo_bench(plugin_path, "list", "optimizers", "--traceback")
+    assert "Traceback (most recent call last)" in shown.stderr and 'raise RuntimeError("no licence found")' in shown.stderr
+    suite_file = tmp_path / "raising.yaml"
+    suite = {"problems": ["digits-mlp"], "optimizers": ["raising"], "seeds": [0], "budget": {"evaluations": 10}}
+    suite_file.write_text(yaml.safe_dump(suite))
+    ran = dfo_bench(plugin_path, "run", str(suite_file), "--out", str(tmp_path / "results"), "--traceback")
+    assert ran.returncode == 2 and ran.stderr.startswith("error: ") and "raising.py:3" in ran.stderr.splitlines()[0]
+    assert "Traceback (most recent call last)" in ran.stderr and not (tmp_path / "results").exists()

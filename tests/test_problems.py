@@ -10,14 +10,13 @@ import torch
 from sklearn.metrics import f1_score
 
 from dfo_bench.budget import Budget, BudgetLimits
-from dfo_bench.errors import BudgetExceeded
+from dfo_bench.conformance import ProblemCase, ProblemTestCase
 from dfo_bench.objective import Objective
-from dfo_bench.problems.base import DifferentiableProblem
 from dfo_bench.problems.data import CircularBatches
-from dfo_bench.problems.metrics import macro_f1
+from dfo_bench.problems.metrics import CLASSIFICATION, macro_f1
 from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpace
-from dfo_bench.testing import check_population_consistent, searching
+from dfo_bench.testing import searching
 
 from .conftest import SHARED_MNIST, fake_cifar_root, fake_mnist, needs_mnist
 
@@ -47,63 +46,30 @@ def build(name: str, seed: int = 0, **params):
     return problems.get(name).from_config({**config(name), **params}, seed, torch.device("cpu"))
 
 
-@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
-def test_population_equals_individuals_and_is_charged_exactly(name: str) -> None:
-    check_population_consistent(name, config(name))
+class TestEveryProblem(ProblemTestCase):
+    """The kit's checks over every problem of weights, with parameters this machine can satisfy."""
+
+    @pytest.fixture(params=WEIGHT_PROBLEMS)
+    def case(self, request: pytest.FixtureRequest) -> ProblemCase:
+        return ProblemCase(request.param, config(request.param))
 
 
-@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
-def test_seed_fixes_split_and_initial_weights(name: str) -> None:
-    a, b, c = build(name, 0), build(name, 0), build(name, 1)
-    assert torch.equal(a.initial_point(), b.initial_point())
-    assert not torch.equal(a.initial_point(), c.initial_point())
-    assert a.initial_point().shape == (a.dim,)
-    assert a.metrics(a.initial_point(), "val") == b.metrics(b.initial_point(), "val")
-    if a.has_data:  # the split moves with the seed
-        assert a.metrics(a.initial_point(), "test") != c.metrics(a.initial_point(), "test")
-
-
-@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
-def test_overspending_is_refused_before_any_work(name: str) -> None:
-    problem = build(name)
-    budget = Budget(BudgetLimits(evaluations=3))
-    objective = Objective(problem, FullSpace(problem.initial_point()), budget, type(problem).super_batch_of(problem.params))
-    calls: list[int] = []
-    evaluate = problem.evaluate
-    problem.evaluate = lambda X, batch=None: calls.append(X.shape[0]) or evaluate(X, batch)  # type: ignore[method-assign]
-    X = problem.initial_point().expand(4, -1).clone()
-    with pytest.raises(BudgetExceeded):  # 3 of 4 fit: those are evaluated and charged, the 4th is not
-        objective.evaluate(X)
-    assert budget.usage.evaluations == 3 and calls == [3]
-    with pytest.raises(BudgetExceeded):  # nothing fits: nothing is evaluated
-        objective.evaluate(X[:1])
-    if isinstance(problem, DifferentiableProblem):  # ZDT1 has none
-        with pytest.raises(BudgetExceeded):
-            objective.loss_and_grad(X[0], 8)
-    assert budget.usage.evaluations == 3 and calls == [3]
-
-
-@pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
-def test_training_set_size_known_from_the_parameters_is_the_built_ones(name: str) -> None:
+@pytest.mark.parametrize("name", ["digits-mlp", "mnist-mlp", "cifar10-resnet18"])
+def test_built_ins_know_their_training_set_size_from_the_parameters(name: str) -> None:
     """What a suite checks super-batches and minibatches against before anything loads."""
     problem = build(name)
-    known = type(problem).train_size_of(problem.params)
-    assert known == problem.train_size or (known is None and name not in ("digits-mlp", "mnist-mlp", "cifar10-resnet18"))
+    assert type(problem).train_size_of(problem.params) == problem.train_size
 
 
 @pytest.mark.parametrize("name", WEIGHT_PROBLEMS)
-def test_metrics_are_in_range(name: str) -> None:
+def test_classifiers_report_accuracy_and_f1_and_functions_their_value(name: str) -> None:
     problem = build(name)
     for split in ("train", "val", "test"):
         m = problem.metrics(problem.initial_point(), split)
         if not problem.has_data:  # a test function: its value, or its objectives objective_1, ...
-            names = {"loss"} if problem.objectives == 1 else {f"objective_{i + 1}" for i in range(problem.objectives)}
-            assert set(m) == names and min(m.values()) >= 0
+            assert min(m.values()) >= 0
             continue
-        assert set(m) == {"loss", "accuracy", "f1"}
-        assert m["loss"] > 0 and 0 <= m["accuracy"] <= 1 and 0 <= m["f1"] <= 1
-    with pytest.raises(ValueError, match="allowed"):
-        problem.metrics(problem.initial_point(), "holdout")
+        assert problem.reported_metrics == CLASSIFICATION and m["loss"] > 0
 
 
 @pytest.mark.parametrize("name", ["digits-mlp", "mnist-mlp"])

@@ -1,8 +1,9 @@
 """The progress line of a running suite: runs done / failed / running (and left to another
 process on the same folder), elapsed and time left.
 
-tqdm draws it (on stderr, and only when stderr is a terminal); a small thread refreshes it every
-second, so the running count and elapsed time move between results too.
+tqdm draws it (on stderr, and only when stderr is a terminal; in a Jupyter notebook, as a notebook
+widget through ``tqdm.auto``); a small thread refreshes it every second, so the running count and
+elapsed time move between results too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import sys
 import threading
 from collections.abc import Callable
 
-from tqdm import tqdm
+from tqdm import std
+from tqdm.auto import tqdm
+
+NOTEBOOK = tqdm is not std.tqdm
+"""Whether ``tqdm.auto`` found a notebook (whose output is never a terminal, yet shows a bar)."""
 
 
 class Progress:
@@ -21,7 +26,9 @@ class Progress:
         self.elsewhere = 0
         self._running = running
         self._lock = threading.Lock()
-        self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=None if enabled else True)
+        self._bar = tqdm(
+            total=total, desc=name, unit="run", file=sys.stderr, disable=(False if NOTEBOOK else None) if enabled else True
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not self._bar.disable:

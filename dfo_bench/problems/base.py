@@ -20,6 +20,7 @@ from dfo_bench.domain import TypedDomain
 from dfo_bench.lowrank import LowRankPopulation, WeightLayout
 from dfo_bench.moves import CoordinateMoves, Population
 from dfo_bench.params import ParamsModel
+from dfo_bench.problems.metrics import Metric
 
 SPLITS = ("train", "val", "test")
 
@@ -42,6 +43,10 @@ class Problem(ABC):
     has_data: ClassVar[bool] = True
     """Whether the loss is over a training set (which super-batches and epochs need); a test
     function has none."""
+    reported_metrics: ClassVar[tuple[Metric, ...]] = ()
+    """The metrics ``metrics()`` returns besides ``loss``, as the report shows them; the first is
+    the primary one (ranked on, its validation values the default targets). None: the test loss
+    is primary (test functions)."""
     search_kind: ClassVar[str] = "weights"
     """What a candidate is: ``weights`` (a flat weight vector), or ``typed`` (an encoded
     configuration of a ``TypedDomain``: see ``TypedProblem``). Optimizers list the kinds they
@@ -174,8 +179,8 @@ class Problem(ABC):
 
     @abstractmethod
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        """Loss (and, for classifiers, accuracy and macro-F1) of one candidate on ``split``
-        ('train', 'val' or 'test')."""
+        """``loss`` and each of ``reported_metrics`` (for classifiers accuracy and macro-F1) of one
+        candidate on ``split`` ('train', 'val' or 'test')."""
 
     @abstractmethod
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor: ...

@@ -1,9 +1,43 @@
-"""Classification metrics computed in torch, matching scikit-learn's definitions."""
+"""The metrics a problem declares for the report, and classification metrics computed in torch,
+matching scikit-learn's definitions."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric that a problem's ``metrics()`` returns for every split besides its loss, and how the
+    report shows it: its tables, curves, fixed-target views and ``--targets`` use what a problem
+    declares in ``Problem.reported_metrics``."""
+
+    name: str
+    """The key in ``metrics()``; stored as the columns ``train_<name>``, ``val_<name>``, ``test_<name>``."""
+    label: str
+    """How the report names it ("accuracy", "R²")."""
+    higher_is_better: bool
+    short: str = ""
+    """Its name in narrow column headers ("acc."); the label when empty."""
+    splits: tuple[str, ...] = ("val", "test")
+    """The splits the main table shows it on beside the primary metric (which is shown on both)."""
+    spec: str = ".4f"
+    """Its number format."""
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    """The values it can take (the conformance kit checks them)."""
+    log: bool = False
+    """Whether targets between its start and its best are spaced geometrically (values spanning
+    orders of magnitude, as losses do)."""
+
+
+ACCURACY = Metric("accuracy", "accuracy", True, short="acc.", bounds=(0.0, 1.0))
+F1 = Metric("f1", "macro-F1", True, splits=("test",), bounds=(0.0, 1.0))
+CLASSIFICATION = (ACCURACY, F1)
+"""What a classifier declares: accuracy (the primary metric, ranked on) and macro-F1, as fractions."""
 
 
 def macro_f1(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> float:

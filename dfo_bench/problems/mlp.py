@@ -25,7 +25,7 @@ from dfo_bench.params import ParamsModel
 from dfo_bench.problems import mlp_moves_kernel
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem
 from dfo_bench.problems.data import ClassificationData
-from dfo_bench.problems.metrics import classification_metrics, macro_precision_recall
+from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 # Elements of the widest activation chunk: 2M float32 = 8 MB, so a chunk's activations stay in
@@ -375,6 +375,8 @@ class MLPParams(ParamsModel):
 
 class MLPClassification(DifferentiableProblem):
     """Cross-entropy of an MLP on a training set, with accuracy and macro-F1 on val and test."""
+
+    reported_metrics = CLASSIFICATION
 
     Params = MLPParams
     params: MLPParams

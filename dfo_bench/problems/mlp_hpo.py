@@ -46,7 +46,7 @@ from dfo_bench.problems import hpo_data
 from dfo_bench.problems.base import SPLITS, TypedProblem
 from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.datasets import data_root, describe_root, fingerprint
-from dfo_bench.problems.metrics import classification_metrics
+from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics
 from dfo_bench.problems.mnist import available_sets, idx_files
 from dfo_bench.ranges import IntRange, choice, integers, ranges, uniform
 from dfo_bench.seeding import torch_generator
@@ -114,6 +114,7 @@ class MLPHPO(TypedProblem):
     description = "Hyper-parameters of an MLP (layers, neurons, activation, dropout); each evaluation trains it with Adam"
     Params = MLPHPOParams
     params: MLPHPOParams
+    reported_metrics = CLASSIFICATION
 
     def __init__(self, params: MLPHPOParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)

@@ -29,7 +29,7 @@ from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
-from dfo_bench.problems.metrics import classification_metrics, macro_f1, macro_precision_recall
+from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics, macro_f1, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 
@@ -140,6 +140,7 @@ class CifarResNet(DifferentiableProblem):
     Params: ClassVar[type[ParamsModel]] = ResNetParams
     params: ResNetParams
     has_layout = True
+    reported_metrics = CLASSIFICATION
 
     def __init__(self, params: ResNetParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)

@@ -15,6 +15,7 @@ import pandas as pd
 from dfo_bench.hashing import digest
 from dfo_bench.report.cost import cost_table
 from dfo_bench.report.curves import convergence_curves, with_best_train_loss
+from dfo_bench.report.declared import Declared, declared_metrics
 from dfo_bench.report.figures import (
     FigureData,
     Reference,
@@ -33,15 +34,15 @@ from dfo_bench.report.tables import FinalMetric, failed_runs, final_rows, primar
 from dfo_bench.report.targets import (
     LADDER,
     PROFILE_RUNG,
-    TARGET_METRICS,
+    TargetMetric,
     default_ladder,
     fixed_budget_table,
     fixed_target_table,
     performance_profile,
     runtime_ecdf,
+    target_metrics,
 )
 
-BUDGET_VIEW_COLUMNS = ("best_train_loss", "val_accuracy", "test_accuracy")
 ECDF_AXIS = "samples"
 """Data profiles are drawn against forward-equivalent samples: comparable between gradient and
 gradient-free methods, whose evaluations cost different numbers of samples."""
@@ -61,6 +62,8 @@ class ProblemAnalysis:
     """The problem's label (one section per label)."""
     budget: str
     metric: FinalMetric
+    declared: Declared
+    """The metrics the problem declares, as the tables and figures show them."""
     table: pd.DataFrame
     """Numeric summary (``tables.summary_table``) plus ``not_worse`` (bool, None when untested)."""
     significance: Significance
@@ -70,6 +73,8 @@ class ProblemAnalysis:
     failed: pd.DataFrame
     configurations: pd.DataFrame
     targets: dict[str, list[float]]
+    target_metrics: dict[str, TargetMetric]
+    """The metrics targets can be set on for this problem, by name."""
     targets_note: str
     fixed_target: pd.DataFrame
     fixed_budget: pd.DataFrame
@@ -95,12 +100,18 @@ def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
     return lines
 
 
-def _targets(ok: pd.DataFrame, given: Mapping[str, Sequence[float]]) -> tuple[dict[str, list[float]], str]:
+def _targets(
+    ok: pd.DataFrame, given: Mapping[str, Sequence[float]], declared: Declared
+) -> tuple[dict[str, list[float]], dict[str, TargetMetric], str]:
+    """Targets per metric: those given (on a metric this problem has), else a ladder on the training
+    loss and the primary metric's validation values; with the problem's target metrics and a note."""
+    metrics = target_metrics(declared.metrics)
+    derived_on = {"train_loss"} | ({f"val_{declared.primary.name}"} if declared.metrics else set())
     targets: dict[str, list[float]] = {}
-    for name, metric in TARGET_METRICS.items():
+    for name, metric in metrics.items():
         if name in given:
             targets[name] = list(given[name])
-        elif ok[metric.column].notna().any():
+        elif name in derived_on and metric.column in ok and ok[metric.column].notna().any():
             targets[name] = default_ladder(ok, metric)
     derived = [n for n in targets if n not in given]
     note = (
@@ -115,14 +126,14 @@ def _targets(ok: pd.DataFrame, given: Mapping[str, Sequence[float]]) -> tuple[di
             "(losses geometrically). Override with --targets METRIC=V1,V2,..."
         )
     )
-    return targets, note
+    return targets, metrics, note
 
 
-def _profile_cost(fixed_target: pd.DataFrame, targets: Mapping[str, list[float]]) -> pd.Series:
+def _profile_cost(fixed_target: pd.DataFrame, targets: Mapping[str, list[float]], declared: Declared) -> pd.Series:
     """ERT (samples) per optimizer to the problem's profile target: the ``PROFILE_RUNG`` rung of the
-    default validation-accuracy ladder (training loss where there is no accuracy), or the hardest
-    target given with --targets."""
-    for name in ("val_accuracy", "train_loss"):
+    default ladder of the primary metric's validation values (training loss where the problem
+    declares none), or the hardest target given with --targets."""
+    for name in (f"val_{declared.primary.name}", "train_loss"):
         ladder = targets.get(name)
         if ladder:
             target = ladder[LADDER.index(PROFILE_RUNG)] if len(ladder) == len(LADDER) else ladder[-1]
@@ -136,28 +147,36 @@ def analyse_problem(
 ) -> ProblemAnalysis:
     """Tables, tests, fixed-target and fixed-budget views and figures of one problem's runs."""
     finals = final_rows(runs)
-    metric = primary_metric(finals)
-    table = summary_table(finals, metric)
+    declared = declared_metrics(str(runs["problem"].iloc[0]), runs)
+    metric = primary_metric(finals, declared)
+    table = summary_table(finals, metric, declared)
     labels = list(table["optimizer"])
     sig = significance(paired_matrix(finals, metric.column, labels), metric.higher_is_better)
     marks = pd.Series([(label in sig.not_worse) if sig.powered else None for label in labels], index=table.index, dtype=object)
     table = table.assign(not_worse=marks)
     matching = references_for(str(runs["problem"].iloc[0]))
     ok = with_best_train_loss(runs[runs["status"] == "ok"])
-    targets, targets_note = _targets(ok, given_targets)
-    fixed_target = fixed_target_table(ok, targets)
+    targets, metrics, targets_note = _targets(ok, given_targets, declared)
+    fixed_target = fixed_target_table(ok, targets, metrics)
     plotted = list(table.loc[table["seeds_ok"] > 0, "optimizer"])
     stem = file_stem(problem)
     convergence = (
-        convergence_figures(convergence_curves(runs, plotted), styles, problem, f"convergence-{stem}", _reference_lines(matching))
+        convergence_figures(
+            convergence_curves(runs, plotted, [c for c, _, _ in declared.traced()]),
+            styles,
+            problem,
+            f"convergence-{stem}",
+            _reference_lines(matching),
+            {c: (label, m.log) for c, label, m in declared.traced()},
+        )
         if plotted
         else []
     )
     ecdfs = [
         ecdf_figure(
-            runtime_ecdf(ok, TARGET_METRICS[name], values, ECDF_AXIS),
+            runtime_ecdf(ok, metrics[name], values, ECDF_AXIS),
             styles,
-            f"runtime ECDF over {len(values)} {TARGET_METRICS[name].label} targets",
+            f"runtime ECDF over {len(values)} {metrics[name].label} targets",
             "forward-equivalent samples",
             f"ecdf-{stem}-{name.replace('_', '-')}",
             problem,
@@ -169,6 +188,7 @@ def analyse_problem(
         problem=problem,
         budget=budget_text(runs),
         metric=metric,
+        declared=declared,
         table=table,
         significance=sig,
         references=reference_rows(matching),
@@ -176,12 +196,13 @@ def analyse_problem(
         failed=failed_runs(finals),
         configurations=run_configurations(runs),
         targets=targets,
+        target_metrics=metrics,
         targets_note=targets_note,
         fixed_target=fixed_target,
-        fixed_budget=fixed_budget_table(ok, [c for c in BUDGET_VIEW_COLUMNS if ok[c].notna().any()]),
+        fixed_budget=fixed_budget_table(ok, [c for c, _, _ in declared.traced() if c in ok and ok[c].notna().any()]),
         convergence=convergence,
         ecdfs=ecdfs,
-        profile_costs=_profile_cost(fixed_target, targets),
+        profile_costs=_profile_cost(fixed_target, targets, declared),
         speed=check_speed(finals),
         cost=cost_table(finals),
         pareto=analyse_pareto(runs, styles, problem, stem),
@@ -223,10 +244,14 @@ def _aggregate(analyses: Sequence[ProblemAnalysis], runs: pd.DataFrame) -> tuple
 
 def analyse_across(analyses: Sequence[ProblemAnalysis], runs: pd.DataFrame, styles: Mapping[str, Style]) -> Across:
     """Aggregate over problems whose primary metric points the same way (accuracy, or loss)."""
-    kinds = {a.metric.name for a in analyses}
-    if len(kinds) > 1:
+    kinds = [a.metric.name for a in analyses]
+    if len(set(kinds)) > 1 and "test_accuracy" in kinds:
         keep = [a for a in analyses if a.metric.name == "test_accuracy"]
         mixed = " Problems without accuracy (test functions) are left out of the aggregate."
+    elif len(set(kinds)) > 1:
+        common = max(set(kinds), key=kinds.count)
+        keep = [a for a in analyses if a.metric.name == common]
+        mixed = f" Only the problems ranked on {keep[0].metric.label} are in the aggregate."
     else:
         keep, mixed = list(analyses), ""
     aggregate, scores, higher = _aggregate(keep, runs)

@@ -24,6 +24,7 @@ import pandas as pd
 
 X_AXES = ("evaluations", "samples", "seconds")
 METRICS = ("best_train_loss", "val_accuracy", "test_accuracy")
+"""A classifier's curves; another problem's are the traces of what it declares (``Declared.traced``)."""
 GRID_POINTS = 200
 
 
@@ -98,8 +99,9 @@ def seed_band(runs: pd.DataFrame, x: str, y: str, grid: np.ndarray) -> Band:
     return quantile_band(values, grid)
 
 
-def convergence_curves(runs: pd.DataFrame, labels: Sequence[str]) -> Curves:
-    """Bands of every metric against every x axis for the ok runs of one problem, in ``labels`` order.
+def convergence_curves(runs: pd.DataFrame, labels: Sequence[str], metrics: Sequence[str] = METRICS) -> Curves:
+    """Bands of each of ``metrics`` (trace columns) against every x axis for the ok runs of one
+    problem, in ``labels`` order (a metric the runs lack gives NaN bands, which are not drawn).
 
     All optimizers share one grid per x axis, spanning the x range of every ok run of the problem.
     ``labels`` must each have at least one ok run.
@@ -109,6 +111,8 @@ def convergence_curves(runs: pd.DataFrame, labels: Sequence[str]) -> Curves:
     curves: Curves = {}
     for x in X_AXES:
         grid = common_grid(ok, x)
-        for y in METRICS:
+        for y in metrics:
+            if y not in ok:
+                continue
             curves[(y, x)] = {label: seed_band(part, x, y, grid) for label, part in by_label.items()}
     return curves

@@ -12,7 +12,7 @@ import pandas as pd
 from dfo_bench.report.analysis import Across, ProblemAnalysis
 from dfo_bench.report.speed import NORMALISED_LABEL
 from dfo_bench.report.stats import IQM_MIN_SEEDS
-from dfo_bench.report.targets import BUDGET_FRACTIONS, RUNTIME_AXES, TARGET_METRICS
+from dfo_bench.report.targets import BUDGET_FRACTIONS, RUNTIME_AXES
 
 DASH = "—"
 TEXT_COLUMNS = {
@@ -76,9 +76,7 @@ MAIN_COLUMNS = [
     "{metric} mean [95% CI]",
     "{metric} median",
     "{metric} IQM",
-    "val accuracy mean [95% CI]",
-    "test macro-F1 mean [95% CI]",
-    "final training loss mean [95% CI]",
+    "{shown}",
     "evaluations",
     "samples",
     "seconds",
@@ -94,6 +92,7 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
     """Final metrics with intervals, resources, and the significance mark; published rows after ours."""
     name = analysis.metric.name
     spec = ".4f" if analysis.metric.higher_is_better else ".4g"  # fractions, or losses of any size
+    shown = analysis.declared.shown()  # the other final metrics: (column, header, metric)
     rows, bold = [], []
     for _, row in analysis.table.iterrows():
         mark = "*" if row["not_worse"] is not None and row["not_worse"] == True else ""  # noqa: E712 (numpy bools too)
@@ -105,9 +104,7 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
                 _ci(row, name, spec),
                 _number(row[f"{name}_median"], spec),
                 _number(row[f"{name}_iqm"], spec),
-                _ci(row, "val_accuracy"),
-                _ci(row, "test_f1"),
-                _ci(row, "train_loss", ".4g"),
+                *(_ci(row, column, metric.spec) for column, _, metric in shown),
                 _number(row["evaluations"], ",.0f"),
                 _number(row["samples"], ",.0f"),
                 _number(row["seconds"], ".1f"),
@@ -121,8 +118,7 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
         bold.append(mark == "*")
     references = []
     for _, ref in analysis.references.iterrows():
-        published = {m: ref.get(m, math.nan) for m in ("test_accuracy", "val_accuracy", "test_f1", "train_loss")}
-        value = published.get(name, math.nan)
+        value = ref.get(name, math.nan)
         references.append(
             [
                 Cell("published"),
@@ -130,14 +126,16 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
                 Cell(DASH),
                 Cell(fmt(value, ".4f"), value),
                 *[Cell(DASH)] * 2,
-                Cell(fmt(published["val_accuracy"], ".4f")),
-                Cell(fmt(published["test_f1"], ".4f")),
-                Cell(fmt(published["train_loss"], ".4g")),
+                *(Cell(fmt(ref.get(column, math.nan), metric.spec)) for column, _, metric in shown),
                 *[Cell(DASH)] * 7,
                 Cell("not re-run"),
             ]
         )
-    columns = [c.format(metric=analysis.metric.label) for c in MAIN_COLUMNS]
+    columns = []
+    for c in MAIN_COLUMNS:
+        columns += (
+            [f"{header} mean [95% CI]" for _, header, _ in shown] if c == "{shown}" else [c.format(metric=analysis.metric.label)]
+        )
     return _drop_empty(TextTable(columns, rows, references, bold))
 
 
@@ -241,7 +239,7 @@ def fixed_target_table(analysis: ProblemAnalysis) -> TextTable:
     axes = [*RUNTIME_AXES, *(["seconds_normalised"] if not analysis.speed.comparable and analysis.speed.recorded else [])]
     rows = []
     for _, r in analysis.fixed_target.iterrows():
-        metric = TARGET_METRICS[str(r["metric"])]
+        metric = analysis.target_metrics[str(r["metric"])]
         rows.append(
             [
                 Cell(str(r["optimizer"])),
@@ -269,24 +267,31 @@ def fixed_target_wide(analysis: ProblemAnalysis, name: str) -> TextTable:
                 Cell(DASH) if r is None else Cell(f"{_ert(r['ert_samples'])} ({r['successes']}/{r['runs']})", r["ert_samples"])
             )
         rows.append(cells)
-    return TextTable(["optimizer", *(f"≤ {t:.4g}" if name == "train_loss" else f"≥ {t:.4g}" for t in targets)], rows)
+    sign = "≥" if analysis.target_metrics[name].higher_is_better else "≤"
+    return TextTable(["optimizer", *(f"{sign} {t:.4g}" for t in targets)], rows)
 
 
-BUDGET_LABELS = {"best_train_loss": "train loss", "val_accuracy": "val acc.", "test_accuracy": "test acc."}
+def budget_labels(analysis: ProblemAnalysis) -> dict[str, tuple[str, str]]:
+    """(short header, number format) per trace column of the fixed-budget view ("val acc.")."""
+    labels = {"best_train_loss": ("train loss", ".4g")}
+    for column, _, metric in analysis.declared.traced()[1:]:
+        split = column.split("_", 1)[0]
+        labels[column] = (f"{split} {metric.short or metric.label}", metric.spec)
+    return labels
 
 
 def fixed_budget_table(analysis: ProblemAnalysis) -> TextTable:
     """Median over seeds of each metric at 10 %, 50 %, 100 % of the budget."""
     table = analysis.fixed_budget
     columns = [c for c in table.columns if c != "optimizer"]
+    labels = budget_labels(analysis)
     rows = [
-        [Cell(str(r["optimizer"])), *(_number(r[c], ".4g" if c.startswith("best_train_loss") else ".4f") for c in columns)]
-        for _, r in table.iterrows()
+        [Cell(str(r["optimizer"])), *(_number(r[c], labels[c.split("@")[0]][1]) for c in columns)] for _, r in table.iterrows()
     ]
     header = []
     for c in columns:
         metric, fraction = c.split("@")
-        header.append(f"{BUDGET_LABELS[metric]} @ {fraction}")
+        header.append(f"{labels[metric][0]} @ {fraction}")
     return TextTable(["optimizer", *header], rows)
 
 

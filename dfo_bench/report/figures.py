@@ -90,9 +90,16 @@ def optimizer_styles(labels: Iterable[str]) -> dict[str, Style]:
 
 
 def convergence_figures(
-    curves: Curves, styles: Mapping[str, Style], problem: str, stem: str, references: Mapping[str, list[Reference]]
+    curves: Curves,
+    styles: Mapping[str, Style],
+    problem: str,
+    stem: str,
+    references: Mapping[str, list[Reference]],
+    labels: Mapping[str, tuple[str, bool]] | None = None,
 ) -> list[FigureData]:
-    """One figure per (metric, x axis): median over seeds with the interquartile range as a band."""
+    """One figure per (metric, x axis): median over seeds with the interquartile range as a band.
+    ``labels``: (axis label, log scale) per metric column (default: a classifier's)."""
+    labels = labels or {metric: (Y_LABELS[metric], metric in LOG_Y) for metric in Y_LABELS}
     figures = []
     for (metric, x), bands in curves.items():
         lines = tuple(
@@ -105,13 +112,13 @@ def convergence_figures(
         figures.append(
             FigureData(
                 stem=f"{stem}-{metric.replace('_', '-')}-vs-{x}",
-                title=f"{Y_LABELS[metric]} vs {X_LABELS[x]} (median over seeds, band: IQR)",
+                title=f"{labels[metric][0]} vs {X_LABELS[x]} (median over seeds, band: IQR)",
                 x_label=X_LABELS[x],
-                y_label=Y_LABELS[metric],
+                y_label=labels[metric][0],
                 log_x=True,
-                log_y=metric in LOG_Y,
+                log_y=labels[metric][1],
                 lines=lines,
-                references=tuple(references.get(REFERENCE_METRIC[metric], [])),
+                references=tuple(references.get(REFERENCE_METRIC.get(metric, metric), [])),
                 context=problem,
             )
         )

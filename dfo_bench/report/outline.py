@@ -34,7 +34,6 @@ from dfo_bench.report.display import (
 )
 from dfo_bench.report.figures import FigureData
 from dfo_bench.report.hpo import HPOAnalysis, chosen_table, top_table
-from dfo_bench.report.targets import TARGET_METRICS
 from dfo_bench.report.tuning import tuning_note
 
 TITLE = "dfo-bench report"
@@ -149,7 +148,7 @@ def _fixed_target(analysis: ProblemAnalysis) -> list[Block]:
     )
     blocks: list[Block] = [Heading("Fixed target", 3), Note(note)]
     for name in analysis.targets:
-        title = f"ERT in samples to each {TARGET_METRICS[name].label} target (successful runs / runs)"
+        title = f"ERT in samples to each {analysis.target_metrics[name].label} target (successful runs / runs)"
         blocks.append(Table(fixed_target_wide(analysis, name), f"target-{name.replace('_', '-')}", title))
     if analysis.ecdfs:
         blocks.append(Figures("Runtime ECDF", tuple(analysis.ecdfs)))

@@ -13,11 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from dfo_bench.problems.metrics import CLASSIFICATION
+from dfo_bench.report.declared import Declared
 from dfo_bench.report.speed import normalised_seconds
 from dfo_bench.report.stats import IQM_MIN_SEEDS, bootstrap_ci, iqm
 
-FINAL_METRICS = ("test_accuracy", "val_accuracy", "test_f1", "train_loss", "test_loss")
-"""Final metrics summarised over seeds: accuracies and macro-F1 as fractions (0..1), losses as values."""
+CLASSIFIER = Declared(CLASSIFICATION)
+FINAL_METRICS = tuple(CLASSIFIER.finals())
+"""A classifier's final metrics summarised over seeds: accuracies and macro-F1 as fractions (0..1),
+losses as values; another problem's are ``Declared.finals`` of what it declares."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,15 @@ TEST_ACCURACY = FinalMetric("test_accuracy", "test accuracy", True)
 TEST_LOSS = FinalMetric("test_loss", "test loss", False)
 
 
-def primary_metric(finals: pd.DataFrame) -> FinalMetric:
-    """Test accuracy where the problem measures it (networks), else the test loss (test functions)."""
+def primary_metric(finals: pd.DataFrame, declared: Declared = CLASSIFIER) -> FinalMetric:
+    """The problem's primary metric on the test set where its runs measured it (a classifier's test
+    accuracy), else the test loss (test functions)."""
     ok = finals[finals["status"] == "ok"]
-    return TEST_ACCURACY if ok["final_test_accuracy"].notna().any() else TEST_LOSS
+    p = declared.primary
+    column = f"final_test_{p.name}"
+    if column in ok and ok[column].notna().any():
+        return FinalMetric(f"test_{p.name}", f"test {p.label}", p.higher_is_better)
+    return TEST_LOSS
 
 
 def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
@@ -70,19 +79,21 @@ def _describe(values: pd.Series, seed: int) -> dict[str, float]:
     }
 
 
-def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd.DataFrame:
+def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None, declared: Declared = CLASSIFIER) -> pd.DataFrame:
     """One row per optimizer of one problem, best mean rank first.
 
-    For each of ``FINAL_METRICS``: ``<metric>_{mean,sd,median,iqm,ci_low,ci_high}`` over the ok
-    seeds. ``evaluations``, ``samples`` (forward-equivalent) and ``seconds`` are the mean final
-    usage of the ok runs (seconds of the run's clock: the search alone); ``setup_seconds`` the mean
-    time before the clock started (data, pre-training, kernels); ``seconds_normalised`` the mean
-    seconds rescaled to the problem's median speed probe (``speed.normalised_seconds``; NaN where a run
-    was stored before the probe); ``coordinates`` is the size of the space searched; ``pretrain_samples``
-    the pre-training cost the runs started from (NaN without pre-training), kept apart from the
+    For each of the final metrics (``declared.finals()``; a classifier's: ``FINAL_METRICS``):
+    ``<metric>_{mean,sd,median,iqm,ci_low,ci_high}`` over the ok seeds. ``evaluations``,
+    ``samples`` (forward-equivalent) and ``seconds`` are the mean final usage of the ok runs
+    (seconds of the run's clock: the search alone); ``setup_seconds`` the mean time before the
+    clock started (data, pre-training, kernels); ``seconds_normalised`` the mean seconds rescaled
+    to the problem's median speed probe (``speed.normalised_seconds``; NaN where a run was stored
+    before the probe); ``coordinates`` is the size of the space searched; ``pretrain_samples`` the
+    pre-training cost the runs started from (NaN without pre-training), kept apart from the
     budget; ``rank`` the mean over seeds of the rank by the primary metric within the seed.
     """
-    metric = metric or primary_metric(finals)
+    metric = metric or primary_metric(finals, declared)
+    names = declared.finals()
     ok = finals[finals["status"] == "ok"]
     # Results stored before search spaces and pre-training existed searched all weights from scratch.
     ok = ok.assign(
@@ -95,8 +106,12 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
     rows = []
     for label, part in ok.groupby("optimizer_label", sort=True):
         row: dict[str, object] = {"optimizer": label}
-        for i, name in enumerate(FINAL_METRICS):
-            described = _describe(part[f"final_{name}"], seed=i)
+        for i, name in enumerate(names):
+            column = f"final_{name}"
+            # The bootstrap's seed is the metric's place in a classifier's list (so intervals reported
+            # before problems declared their metrics stay the same), after it for other metrics.
+            seed = FINAL_METRICS.index(name) if name in FINAL_METRICS else len(FINAL_METRICS) + i
+            described = _describe(part[column] if column in part else pd.Series(dtype=float), seed=seed)
             row |= {f"{name}_{key}": value for key, value in described.items()}
         row |= {
             "evaluations": part["final_evaluations"].mean(),
@@ -110,13 +125,13 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None) -> pd
         }
         rows.append(row)
     counts = pd.crosstab(finals["optimizer_label"], finals["status"]).reindex(columns=["ok", "failed"], fill_value=0)
-    table = pd.DataFrame(rows, columns=["optimizer", *_summary_columns()]).set_index("optimizer")
+    table = pd.DataFrame(rows, columns=["optimizer", *_summary_columns(names)]).set_index("optimizer")
     table = table.reindex(counts.index).assign(seeds_ok=counts["ok"], seeds_failed=counts["failed"])
     table = table.rename_axis("optimizer").reset_index()
     return table.sort_values(["rank", "optimizer"], na_position="last", ignore_index=True)
 
 
-def _summary_columns() -> list[str]:
+def _summary_columns(names: list[str]) -> list[str]:
     stats = ("mean", "sd", "median", "iqm", "ci_low", "ci_high")
     resources = (
         "evaluations",
@@ -128,7 +143,7 @@ def _summary_columns() -> list[str]:
         "pretrain_samples",
         "rank",
     )
-    return [*(f"{m}_{s}" for m in FINAL_METRICS for s in stats), *resources]
+    return [*(f"{m}_{s}" for m in names for s in stats), *resources]
 
 
 def failed_runs(finals: pd.DataFrame) -> pd.DataFrame:

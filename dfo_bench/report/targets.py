@@ -12,12 +12,14 @@ run's usage when it never reached it) / number of runs that reached it; infinite
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from dfo_bench.problems.metrics import ACCURACY, Metric
+from dfo_bench.report.declared import known_metrics
 from dfo_bench.report.speed import speed_factors
 
 RUNTIME_AXES = ("evaluations", "samples", "seconds")
@@ -41,27 +43,43 @@ class TargetMetric:
     log: bool
 
 
-TARGET_METRICS = {
-    "train_loss": TargetMetric("train_loss", "best_train_loss", "best-so-far training loss", False, True),
-    "val_accuracy": TargetMetric("val_accuracy", "val_accuracy", "validation accuracy", True, False),
-}
+TRAIN_LOSS = TargetMetric("train_loss", "best_train_loss", "best-so-far training loss", False, True)
 
 
-def parse_targets(specs: Sequence[str]) -> dict[str, list[float]]:
-    """``["val_accuracy=0.8,0.9", "train_loss=0.1"]`` -> metric -> targets; ValueError on anything else."""
+def validation_target(metric: Metric) -> TargetMetric:
+    """Targets on a declared metric are set on its validation values."""
+    return TargetMetric(
+        f"val_{metric.name}", f"val_{metric.name}", f"validation {metric.label}", metric.higher_is_better, metric.log
+    )
+
+
+def target_metrics(metrics: Iterable[Metric]) -> dict[str, TargetMetric]:
+    """The metrics targets can be set on: the training loss, and each given metric's validation values."""
+    return {"train_loss": TRAIN_LOSS, **{f"val_{m.name}": validation_target(m) for m in metrics}}
+
+
+TARGET_METRICS = target_metrics([ACCURACY])
+"""A classifier's default targets: the training loss and the validation accuracy."""
+
+
+def parse_targets(specs: Sequence[str], known: Mapping[str, TargetMetric] | None = None) -> dict[str, list[float]]:
+    """``["val_accuracy=0.8,0.9", "train_loss=0.1"]`` -> metric -> targets; ValueError on anything
+    else. ``known``: the metrics allowed (default: the training loss and the validation values of
+    every metric a registered problem declares)."""
+    known = known or target_metrics(known_metrics().values())
     parsed: dict[str, list[float]] = {}
     for spec in specs:
         name, sep, values = spec.partition("=")
         name = name.strip()
-        if not sep or name not in TARGET_METRICS:
-            raise ValueError(f"{spec!r}: expected METRIC=V1,V2,... with METRIC one of {', '.join(TARGET_METRICS)}")
+        if not sep or name not in known:
+            raise ValueError(f"{spec!r}: expected METRIC=V1,V2,... with METRIC one of {', '.join(known)}")
         try:
             numbers = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
             raise ValueError(f"{spec!r}: targets must be numbers separated by commas") from None
         if not numbers or not all(math.isfinite(v) for v in numbers):
             raise ValueError(f"{spec!r}: give at least one finite target")
-        parsed[name] = sorted(set(numbers), reverse=not TARGET_METRICS[name].higher_is_better)
+        parsed[name] = sorted(set(numbers), reverse=not known[name].higher_is_better)
     return parsed
 
 
@@ -115,12 +133,14 @@ def expected_running_time(runtimes: Sequence[float | None], totals: Sequence[flo
     return spent / len(successes)
 
 
-def fixed_target_table(ok: pd.DataFrame, targets: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+def fixed_target_table(
+    ok: pd.DataFrame, targets: Mapping[str, Sequence[float]], metrics: Mapping[str, TargetMetric] = TARGET_METRICS
+) -> pd.DataFrame:
     """One row per (optimizer, metric, target): runs, successes, success rate, ERT on each axis.
 
-    ``ok`` holds the trace rows of one problem's ok runs (with ``best_train_loss``).
-    ``ert_seconds_normalised``: the ERT in seconds rescaled to the problem's median speed probe
-    (``with_normalised_seconds``; NaN when a run has no probe).
+    ``ok`` holds the trace rows of one problem's ok runs (with ``best_train_loss``); ``metrics``
+    the problem's target metrics by name. ``ert_seconds_normalised``: the ERT in seconds rescaled
+    to the problem's median speed probe (``with_normalised_seconds``; NaN when a run has no probe).
     """
     rows = []
     axes = (*RUNTIME_AXES, NORMALISED)
@@ -129,7 +149,7 @@ def fixed_target_table(ok: pd.DataFrame, targets: Mapping[str, Sequence[float]])
         ids = sorted(part["run_id"].unique())
         totals = part.groupby("run_id")[list(axes)].max().astype(float).loc[ids]
         for name, values in targets.items():
-            metric = TARGET_METRICS[name]
+            metric = metrics[name]
             for target in values:
                 found = first_hits(part, metric, target, axes)
                 hit, hits = pd.Index(ids).isin(found.index), found.reindex(ids)  # hashed: np.isin sorts strings

@@ -16,7 +16,17 @@ written or run. The modules, in the order a suite goes through them:
 from dfo_bench.spec import RunSpec
 from dfo_bench.suite.document import format_error, read_yaml
 from dfo_bench.suite.executor import ExecutorConfig
-from dfo_bench.suite.expansion import Suite, label, load_suite
+from dfo_bench.suite.expansion import Suite, label, load_suite, suite_from_data
 from dfo_bench.suite.schema import SuiteConfig
 
-__all__ = ["ExecutorConfig", "RunSpec", "Suite", "SuiteConfig", "format_error", "label", "load_suite", "read_yaml"]
+__all__ = [
+    "ExecutorConfig",
+    "RunSpec",
+    "Suite",
+    "SuiteConfig",
+    "format_error",
+    "label",
+    "load_suite",
+    "read_yaml",
+    "suite_from_data",
+]

@@ -179,7 +179,19 @@ def _optimizers(path: Path, items: list[OptimizerConfig]) -> list[tuple[Optimize
 def load_suite(path: str | Path) -> Suite:
     """Read, validate and expand a suite file; raises ``ConfigError`` with a one-line message."""
     path = Path(path)
-    raw = read_yaml(path)
+    return suite_from_data(read_yaml(path), path)
+
+
+DATA_SOURCE = Path("<suite>")
+"""What errors name as the file of a suite given as data in Python."""
+
+
+def suite_from_data(raw: Any, path: Path = DATA_SOURCE) -> Suite:
+    """Validate and expand a suite given as data (what a suite file holds, or a ``SuiteConfig``),
+    as ``load_suite`` does a file's: the one place a suite's configuration is resolved. ``path``
+    is what errors name (and, without ``name:``, gives the suite's name)."""
+    if isinstance(raw, SuiteConfig):
+        raw = raw.model_dump(mode="json", exclude_unset=True)
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError(f"{path}: suite: a suite is a mapping with problems, optimizers, seeds and budget, not {found}")
