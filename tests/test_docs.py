@@ -119,6 +119,9 @@ def test_reference_pages_are_generated_from_the_code(site: Path) -> None:
             assert f'id="{name}"' in text, (kind, name)
     optimizers = (site / "reference" / "optimizers.html").read_text()
     assert "lr∈[1e-05, 0.1] log" in optimizers  # Adam's declared tuning range, from dfo_bench.ranges.describe
+    architecture = (site / "architecture.html").read_text()
+    for module in ("cli", "registry", "optuna_study", "ranges"):  # from pyproject's import-linter contract
+        assert f"<code>{module}</code> (" in architecture
     cli = (site / "cli.html").read_text()
     for command in ("list", "run", "status", "report", "export"):
         assert f"dfo-bench {command}" in cli

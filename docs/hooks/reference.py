@@ -264,6 +264,33 @@ def registry_page(kind: str) -> str:
     return "\n".join(parts)
 
 
+# --- the import layers --------------------------------------------------------------------------
+
+
+def layers() -> str:
+    """The layers of pyproject.toml's import-linter contract, highest first, each module with the
+    first line of its docstring."""
+    import importlib
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    config = tomllib.loads((DOCS.parent / "pyproject.toml").read_text())
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    rows = ["| layer | modules |", "|---:|---|"]
+    for depth, layer in enumerate(contract["layers"], start=1):
+        separator = "|" if "|" in layer else ":"
+        names, joined = [n.strip() for n in layer.split(separator)], f" {separator} "
+        shown = []
+        for name in names:
+            doc = (importlib.import_module(name).__doc__ or "").strip().split("\n\n")[0]
+            shown.append(f"`{name.removeprefix('dfo_bench.')}`" + (f" ({cell(doc).rstrip('.')})" if doc else ""))
+        rows.append(f"| {depth} | {cell(joined.join(shown))} |")
+    return "\n".join(rows)
+
+
 # --- results tables ----------------------------------------------------------------------------
 
 
@@ -322,6 +349,8 @@ def render(kind: str, argument: str | None) -> str:
         return suite_schema()
     if kind in ("problems", "optimizers"):
         return registry_page(kind)
+    if kind == "layers":
+        return layers()
     if kind == "summary" and argument:
         return summary_table(DOCS / argument)
     raise ValueError(f"unknown generated part {kind!r}")
