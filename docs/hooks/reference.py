@@ -80,7 +80,7 @@ def _bound(item: Any) -> str | None:
     ):
         if isinstance(item, kind):
             value = getattr(item, attribute)
-            return f"{sign} {value:,}" if isinstance(value, int) and abs(value) < 10**12 else f"{sign} {value:g}"
+            return f"{sign} {_limit(value)}"
     if isinstance(item, annotated_types.MinLen):
         return f"length ≥ {item.min_length}"
     if isinstance(item, annotated_types.MaxLen):
@@ -89,6 +89,15 @@ def _bound(item: Any) -> str | None:
         return ", ".join(constraints(item.metadata)) or None
     pattern = getattr(item, "pattern", None)
     return f"matches `{pattern}`" if pattern else None
+
+
+def _limit(value: float) -> str:
+    """``1,024``, ``0.5``; the 64-bit limits as powers of two (``2^63 − 1``), not 19 digits."""
+    if isinstance(value, int) and value >= 2**32:
+        for power in range(32, 65):
+            if value in (2**power, 2**power - 1):
+                return f"2^{power}" + (" − 1" if value == 2**power - 1 else "")
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def constraints(metadata: list[Any]) -> list[str]:
@@ -308,7 +317,6 @@ def summary_table(path: Path) -> str:
         "± sd": ("test_accuracy_sd", lambda r: _number(r["test_accuracy_sd"])),
         "test macro-F1": ("test_f1_mean", lambda r: _number(r["test_f1_mean"])),
         "final training loss": ("train_loss_mean", lambda r: _number(r["train_loss_mean"])),
-        "test loss": ("test_loss_mean", lambda r: _number(r["test_loss_mean"])),
         "evaluations": ("evaluations", lambda r: _number(r["evaluations"])),
         "coordinates": ("coordinates", lambda r: _number(r["coordinates"])),
         "seconds per run": ("seconds", lambda r: _number(r["seconds"])),
@@ -316,6 +324,8 @@ def summary_table(path: Path) -> str:
     }
     parts = []
     for problem, rows in frame.groupby("problem", sort=False):
+        if "test_accuracy_mean" not in rows.columns or rows["test_accuracy_mean"].isna().all():  # test functions
+            columns["test loss"] = ("test_loss_mean", lambda r: _number(r["test_loss_mean"]))
         shown = [c for c, (needs, _) in columns.items() if needs in rows.columns and rows[needs].notna().any()]
         lines = [f"| optimizer | {' | '.join(shown)} |", "|---|" + "---:|" * len(shown)]
         for _, row in rows.sort_values("rank").iterrows():
