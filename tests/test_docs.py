@@ -122,6 +122,9 @@ def test_reference_pages_are_generated_from_the_code(site: Path) -> None:
     architecture = (site / "architecture.html").read_text()
     for module in ("cli", "registry", "optuna_study", "ranges"):  # from pyproject's import-linter contract
         assert f"<code>{module}</code> (" in architecture
+    api = (site / "reference" / "api.html").read_text()
+    for hook in ("_evaluate", "_ask", "_tell", "_step", "loss_and_grad", "from_config"):  # what a plugin implements or calls
+        assert re.search(rf'id="dfo_bench\.[\w.]+\.{hook}"', api), hook
     cli = (site / "cli.html").read_text()
     for command in ("list", "run", "status", "report", "export"):
         assert f"dfo-bench {command}" in cli
