@@ -278,7 +278,7 @@ def registry_page(kind: str) -> str:
 
 def layers() -> str:
     """The layers of pyproject.toml's import-linter contract, highest first, each module with the
-    first line of its docstring."""
+    first paragraph of its docstring."""
     import importlib
 
     try:
