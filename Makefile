@@ -22,9 +22,11 @@ quickstart: install
 	$(BIN)/dfo-bench report results/quickstart --out reports/quickstart
 
 ## Install with the test extras, run the static checks (ruff, mypy, the import layers of
-## lint-imports; see pyproject.toml), then the tests.
+## lint-imports; see pyproject.toml), build the documentation site (mkdocs.yml; a broken link or
+## reference fails it), then the tests.
 test: install-test
 	$(BIN)/python -m ruff check dfo_bench tests benchmarks
 	$(BIN)/python -m mypy
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 	$(BIN)/python -m pytest

@@ -4,7 +4,7 @@ Each variant is a set of ``direct-search`` params; each runs through the real ru
 ``mnist-mlp`` problem (784-32-10, cross-entropy on the seed's 5,000 training images, weights in
 [-1, 1]) for ``--trials`` evaluations on every seed of ``--seeds``, one after another at
 ``--threads`` threads, and the table prints mean ± sd over seeds. This is the ablation behind
-README's "Reproducing the papers" (the MDP claim: 93.4 % test accuracy, training loss 0.0004).
+docs/papers.md, "Reproducing the papers" (the MDP claim: 93.4 % test accuracy, training loss 0.0004).
 
 Run:  DFO_BENCH_DATA=../shared/data .venv/bin/python benchmarks/bench_direct_search_ablation.py \\
           [--trials 1000000] [--seeds 0 1 2] [--variants baseline coordinate ...] [--json PATH]

@@ -4,7 +4,7 @@ Around the best point so far it tries moves ±step along one coordinate (a rando
 the coordinates, swept in turn) or along one random unit direction, and moves to a trial that
 lowers the loss. This is compass search (Kolda, Lewis & Torczon 2003, SIAM Review 45(3)) as in
 the MDP method's MNIST example (784-32-10, 1,000,000 evaluations), with three refinements from
-that literature, each a parameter, measured one by one on the MDP protocol in README
+that literature, each a parameter, measured one by one on the MDP protocol in docs/papers.md
 ("Reproducing the papers", ``benchmarks/bench_direct_search_ablation.py``):
 
 - **per-coordinate steps** (``steps: coordinate``): each coordinate expands its own step on
