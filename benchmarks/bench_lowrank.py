@@ -18,10 +18,15 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
 * the ResNet-18 at width 1/4 (CIFAR-10, a super-batch of 100 images, P = 8): the low-rank
   population through the dense fallback against the dense matrix, seconds and peak memory.
 
+With ``--device cuda`` the same populations are timed on the GPU (each call followed by a
+synchronisation), the fused variant and the ResNet are left out (CPU measurements), and memory is
+CUDA's peak allocation of one evaluation (``torch.cuda.max_memory_allocated``) instead of RSS.
+
 Targets (printed, never asserted): low-rank >= 10x dense at P = 64, >= 20x at P = 1,024;
 ask + tell <= 0.1 of an evaluation.
 
 Run:  flock /work/heavy.lock .venv/bin/python benchmarks/bench_lowrank.py [--threads 2] [--json PATH]
+      benchmarks/bench_lowrank.py --device cuda --populations 64 256 1024 4096   (benchmarks/gpu.sh)
 """
 
 from __future__ import annotations
@@ -57,12 +62,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed round-robin rounds (default 3)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--no-resnet", action="store_true", help="skip the ResNet measurement")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the problem and populations live")
     add_common_arguments(parser)
     return parser.parse_args()
 
 
 def population(problem: MLPClassification, size: int, seed: int = 0) -> LowRankPopulation:
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(problem.device).manual_seed(seed)
     return LowRankPopulation.sample(problem.initial_point(), problem.layout, 1, SIGMA, size // 2, True, generator)
 
 
@@ -138,6 +144,29 @@ def peak_rss(config: dict[str, Any]) -> dict[str, Any]:
     return {"peak_bytes": peak - before, "seconds": seconds, "dim": problem.dim, "loss0": float(losses[0])}
 
 
+def synchronised(fn: Any, device: torch.device) -> Any:
+    """``fn`` followed by waiting for the device's queued work (CUDA runs asynchronously)."""
+    if device.type != "cuda":
+        return fn
+
+    def call() -> Any:
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return call
+
+
+def cuda_peak(problem: MLPClassification, X: Any) -> int:
+    """Bytes CUDA allocated at the peak of one evaluation of X, above what was allocated before it."""
+    torch.cuda.synchronize(problem.device)
+    torch.cuda.reset_peak_memory_stats(problem.device)
+    before = torch.cuda.memory_allocated(problem.device)
+    problem.evaluate(X)
+    torch.cuda.synchronize(problem.device)
+    return torch.cuda.max_memory_allocated(problem.device) - before
+
+
 def in_child(config: dict[str, Any]) -> dict[str, Any]:
     with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
         return pool.apply(peak_rss, (config,))
@@ -146,11 +175,13 @@ def in_child(config: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    workload = load_workload(args.data_root)
+    device = torch.device(args.device)
+    workload = load_workload(args.data_root, device=device)
     problem = workload.problem
-    print(f"data: {workload.source}; threads: {args.threads}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} threads"
+    print(f"data: {workload.source}; device: {name}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     compiled, compile_seconds = None, None
-    if not args.no_compile:
+    if not args.no_compile and device.type == "cpu":
         compiled = torch.compile(_fused_chunk, dynamic=False)
         start = time.perf_counter()
         fused_losses(problem, population(problem, args.populations[0]), compiled)
@@ -163,6 +194,7 @@ def main() -> None:
         fns = {"dense": lambda X=X: problem.evaluate(X), "low-rank": lambda pop=pop: problem.evaluate(pop)}
         if compiled is not None:
             fns["fused"] = lambda pop=pop: fused_losses(problem, pop, compiled)
+        fns = {key: synchronised(fn, device) for key, fn in fns.items()}
         times = interleaved(fns, args.repeats, warmup=1)
         dense = problem.evaluate(X)
         diffs = {"low-rank": float((problem.evaluate(pop) - dense).abs().max())}
@@ -173,11 +205,12 @@ def main() -> None:
         eggroll = Eggroll(
             SearchDomain(problem.initial_point(), layout=problem.layout), np.random.default_rng(0), EggrollParams(popsize=P)
         )
-        losses = torch.rand(P, dtype=torch.float64)
-        eggroll.tell(eggroll.ask(), losses)
+        losses = torch.rand(P, dtype=torch.float64, device=device)
+        step = synchronised(lambda e=eggroll, f=losses: e.tell(e.ask(), f), device)
+        step()
         start = time.perf_counter()
         for _ in range(5):
-            eggroll.tell(eggroll.ask(), losses)
+            step()
         ask_tell = (time.perf_counter() - start) / 5
         row = {
             "P": P,
@@ -197,9 +230,20 @@ def main() -> None:
         if P in figures["populations"]:
             got = figures["populations"][P]["low-rank / dense"]
             print(f"target low-rank >= {target:g}x dense at P = {P}: {'met' if got >= target else 'MISSED'} ({got}x eager)")
+    largest = max(args.populations)
+    if device.type == "cuda":
+        pop = population(problem, largest)
+        cuda = {"low-rank": cuda_peak(problem, pop), "dense": cuda_peak(problem, pop.dense())}
+        print(
+            f"peak CUDA allocation of one evaluation at P = {largest}: low-rank {cuda['low-rank'] / 2**20:.1f} MiB, "
+            f"dense {cuda['dense'] / 2**20:.1f} MiB (P x D floats: {largest * problem.dim * 4 / 2**20:.1f} MiB)"
+        )
+        figures |= {"cuda_peak_bytes": cuda, "max_loss_difference": worst, "device": name}
+        if args.json:
+            write_json(args.json, figures)
+        return
     os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"  # read by the spawned children's glibc
     common = {"threads": args.threads, "root": str(args.data_root)}
-    largest = max(args.populations)
     memory = {
         path: in_child(common | {"problem": "mnist", "path": path, "population": largest}) for path in ("low-rank", "dense")
     }

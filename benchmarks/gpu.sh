@@ -72,9 +72,9 @@ fi
 # 1. Dense vs low-rank MLP populations (the eggroll work's bench).
 if [[ -f benchmarks/bench_lowrank.py ]]; then
   if [[ $DRY -eq 1 ]]; then
-    step lowrank 120 "$PY" benchmarks/bench_lowrank.py --device cpu --populations 8 --json "$OUT/lowrank.json"
+    step lowrank 120 "$PY" benchmarks/bench_lowrank.py --device cpu --populations 8 --repeats 1 --no-compile --no-resnet --json "$OUT/lowrank.json"
   else
-    step lowrank 90 "$PY" benchmarks/bench_lowrank.py --device cuda --populations 64 256 1024 4096 --json "$OUT/lowrank.json"
+    step lowrank 90 "$PY" benchmarks/bench_lowrank.py --device cuda --populations 64 256 1024 4096 --data-root "$DFO_BENCH_DATA/mnist" --json "$OUT/lowrank.json"
   fi
 else
   say "lowrank: SKIPPED: benchmarks/bench_lowrank.py is not in this checkout (the low-rank population is not merged yet)"

@@ -109,6 +109,7 @@ def convergence_figures(
         )
         if not lines:
             continue
+        positive = all((line.y[np.isfinite(line.y)] > 0).all() for line in lines)  # −return is not
         figures.append(
             FigureData(
                 stem=f"{stem}-{metric.replace('_', '-')}-vs-{x}",
@@ -116,7 +117,7 @@ def convergence_figures(
                 x_label=X_LABELS[x],
                 y_label=labels[metric][0],
                 log_x=True,
-                log_y=labels[metric][1],
+                log_y=labels[metric][1] and positive,
                 lines=lines,
                 references=tuple(references.get(REFERENCE_METRIC.get(metric, metric), [])),
                 context=problem,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dfo_bench.moves import CoordinateMoves, Population
+from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import Problem
 
@@ -65,7 +65,7 @@ class RolloutProblem(Problem):
         all candidates stepping together, taking at most ``max_steps`` steps in all (None: no
         bound); training episodes, so running statistics learn from the states visited."""
         with torch.no_grad():
-            return self._rollout(X.dense() if isinstance(X, CoordinateMoves) else X, seeds, max_steps)
+            return self._rollout(X if isinstance(X, torch.Tensor) else X.dense(), seeds, max_steps)
 
     @abstractmethod
     def _rollout(self, X: torch.Tensor, seeds: np.ndarray, max_steps: int | None) -> Rollouts: ...

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.problems.mlp import PopulationMLP
 
 Layers = list[tuple[torch.Tensor, torch.Tensor | None]]
@@ -46,6 +47,12 @@ class PopulationPolicy:
     def initial_point(self, generator: torch.Generator) -> torch.Tensor:
         """ARS's zero matrix for ``linear``; ``nn.Linear``'s default for ``mlp``."""
         return torch.zeros(self.dim) if self.mlp is None else self.mlp.initial_point(generator)
+
+    def layout(self) -> WeightLayout:
+        """The weight matrices low-rank optimizers perturb: ``linear``'s M, or each MLP layer's weight."""
+        if self.mlp is None:
+            return WeightLayout(self.dim, (Matrix(0, *self.shape),))
+        return self.mlp.layout()
 
     def layers(self, X: torch.Tensor) -> Layers:
         """The N policies of X (N, D), laid out for ``outputs``."""

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
 
+from dfo_bench.lowrank import WeightLayout
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.rl import environments
 from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem, Rollouts
@@ -90,6 +91,7 @@ class ControlProblem(RolloutProblem):
     description = "gymnasium environment + linear (ARS) or MLP policy; loss −return, charged in environment steps"
     Params = ControlParams
     params: ControlParams
+    has_layout = True
 
     def __init__(self, params: ControlParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
@@ -113,12 +115,23 @@ class ControlProblem(RolloutProblem):
         return params.episodes * environments.episode_limit(params.env, params.max_episode_steps)
 
     @classmethod
-    def declared_dim(cls, params: ParamsModel) -> int | None:
-        """Known from the environment's spaces (one made and closed), so Gaussian-process methods
-        are checked against it when a suite is validated."""
+    def policy_of(cls, params: ParamsModel) -> PopulationPolicy:
+        """The policy these parameters describe, from the environment's spaces (one made and closed)."""
         assert isinstance(params, ControlParams)
         observations = int(np.prod(environments.spaces_of(params.env)[0].shape))
-        return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden).dim
+        return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden)
+
+    @classmethod
+    def declared_dim(cls, params: ParamsModel) -> int | None:
+        """Known without playing, so Gaussian-process methods are checked against it when a suite
+        is validated."""
+        return cls.policy_of(params).dim
+
+    @classmethod
+    def layout_of(cls, params: ParamsModel) -> WeightLayout | None:
+        """The policy's weight matrices; a low-rank population is played member by member, dense
+        (an environment step sees each member's own state, so nothing is shared to exploit)."""
+        return cls.policy_of(params).layout()
 
     @classmethod
     def policy_gradient_fault(cls, params: ParamsModel) -> str | None:
