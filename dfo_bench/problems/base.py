@@ -25,6 +25,14 @@ from dfo_bench.problems.metrics import Metric
 SPLITS = ("train", "val", "test")
 
 
+def indexed(device: torch.device) -> torch.device:
+    """``device`` as its tensors report it: ``cuda`` becomes ``cuda:<current index>``, so that a
+    population made on the problem's device compares equal to it."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 class Problem(ABC):
     """Losses of candidates given as flat float32 vectors of ``dim`` values.
 
@@ -112,7 +120,7 @@ class Problem(ABC):
     def __init__(self, params: ParamsModel, seed: int, device: torch.device) -> None:
         self.params = params
         self.seed = seed
-        self.device = device
+        self.device = indexed(device)
 
     @classmethod
     def from_config(cls, params: Mapping[str, Any] | ParamsModel, seed: int, device: torch.device) -> Problem:
