@@ -7,8 +7,10 @@ digits MLP) and raises ``AssertionError`` with a message saying what a user woul
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from dfo_bench.budget import Budget, BudgetLimits
@@ -18,6 +20,21 @@ from dfo_bench.runner import execute
 from dfo_bench.settings import resolve_settings
 from dfo_bench.spaces import FullSpace, SpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
+from dfo_bench.store import ResultStore
+
+MEASURED = (
+    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
+    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
+)
+"""Stored columns measured on the machine at the moment (clock, speed probe, memory): the only
+ones in which two runs of one spec may differ."""
+
+
+def stored_outcomes(root: Path) -> pd.DataFrame:
+    """Every trace row stored under ``root`` without the ``MEASURED`` columns, in (run, checkpoint)
+    order: what runs of the same specs must agree on in any process or executor."""
+    rows = ResultStore(root).load().drop(columns=list(MEASURED))
+    return rows.sort_values(["run_id", "checkpoint"], ignore_index=True)
 
 
 def searching(kind: str, registry: str = "optimizers") -> list[str]:

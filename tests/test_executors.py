@@ -27,6 +27,7 @@ from dfo_bench.executors import RunSummary, SequentialExecutor, make_executor, r
 from dfo_bench.executors.base import lost
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, load_suite
+from dfo_bench.testing import stored_outcomes
 from tests.conftest import CLI, cli_env
 
 pytest.importorskip("distributed")
@@ -42,20 +43,11 @@ SUITE: dict[str, Any] = {
 }
 LONGER = {**SUITE, "budget": {"evaluations": 6000}}
 """4 runs of about a second each: long enough to be cut mid-way."""
-CLOCK = [
-    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
-    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
-]
-"""Columns that legitimately differ between two runs of the same spec."""
 ENGINES: dict[str, dict[str, Any]] = {
     "process": {"kind": "process", "workers": 2},
     "dask": {"kind": "dask", "workers": 2},
     "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
 }
-
-
-def stored(root: Path) -> pd.DataFrame:
-    return ResultStore(root).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
 
 
 def engine(suite_file: Path, name: str) -> Any:
@@ -72,14 +64,14 @@ def test_every_engine_stores_the_same_metrics_as_sequential(write_suite, tmp_pat
     suite_file = write_suite(SUITE)
     suite = load_suite(suite_file)
     run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
-    expected = stored(tmp_path / "sequential")
+    expected = stored_outcomes(tmp_path / "sequential")
     assert len(expected["run_id"].unique()) == 4
     for name in ENGINES:
         suite, executor = engine(suite_file, name)
         summaries = run_suite(suite, tmp_path / name, executor, progress=False)
         assert sorted(s.run_id for s in summaries) == sorted(spec.run_id for spec in suite.runs), name
         assert {s.status for s in summaries} == {"ok"}, [s.error for s in summaries]
-        pd.testing.assert_frame_equal(stored(tmp_path / name), expected, obj=name, check_exact=True)
+        pd.testing.assert_frame_equal(stored_outcomes(tmp_path / name), expected, obj=name, check_exact=True)
         assert leftovers(tmp_path / name) == [], name
         # stored runs are skipped whatever the engine: nothing is started again
         assert run_suite(suite, tmp_path / name, executor, progress=False) == []
@@ -318,7 +310,9 @@ def test_dask_scheduler_by_address_with_results_returned_to_the_client(write_sui
         summaries = run_suite(suite, tmp_path / "returned", executor, progress=False)
     assert all(s.result is not None and s.status == "ok" for s in summaries)
     assert f"dask scheduler {cluster.scheduler_address}: the workers do not see the results folder" in capfd.readouterr().err
-    pd.testing.assert_frame_equal(stored(tmp_path / "returned"), stored(tmp_path / "sequential"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        stored_outcomes(tmp_path / "returned"), stored_outcomes(tmp_path / "sequential"), check_exact=True
+    )
     assert leftovers(tmp_path / "returned") == []
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from dfo_bench.executors import SequentialExecutor, run_suite
-from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
+from dfo_bench.testing import stored_outcomes
 from tests.conftest import CLI, cli_env
 
 SUITE = {
@@ -26,15 +26,6 @@ SUITE = {
 }
 """Selection on super-batches in the blocks space, and Gaussian samples in the full space: every
 stream a run draws (split, initial weights, batches, the optimizer's), in a fraction of a second."""
-CLOCK = [
-    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
-    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
-]
-"""Columns that legitimately differ between two runs of the same spec."""
-
-
-def stored(root: Path) -> pd.DataFrame:
-    return ResultStore(root).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
 
 
 def test_a_suite_run_again_in_a_fresh_process_stores_the_same_results_bit_for_bit(write_suite, tmp_path: Path) -> None:
@@ -51,6 +42,6 @@ def test_a_suite_run_again_in_a_fresh_process_stores_the_same_results_bit_for_bi
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    here = stored(tmp_path / "here")
+    here = stored_outcomes(tmp_path / "here")
     assert here["run_id"].nunique() == 2 and (here["status"] == "ok").all()
-    pd.testing.assert_frame_equal(stored(tmp_path / "fresh"), here, check_exact=True)
+    pd.testing.assert_frame_equal(stored_outcomes(tmp_path / "fresh"), here, check_exact=True)

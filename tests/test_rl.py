@@ -23,9 +23,8 @@ from dfo_bench.problems.rl.normalization import RunningNormalizer  # noqa: E402
 from dfo_bench.problems.rl.problem import ControlProblem  # noqa: E402
 from dfo_bench.runner import execute  # noqa: E402
 from dfo_bench.spaces import FullSpace  # noqa: E402
-from dfo_bench.store import ResultStore  # noqa: E402
 from dfo_bench.suite import ExecutorConfig, load_suite  # noqa: E402
-from dfo_bench.testing import searching  # noqa: E402
+from dfo_bench.testing import searching, stored_outcomes  # noqa: E402
 from tests.conftest import CLI, cli_env  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -38,7 +37,6 @@ SUITE: dict[str, Any] = {
     "budget": {"steps": 3000},
     "checkpoints": 20,
 }
-CLOCK = ["seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"]
 
 
 def problem(**params: Any) -> ControlProblem:
@@ -63,10 +61,7 @@ def test_process_executor_stores_the_same_returns_as_sequential(tmp_path: Path) 
     suite = load_suite(suite_file(tmp_path, SUITE))
     run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
     run_suite(suite, tmp_path / "process", make_executor(ExecutorConfig(kind="process", workers=2), suite), progress=False)
-    a, b = (
-        ResultStore(tmp_path / name).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
-        for name in ("sequential", "process")
-    )
+    a, b = (stored_outcomes(tmp_path / name) for name in ("sequential", "process"))
     assert set(a["status"]) == {"ok"}, list(a["error"].unique())
     assert a["final_steps"].eq(3000).all() and a["final_episodes"].gt(0).all()
     pd = pytest.importorskip("pandas")

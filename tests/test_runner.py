@@ -16,6 +16,7 @@ from dfo_bench.executors import ProcessExecutor, SequentialExecutor, run_suite
 from dfo_bench.loop import CheckpointSchedule
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
+from dfo_bench.testing import stored_outcomes
 from tests.conftest import CLI, cli_env
 
 TINY = {
@@ -26,29 +27,20 @@ TINY = {
     "budget": {"evaluations": 300},
     "checkpoints": 20,
 }
-CLOCK = [
-    *("seconds", "final_seconds", "setup_seconds", "probe_gflops", "probe_gbps", "started_at"),
-    *("evaluations_per_second", "peak_rss_bytes", "rss_increase_bytes", "peak_cuda_bytes"),
-]
-"""Columns that legitimately differ between two runs of the same spec."""
-
-
-def stored(root: Path) -> pd.DataFrame:
-    return ResultStore(root).load().drop(columns=CLOCK).sort_values(["run_id", "checkpoint"], ignore_index=True)
 
 
 def test_deleted_run_is_the_only_one_run_again(write_suite, tmp_path: Path) -> None:
     suite = load_suite(write_suite(TINY))
     out = tmp_path / "results"
     assert len(run_suite(suite, out, SequentialExecutor(), progress=False)) == 4
-    before = stored(out)
+    before = stored_outcomes(out)
     files = sorted((out / "runs").glob("*.parquet"))
     mtimes = {f: f.stat().st_mtime_ns for f in files}
     files[1].unlink()
     again = run_suite(suite, out, SequentialExecutor(), progress=False)
     assert [s.run_id + ".parquet" for s in again] == [files[1].name]
     assert all(f.stat().st_mtime_ns == mtimes[f] for f in files if f != files[1])
-    pd.testing.assert_frame_equal(stored(out), before)
+    pd.testing.assert_frame_equal(stored_outcomes(out), before)
     assert run_suite(suite, out, SequentialExecutor(), progress=False) == []
 
 
@@ -56,7 +48,7 @@ def test_process_pool_gives_the_same_results_as_sequential(write_suite, tmp_path
     suite = load_suite(write_suite(TINY))
     run_suite(suite, tmp_path / "seq", SequentialExecutor(), progress=False)
     run_suite(suite, tmp_path / "pool", ProcessExecutor(2), progress=False)
-    pd.testing.assert_frame_equal(stored(tmp_path / "seq"), stored(tmp_path / "pool"))
+    pd.testing.assert_frame_equal(stored_outcomes(tmp_path / "seq"), stored_outcomes(tmp_path / "pool"))
 
 
 @pytest.mark.parametrize("mode", [["--sequential"], ["--workers", "2"]])
