@@ -223,18 +223,24 @@ def run(
     return RunOutcome(suite.name, out, summaries)
 
 
-def load(results: str | Path | Sequence[str | Path], problems: Sequence[str] = (), optimizers: Sequence[str] = ()) -> LoadedRuns:
+def load(
+    results: str | Path | Sequence[str | Path],
+    problems: Sequence[str] = (),
+    optimizers: Sequence[str] = (),
+    index: bool = True,
+) -> LoadedRuns:
     """The stored rows of one or more results folders, merged (a run stored in several is kept
     from the first), with the damaged files left out and listed (``.damaged``), the tuning runs
     apart (``.tuning``) and notes on the merge (``.notes``). ``problems`` / ``optimizers``: labels
-    to keep (shell wildcards allowed)."""
+    to keep (shell wildcards allowed). ``index``: False reads every run file and writes nothing
+    in the folders (not even their index, docs/store.md)."""
     from dfo_bench.report import load_runs
 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(f) for f in results]
     for folder in folders:
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{folder}: RESULTS: is a file; allowed: a results folder written by dfo-bench run")
-    return load_runs(folders, list(problems), list(optimizers))
+    return load_runs(folders, list(problems), list(optimizers), index)
 
 
 def results(

@@ -187,7 +187,7 @@ def status(results: Path, strict: bool) -> None:
     from dfo_bench.status import folder_status, render
 
     (folder,) = _results_folders((results,))
-    found = folder_status(folder)
+    found = folder_status(folder, index=not strict)  # a folder --strict refuses is left as it was
     if strict:
         refuse_damaged(found.damaged)
     warn(found.damaged)
@@ -249,7 +249,7 @@ def report(
     folders = _results_folders(results)
     targets = api.targets_of(target_specs)
     out = api.check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
-    loaded = api.load(folders, split_labels(problems), split_labels(optimizers))
+    loaded = api.load(folders, split_labels(problems), split_labels(optimizers), index=not strict)
     if strict:
         refuse_damaged(loaded.damaged)
     warn(loaded.damaged)

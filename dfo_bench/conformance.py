@@ -36,6 +36,7 @@ from dfo_bench.moves import Population, dense
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optimizer, SearchDomain
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem
+from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.spaces import BlockSpaceConfig, FullSpace, FullSpaceConfig, make_space
 from dfo_bench.spec import RunSpec
@@ -242,13 +243,14 @@ class ProblemTestCase:
         budget = Budget(BudgetLimits(evaluations=3))
         objective = Objective(problem, FullSpace(problem.initial_point()), budget, type(problem).super_batch_of(problem.params))
         calls: list[int] = []
-        evaluate = problem.evaluate
+        method = "rollout" if isinstance(problem, RolloutProblem) else "evaluate"  # what the objective calls
+        work = getattr(problem, method)
 
-        def counted(X: Population, batch: torch.Tensor | None = None) -> torch.Tensor:
+        def counted(X: Population, *args: Any) -> Any:
             calls.append(X.shape[0])
-            return evaluate(X, batch)
+            return work(X, *args)
 
-        problem.evaluate = counted  # type: ignore[method-assign]
+        setattr(problem, method, counted)
         X = problem.initial_point().expand(4, -1).clone()
         with pytest.raises(BudgetExceeded):  # 3 of 4 fit: those are evaluated and charged, the 4th is not
             objective.evaluate(X)

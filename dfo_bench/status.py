@@ -41,8 +41,10 @@ def _row(optimizer_label: str, phase: str) -> str:
     return optimizer_label + (" (tuning)" if phase == TUNING else "")
 
 
-def folder_status(root: Path) -> FolderStatus:
-    store = ResultStore(root)
+def folder_status(root: Path, index: bool = True) -> FolderStatus:
+    """What the folder holds; ``index``: False reads every run file and writes nothing (not even
+    the folder's index)."""
+    store = ResultStore(root, index=index)
     if not root.is_dir():
         raise ConfigError(f"{root}: RESULTS: no such folder; allowed: a results folder written by dfo-bench run")
     state: dict[str, tuple[str, str]] = {}

@@ -15,6 +15,7 @@ import torch
 
 from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.objective import Objective
+from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.record import RunResult
 from dfo_bench.runner import execute
 from dfo_bench.settings import resolve_settings
@@ -144,6 +145,13 @@ def check_population_consistent(problem_name: str, params: dict[str, Any] | None
     X = x0 + 0.05 * torch.randn(population, problem.dim, generator=torch.Generator().manual_seed(1))
     budget = Budget(BudgetLimits())
     objective = Objective(problem, FullSpace(x0), budget, cls.super_batch_of(problem.params))
+    if isinstance(problem, RolloutProblem):  # the objective plays fresh episodes each call: compare on fixed ones
+        together, alone = problem.evaluate(X), torch.cat([problem.evaluate(X[i : i + 1]) for i in range(population)])
+        torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+        objective.evaluate(X)
+        assert budget.usage.evaluations == population and budget.episodes == population * problem.episodes_per_evaluation
+        assert budget.usage.samples == budget.steps > 0, "every environment step is charged, as a sample too"
+        return
     together = objective.evaluate(X)
     alone = torch.cat([objective.evaluate(X[i : i + 1]) for i in range(population)])
     assert together.shape[0] == population and together.device == problem.device

@@ -62,4 +62,4 @@ def test_the_worked_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(REPO / "docs" / "examples" / "notebook.py"), run_name="__main__")
     assert (tmp_path / "reports" / "notebook-demo" / "report.md").is_file()
-    assert len(list((tmp_path / "results" / "notebook-demo").rglob("*.parquet"))) == 12
+    assert len(list((tmp_path / "results" / "notebook-demo" / "runs").glob("*.parquet"))) == 12

@@ -13,7 +13,8 @@ from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.conformance import ProblemCase, ProblemTestCase
 from dfo_bench.objective import Objective
 from dfo_bench.problems.data import CircularBatches
-from dfo_bench.problems.metrics import CLASSIFICATION, macro_f1
+from dfo_bench.problems.metrics import CLASSIFICATION, RETURN, macro_f1
+from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpace
 from dfo_bench.testing import searching
@@ -66,6 +67,9 @@ def test_classifiers_report_accuracy_and_f1_and_functions_their_value(name: str)
     problem = build(name)
     for split in ("train", "val", "test"):
         m = problem.metrics(problem.initial_point(), split)
+        if isinstance(problem, RolloutProblem):  # a control task: its mean return, the loss its negative
+            assert problem.reported_metrics == (RETURN,) and m["loss"] == -m["return"]
+            continue
         if not problem.has_data:  # a test function: its value, or its objectives objective_1, ...
             assert min(m.values()) >= 0
             continue

@@ -38,6 +38,8 @@ ACCURACY = Metric("accuracy", "accuracy", True, short="acc.", bounds=(0.0, 1.0))
 F1 = Metric("f1", "macro-F1", True, splits=("test",), bounds=(0.0, 1.0))
 CLASSIFICATION = (ACCURACY, F1)
 """What a classifier declares: accuracy (the primary metric, ranked on) and macro-F1, as fractions."""
+RETURN = Metric("return", "return", True, spec=".1f")
+"""What a control problem declares: the mean undiscounted episode return (its loss is minus it)."""
 
 
 def macro_f1(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> float:

@@ -59,12 +59,15 @@ def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: st
     return runs[runs[column].isin(chosen)]
 
 
-def load_runs(folders: Path | Sequence[Path], problems: Sequence[str] = (), optimizers: Sequence[str] = ()) -> LoadedRuns:
+def load_runs(
+    folders: Path | Sequence[Path], problems: Sequence[str] = (), optimizers: Sequence[str] = (), index: bool = True
+) -> LoadedRuns:
     """Every stored row of the folders, in order; a run id stored in several folders is kept from
     the first folder that holds it. ConfigError (one line for the CLI) when a folder has no results
-    or a selection matches nothing."""
+    or a selection matches nothing. ``index``: False reads every run file and writes nothing, not
+    even the folder's index (``--strict``: a folder refused is left as it was)."""
     folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
-    stores = [ResultStore(folder) for folder in folders]
+    stores = [ResultStore(folder, index=index) for folder in folders]
     frames = [_load_one(store) for store in stores]
     notes = []
     seen: set[str] = set()

@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dfo_bench.lowrank import WeightLayout
 from dfo_bench.params import ParamsModel
+from dfo_bench.problems.metrics import RETURN
 from dfo_bench.problems.rl import environments
 from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem, Rollouts
 from dfo_bench.problems.rl.episodes import play
@@ -92,6 +93,7 @@ class ControlProblem(RolloutProblem):
     Params = ControlParams
     params: ControlParams
     has_layout = True
+    reported_metrics = (RETURN,)
 
     def __init__(self, params: ControlParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
@@ -200,6 +202,8 @@ class ControlProblem(RolloutProblem):
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         """Mean return (and its negative, the loss) of x over the split's episodes, statistics frozen."""
+        if split not in self._metric_seeds:
+            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(self._metric_seeds)}")
         seeds = self._metric_seeds[split]
         with torch.no_grad():
             W = x.unsqueeze(0).repeat(len(seeds), 1)
