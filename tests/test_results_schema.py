@@ -30,12 +30,16 @@ def pattern(name: str) -> re.Pattern[str]:
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> list[pd.DataFrame]:
-    """The files of a real run of a classifier and of a test function."""
+    """The files of a real run of a classifier, a test function and a control task."""
     out = tmp_path_factory.mktemp("schema")
     suite = api.suite(
         {
             "name": "schema",
-            "problems": ["digits-mlp", {"name": "sphere", "params": {"dim": 4}}],
+            "problems": [
+                "digits-mlp",
+                {"name": "sphere", "params": {"dim": 4}},
+                {"name": "rl", "params": {"env": "CartPole-v1", "hidden": [4], "val_episodes": 1, "test_episodes": 1}},
+            ],
             "optimizers": ["random-search"],
             "seeds": [0],
             "budget": {"evaluations": 40},
@@ -44,7 +48,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> list[pd.DataFrame]:
     )
     api.run(suite, out, progress=False, say=lambda line, err: None)
     files = sorted((out / "runs").glob("*.parquet"))
-    assert len(files) == 2
+    assert len(files) == 3
     return [pd.read_parquet(f) for f in files]
 
 

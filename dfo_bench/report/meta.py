@@ -54,7 +54,12 @@ def _probes(runs: pd.DataFrame) -> str:
     )
 
 
-BUDGET_COLUMNS = {"budget_evaluations": "evaluations", "budget_samples": "samples", "budget_seconds": "seconds"}
+BUDGET_COLUMNS = {
+    "budget_evaluations": "evaluations",
+    "budget_samples": "samples",
+    "budget_seconds": "seconds",
+    "budget_steps": "environment steps",
+}
 
 
 def _budget_row(row: pd.Series) -> str:
@@ -63,7 +68,7 @@ def _budget_row(row: pd.Series) -> str:
 
 def budget_text(runs: pd.DataFrame) -> str:
     """The budgets of one problem's runs, e.g. 'samples 300,000' (several when suites differ)."""
-    budgets = runs[list(BUDGET_COLUMNS)].drop_duplicates()
+    budgets = runs.reindex(columns=list(BUDGET_COLUMNS)).drop_duplicates()  # files before budget_steps lack it
     return "; ".join(sorted(_budget_row(row) for _, row in budgets.iterrows()))
 
 

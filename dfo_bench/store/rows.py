@@ -87,6 +87,7 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "budget_evaluations": spec.budget.evaluations,
         "budget_samples": spec.budget.samples,
         "budget_seconds": spec.budget.seconds,
+        "budget_steps": spec.budget.steps,
         "device": result.device,
         "threads": spec.threads,
         "dim": result.dim,
