@@ -91,7 +91,7 @@ MAIN_COLUMNS = [
 def main_table(analysis: ProblemAnalysis) -> TextTable:
     """Final metrics with intervals, resources, and the significance mark; published rows after ours."""
     name = analysis.metric.name
-    spec = ".4f" if analysis.metric.higher_is_better else ".4g"  # fractions, or losses of any size
+    spec = analysis.metric.spec
     shown = analysis.declared.shown()  # the other final metrics: (column, header, metric)
     rows, bold = [], []
     for _, row in analysis.table.iterrows():

@@ -63,7 +63,8 @@ BUDGET_COLUMNS = {
 
 
 def _budget_row(row: pd.Series) -> str:
-    return ", ".join(f"{name} {_number(row[column])}" for column, name in BUDGET_COLUMNS.items() if pd.notna(row[column]))
+    """The limits of one run (a column its file predates counts as no limit)."""
+    return ", ".join(f"{name} {_number(row[column])}" for column, name in BUDGET_COLUMNS.items() if pd.notna(row.get(column)))
 
 
 def budget_text(runs: pd.DataFrame) -> str:

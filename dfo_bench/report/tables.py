@@ -31,13 +31,15 @@ class FinalMetric:
     name: str
     label: str
     higher_is_better: bool
+    spec: str = ".4g"
+    """Its number format (a loss of any size by default; a declared metric's own)."""
 
     @property
     def column(self) -> str:
         return f"final_{self.name}"
 
 
-TEST_ACCURACY = FinalMetric("test_accuracy", "test accuracy", True)
+TEST_ACCURACY = FinalMetric("test_accuracy", "test accuracy", True, ".4f")
 TEST_LOSS = FinalMetric("test_loss", "test loss", False)
 
 
@@ -48,7 +50,7 @@ def primary_metric(finals: pd.DataFrame, declared: Declared = CLASSIFIER) -> Fin
     p = declared.primary
     column = f"final_test_{p.name}"
     if column in ok and ok[column].notna().any():
-        return FinalMetric(f"test_{p.name}", f"test {p.label}", p.higher_is_better)
+        return FinalMetric(f"test_{p.name}", f"test {p.label}", p.higher_is_better, p.spec)
     return TEST_LOSS
 
 
