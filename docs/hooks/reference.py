@@ -305,27 +305,30 @@ def layers() -> str:
 
 def summary_table(path: Path) -> str:
     """The final-metrics table of a report's ``summary.csv`` (``dfo-bench report`` writes it): per
-    problem, one row per optimizer in the order of the report's mean rank; columns the file lacks
-    (accuracy on a test function, say) are left out."""
+    problem, one row per optimizer in the order of the report's mean rank, led by the metric the
+    report ranked on (its ``primary_metric``: test accuracy, a control task's test return, a test
+    function's test loss); columns the file lacks are left out."""
     import pandas as pd
 
     frame = pd.read_csv(path)
-    # heading: (the column it needs, how a row shows it)
-    columns: dict[str, tuple[str, Any]] = {
-        "mean rank": ("rank", lambda r: _number(r["rank"])),
-        "test accuracy mean [95 % CI]": ("test_accuracy_mean", lambda r: _interval(r, "test_accuracy")),
-        "± sd": ("test_accuracy_sd", lambda r: _number(r["test_accuracy_sd"])),
-        "test macro-F1": ("test_f1_mean", lambda r: _number(r["test_f1_mean"])),
-        "final training loss": ("train_loss_mean", lambda r: _number(r["train_loss_mean"])),
-        "evaluations": ("evaluations", lambda r: _number(r["evaluations"])),
-        "coordinates": ("coordinates", lambda r: _number(r["coordinates"])),
-        "seconds per run": ("seconds", lambda r: _number(r["seconds"])),
-        "setup seconds": ("setup_seconds", lambda r: _number(r["setup_seconds"])),
-    }
     parts = []
     for problem, rows in frame.groupby("problem", sort=False):
-        if "test_accuracy_mean" not in rows.columns or rows["test_accuracy_mean"].isna().all():  # test functions
-            columns["test loss"] = ("test_loss_mean", lambda r: _number(r["test_loss_mean"]))
+        primary = str(rows["primary_metric"].iloc[0]) if "primary_metric" in rows else "test_accuracy"
+        if f"{primary}_mean" not in rows or rows[f"{primary}_mean"].isna().all():
+            primary = "test_loss"
+        label = primary.replace("_", " ")
+        # heading: (the column it needs, how a row shows it)
+        columns: dict[str, tuple[str, Any]] = {
+            "mean rank": ("rank", lambda r: _number(r["rank"])),
+            f"{label} mean [95 % CI]": (f"{primary}_mean", lambda r, m=primary: _interval(r, m)),
+            "± sd": (f"{primary}_sd", lambda r, m=primary: _number(r[f"{m}_sd"])),
+            "test macro-F1": ("test_f1_mean", lambda r: _number(r["test_f1_mean"])),
+            "final training loss": ("train_loss_mean", lambda r: _number(r["train_loss_mean"])),
+            "evaluations": ("evaluations", lambda r: _number(r["evaluations"])),
+            "coordinates": ("coordinates", lambda r: _number(r["coordinates"])),
+            "seconds per run": ("seconds", lambda r: _number(r["seconds"])),
+            "setup seconds": ("setup_seconds", lambda r: _number(r["setup_seconds"])),
+        }
         shown = [c for c, (needs, _) in columns.items() if needs in rows.columns and rows[needs].notna().any()]
         lines = [f"| optimizer | {' | '.join(shown)} |", "|---|" + "---:|" * len(shown)]
         for _, row in rows.sort_values("rank").iterrows():
@@ -342,6 +345,8 @@ def _number(value: Any) -> str:
     """Four decimals for fractions, four significant digits for small losses, thousands grouped."""
     if not isinstance(value, int | float) or value != value:
         return "" if not isinstance(value, str) else value
+    if value == 0:
+        return "0"
     if float(value).is_integer() and abs(value) >= 10:
         return f"{int(value):,}"
     if abs(value) < 1e-3:
