@@ -11,10 +11,8 @@ skipped where chromium is missing, except in CI (.ci/run installs Debian's chrom
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -26,11 +24,9 @@ import pytest
 from dfo_bench import registry
 from dfo_bench.suite.schema import OptimizerConfig, SuiteConfig, TuningConfig
 
+from .chromium import needs_chromium, probe_page
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"), reason="no chromium here (.ci/run installs Debian's chromium in CI)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -138,39 +134,12 @@ PROBE = """<script>window.addEventListener("load", function () { setTimeout(func
   var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 }, 2000); });</script>"""
-ERRORS = """<script>window.__errors = [];
-window.addEventListener("error", function (e) { window.__errors.push(String(e.message)); });
-var __error = console.error; console.error = function () {
-  window.__errors.push(Array.prototype.join.call(arguments, " ")); __error.apply(console, arguments); };</script>"""
 
 
 def probe(site: Path, page: str, query: str | None = None) -> tuple[dict, str]:
     """What the probe saw on a copy of ``page`` beside it (relative links keep working), and chromium's log."""
     source = site / page
-    probed = source.with_name(f"probed-{source.name}")
-    text = source.read_text(encoding="utf-8")
-    probed.write_text(text.replace("<head>", "<head>" + ERRORS, 1).replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
-    url = probed.as_uri() + (f"?q={query}" if query else "")
-    run = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    found = re.search(r'<pre id="probe">(.*?)</pre>', run.stdout, re.S)
-    assert found, f"the probe never ran: {run.stderr[-2000:]}"
-    raw = found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return json.loads(raw), run.stderr
+    return probe_page(source.read_text(encoding="utf-8"), source.with_name(f"probed-{source.name}"), PROBE, query)
 
 
 @needs_chromium

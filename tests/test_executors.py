@@ -14,6 +14,7 @@ import re
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -370,3 +371,14 @@ def test_two_tuned_suites_at_once_wait_for_each_others_runs_and_choose_as_one_al
     (shared_record,), (alone_record,) = ResultStore(tmp_path / "shared").studies(), ResultStore(tmp_path / "alone").studies()
     assert [t.state for t in shared_record.trials] == ["complete"] * 3
     assert shared_record == alone_record
+
+
+def test_a_starting_worker_imports_nothing_heavy_before_it_ignores_ctrl_c() -> None:
+    """A spawned worker unpickles the pool's initializer before pebble makes it ignore SIGINT: if
+    that import pulled in torch (seconds), a Ctrl-C meanwhile would print a worker's traceback."""
+    from dfo_bench.executors.local import worker_started
+
+    module = worker_started.__module__
+    code = f"import sys, {module}; heavy = {{'torch', 'dfo_bench.executors', 'dfo_bench.runner'}} & set(sys.modules); print(sorted(heavy))"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert shown.returncode == 0 and shown.stdout.strip() == "[]", shown.stdout + shown.stderr

@@ -8,11 +8,7 @@ the page's own scripts ran it clicks a header twice and writes what it saw into 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,15 +16,11 @@ import pytest
 from dfo_bench.report import build_report
 from dfo_bench.report.interactive import plotly_js
 
+from .chromium import needs_chromium, probe_page
 from .report_data import specs, synthetic_results, trace, write_run
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"), reason="no chromium here (.ci/run installs Debian's chromium in CI)"
-)
+pytestmark = needs_chromium
 
-ERRORS = """<script>window.__errors = [];
-window.addEventListener("error", function (e) { window.__errors.push(String(e.message)); });</script>"""
 PROBE = """<script>
 window.addEventListener("load", function () { setTimeout(function () {
   var out = {errors: window.__errors};
@@ -66,30 +58,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def probe(page: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     """What the probe saw in chromium, and chromium's log (console errors show there too)."""
-    text = page.read_text()
-    probed = tmp_path_factory.mktemp("probe") / "probed.html"
-    probed.write_text(text.replace("<head>", "<head>" + ERRORS, 1).replace("</body>", PROBE + "</body>", 1))
-    run = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            probed.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    found = re.search(r'<pre id="probe">(.*?)</pre>', run.stdout, re.S)
-    assert found, f"the probe never ran: {run.stderr[-2000:]}"
-    return json.loads(
-        found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-    ), run.stderr
+    return probe_page(page.read_text(), tmp_path_factory.mktemp("probe") / "probed.html", PROBE, budget_ms=20_000)
 
 
 def test_page_loads_without_javascript_errors_and_draws_every_plot(probe: tuple[dict, str]) -> None:

@@ -3,22 +3,22 @@
 The pool is pebble's ``ProcessPool`` rather than ``concurrent.futures.ProcessPoolExecutor``: when
 a worker dies (killed, out of memory) pebble fails that run's future alone (``ProcessExpired``)
 and starts a new worker, where the standard pool breaks every pending future
-(``BrokenProcessPool``). Stopping the pool terminates its workers (SIGTERM, then SIGKILL).
+(``BrokenProcessPool``). Stopping the pool terminates its workers (SIGTERM, then SIGKILL). The
+workers' signal handling lives in ``dfo_bench.worker_signals``, which a starting worker imports
+before anything heavy (why: its docstring).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 from collections.abc import Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from types import FrameType
 
 from pebble import ProcessExpired, ProcessPool
 
 from dfo_bench.executors.base import RunSummary, RunTask, Say, exit_reason, lost, say_on_stderr
 from dfo_bench.spec import RunSpec
+from dfo_bench.worker_signals import running, worker_started
 
 
 class SequentialExecutor:
@@ -29,30 +29,9 @@ class SequentialExecutor:
             yield task(spec)
 
 
-_in_run = False
-"""In a worker: whether a run is being executed (what SIGTERM has to unwind)."""
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    if _in_run:
-        raise SystemExit(128 + signum)
-    os._exit(128 + signum)  # idle: nothing to clean up, exit as pebble does
-
-
-def _worker_started() -> None:
-    """In each worker: SIGTERM during a run unwinds it (its temporary file and running marker are
-    removed by their ``finally``) instead of pebble's immediate exit; SIGINT stays ignored
-    (pebble's choice: the suite's process decides what a Ctrl-C stops)."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
 def _run_in_worker(task: RunTask, spec: RunSpec) -> RunSummary:
-    global _in_run
-    _in_run = True
-    try:
+    with running():
         return task(spec)
-    finally:
-        _in_run = False
 
 
 class ProcessExecutor:
@@ -67,7 +46,7 @@ class ProcessExecutor:
         return sum(1 for future in self._running if future.running())
 
     def map(self, task: RunTask, specs: Iterable[RunSpec], say: Say = say_on_stderr) -> Generator[RunSummary, None, None]:
-        pool = ProcessPool(self.workers, initializer=_worker_started, context=multiprocessing.get_context("spawn"))
+        pool = ProcessPool(self.workers, initializer=worker_started, context=multiprocessing.get_context("spawn"))
         tries: dict[Future[RunSummary], tuple[RunSpec, int]] = {}
 
         def submit(spec: RunSpec, attempt: int) -> None:
