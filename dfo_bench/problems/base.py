@@ -25,6 +25,12 @@ from dfo_bench.problems.metrics import Metric
 SPLITS = ("train", "val", "test")
 
 
+def check_split(split: str) -> None:
+    """Raise the one-line error for a split name other than ``SPLITS``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+
+
 def indexed(device: torch.device) -> torch.device:
     """``device`` as its tensors report it: ``cuda`` becomes ``cuda:<current index>``, so that a
     population made on the problem's device compares equal to it."""

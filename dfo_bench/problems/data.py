@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from dfo_bench.problems.base import check_split
 from dfo_bench.seeding import derive_seed
 
 
@@ -32,8 +33,7 @@ class ClassificationData:
     n_classes: int
 
     def split(self, name: str) -> Split:
-        if name not in ("train", "val", "test"):
-            raise ValueError(f"unknown split {name!r}; allowed: train, val, test")
+        check_split(name)
         return getattr(self, name)
 
     def to(self, device: torch.device) -> ClassificationData:

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems.base import SPLITS, DifferentiableProblem
+from dfo_bench.problems.base import DifferentiableProblem, check_split
 from dfo_bench.seeding import derive_seed
 
 TestFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -95,8 +95,7 @@ class FunctionProblem(DifferentiableProblem):
         return float(value.detach()), grad
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        check_split(split)
         return {"loss": float(self.function(x.unsqueeze(0))[0])}
 
 

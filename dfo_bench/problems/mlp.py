@@ -356,6 +356,13 @@ def _host(t: torch.Tensor) -> np.ndarray:
     return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
 
 
+def positive_widths(hidden: list[int]) -> list[int]:
+    """The ``hidden`` validator of every MLP's parameters: each layer at least one unit wide."""
+    if any(h < 1 for h in hidden):
+        raise ValueError(f"hidden widths must be at least 1, got {hidden}")
+    return hidden
+
+
 class MLPParams(ParamsModel):
     hidden: list[int] = Field([32])
     """Widths of the hidden ReLU layers (none: a linear softmax classifier)."""
@@ -365,12 +372,7 @@ class MLPParams(ParamsModel):
     """Gradient-free loss: mean cross-entropy, or two objectives, 1 − macro-precision and
     1 − macro-recall on the evaluation batch (gradient steps always use cross-entropy)."""
 
-    @field_validator("hidden")
-    @classmethod
-    def _positive(cls, hidden: list[int]) -> list[int]:
-        if any(h < 1 for h in hidden):
-            raise ValueError(f"hidden widths must be at least 1, got {hidden}")
-        return hidden
+    _positive = field_validator("hidden")(positive_widths)
 
 
 class MLPClassification(DifferentiableProblem):

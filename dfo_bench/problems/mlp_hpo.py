@@ -43,7 +43,7 @@ from dfo_bench.domain import TypedDomain, Value
 from dfo_bench.hashing import canonical_json
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems import hpo_data
-from dfo_bench.problems.base import SPLITS, TypedProblem
+from dfo_bench.problems.base import SPLITS, TypedProblem, check_split
 from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.datasets import data_root, describe_root, fingerprint
 from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics
@@ -173,8 +173,7 @@ class MLPHPO(TypedProblem):
         return torch.tensor([losses, sizes], dtype=torch.float32, device=self.device).T.contiguous()
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split '{split}'; allowed: {', '.join(SPLITS)}")
+        check_split(split)
         config = self.domain.decode(x)
         key = canonical_json(config)
         measured = self._measured.get(key) or self._train(config, count=False)

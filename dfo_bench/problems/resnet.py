@@ -27,7 +27,7 @@ from torch.func import functional_call, vmap
 
 from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems.base import DifferentiableProblem
+from dfo_bench.problems.base import DifferentiableProblem, check_split
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
 from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics, macro_f1, macro_precision_recall
 from dfo_bench.seeding import torch_generator
@@ -275,8 +275,7 @@ class CifarResNet(DifferentiableProblem):
         return float(loss.detach()), grad
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
-        if split not in self.images:
-            raise ValueError(f"unknown split {split!r}; allowed: train, val, test")
+        check_split(split)
         with torch.no_grad():
             logits = self.logits(x.to(self.device, torch.float32), self.images[split])
         metrics = classification_metrics(logits, self.labels[split], self.n_classes)

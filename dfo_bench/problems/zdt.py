@@ -19,7 +19,7 @@ from pydantic import Field
 from pymoo.problems.multi.zdt import ZDT1 as PymooZDT1
 
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems.base import SPLITS, Problem
+from dfo_bench.problems.base import Problem, check_split
 from dfo_bench.seeding import derive_seed
 
 
@@ -77,7 +77,6 @@ class ZDT1(Problem):
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         """Both objectives of x as ``objective_1``, ``objective_2`` (not ``f1``: that is macro-F1 in
         every report), the same on every split: there are no data."""
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        check_split(split)
         f1, f2 = self.values(x.unsqueeze(0))[0].tolist()
         return {"objective_1": f1, "objective_2": f2}

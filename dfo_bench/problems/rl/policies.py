@@ -39,7 +39,7 @@ class PopulationPolicy:
     """Layer sizes, initialisation and the batched forward pass of N policies given as rows of (N, D)."""
 
     def __init__(self, kind: str, observations: int, action: ActionSpace, hidden: list[int]) -> None:
-        self.kind, self.action = kind, action
+        self.kind, self.action, self.observations = kind, action, observations
         self.mlp = PopulationMLP([observations, *hidden, action.n]) if kind == "mlp" else None
         self.shape = (action.n, observations)
         self.dim = self.mlp.dim if self.mlp is not None else action.n * observations

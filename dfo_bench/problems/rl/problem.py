@@ -20,7 +20,9 @@ from pydantic import Field, field_validator, model_validator
 
 from dfo_bench.lowrank import WeightLayout
 from dfo_bench.params import ParamsModel
+from dfo_bench.problems.base import check_split
 from dfo_bench.problems.metrics import RETURN
+from dfo_bench.problems.mlp import positive_widths
 from dfo_bench.problems.rl import environments
 from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem, Rollouts
 from dfo_bench.problems.rl.episodes import play
@@ -56,12 +58,7 @@ class ControlParams(ParamsModel):
     def _known(cls, env: str) -> str:
         return environments.check_env(env)
 
-    @field_validator("hidden")
-    @classmethod
-    def _positive(cls, hidden: list[int]) -> list[int]:
-        if any(h < 1 for h in hidden):
-            raise ValueError(f"hidden widths must be at least 1, got {hidden}")
-        return hidden
+    _positive = field_validator("hidden")(positive_widths)
 
     @model_validator(mode="after")
     def _fits(self) -> ControlParams:
@@ -97,11 +94,9 @@ class ControlProblem(RolloutProblem):
 
     def __init__(self, params: ControlParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
-        observation, _ = environments.spaces_of(params.env)
-        self.observations = int(np.prod(observation.shape))
-        self.policy = PopulationPolicy(params.policy, self.observations, action_space(params.env), params.hidden)
+        self.policy = self.policy_of(params)
         self.episode_steps = environments.episode_limit(params.env, params.max_episode_steps)
-        self.normalizer = RunningNormalizer(self.observations) if params.normalize else None
+        self.normalizer = RunningNormalizer(self.policy.observations) if params.normalize else None
         self._x0 = self.policy.initial_point(torch_generator(seed, self.name, params.env, "init")).to(device)
         self._envs: list[Any] = []
         train = np.random.default_rng(derive_seed(seed, self.name, params.env, "train-metrics"))
@@ -202,8 +197,7 @@ class ControlProblem(RolloutProblem):
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         """Mean return (and its negative, the loss) of x over the split's episodes, statistics frozen."""
-        if split not in self._metric_seeds:
-            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(self._metric_seeds)}")
+        check_split(split)
         seeds = self._metric_seeds[split]
         with torch.no_grad():
             W = x.unsqueeze(0).repeat(len(seeds), 1)
