@@ -14,10 +14,12 @@ How each folder is built:
    ``config_hash``, ``identity``, ``run_seed``): N real run files with real traces, repeated.
    ``status`` therefore finds every expected run done and none pending.
 
-Then, each as a subprocess (peak RSS from ``os.wait4``): the imports alone (the floor of both
-commands: torch, scipy, matplotlib), ``dfo-bench status`` with no index
-(cold: it builds it from the run files) and again (warm), ``dfo-bench report --format markdown``
-cold (index deleted first) and warm. It ends with how each grows from the smallest to the
+Then, each as a subprocess (peak RSS from ``os.wait4`` in a small launcher, ``LAUNCHER``): the imports alone of each command (the
+floor of ``status``: pydantic, pandas, pyarrow; of ``report``: also torch, scipy, matplotlib),
+``dfo-bench status`` with no index (cold: it builds it from the run files), again (warm), and
+warm without the suite copy's record of expected runs (as on a folder written before it: the copy
+is expanded, which imports the registry and torch), ``dfo-bench report --format markdown`` cold
+(index deleted first) and warm. It ends with how each grows from the smallest to the
 largest N (time ratio against the ratio of runs).
 
 Run (heavy: under the shared lock):
@@ -94,53 +96,72 @@ def real_runs(work: Path, samples: int) -> dict[tuple[str, int], pa.Table]:
 
 
 def build(folder: Path, runs: int, samples: int, templates: dict[tuple[str, int], pa.Table]) -> None:
-    """A folder of ``runs`` run files (copies of the real ones under the suite's run ids), unless built before."""
-    if (folder / "runs").is_dir() and len(os.listdir(folder / "runs")) == runs:
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    start = time.perf_counter()
+    """A folder of ``runs`` run files (copies of the real ones under the suite's run ids), unless
+    built before; its suite copy and record of expected runs written as ``dfo-bench run`` does."""
     text = suite_text(list(range(runs // len(OPTIMIZERS))), samples)
-    store = ResultStore(folder)
-    copy = store.write_suite_copy("bench-store", text)
-    suite = load_suite(copy)
-    (folder / "runs").mkdir(parents=True)
-    for spec in suite.runs:
-        table = templates[(spec.optimizer.label, spec.seed % REAL_SEEDS)]
-        rows = table.num_rows
-        values = {
-            "run_id": spec.run_id,
-            "seed": spec.seed,
-            "config_hash": spec.config_hash,
-            "identity": canonical_json(spec.identity()),
-            "run_seed": derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name),
-        }
-        for name, value in values.items():
-            i = table.schema.get_field_index(name)
-            table = table.set_column(i, table.schema.field(i), pa.array([value] * rows, table.schema.field(i).type))
-        pq.write_table(table, store.path(spec.run_id))
-    print(f"built {folder} ({runs} runs) in {time.perf_counter() - start:.1f} s")
+    source = folder.with_suffix(".yaml")
+    source.write_text(text)
+    suite = load_suite(source)
+    if not ((folder / "runs").is_dir() and len(os.listdir(folder / "runs")) == runs):
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        (folder / "runs").mkdir(parents=True)
+        store = ResultStore(folder)
+        for spec in suite.runs:
+            table = templates[(spec.optimizer.label, spec.seed % REAL_SEEDS)]
+            rows = table.num_rows
+            values = {
+                "run_id": spec.run_id,
+                "seed": spec.seed,
+                "config_hash": spec.config_hash,
+                "identity": canonical_json(spec.identity()),
+                "run_seed": derive_seed(spec.seed, "optimizer", spec.problem.name, spec.optimizer.name),
+            }
+            for name, value in values.items():
+                i = table.schema.get_field_index(name)
+                table = table.set_column(i, table.schema.field(i), pa.array([value] * rows, table.schema.field(i).type))
+            pq.write_table(table, store.path(spec.run_id))
+        print(f"built {folder} ({runs} runs) in {time.perf_counter() - start:.1f} s")
+    ResultStore(folder).write_suite_copy("bench-store", text, *suite.expected())
+
+
+LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and prints its wall seconds, peak RSS (KiB) and exit status. Linux counts in a
+child's peak RSS the resident set of the process it was forked from (kept at ``exec``), so a
+command started from this script, which holds torch and the run tables, would show this script's
+memory as its floor: the command is started from this small launcher instead."""
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of ``command`` as a subprocess; it must succeed."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)}: exit {process.returncode}\n{errors.decode()}")
-    return seconds, usage.ru_maxrss / 1024
+    """Wall seconds and peak RSS (MiB) of ``command`` as a subprocess of ``LAUNCHER``; it must succeed."""
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], capture_output=True, text=True)
+    seconds, kib, code = done.stdout.split()
+    if done.returncode != 0 or int(code) != 0:
+        raise SystemExit(f"{' '.join(command)}: exit {code}\n{done.stderr}")
+    return float(seconds), int(kib) / 1024
 
 
 def measure(folder: Path, skip_report: bool) -> dict[str, tuple[float, float]]:
     dfo = [sys.executable, "-m", "dfo_bench"]
-    found = {"imports only": timed([sys.executable, "-c", "import dfo_bench.cli, dfo_bench.status, dfo_bench.report"])}
+    found = {
+        "imports (status)": timed([sys.executable, "-c", "import dfo_bench.cli, dfo_bench.status"]),
+        "imports (report)": timed([sys.executable, "-c", "import dfo_bench.cli, dfo_bench.report"]),
+    }
     shutil.rmtree(folder / "index", ignore_errors=True)
     found["status cold"] = timed([*dfo, "status", str(folder)])
     found["status warm"] = timed([*dfo, "status", str(folder)])
+    expected = folder / "suites" / "bench-store.expected.json"
+    kept = expected.rename(expected.with_suffix(".kept"))
+    try:
+        found["status expanding"] = timed([*dfo, "status", str(folder)])  # a folder from before the record
+    finally:
+        kept.rename(expected)
     if not skip_report:
         out = folder.parent / f"{folder.name}-report"
         shutil.rmtree(folder / "index", ignore_errors=True)
@@ -159,7 +180,7 @@ def main() -> None:
         build(folder, runs, args.samples, templates)
         figures[runs] = measure(folder, args.skip_report)
         for name, (seconds, rss) in figures[runs].items():
-            print(f"{runs:>6} runs  {name:<12} {seconds:7.2f} s  {rss:7.0f} MiB", flush=True)
+            print(f"{runs:>6} runs  {name:<17} {seconds:7.2f} s  {rss:7.0f} MiB", flush=True)
     names = list(next(iter(figures.values())))
     rows = [[runs, *(f"{figures[runs][n][0]:.2f} s / {figures[runs][n][1]:.0f} MiB" for n in names)] for runs in figures]
     print(tabulate(rows, headers=["runs", *names]))
@@ -168,7 +189,7 @@ def main() -> None:
         print(f"growth from {small} to {large} runs ({large / small:.0f}x the runs):")
         for n in names:
             print(
-                f"  {n:<12} time {figures[large][n][0] / figures[small][n][0]:.1f}x, peak memory {figures[large][n][1] / figures[small][n][1]:.1f}x"
+                f"  {n:<17} time {figures[large][n][0] / figures[small][n][0]:.1f}x, peak memory {figures[large][n][1] / figures[small][n][1]:.1f}x"
             )
     if args.json:
         write_json(

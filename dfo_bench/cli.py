@@ -1,5 +1,6 @@
 """The ``dfo-bench`` command: list, run, status, report, export; messages and exit statuses over
-``dfo_bench.api``, which does the work.
+``dfo_bench.api``, which does the work. Each command imports what it needs when it runs, so that
+``status`` reads a results folder without importing torch (the registries, the runner).
 
 Every user error (bad suite, unknown name, missing data, no results) is one line on stderr and
 exit status 2, and is found before anything is written. A damaged file in a results folder is a
@@ -16,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dfo_bench import api
 from dfo_bench.errors import ConfigError, DfoBenchError, StoreError
-from dfo_bench.registry import Registry, optimizers, problems
 
 if TYPE_CHECKING:
+    from dfo_bench.registry import Registry
     from dfo_bench.store import DamagedFile
 
-REGISTRIES: dict[str, Registry[Any]] = {"problems": problems, "optimizers": optimizers}
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 """What click >= 8.2 raises for a bare group (click 8.1 prints the help and exits instead)."""
 
@@ -46,11 +45,19 @@ TRACEBACK_OPTION = click.option(
 )
 
 
+def registries() -> dict[str, Registry[Any]]:
+    """The problem and optimizer registries, imported when a command needs them: they import
+    torch, which the commands that only read a results folder (``status``) do without."""
+    from dfo_bench.registry import optimizers, problems
+
+    return {"problems": problems, "optimizers": optimizers}
+
+
 def show_tracebacks() -> None:
     """With ``--traceback`` (or the variable set), each failed plugin's whole traceback on stderr."""
     if os.environ.get(TRACEBACK_VARIABLE, "") in ("", "0"):
         return
-    for registry in REGISTRIES.values():
+    for registry in registries().values():
         for entry in registry.failures():
             click.echo(f"{registry.kind} '{entry.name}' from {entry.origin}:", err=True)
             click.echo((entry.traceback or entry.error or "").rstrip(), err=True)
@@ -68,10 +75,11 @@ def cli() -> None:
 @TRACEBACK_OPTION
 def list_(kind: str, origin: bool) -> None:
     """Show registered problems and optimizers with one-line descriptions."""
-    kinds = list(REGISTRIES) if kind == "all" else [kind]
+    found = registries()
+    kinds = list(found) if kind == "all" else [kind]
     for name in kinds:
         click.echo(f"{name}:")
-        rows = REGISTRIES[name].describe()
+        rows = found[name].describe()
         width = max(len(row[0]) for row in rows)
         for entry, text, where in rows:
             click.echo(f"  {entry:<{width}}  {text}" + (f"  [{where}]" if origin else ""))
@@ -129,6 +137,7 @@ def run(
       2    bad input (suite, option, folder); nothing was run or written
       130  stopped by Ctrl-C (SIGINT)
       143  stopped by SIGTERM"""
+    from dfo_bench import api
     from dfo_bench.executors.stopping import Interrupted
 
     suite = api.load_suite(suite_file)
@@ -246,6 +255,8 @@ def report(
     Several folders are merged; a run stored in more than one is kept once (from the first). A
     damaged file (a truncated Parquet file, a file that is not a run) is left out with a warning.
     """
+    from dfo_bench import api
+
     folders = _results_folders(results)
     targets = api.targets_of(target_specs)
     out = api.check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
@@ -266,6 +277,7 @@ def report(
 @click.option("--optimizers", multiple=True, help=SELECT_HELP)
 def export(results: tuple[Path, ...], tensorboard: Path, problems: tuple[str, ...], optimizers: tuple[str, ...]) -> None:
     """Replay stored traces as TensorBoard scalars (needs the export extra: pip install 'dfo-bench[export]')."""
+    from dfo_bench import api
     from dfo_bench.export import export_tensorboard
 
     folders = _results_folders(results)

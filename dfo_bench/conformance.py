@@ -38,7 +38,8 @@ from dfo_bench.optimizers.base import AskTellOptimizer, GradientOptimizer, Optim
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem
 from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.registry import optimizers, problems
-from dfo_bench.spaces import BlockSpaceConfig, FullSpace, FullSpaceConfig, make_space
+from dfo_bench.space_config import BlockSpaceConfig, FullSpaceConfig
+from dfo_bench.spaces import FullSpace, make_space
 from dfo_bench.spec import RunSpec
 from dfo_bench.suite import suite_from_data
 from dfo_bench.testing import check_deterministic, check_improves_within_budget, check_population_consistent, run_spec

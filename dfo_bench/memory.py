@@ -20,6 +20,9 @@ the run raised the process's mark; otherwise, and where ``/proc`` gives no resid
 Linux), both RSS figures are None: the report says "not recorded".
 The run's start is after the machine-speed probe and before the problem is built, so loading
 data, pre-training and compiling kernels count; the end is after the last checkpoint.
+
+torch is imported only where CUDA is read: the store imports ``MemoryUse``, and the commands
+that only read results (``status``) must not pay torch's import.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ import resource
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -53,11 +58,17 @@ class MemoryMeter:
         self._start_rss = _rss()
         self._start_peak = _high_water_mark()
         if device.type == "cuda":
+            import torch
+
             torch.cuda.reset_peak_memory_stats(device)
 
     def read(self) -> MemoryUse:
         """The run's peaks so far (normally called once, at its end)."""
-        cuda = int(torch.cuda.max_memory_allocated(self.device)) if self.device.type == "cuda" else None
+        cuda = None
+        if self.device.type == "cuda":
+            import torch
+
+            cuda = int(torch.cuda.max_memory_allocated(self.device))
         peak, start = _high_water_mark(), self._start_rss
         if peak is None or start is None or not (self._reset or peak > (self._start_peak or 0)):
             return MemoryUse(None, None, cuda)

@@ -6,7 +6,8 @@ measured just before it starts, with its own thread count, on its own device: a 
 rate (compute-bound work: population forward passes) and a copy bandwidth (memory-bound work:
 one-coordinate moves, histograms). The report compares them across the runs of one problem and
 rescales seconds by them. The probe draws no random numbers and evaluates nothing, so a run's
-results do not depend on it; it takes about 0.3 s on a CPU.
+results do not depend on it; it takes about 0.3 s on a CPU. torch is imported where the probe
+runs, not with ``Speed``, which the store reads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 GEMM_SIZE = {"cpu": 512, "cuda": 4096}
 """Side of the square float32 matrices multiplied: 0.27 GFLOP per product on the CPU (a few
@@ -37,12 +40,14 @@ class Speed:
     """Copy bandwidth, GB/s (bytes read plus bytes written, 10⁹ bytes)."""
 
 
-Probe = Callable[[torch.device], Speed]
+Probe = Callable[["torch.device"], Speed]
 """How the runner measures the machine; tests inject their own speeds."""
 
 
 def measure_speed(device: torch.device) -> Speed:
     """The GEMM rate and copy bandwidth of ``device`` with torch's current thread count (the run's)."""
+    import torch
+
     n = GEMM_SIZE.get(device.type, GEMM_SIZE["cpu"])
     a = torch.ones(n, n, device=device)
     b = torch.full((n, n), 0.5, device=device)
@@ -70,4 +75,6 @@ def _best_seconds(work: Callable[[], object], device: torch.device) -> float:
 
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
+        import torch
+
         torch.cuda.synchronize(device)

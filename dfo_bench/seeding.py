@@ -8,11 +8,12 @@ No library code touches a global random state.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from dfo_bench.hashing import sha256
+
+if TYPE_CHECKING:
+    import torch
 
 
 def derive_seed(seed: int, *keys: Any) -> int:
@@ -22,5 +23,8 @@ def derive_seed(seed: int, *keys: Any) -> int:
 
 
 def torch_generator(seed: int, *keys: Any) -> torch.Generator:
-    """A CPU torch generator for the stream named by ``keys``."""
+    """A CPU torch generator for the stream named by ``keys`` (torch imported here: reading stored
+    results, which derives seeds, never loads it)."""
+    import torch
+
     return torch.Generator().manual_seed(derive_seed(seed, *keys))

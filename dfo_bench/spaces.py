@@ -15,28 +15,12 @@ blocks to weights is one gather on that device, so on a GPU neither side visits 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Annotated, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from dfo_bench.moves import Population, dense
-
-
-class FullSpaceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["full"] = "full"
-
-
-class BlockSpaceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["blocks"]
-    n_bins: int = Field(10_000, ge=1, le=100_000_000)
-    """Equal-width bins over the initial weights' range; empty ones are dropped."""
-
-
-SpaceConfig = Annotated[FullSpaceConfig | BlockSpaceConfig, Field(discriminator="kind")]
+from dfo_bench.space_config import BlockSpaceConfig, FullSpaceConfig
 
 
 class Space(ABC):

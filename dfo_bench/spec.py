@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.hashing import digest
 from dfo_bench.params import ParamsModel
-from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
+from dfo_bench.space_config import FullSpaceConfig, SpaceConfig
 
 SEED_LIMIT = 2**63
 """Seeds are non-negative 63-bit integers (what NumPy's and torch's generators accept)."""

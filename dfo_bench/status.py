@@ -1,7 +1,9 @@
 """Where a results folder stands: runs done, failed, running and pending, per optimizer.
 
 Read from the folder alone, through its store: the stored runs, the running markers workers
-write, and the copies of the suites that ran there, which say what runs are expected. Nothing is
+write, and the copies of the suites that ran there, which say what runs are expected (through
+the record of expected runs written with each copy; a copy without one, or rewritten since, is
+expanded again, which imports every problem and optimizer: torch, seconds). Nothing is
 run, and nothing written but the folder's index of its run files (``store.index``: one pass over
 it, not a file open per run). Files the store cannot read are left out of the counts and listed
 as damaged.
@@ -18,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dfo_bench.errors import ConfigError, DfoBenchError
-from dfo_bench.store import TUNING, DamagedFile, ResultStore
-from dfo_bench.suite import Suite, load_suite
+from dfo_bench.store import TUNING, DamagedFile, ExpectedStudy, ResultStore
 
 STATES = ("done", "failed", "running", "pending")
 
@@ -58,14 +59,18 @@ def folder_status(root: Path, index: bool = True) -> FolderStatus:
         state.setdefault(marker.run_id, (_row(marker.optimizer_label, marker.phase), "running"))
     unreadable = []
     for copy in store.suite_copies():
-        try:
-            suite = load_suite(copy)
-        except DfoBenchError as exc:
-            unreadable.append(f"{copy.name}: {exc}")
-            continue
-        for spec in suite.runs:
-            state.setdefault(spec.run_id, (spec.optimizer.label, "pending"))
-        _studies_pending(store, suite, state)
+        expected = store.expected_runs(copy)
+        if expected is not None:
+            runs, studies = expected.runs, expected.studies
+        else:
+            try:
+                runs, studies = _expand(copy)
+            except DfoBenchError as exc:
+                unreadable.append(f"{copy.name}: {exc}")
+                continue
+        for run_id, optimizer_label in runs.items():
+            state.setdefault(run_id, (optimizer_label, "pending"))
+        _studies_pending(store, studies, state)
     store.studies()  # every study record read, so that a damaged one is listed too
     if not state and not unreadable and not store.damaged:
         raise ConfigError(f"{root}: no stored results or suites; run a suite first (dfo-bench run SUITE --out {root})")
@@ -75,15 +80,21 @@ def folder_status(root: Path, index: bool = True) -> FolderStatus:
     return FolderStatus(counts, unreadable, failed, store.damaged)
 
 
-def _studies_pending(store: ResultStore, suite: Suite, state: dict[str, tuple[str, str]]) -> None:
-    """Pending runs of the suite's tuned entries, from their study records (placeholders for runs
+def _expand(copy: Path) -> tuple[dict[str, str], list[ExpectedStudy]]:
+    """What a suite copy without its record of expected runs expects, from the copy expanded
+    (imported here: it loads the registry, and so torch)."""
+    from dfo_bench.suite import load_suite
+
+    return load_suite(copy).expected()
+
+
+def _studies_pending(store: ResultStore, studies: list[ExpectedStudy], state: dict[str, tuple[str, str]]) -> None:
+    """Pending runs of a suite's tuned entries, from their study records (placeholders for runs
     whose configuration is not sampled yet)."""
-    for plan in suite.studies:
-        if not plan.ranges:
-            continue
-        label = plan.optimizer.label
-        study = f"{plan.problem.label}:{label}"
-        record = store.study(plan.problem.label, label)
+    for plan in studies:
+        label = plan.optimizer_label
+        study = f"{plan.problem_label}:{label}"
+        record = store.study(plan.problem_label, label)
         trials = record.trials if record else []
         for trial in trials:
             for run_id in trial.run_ids:

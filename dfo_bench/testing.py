@@ -19,7 +19,8 @@ from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.record import RunResult
 from dfo_bench.runner import execute
 from dfo_bench.settings import resolve_settings
-from dfo_bench.spaces import FullSpace, SpaceConfig
+from dfo_bench.space_config import SpaceConfig
+from dfo_bench.spaces import FullSpace
 from dfo_bench.spec import OptimizerSpec, ProblemSpec, RunSpec
 from dfo_bench.store import ResultStore
 

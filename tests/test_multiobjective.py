@@ -19,7 +19,7 @@ from dfo_bench.pareto import ParetoFront, front_from_json, hypervolume, non_domi
 from dfo_bench.problems.metrics import macro_precision_recall
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.report import build_report
-from dfo_bench.spaces import BlockSpaceConfig
+from dfo_bench.space_config import BlockSpaceConfig
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import check_deterministic, run_ok, run_spec

@@ -9,7 +9,8 @@ import torch
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError
 from dfo_bench.registry import optimizers
-from dfo_bench.spaces import BlockSpace, BlockSpaceConfig
+from dfo_bench.space_config import BlockSpaceConfig
+from dfo_bench.spaces import BlockSpace
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import run_ok, run_spec
 

@@ -104,9 +104,9 @@ def test_a_tuning_runs_marker_says_its_phase(tmp_path: Path) -> None:
 
 def test_suite_copies_are_kept_by_name(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    store.write_suite_copy("b", "name: b\n")
-    store.write_suite_copy("a", "name: a\n")
-    store.write_suite_copy("a", "name: a\nseeds: [1]\n")
+    store.write_suite_copy("b", "name: b\n", {}, [])
+    store.write_suite_copy("a", "name: a\n", {}, [])
+    store.write_suite_copy("a", "name: a\nseeds: [1]\n", {}, [])
     assert [p.name for p in store.suite_copies()] == ["a.yaml", "b.yaml"]
     assert store.suite_copies()[0].read_text() == "name: a\nseeds: [1]\n"
 

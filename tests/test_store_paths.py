@@ -59,7 +59,7 @@ def test_a_name_that_cannot_be_a_file_of_the_folder_is_refused_in_one_line(case:
         lambda: store.write(result(bad)),
         lambda: store.claim(bad, owner="this suite"),
         lambda: store.status(bad.run_id),
-        lambda: store.write_suite_copy(name, "name: x\n"),
+        lambda: store.write_suite_copy(name, "name: x\n", {}, []),
         lambda: store.check_names([spec.run_id], suite=name),
         lambda: store.check_names([bad.run_id]),
     ]
@@ -79,17 +79,18 @@ def test_a_study_label_with_a_slash_keeps_its_file_name_and_one_with_dots_is_ref
 
 
 def test_the_longest_name_that_fits_is_allowed_and_one_byte_more_is_not(tmp_path: Path) -> None:
-    most = NAME_BYTES - TEMPORARY_BYTES - len(".yaml")
+    most = NAME_BYTES - TEMPORARY_BYTES - len(".expected.json")  # the longest file a suite copy brings
     store = ResultStore(tmp_path)
-    assert store.write_suite_copy("x" * most, "name: x\n").name == "x" * most + ".yaml"
+    assert store.write_suite_copy("x" * most, "name: x\n", {}, []).name == "x" * most + ".yaml"
     with pytest.raises(StoreError, match="makes a file name of 231 bytes; at most 230 fit"):
-        store.write_suite_copy("x" * (most + 1), "name: x\n")
+        store.write_suite_copy("x" * (most + 1), "name: x\n", {}, [])
+    most = NAME_BYTES - TEMPORARY_BYTES - len(".yaml")
     # bytes, not characters: 'é' is two bytes in UTF-8
     with pytest.raises(StoreError, match="at most 230 fit"):
         file_name("é" * (most // 2 + 1), ".yaml")
     assert file_name("é" * (most // 2), ".yaml") == "é" * (most // 2) + ".yaml"
     with pytest.raises(StoreError, match="is empty"):
-        store.write_suite_copy("", "name: x\n")
+        store.write_suite_copy("", "name: x\n", {}, [])
 
 
 def test_run_ids_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:

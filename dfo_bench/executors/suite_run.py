@@ -97,7 +97,7 @@ def run_suite(
     store = ResultStore(out)
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
-    store.write_suite_copy(suite.name, suite_text(suite))
+    store.write_suite_copy(suite.name, suite_text(suite), *suite.expected())
     wanted = _wanted(retry_failed)
     tuned = [plan for plan in suite.studies if plan.ranges]
     task = RunTask(store, retry_failed=retry_failed)

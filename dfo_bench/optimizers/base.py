@@ -28,7 +28,7 @@ from dfo_bench.lowrank import WeightLayout
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
 from dfo_bench.ranges import Ranges, ranges
-from dfo_bench.spaces import FullSpaceConfig, SpaceConfig
+from dfo_bench.space_config import FullSpaceConfig, SpaceConfig
 
 PopulationT = TypeVar("PopulationT", bound=Population)
 """The population type an ask/tell optimizer asks and is told: a matrix, moves, or either."""

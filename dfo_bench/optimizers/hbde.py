@@ -20,7 +20,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from dfo_bench.optimizers.de import DEParams, DifferentialEvolution
-from dfo_bench.spaces import BlockSpaceConfig, SpaceConfig
+from dfo_bench.space_config import BlockSpaceConfig, SpaceConfig
 
 
 class HBDEParams(DEParams):

@@ -36,7 +36,16 @@ from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
 from dfo_bench.store.index import RunIndex, combine, signature
-from dfo_bench.store.records import EVALUATION, DamagedFile, PlanRecord, RunningMarker, StoredRun, StudyRecord
+from dfo_bench.store.records import (
+    EVALUATION,
+    DamagedFile,
+    ExpectedRuns,
+    ExpectedStudy,
+    PlanRecord,
+    RunningMarker,
+    StoredRun,
+    StudyRecord,
+)
 from dfo_bench.store.rows import to_frame
 
 RUN_COLUMNS = ("run_id", "problem_label", "optimizer_label", "seed", "status")
@@ -400,12 +409,32 @@ class ResultStore:
 
     # Suite copies: what a results folder expects (``dfo-bench status`` counts their pending runs).
 
-    def write_suite_copy(self, name: str, text: str) -> Path:
-        """Keep ``text`` (the suite as it ran, YAML) as the copy of suite ``name``."""
-        return write_atomically(self._place("suites", name, ".yaml"), lambda tmp: tmp.write_text(text))
+    def write_suite_copy(self, name: str, text: str, runs: dict[str, str], studies: list[ExpectedStudy]) -> Path:
+        """Keep ``text`` (the suite as it ran, YAML) as the copy of suite ``name``, and beside it
+        the runs it expects (``ExpectedRuns``: run id -> optimizer label, and its tuned entries)."""
+        copy, beside = self._place("suites", name, ".yaml"), self._place("suites", name, ".expected.json")
+        expected = ExpectedRuns(copy_digest=digest(text, 64), runs=runs, studies=studies)
+        record = json.dumps(expected.model_dump(mode="json"), sort_keys=True) + "\n"
+        write_atomically(beside, lambda tmp: tmp.write_text(record))
+        return write_atomically(copy, lambda tmp: tmp.write_text(text))
 
     def suite_copies(self) -> list[Path]:
         return sorted((self.root / "suites").glob("*.yaml"))
+
+    def expected_runs(self, copy: Path) -> ExpectedRuns | None:
+        """What the suite copy ``copy`` expects, as written with it; None where the record is
+        missing (a folder from before it existed) or stale (the copy was rewritten), so the caller
+        expands the copy itself. A damaged record is named and also gives None."""
+        path = copy.with_name(copy.name.removesuffix(".yaml") + ".expected.json")
+        try:
+            expected = ExpectedRuns.model_validate(json.loads(path.read_text()))
+            text = copy.read_text()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # not JSON, or not a record (ValidationError is a ValueError)
+            self._damage(path, f"not a record of expected runs ({_one_line(exc)})")
+            return None
+        return expected if expected.copy_digest == digest(text, 64) else None
 
     # Study records, one per (problem, optimizer entry) of a tuned suite.
 

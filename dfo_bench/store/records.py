@@ -92,6 +92,30 @@ class ChosenTrial(_Record):
     value: float | None
 
 
+class ExpectedStudy(_Record):
+    """A tuned entry of a suite, as ``dfo-bench status`` counts its runs before its study has run."""
+
+    problem_label: str
+    optimizer_label: str
+    trials: int
+    tuning_seeds: list[int]
+    evaluation_seeds: list[int]
+
+
+class ExpectedRuns(_Record):
+    """The runs a suite copy expects (``suites/<suite>.expected.json``, written with the copy), so
+    that ``dfo-bench status`` counts pending runs without expanding the suite again: expanding
+    imports every problem and optimizer (torch: seconds), and needs their data where the copy is
+    read. Trusted only while ``copy_digest`` is the copy's."""
+
+    copy_digest: str
+    """``hashing.digest`` (64 hex digits) of the suite copy's text it was made with."""
+    runs: dict[str, str]
+    """run id -> optimizer label, of the runs known before anything runs."""
+    studies: list[ExpectedStudy] = []
+    """The tuned entries (their runs are known only as their studies go)."""
+
+
 class StudyRecord(_Record):
     """A tuning study as it stands (``<results>/tuning/<study>.json``): the plan, every trial, the
     choice, and the evaluation runs it led to. Rewritten as trials are asked and scored, so

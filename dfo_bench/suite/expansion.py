@@ -24,6 +24,7 @@ from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.settings import resolve_settings
 from dfo_bench.spec import Component, OptimizerSpec, PretrainSpec, ProblemSpec, RunSpec
+from dfo_bench.store import ExpectedStudy
 from dfo_bench.suite.document import format_error, read_yaml
 from dfo_bench.suite.pairing import check_pairing, check_sizes, names_of
 from dfo_bench.suite.schema import (
@@ -56,6 +57,23 @@ class Suite:
     that are not tuned (a tuned entry's evaluation runs depend on its study)."""
     studies: list[StudyPlan] = field(default_factory=list)
     """With ``tuning:``: one per (problem, optimizer entry), tuned or not."""
+
+    def expected(self) -> tuple[dict[str, str], list[ExpectedStudy]]:
+        """What its copy in a results folder expects (``ResultStore.write_suite_copy``): run id ->
+        optimizer label of the runs known now, and the tuned entries, counted as their studies go."""
+        runs = {spec.run_id: spec.optimizer.label for spec in self.runs}
+        studies = [
+            ExpectedStudy(
+                problem_label=plan.problem.label,
+                optimizer_label=plan.optimizer.label,
+                trials=plan.trials,
+                tuning_seeds=list(plan.tuning_seeds),
+                evaluation_seeds=list(plan.evaluation_seeds),
+            )
+            for plan in self.studies
+            if plan.ranges
+        ]
+        return runs, studies
 
 
 def label(name: str, given: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from dfo_bench.problems.base import DifferentiableProblem, Problem
 from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.registry import Registry, optimizers, problems
 from dfo_bench.settings import resolve_settings
-from dfo_bench.spaces import BlockSpaceConfig
+from dfo_bench.space_config import BlockSpaceConfig
 from dfo_bench.spec import OptimizerSpec, ProblemSpec
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from dfo_bench.budget import BudgetLimits
-from dfo_bench.spaces import SpaceConfig
+from dfo_bench.space_config import SpaceConfig
 from dfo_bench.spec import SEED_LIMIT
 from dfo_bench.suite.executor import ExecutorConfig
 
