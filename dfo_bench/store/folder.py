@@ -102,6 +102,8 @@ class ResultStore:
     - ``runs/<run_id>.parquet``: one file per run (``rows.to_frame``);
     - ``running/<run_id>.json``: a marker per run being executed, the claim of its worker (``claims``);
     - ``suites/<suite>.yaml``: a copy of each suite that ran there;
+    - ``suites/<suite>.expected.json``: the runs that copy expects (``ExpectedRuns``), and
+      ``suites/<suite>.plan.json``: the time estimate made before running it (``PlanRecord``);
     - ``tuning/<problem>__<optimizer>__<hash>.json``: a record per tuning study;
     - ``cache/``: what runs share (pre-trained weights); ``slurm/``: submitit's files;
     - ``index/``: the rows of the run files gathered in a few Parquet files (``index``), kept up
