@@ -6,7 +6,8 @@ How each folder is built:
    ``digits-mlp`` × (random-search, de) × seeds 0, 1, 2, budget ``--samples`` (default 10,000,000
    forward-equivalent samples, the quickstart's), 25 checkpoints (26 trace rows per run: the
    issue's baseline folder), sequential, on the CPU.
-   They are kept in ``<work>/real`` and reused by later invocations.
+   They are kept in ``<work>/real`` and reused by later invocations (run again when they lack a
+   column today's run files have, ``CURRENT_COLUMNS``).
 2. For N runs: the same suite with seeds ``0 .. N/2-1`` is expanded by ``load_suite`` (real run
    ids and configuration hashes) and its copy stored in the folder (``suites/``), as ``dfo-bench
    run`` would. Each of its N runs is written as a copy of the real run of the same optimizer and
@@ -15,7 +16,7 @@ How each folder is built:
    ``status`` therefore finds every expected run done and none pending.
 
 Then, each as a subprocess (peak RSS from ``os.wait4`` in a small launcher, ``LAUNCHER``): the imports alone of each command (the
-floor of ``status``: pydantic, pandas, pyarrow; of ``report``: also torch, scipy, matplotlib),
+floor of ``status``: pydantic, pandas, pyarrow; of ``report``: also scipy, matplotlib; neither imports torch),
 ``dfo-bench status`` with no index (cold: it builds it from the run files), again (warm), and
 warm without the suite copy's record of expected runs (as on a folder written before it: the copy
 is expanded, which imports the registry and torch), ``dfo-bench report --format markdown`` cold
@@ -77,10 +78,22 @@ def suite_text(seeds: list[int], samples: int) -> str:
     )
 
 
+CURRENT_COLUMNS = ("declared_metrics",)
+"""Columns of run files written since the report stopped importing torch: without them the report
+would import the registry (and torch) to read what each problem declares."""
+
+
+def _current(files: list[Path]) -> bool:
+    return len(files) >= len(OPTIMIZERS) * REAL_SEEDS and all(
+        set(CURRENT_COLUMNS) <= set(pq.read_schema(path).names) for path in files
+    )
+
+
 def real_runs(work: Path, samples: int) -> dict[tuple[str, int], pa.Table]:
-    """The real runs' tables by (optimizer label, seed); run once when missing."""
+    """The real runs' tables by (optimizer label, seed); run once when missing or out of date."""
     real = work / f"real-{samples}"
-    if not (real / "runs").is_dir() or len(list((real / "runs").glob("*.parquet"))) < len(OPTIMIZERS) * REAL_SEEDS:
+    if not _current(sorted(real.glob("runs/*.parquet"))):
+        shutil.rmtree(real, ignore_errors=True)
         real.mkdir(parents=True, exist_ok=True)
         suite = real / "suite.yaml"
         suite.write_text(suite_text(list(range(REAL_SEEDS)), samples))
@@ -102,7 +115,9 @@ def build(folder: Path, runs: int, samples: int, templates: dict[tuple[str, int]
     source = folder.with_suffix(".yaml")
     source.write_text(text)
     suite = load_suite(source)
-    if not ((folder / "runs").is_dir() and len(os.listdir(folder / "runs")) == runs):
+    names = os.listdir(folder / "runs") if (folder / "runs").is_dir() else []
+    template = next(iter(templates.values()))
+    if not (len(names) == runs and pq.read_schema(folder / "runs" / names[0]).names == template.schema.names):
         shutil.rmtree(folder, ignore_errors=True)
         start = time.perf_counter()
         (folder / "runs").mkdir(parents=True)

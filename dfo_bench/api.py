@@ -13,6 +13,10 @@ A suite is validated and expanded by ``dfo_bench.suite`` whether it comes from a
 rows come from ``report.load_runs`` and the report from ``report.build_report``. The CLI is a layer
 of messages and exit statuses over these functions. Errors a user can act on are
 ``DfoBenchError`` subclasses with a one-line message.
+
+The suite and executor layers (which import every problem and optimizer class, and torch) are
+imported by the functions that need them, so that reading and reporting stored results loads
+neither; ``api.SuiteConfig`` and the other configuration models are imported on first use.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ import pandas as pd
 from pydantic import ValidationError
 
 from dfo_bench.errors import ConfigError
-from dfo_bench.executors import CLAIMED, RunSummary
-from dfo_bench.suite import ExecutorConfig, Suite, SuiteConfig, format_error, load_suite, suite_from_data
-from dfo_bench.suite.schema import OptimizerConfig, ProblemConfig, SuiteBudget
 
 if TYPE_CHECKING:
+    from dfo_bench.executors import RunSummary
     from dfo_bench.report.load import LoadedRuns
+    from dfo_bench.suite import ExecutorConfig, Suite, SuiteConfig, load_suite
+    from dfo_bench.suite.schema import OptimizerConfig, ProblemConfig, SuiteBudget
 
 Say = Callable[[str, bool], None]
 """Where messages go: ``say(line, err)``; ``err`` marks warnings and errors (stderr in the CLI)."""
@@ -61,10 +65,29 @@ __all__ = [
     "targets_of",
 ]
 
+_CONFIGURATION = {
+    "OptimizerConfig": "dfo_bench.suite.schema",
+    "ProblemConfig": "dfo_bench.suite.schema",
+    "SuiteBudget": "dfo_bench.suite.schema",
+    "SuiteConfig": "dfo_bench.suite",
+    "load_suite": "dfo_bench.suite",
+}
+"""What ``api`` re-exports from the suite layer, imported on first use (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONFIGURATION:
+        import importlib
+
+        return getattr(importlib.import_module(_CONFIGURATION[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def suite(data: Mapping[str, Any] | SuiteConfig | str | Path) -> Suite:
     """A validated, expanded suite from a dict (what a suite file holds), a ``SuiteConfig``, or the
     path of a YAML file. A dict or a ``SuiteConfig`` must give ``name:`` (the results folder's)."""
+    from dfo_bench.suite import load_suite, suite_from_data
+
     if isinstance(data, (str, Path)):
         return load_suite(data)
     return suite_from_data(dict(data) if isinstance(data, Mapping) else data)
@@ -87,6 +110,8 @@ def executor_config(suite: Suite, kind: str | None = None, options: Mapping[str,
     ``kind`` names the executor (sequential, process, dask, slurm); without it, ``address`` means
     dask, a Slurm option means slurm and ``workers`` alone the process pool. Options of another
     kind than the suite's start from that kind's defaults."""
+    from dfo_bench.suite import ExecutorConfig, format_error
+
     given = {key: value for key, value in (options or {}).items() if value is not None}
     if kind is None and given:
         if "address" in given:
@@ -124,6 +149,8 @@ class RunOutcome:
     @property
     def elsewhere(self) -> int:
         """Runs left to another process running a suite on the same folder."""
+        from dfo_bench.executors import CLAIMED
+
         return sum(1 for s in self.summaries if s.status == CLAIMED)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from dfo_bench.memory import MemoryUse
 from dfo_bench.probe import Speed
+from dfo_bench.problems.metrics import Metric
 from dfo_bench.seeding import derive_seed
 from dfo_bench.spec import RunSpec
 
@@ -25,6 +26,9 @@ class RunResult:
     started_at: str
     device: str
     dim: int | None = None
+    metrics: tuple[Metric, ...] | None = None
+    """The metrics the problem declares (``Problem.reported_metrics``), stored with the run so that
+    the report reads them without loading the problem (None: a run that never started)."""
     search_dim: int | None = None
     """Coordinates the optimizer searched (``dim`` unless the space is blocked)."""
     pretrain: dict[str, Any] | None = None

@@ -93,7 +93,9 @@ def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult, probe: Probe)
 
 def _build_and_optimize(spec: RunSpec, cache_dir: Path | None, result: RunResult, device: torch.device) -> None:
     setup_started = time.perf_counter()
-    make_problem = partial(problems.get(spec.problem.name).from_config, spec.problem.params, spec.seed, device)
+    kind = problems.get(spec.problem.name)
+    result.metrics = kind.reported_metrics
+    make_problem = partial(kind.from_config, spec.problem.params, spec.seed, device)
     problem = make_problem()
     result.dim = problem.dim
     x0 = problem.initial_point()

@@ -16,7 +16,7 @@ from dfo_bench.errors import ConfigError
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.box import augmented_chebyshev
 from dfo_bench.pareto import ParetoFront, front_from_json, hypervolume, non_dominated
-from dfo_bench.problems.metrics import macro_precision_recall
+from dfo_bench.problems.scoring import macro_precision_recall
 from dfo_bench.registry import optimizers, problems
 from dfo_bench.report import build_report
 from dfo_bench.space_config import BlockSpaceConfig

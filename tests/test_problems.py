@@ -13,8 +13,9 @@ from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.conformance import ProblemCase, ProblemTestCase
 from dfo_bench.objective import Objective
 from dfo_bench.problems.data import CircularBatches
-from dfo_bench.problems.metrics import CLASSIFICATION, RETURN, macro_f1
+from dfo_bench.problems.metrics import CLASSIFICATION, RETURN
 from dfo_bench.problems.rl.base import RolloutProblem
+from dfo_bench.problems.scoring import macro_f1
 from dfo_bench.registry import problems
 from dfo_bench.spaces import FullSpace
 from dfo_bench.testing import searching

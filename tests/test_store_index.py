@@ -23,7 +23,7 @@ from dfo_bench.report import build_report
 from dfo_bench.spec import RunSpec
 from dfo_bench.status import folder_status, render
 from dfo_bench.store import ResultStore, index
-from dfo_bench.store.index import RunIndex, signature
+from dfo_bench.store.index import RunIndex, decoded, signature
 from tests.report_data import specs, trace, write_run
 
 
@@ -50,8 +50,21 @@ def _agrees(root: Path) -> None:
     """The index's answers are the run files' (rows, dtypes, order; summaries; damaged files)."""
     indexed, direct = ResultStore(root), ResultStore(root, index=False)
     pd.testing.assert_frame_equal(indexed.load(), direct.load())
+    pd.testing.assert_frame_equal(indexed.load(categories=True), direct.load(categories=True))
     assert indexed.stored_runs() == direct.stored_runs()
     assert indexed.damaged == direct.damaged
+
+
+def test_the_reports_rows_hold_each_repeated_text_once_and_read_as_the_files(tmp_path: Path) -> None:
+    root, _ = _folder(tmp_path)
+    plain, held = ResultStore(root).load(), ResultStore(root).load(categories=True)
+    repeated = [column for column in index.REPEATED_TEXT if column in plain and plain[column].notna().any()]
+    assert {"identity", "versions", "host", "optimizer_params"} <= set(repeated)
+    for column in repeated:
+        categories = held[column].cat.categories
+        assert list(categories) == sorted(categories) and len(categories) == plain[column].nunique()
+        assert held[column].astype(object).tolist() == plain[column].astype(object).tolist()
+    pd.testing.assert_frame_equal(held.drop(columns=repeated), plain.drop(columns=repeated))
 
 
 def _index_files(root: Path) -> list[Path]:
@@ -174,4 +187,4 @@ def test_two_processes_writing_at_once_leave_an_index_that_agrees(tmp_path: Path
     current = {entry.name: signature(entry) for entry in os.scandir(root / "runs")}
     table = RunIndex(root / "index").read(current, lambda name: pytest.fail(f"{name} not indexed"))
     assert table is not None
-    pd.testing.assert_frame_equal(table.to_pandas(), ResultStore(root, index=False).load())
+    pd.testing.assert_frame_equal(decoded(table).to_pandas(), ResultStore(root, index=False).load())

@@ -25,7 +25,8 @@ from dfo_bench.params import ParamsModel
 from dfo_bench.problems import mlp_moves_kernel
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem
 from dfo_bench.problems.data import ClassificationData
-from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics, macro_precision_recall
+from dfo_bench.problems.metrics import CLASSIFICATION
+from dfo_bench.problems.scoring import classification_metrics, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 # Elements of the widest activation chunk: 2M float32 = 8 MB, so a chunk's activations stay in

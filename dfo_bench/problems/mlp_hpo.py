@@ -46,8 +46,9 @@ from dfo_bench.problems import hpo_data
 from dfo_bench.problems.base import SPLITS, TypedProblem, check_split
 from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.datasets import data_root, describe_root, fingerprint
-from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics
+from dfo_bench.problems.metrics import CLASSIFICATION
 from dfo_bench.problems.mnist import available_sets, idx_files
+from dfo_bench.problems.scoring import classification_metrics
 from dfo_bench.ranges import IntRange, choice, integers, ranges, uniform
 from dfo_bench.seeding import torch_generator
 

@@ -29,7 +29,8 @@ from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem, check_split
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
-from dfo_bench.problems.metrics import CLASSIFICATION, classification_metrics, macro_f1, macro_precision_recall
+from dfo_bench.problems.metrics import CLASSIFICATION
+from dfo_bench.problems.scoring import classification_metrics, macro_f1, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
 

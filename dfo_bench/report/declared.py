@@ -2,8 +2,10 @@
 final columns of its tables, its primary metric, the traces its curves and fixed-budget view show,
 and the metrics targets can be set on.
 
-The report reads stored results alone, so a problem whose class cannot be loaded here (a plugin
-not installed) falls back on the classification metrics its stored columns hold.
+The report reads stored results alone: each run file holds its problem's declarations (column
+``declared_metrics``), so the report loads no problem class (nor torch). Files written before that
+column existed ask the registry, imported then; a problem whose class cannot be loaded there either
+(a plugin not installed) falls back on the classification metrics its stored columns hold.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dfo_bench.errors import DfoBenchError
-from dfo_bench.problems.metrics import CLASSIFICATION, Metric
-from dfo_bench.registry import problems
+from dfo_bench.problems.metrics import CLASSIFICATION, Metric, metrics_from_json
 
 LOSS = Metric("loss", "loss", False, spec=".4g", log=True)
 """Every problem's loss: a final metric on the training and test sets; the test loss is the
@@ -54,8 +55,15 @@ class Declared:
 
 
 def declared_metrics(problem: str, runs: pd.DataFrame) -> Declared:
-    """What the problem registered as ``problem`` declares; where its class cannot be loaded, the
+    """What the runs of the problem registered as ``problem`` stored as its declarations; for runs
+    written without them, what the registry's class declares; where that cannot be loaded, the
     classification metrics whose test column the runs hold."""
+    if "declared_metrics" in runs:
+        stored = runs["declared_metrics"].dropna()
+        if not stored.empty:
+            return Declared(metrics_from_json(str(stored.iloc[-1])))
+    from dfo_bench.registry import problems  # imports every problem class, and torch
+
     try:
         return Declared(problems.get(problem).reported_metrics)
     except DfoBenchError:
@@ -64,6 +72,8 @@ def declared_metrics(problem: str, runs: pd.DataFrame) -> Declared:
 
 def known_metrics() -> dict[str, Metric]:
     """Every metric some registered problem declares, by name (the first declaration of a name wins)."""
+    from dfo_bench.registry import problems  # imports every problem class, and torch
+
     known: dict[str, Metric] = {}
     for name in problems.names():
         try:

@@ -42,7 +42,7 @@ class LoadedRuns:
 
 def _load_one(store: ResultStore) -> pd.DataFrame:
     try:
-        return store.load().assign(results_folder=str(store.root))
+        return store.load(categories=True).assign(results_folder=str(store.root))
     except FileNotFoundError:
         damaged = store.damaged
         left = f" ({len(damaged)} damaged files left out, e.g. {damaged[0].path}: {damaged[0].reason})" if damaged else ""
@@ -83,7 +83,6 @@ def load_runs(
     del frames  # the rows are held once: a results folder of 10,000 runs is hundreds of MB
     runs = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
     del kept
-    runs = runs.astype({column: "category" for column in REPEATED if column in runs})
     if problems:
         runs = _select(runs, "problem_label", problems, "--problems")
     if optimizers:
@@ -106,10 +105,6 @@ def load_runs(
     return LoadedRuns(_mark_tuned(evaluation, tuned), notes, _mark_tuned(runs[tuning], tuned), studies, damaged)
 
 
-REPEATED = ("versions", "identity", "host", "optimizer_params", "problem_params", "space", "config_hash")
-"""Long texts that every row of a run repeats, and that the report only reads, never edits or
-orders: held once per distinct value (pandas categories), they are half of a large folder's rows
-in memory."""
 TUNED_MARK = " (tuned)"
 """Appended to a tuned entry's label in the report: the label shows the suite's parameters before
 tuning, so without the mark it would read as the configuration that ran (the Tuning table has that)."""

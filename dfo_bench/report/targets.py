@@ -65,7 +65,9 @@ TARGET_METRICS = target_metrics([ACCURACY])
 def parse_targets(specs: Sequence[str], known: Mapping[str, TargetMetric] | None = None) -> dict[str, list[float]]:
     """``["val_accuracy=0.8,0.9", "train_loss=0.1"]`` -> metric -> targets; ValueError on anything
     else. ``known``: the metrics allowed (default: the training loss and the validation values of
-    every metric a registered problem declares)."""
+    every metric a registered problem declares, asked only when there are specs)."""
+    if not specs:
+        return {}
     known = known or target_metrics(known_metrics().values())
     parsed: dict[str, list[float]] = {}
     for spec in specs:

@@ -35,7 +35,7 @@ from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
 from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
-from dfo_bench.store.index import RunIndex, combine, signature
+from dfo_bench.store.index import REPEATED_TEXT, RunIndex, combine, decoded, encoded, signature
 from dfo_bench.store.records import (
     EVALUATION,
     DamagedFile,
@@ -197,13 +197,16 @@ class ResultStore:
     def _read_table(self, path: Path, columns: Iterable[str] | None = None) -> pa.Table | None:
         """``_read_run``'s rows as an Arrow table."""
         try:
-            names = pq.read_schema(path).names
-            missing = [c for c in RUN_COLUMNS if c not in names]
-            if missing:
-                self._damage(path, f"not a run file (no column {', '.join(missing)})")
-                return None
-            wanted = None if columns is None else list(dict.fromkeys([*RUN_COLUMNS, *(c for c in columns if c in names)]))
-            table = pq.read_table(path, columns=wanted)
+            # one open per file, and ParquetFile rather than read_table (whose dataset layer costs
+            # twice the read itself on files of a few rows): a cold index of 10,000 runs reads each
+            with pq.ParquetFile(path) as file:
+                names = file.schema_arrow.names
+                missing = [c for c in RUN_COLUMNS if c not in names]
+                if missing:
+                    self._damage(path, f"not a run file (no column {', '.join(missing)})")
+                    return None
+                wanted = None if columns is None else list(dict.fromkeys([*RUN_COLUMNS, *(c for c in columns if c in names)]))
+                table = file.read(columns=wanted, use_threads=False)
         except FileNotFoundError:
             return None
         except UNREADABLE as exc:
@@ -258,21 +261,32 @@ class ResultStore:
             )
         return runs
 
-    def load(self) -> pd.DataFrame:
-        """Every readable stored run's rows, in run-id order; FileNotFoundError when there are none."""
+    def load(self, categories: bool = False) -> pd.DataFrame:
+        """Every readable stored run's rows, in run-id order; FileNotFoundError when there are none.
+
+        ``categories``: the long texts every row of a run repeats (``index.REPEATED_TEXT``) as
+        pandas categories, in sorted order (so that sorting by them sorts their texts): what the
+        report reads, as they are most of a large folder's memory otherwise. Without it they are
+        strings, as in the run files (a frame a user may edit)."""
         table = self._rows(None)
         if table is None:
             raise FileNotFoundError(f"{self._runs}: no stored results")
-        return table.to_pandas(
-            self_destruct=True, split_blocks=True
-        )  # frees each column once converted: the rows are never held twice
+        if not categories:
+            table = decoded(table)
+        # self_destruct frees each column once converted: the rows are never held twice
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        for column in REPEATED_TEXT if categories else ():
+            if column in frame and isinstance(frame[column].dtype, pd.CategoricalDtype):
+                frame[column] = frame[column].cat.reorder_categories(sorted(frame[column].cat.categories))
+        return frame
 
     def _rows(self, columns: list[str] | None) -> pa.Table | None:
         """The rows of every readable run file (``columns`` of them, those each has), in run-id
         order, from the index and the run files it lacks; None when there are none."""
         entries = list(self._listing(self._runs, ".parquet", "not a run file"))
         if self._index is None:
-            return combine(table for table in (self._read_table(Path(e.path), columns) for e in entries) if table is not None)
+            rows = combine(table for table in (self._read_table(Path(e.path), columns) for e in entries) if table is not None)
+            return None if rows is None else encoded(rows)
         current = {entry.name: signature(entry) for entry in entries}
         return self._index.read(current, lambda name: self._read_table(self._runs / name), columns)
 
@@ -425,15 +439,18 @@ class ResultStore:
 
     def expected_runs(self, copy: Path) -> ExpectedRuns | None:
         """What the suite copy ``copy`` expects, as written with it; None where the record is
-        missing (a folder from before it existed) or stale (the copy was rewritten), so the caller
-        expands the copy itself. A damaged record is named and also gives None."""
-        path = copy.with_name(copy.name.removesuffix(".yaml") + ".expected.json")
+        missing (a folder from before it existed) or cannot be read, or is stale (the copy was
+        rewritten), so the caller expands the copy itself. A record that is not one is named as
+        damaged and also gives None."""
         try:
-            expected = ExpectedRuns.model_validate(json.loads(path.read_text()))
-            text = copy.read_text()
-        except FileNotFoundError:
+            path = self._place("suites", copy.name.removesuffix(".yaml"), ".expected.json")
+            text = copy.read_text()  # unreadable: the caller's expansion says why
+            record = path.read_text()
+        except (StoreError, OSError):  # a copy named otherwise than dfo-bench names them, or no record
             return None
-        except (OSError, ValueError) as exc:  # not JSON, or not a record (ValidationError is a ValueError)
+        try:
+            expected = ExpectedRuns.model_validate(json.loads(record))
+        except ValueError as exc:  # not JSON, or not a record (ValidationError is a ValueError)
             self._damage(path, f"not a record of expected runs ({_one_line(exc)})")
             return None
         return expected if expected.copy_digest == digest(text, 64) else None

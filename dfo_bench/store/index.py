@@ -18,6 +18,11 @@ file added meanwhile survives it); two readers that add or compact at once leave
 and duplicates are harmless: a run's rows are taken from one file only, and the next compaction
 merges them. The worst any race can do is make a later reader read a run file again.
 
+The long texts every row of a run repeats (``REPEATED_TEXT``: its identity, parameters, versions,
+host, declared metrics) are held as dictionaries in memory, read so from the index files and
+encoded so from the run files: one copy per distinct value, not one per row, which at 10,000 runs
+is most of the rows' memory (pandas turns them into categories).
+
 An index file that cannot be read is logged as a warning, left out, and replaced by the next
 compaction: its runs are read from their run files. A folder that cannot be written (read-only,
 full) is read all the same: the index just is not brought up to date.
@@ -29,6 +34,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +49,23 @@ MOST_FILES = 8
 """Index files a reader leaves as they are; beyond, it compacts them into one."""
 BATCH = 1000
 """Run files read into memory at once while the index is built."""
+READERS = min(4, os.cpu_count() or 1)
+"""Threads reading run files while the index is built: on 2 cores, 1,000 small run files were read
+in about half the time one thread took (2.1–2.6 s against 4.6–4.9 s, 2026-12-04)."""
 UNREADABLE = (OSError, ValueError, TypeError, pa.ArrowException)
+REPEATED_TEXT = (
+    "versions",
+    "identity",
+    "host",
+    "optimizer_params",
+    "problem_params",
+    "space",
+    "config_hash",
+    "declared_metrics",
+)
+"""Long texts that every row of a run repeats and that readers only read (never order or edit)."""
+TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+"""How they are held: what Parquet's ``read_dictionary`` gives."""
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +85,22 @@ def combine(tables: Iterable[pa.Table]) -> pa.Table | None:
     if not tables:
         return None
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+def encoded(table: pa.Table) -> pa.Table:
+    """``table`` with its ``REPEATED_TEXT`` columns as ``TEXT_DICTIONARY`` (a column of nulls stays null)."""
+    for i, field in enumerate(table.schema):
+        if field.name in REPEATED_TEXT and field.type != TEXT_DICTIONARY and not pa.types.is_null(field.type):
+            table = table.set_column(i, pa.field(field.name, TEXT_DICTIONARY), table.column(i).cast(TEXT_DICTIONARY))
+    return table
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with its ``REPEATED_TEXT`` dictionaries as plain strings again."""
+    for i, field in enumerate(table.schema):
+        if field.name in REPEATED_TEXT and pa.types.is_dictionary(field.type):
+            table = table.set_column(i, pa.field(field.name, pa.string()), table.column(i).cast(pa.string()))
+    return table
 
 
 class RunIndex:
@@ -86,7 +124,8 @@ class RunIndex:
             if FILE not in names or SOURCE not in names:
                 raise ValueError(f"no column {FILE} or {SOURCE}")
             wanted = None if columns is None else [c for c in dict.fromkeys([*columns, FILE, SOURCE]) if c in names]
-            return pq.read_table(path, columns=wanted)
+            dictionary = [c for c in REPEATED_TEXT if c in names and (wanted is None or c in wanted)]
+            return encoded(pq.read_table(path, columns=wanted, read_dictionary=dictionary))
         except FileNotFoundError:
             return None
         except UNREADABLE as exc:
@@ -126,7 +165,7 @@ class RunIndex:
             else:
                 compact, every = True, found
             if compact:
-                merged = self._ordered(combine([*every, *([added] if added is not None else [])]))
+                merged = self._ordered([*every, *([added] if added is not None else [])])
                 del every
                 self._compact(merged, files)
                 return self._strip(merged, columns) if columns is None else self._select(found, added, columns)
@@ -137,18 +176,24 @@ class RunIndex:
     def _batches(
         self, names: list[str], current: dict[str, str], read_run: Callable[[str], pa.Table | None]
     ) -> Iterator[pa.Table]:
-        """The rows of the run files ``names``, with their ``_file`` and ``_source``, ``BATCH`` runs a table."""
-        for start in range(0, len(names), BATCH):
-            tables = []
-            for name in names[start : start + BATCH]:
-                table = read_run(name)
-                if table is not None:
-                    files = pa.array([name] * table.num_rows, pa.string())
-                    sources = pa.array([current[name]] * table.num_rows, pa.string())
-                    tables.append(table.append_column(FILE, files).append_column(SOURCE, sources))
-            batch = combine(tables)
-            if batch is not None:
-                yield batch.combine_chunks()
+        """The rows of the run files ``names``, with their ``_file`` and ``_source``, ``BATCH`` runs a
+        table. ``READERS`` threads read the files (pyarrow reads without the GIL); the tables come
+        in the order of ``names`` all the same."""
+        with ThreadPoolExecutor(READERS) as pool:
+            for start in range(0, len(names), BATCH):
+                yield from self._batch(names[start : start + BATCH], current, pool.map(read_run, names[start : start + BATCH]))
+
+    @staticmethod
+    def _batch(names: list[str], current: dict[str, str], read: Iterable[pa.Table | None]) -> Iterator[pa.Table]:
+        tables = []
+        for name, table in zip(names, read, strict=True):
+            if table is not None:
+                files = pa.array([name] * table.num_rows, pa.string())
+                sources = pa.array([current[name]] * table.num_rows, pa.string())
+                tables.append(table.append_column(FILE, files).append_column(SOURCE, sources))
+        batch = combine(tables)
+        if batch is not None:
+            yield encoded(batch.combine_chunks())
 
     def _gather(
         self, files: list[Path], current: dict[str, str], columns: list[str] | None
@@ -179,12 +224,15 @@ class RunIndex:
 
     def _select(self, found: list[pa.Table], added: pa.Table | None, columns: list[str] | None) -> pa.Table | None:
         """The rows found and added, in file-name order, ``columns`` of them (those there are)."""
-        return self._strip(self._ordered(combine([*found, *([added] if added is not None else [])])), columns)
+        return self._strip(self._ordered([*found, *([added] if added is not None else [])]), columns)
 
     @staticmethod
-    def _ordered(table: pa.Table | None) -> pa.Table | None:
-        """``table`` in file-name order, each run's rows in their order (a compacted index file is
-        written so, and read as it is)."""
+    def _ordered(tables: list[pa.Table]) -> pa.Table | None:
+        """The rows of ``tables`` as one table in file-name order, each run's rows in their order.
+        Each index file is written in that order, and those written a batch at a time hold
+        ranges of names that do not overlap: the tables are put in order of their first names,
+        and the rows sorted (a copy of every column) only where that is not enough."""
+        table = combine(sorted(tables, key=lambda t: t[FILE][0].as_py() if t.num_rows else ""))
         if table is None or table.num_rows < 2:
             return table
         names = table[FILE]

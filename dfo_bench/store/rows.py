@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfo_bench.hashing import canonical_json
+from dfo_bench.problems.metrics import metrics_json
 from dfo_bench.record import RunResult
 
 PRETRAIN_COLUMNS = ("evaluations", "samples", "seconds", "cached")
@@ -94,6 +95,7 @@ def to_frame(result: RunResult) -> pd.DataFrame:
         "space": canonical_json(spec.optimizer.space.model_dump(mode="json")),
         "super_batch": spec.settings.super_batch,
         "search_dim": result.search_dim,
+        "declared_metrics": metrics_json(result.metrics) if result.metrics is not None else None,
         # Only multi-objective runs have it: single-objective files keep their columns.
         **({"reference_point": json.dumps(result.reference_point)} if result.reference_point is not None else {}),
         "init": canonical_json(spec.problem.pretrain.model_dump(mode="json")) if spec.problem.pretrain else None,
