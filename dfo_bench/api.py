@@ -300,23 +300,29 @@ def report(
     from dfo_bench.report import DEFAULT_FORMATS, build_report
 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(f) for f in results]
-    chosen = targets_of(targets)
     out = check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
     loaded = loaded or load(folders, problems, optimizers)
+    chosen = targets_of(targets, loaded.runs)
     return build_report(folders, out, formats or DEFAULT_FORMATS, targets=chosen, loaded=loaded)
 
 
-def targets_of(targets: Mapping[str, Sequence[float]] | Sequence[str] | None) -> dict[str, list[float]]:
+def targets_of(
+    targets: Mapping[str, Sequence[float]] | Sequence[str] | None, runs: pd.DataFrame | None = None
+) -> dict[str, list[float]]:
     """Fixed targets per metric from ``{"val_r2": [0.3, 0.4]}`` or the CLI's ``["val_r2=0.3,0.4"]``,
-    checked (ConfigError naming ``--targets`` and the metrics allowed)."""
-    from dfo_bench.report.targets import parse_targets
+    checked (ConfigError naming ``--targets`` and the metrics allowed: those the problems of
+    ``runs`` declare, as stored with them; without ``runs``, those of every registered problem)."""
+    from dfo_bench.report.declared import known_metrics
+    from dfo_bench.report.targets import parse_targets, target_metrics
 
     specs = (
         [f"{name}={','.join(str(v) for v in values)}" for name, values in targets.items()]
         if isinstance(targets, Mapping)
         else list(targets or ())
     )
+    if not specs:
+        return {}
     try:
-        return parse_targets(specs)
+        return parse_targets(specs, target_metrics(known_metrics(runs).values()))
     except ValueError as exc:
         raise ConfigError(f"--targets: {exc}") from None

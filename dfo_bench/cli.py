@@ -277,7 +277,6 @@ def report(
 
     arrow_memory_returned()
     folders = _results_folders(results)
-    targets = api.targets_of(target_specs)
     out = api.check_out(out or Path("reports") / "+".join(f.resolve().name for f in folders))
     loaded = api.load(folders, split_labels(problems), split_labels(optimizers), index=not strict)
     if strict:
@@ -285,7 +284,7 @@ def report(
     warn(loaded.damaged)
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
-    index = api.report(folders, out, formats, targets=targets, loaded=loaded)
+    index = api.report(folders, out, formats, targets=target_specs, loaded=loaded)
     click.echo(f"report: {index}")
 
 

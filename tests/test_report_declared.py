@@ -26,7 +26,8 @@ SUITE = {
 }
 REPORT_AND_IMPORTS = (
     "import sys; from dfo_bench.cli import cli; "
-    "cli.main(['report', sys.argv[1], '--out', sys.argv[2], '--format', 'markdown'], standalone_mode=False); "
+    "cli.main(['report', sys.argv[1], '--out', sys.argv[2], '--format', 'markdown', '--targets', 'val_accuracy=0.2,0.3'], "
+    "standalone_mode=False); "
     "print('torch imported:', 'torch' in sys.modules)"
 )
 
@@ -51,7 +52,7 @@ def test_the_report_reads_declared_metrics_from_the_runs_without_torch(write_sui
     run_suite(suite, results, SequentialExecutor(), progress=False)
     assert _report(results, tmp_path / "new") == "torch imported: False"
     new = (tmp_path / "new" / "report.md").read_text()
-    assert "val accuracy" in new
+    assert "val accuracy" in new and "≥ 0.3" in new
 
     for file in (results / "runs").glob("*.parquet"):  # as written before the column existed
         table = pq.read_table(file)
@@ -60,3 +61,21 @@ def test_the_report_reads_declared_metrics_from_the_runs_without_torch(write_sui
         index.unlink()
     assert _report(results, tmp_path / "old") == "torch imported: True"
     assert (tmp_path / "old" / "report.md").read_text() == new
+
+
+def test_folders_merged_keep_their_repeated_texts_as_categories(write_suite, tmp_path: Path) -> None:
+    from dfo_bench import api
+    from dfo_bench.store.index import REPEATED_TEXT
+
+    for seed in (0, 1):
+        suite = load_suite(write_suite({**SUITE, "seeds": [seed]}, f"seed{seed}.yaml"))
+        run_suite(suite, tmp_path / f"seed{seed}", SequentialExecutor(), progress=False)
+    for file in (tmp_path / "seed1" / "runs").glob("*.parquet"):  # one folder written before the column
+        pq.write_table(pq.read_table(file).drop_columns(["declared_metrics"]), file)
+    runs = api.results([tmp_path / "seed0", tmp_path / "seed1"])
+    assert sorted(runs["seed"].unique()) == [0, 1]
+    for column in REPEATED_TEXT:
+        categories = runs[column].cat.categories
+        assert list(categories) == sorted(categories), column
+    assert runs.loc[runs["seed"] == 1, "declared_metrics"].isna().all()
+    assert runs.loc[runs["seed"] == 0, "declared_metrics"].notna().all()

@@ -68,6 +68,30 @@ def test_process_executor_stores_the_same_returns_as_sequential(tmp_path: Path) 
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_the_report_counts_a_control_problem_in_environment_steps_and_episodes(tmp_path: Path) -> None:
+    from dfo_bench import api
+    from dfo_bench.report.targets import values_at_budget
+
+    suite = load_suite(suite_file(tmp_path, SUITE))
+    run_suite(suite, tmp_path / "results", SequentialExecutor(), progress=False)
+    runs = api.results(tmp_path / "results")
+    finals = runs.groupby("run_id").tail(1).set_index("run_id")
+    at_end = values_at_budget(runs, "val_return", 1.0)  # the steps: budget bounds the runs
+    assert at_end.notna().all() and at_end.to_dict() == finals["val_return"].to_dict()
+    halfway = values_at_budget(runs, "val_return", 0.5)
+    for run_id, value in halfway.items():
+        trace = runs[runs["run_id"] == run_id]
+        assert value == trace.loc[trace["steps"] <= 1500, "val_return"].iloc[-1]
+
+    text = api.report(tmp_path / "results", tmp_path / "report", ["markdown"]).read_text()
+    main = next(line for line in text.splitlines() if line.startswith("|") and "seeds ok / failed" in line)
+    assert "| environment steps |" in main and "| episodes |" in main and "| samples |" not in main
+    assert "ERT in environment steps to each" in text and "ERT in samples" not in text
+    fixed_budget = text.split("### Fixed budget", 1)[1].split("###", 1)[0]
+    rows = [line for line in fixed_budget.splitlines() if line.startswith("| ars") or line.startswith("| ga")]
+    assert len(rows) == 2 and all(line.count("—") == 0 for line in rows), fixed_budget
+
+
 TINY_PPO = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dfo_bench.executors import SequentialExecutor, run_suite
@@ -63,12 +64,13 @@ def test_status_counts_from_the_expected_runs_without_torch_and_expands_a_copy_w
     assert _rows(_status(out))["total"] == ["1", "0", "0", "5"]
 
 
-def test_a_damaged_record_of_expected_runs_is_named_and_the_copy_expanded(write_suite, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe not UTF-8"])
+def test_a_damaged_record_of_expected_runs_is_named_and_the_copy_expanded(damage: bytes, write_suite, tmp_path: Path) -> None:
     suite = load_suite(write_suite(SUITE))
     out = tmp_path / "results"
     run_suite(suite, out, SequentialExecutor(), progress=False)
     before = _status(out)
-    (out / "suites" / "counted.expected.json").write_text("{not json")
+    (out / "suites" / "counted.expected.json").write_bytes(damage)
     shown = subprocess.run([*CLI, "status", str(out)], capture_output=True, text=True, env=cli_env())
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == before

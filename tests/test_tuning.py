@@ -119,6 +119,46 @@ def test_report_shows_tuning_and_its_cost(tuned: Path, tmp_path: Path) -> None:
     assert "Tuning: configuration chosen" in (tmp_path / "report" / "report.tex").read_text()
 
 
+def _tuning_runs_probed(tuned: Path, folder: Path, gflops: list[float]) -> None:
+    """A copy of ``tuned`` whose tuning runs recorded the speed probes ``gflops`` (and one copy rate)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shutil.copytree(tuned, folder, ignore=shutil.ignore_patterns("index"))
+    paths = sorted(p for p in (folder / "runs").glob("*.parquet") if "__tuning__" in p.name)
+    assert len(paths) == len(gflops)
+    for path, rate in zip(paths, gflops, strict=True):
+        table = pq.read_table(path)
+        for column, value in (("probe_gflops", rate), ("probe_gbps", 10.0)):
+            i = table.schema.get_field_index(column)
+            table = table.set_column(i, column, pa.array([value] * table.num_rows, pa.float64()))
+        pq.write_table(table, path)
+
+
+def test_tuning_seconds_from_another_machine_are_flagged_and_rescaled(tuned: Path, tmp_path: Path) -> None:
+    from dfo_bench.report.speed import NORMALISED_LABEL
+
+    runs = len(load_runs(tuned).tuning.drop_duplicates("run_id"))
+    _tuning_runs_probed(tuned, tmp_path / "same", [50.0] * runs)
+    build_report(tmp_path / "same", tmp_path / "same-report", formats=("markdown",))
+    same = pd.read_csv(tmp_path / "same-report" / "tuning.csv").set_index("optimizer")
+    assert bool(same.loc[SHOWN, "tuning_seconds_comparable"])
+    assert f"tuning {NORMALISED_LABEL}" not in (tmp_path / "same-report" / "report.md").read_text()
+
+    _tuning_runs_probed(tuned, tmp_path / "mixed", [150.0] + [50.0] * (runs - 1))  # one ran 3× as fast a machine
+    build_report(tmp_path / "mixed", tmp_path / "mixed-report", formats=("markdown",))
+    mixed = pd.read_csv(tmp_path / "mixed-report" / "tuning.csv").set_index("optimizer")
+    assert not bool(mixed.loc[SHOWN, "tuning_seconds_comparable"])
+    tuning = load_runs(tmp_path / "mixed").tuning.drop_duplicates("run_id", keep="last")
+    factors = tuning["probe_gflops"] / tuning["probe_gflops"].median()
+    assert mixed.loc[SHOWN, "tuning_seconds_normalised"] == pytest.approx((tuning["final_seconds"] * factors).sum())
+    assert mixed.loc[SHOWN, "tuning_seconds"] == pytest.approx(same.loc[SHOWN, "tuning_seconds"])
+    assert mixed.loc[SHOWN, "tuning_seconds_normalised"] != pytest.approx(mixed.loc[SHOWN, "tuning_seconds"])
+    assert f"tuning {NORMALISED_LABEL}" in (tmp_path / "mixed-report" / "report.md").read_text()
+
+
 def test_same_suite_asks_the_same_trials(tuned: Path, tmp_path: Path) -> None:
     run(TUNED_SUITE, tmp_path)
     again, first = records(tmp_path / "results")["adam-tuned"], records(tuned)["adam-tuned"]

@@ -17,6 +17,7 @@ from dfo_bench.report.cost import cost_table
 from dfo_bench.report.curves import convergence_curves, with_best_train_loss
 from dfo_bench.report.declared import Declared, declared_metrics
 from dfo_bench.report.figures import (
+    X_LABELS,
     FigureData,
     Reference,
     Style,
@@ -40,6 +41,7 @@ from dfo_bench.report.targets import (
     fixed_target_table,
     performance_profile,
     runtime_ecdf,
+    samples_unit,
     target_metrics,
 )
 
@@ -61,6 +63,8 @@ class ProblemAnalysis:
     problem: str
     """The problem's label (one section per label)."""
     budget: str
+    samples_unit: str
+    """What its samples count: forward-equivalent samples, or a control problem's environment steps."""
     metric: FinalMetric
     declared: Declared
     """The metrics the problem declares, as the tables and figures show them."""
@@ -156,6 +160,7 @@ def analyse_problem(
     table = table.assign(not_worse=marks)
     matching = references_for(str(runs["problem"].iloc[0]))
     ok = with_best_train_loss(runs[runs["status"] == "ok"])
+    unit = samples_unit(runs)
     targets, metrics, targets_note = _targets(ok, given_targets, declared)
     fixed_target = fixed_target_table(ok, targets, metrics)
     plotted = list(table.loc[table["seeds_ok"] > 0, "optimizer"])
@@ -168,6 +173,7 @@ def analyse_problem(
             f"convergence-{stem}",
             _reference_lines(matching),
             {c: (label, m.log) for c, label, m in declared.traced()},
+            {**X_LABELS, "samples": unit},
         )
         if plotted
         else []
@@ -177,7 +183,7 @@ def analyse_problem(
             runtime_ecdf(ok, metrics[name], values, ECDF_AXIS),
             styles,
             f"runtime ECDF over {len(values)} {metrics[name].label} targets",
-            "forward-equivalent samples",
+            unit,
             f"ecdf-{stem}-{name.replace('_', '-')}",
             problem,
         )
@@ -187,6 +193,7 @@ def analyse_problem(
     return ProblemAnalysis(
         problem=problem,
         budget=budget_text(runs),
+        samples_unit=unit,
         metric=metric,
         declared=declared,
         table=table,

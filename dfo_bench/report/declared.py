@@ -70,16 +70,23 @@ def declared_metrics(problem: str, runs: pd.DataFrame) -> Declared:
         return Declared(tuple(m for m in CLASSIFICATION if f"test_{m.name}" in runs and runs[f"test_{m.name}"].notna().any()))
 
 
-def known_metrics() -> dict[str, Metric]:
-    """Every metric some registered problem declares, by name (the first declaration of a name wins)."""
-    from dfo_bench.registry import problems  # imports every problem class, and torch
+def known_metrics(runs: pd.DataFrame | None = None) -> dict[str, Metric]:
+    """Every metric declared, by name (the first declaration of a name wins): that the problems of
+    ``runs`` declare (as ``declared_metrics`` reads them), or without ``runs`` that every registered
+    problem declares."""
+    if runs is not None:
+        declared = [declared_metrics(str(name), part).metrics for name, part in runs.groupby("problem", sort=True)]
+    else:
+        from dfo_bench.registry import problems  # imports every problem class, and torch
 
+        declared = []
+        for name in problems.names():
+            try:
+                declared.append(problems.get(name).reported_metrics)
+            except DfoBenchError:
+                continue
     known: dict[str, Metric] = {}
-    for name in problems.names():
-        try:
-            declared = problems.get(name).reported_metrics
-        except DfoBenchError:
-            continue
-        for metric in declared:
+    for metrics in declared:
+        for metric in metrics:
             known.setdefault(metric.name, metric)
     return known

@@ -78,7 +78,8 @@ MAIN_COLUMNS = [
     "{metric} IQM",
     "{shown}",
     "evaluations",
-    "samples",
+    "{samples}",
+    "episodes",
     "seconds",
     NORMALISED_LABEL,
     "setup seconds",
@@ -107,6 +108,7 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
                 *(_ci(row, column, metric.spec) for column, _, metric in shown),
                 _number(row["evaluations"], ",.0f"),
                 _number(row["samples"], ",.0f"),
+                _number(row["episodes"], ",.0f"),
                 _number(row["seconds"], ".1f"),
                 _number(row["seconds_normalised"] if not analysis.speed.comparable else math.nan, ".1f"),
                 _number(row["setup_seconds"], ".1f"),
@@ -127,14 +129,16 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
                 Cell(fmt(value, ".4f"), value),
                 *[Cell(DASH)] * 2,
                 *(Cell(fmt(ref.get(column, math.nan), metric.spec)) for column, _, metric in shown),
-                *[Cell(DASH)] * 7,
+                *[Cell(DASH)] * 8,
                 Cell("not re-run"),
             ]
         )
     columns = []
     for c in MAIN_COLUMNS:
         columns += (
-            [f"{header} mean [95% CI]" for _, header, _ in shown] if c == "{shown}" else [c.format(metric=analysis.metric.label)]
+            [f"{header} mean [95% CI]" for _, header, _ in shown]
+            if c == "{shown}"
+            else [c.format(metric=analysis.metric.label, samples=analysis.samples_unit.removeprefix("forward-equivalent "))]
         )
     return _drop_empty(TextTable(columns, rows, references, bold))
 
@@ -146,7 +150,8 @@ def main_table_note(analysis: ProblemAnalysis) -> str:
         "Final values of the recommended point over the ok seeds: mean with its 95 % percentile-bootstrap interval, "
         f"median, and interquartile mean (IQM, with ≥ {IQM_MIN_SEEDS} seeds). Accuracies and macro-F1 are fractions. "
         f"Rank: mean over seeds of the rank by final {analysis.metric.label} within the seed (1 = best). Evaluations, "
-        "forward-equivalent samples and seconds: mean used per run (seconds of the run's clock: the search alone, "
+        "forward-equivalent samples (a control problem's environment steps, and its episodes) and seconds: mean used "
+        "per run (seconds of the run's clock: the search alone, "
         "checkpoints paused); setup seconds: before the clock started (data, pre-training, compiling kernels), outside "
         "the budget; coordinates: size of the space searched; pre-training samples: cost of the shared pre-trained start, "
         "outside the budget. Failed runs are listed, not averaged. " + analysis.significance.note + " " + analysis.speed.note

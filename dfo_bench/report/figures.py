@@ -96,9 +96,11 @@ def convergence_figures(
     stem: str,
     references: Mapping[str, list[Reference]],
     labels: Mapping[str, tuple[str, bool]] | None = None,
+    x_labels: Mapping[str, str] = X_LABELS,
 ) -> list[FigureData]:
     """One figure per (metric, x axis): median over seeds with the interquartile range as a band.
-    ``labels``: (axis label, log scale) per metric column (default: a classifier's)."""
+    ``labels``: (axis label, log scale) per metric column (default: a classifier's); ``x_labels``:
+    the name of each x axis (a control problem's samples are environment steps)."""
     labels = labels or {metric: (Y_LABELS[metric], metric in LOG_Y) for metric in Y_LABELS}
     figures = []
     for (metric, x), bands in curves.items():
@@ -113,8 +115,8 @@ def convergence_figures(
         figures.append(
             FigureData(
                 stem=f"{stem}-{metric.replace('_', '-')}-vs-{x}",
-                title=f"{labels[metric][0]} vs {X_LABELS[x]} (median over seeds, band: IQR)",
-                x_label=X_LABELS[x],
+                title=f"{labels[metric][0]} vs {x_labels[x]} (median over seeds, band: IQR)",
+                x_label=x_labels[x],
                 y_label=labels[metric][0],
                 log_x=True,
                 log_y=labels[metric][1] and positive,

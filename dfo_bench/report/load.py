@@ -16,6 +16,7 @@ import pandas as pd
 
 from dfo_bench.errors import ConfigError
 from dfo_bench.store import TUNING, DamagedFile, ResultStore, StudyRecord
+from dfo_bench.store.index import REPEATED_TEXT
 
 METRIC_COLUMNS = [
     *(f"final_{m}" for m in ("evaluations", "samples", "seconds", "train_loss", "test_loss")),
@@ -47,6 +48,26 @@ def _load_one(store: ResultStore) -> pd.DataFrame:
         damaged = store.damaged
         left = f" ({len(damaged)} damaged files left out, e.g. {damaged[0].path}: {damaged[0].reason})" if damaged else ""
         raise ConfigError(f"{store.root}: no stored results{left}; run a suite first") from None
+
+
+def _same_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The folders' frames with each repeated text (``REPEATED_TEXT``) as categories of one sorted
+    set, so that concatenating them keeps the categories (frames of different categories would be
+    concatenated as strings, one per row); a frame without the column (files written before it)
+    gets it, missing."""
+    for column in REPEATED_TEXT:
+        present = [f[column] for f in frames if column in f and isinstance(f[column].dtype, pd.CategoricalDtype)]
+        if not present:
+            continue
+        dtype = pd.CategoricalDtype(sorted(set().union(*(s.cat.categories for s in present))))
+        frames = [f.assign(**{column: _categorical(f, column, dtype)}) for f in frames]
+    return frames
+
+
+def _categorical(frame: pd.DataFrame, column: str, dtype: pd.CategoricalDtype) -> pd.Series | pd.Categorical:
+    if column not in frame:
+        return pd.Categorical([None] * len(frame), dtype=dtype)
+    return frame[column].astype(dtype)  # categories recoded, not the rows' texts copied
 
 
 def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: str) -> pd.DataFrame:
@@ -81,7 +102,7 @@ def load_runs(
         kept.append(frame)
         seen |= ids
     del frames  # the rows are held once: a results folder of 10,000 runs is hundreds of MB
-    runs = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+    runs = kept[0] if len(kept) == 1 else pd.concat(_same_categories(kept), ignore_index=True)
     del kept
     if problems:
         runs = _select(runs, "problem_label", problems, "--problems")

@@ -142,13 +142,14 @@ def _final_metrics(analysis: ProblemAnalysis) -> list[Block]:
 def _fixed_target(analysis: ProblemAnalysis) -> list[Block]:
     note = (
         analysis.targets_note + " Cells: COCO's expected running time (ERT; unsuccessful runs count with their whole "
-        "usage) in forward-equivalent samples, and the runs that reached the target out of all; ∞: no run reached it. "
+        f"usage) in {analysis.samples_unit}, and the runs that reached the target out of all; ∞: no run reached it. "
         "Runtimes are known to within one checkpoint. ERT in evaluations and seconds: the table per target on the HTML "
         "page, and fixed_target.csv."
     )
     blocks: list[Block] = [Heading("Fixed target", 3), Note(note)]
     for name in analysis.targets:
-        title = f"ERT in samples to each {analysis.target_metrics[name].label} target (successful runs / runs)"
+        unit = analysis.samples_unit.removeprefix("forward-equivalent ")
+        title = f"ERT in {unit} to each {analysis.target_metrics[name].label} target (successful runs / runs)"
         blocks.append(Table(fixed_target_wide(analysis, name), f"target-{name.replace('_', '-')}", title))
     if analysis.ecdfs:
         blocks.append(Figures("Runtime ECDF", tuple(analysis.ecdfs)))
@@ -232,7 +233,8 @@ def build_outline(
         outline.append(Figures("Across problems", shown))
     if tuning is not None:
         title = "Configuration chosen and cost per optimizer"
-        outline += [Heading("Tuning", 2, "tuning"), Table(tuning, title=title, note=tuning_note(), wrap=(2, 8))]
+        space = len(tuning.columns) - 1  # the search space, last
+        outline += [Heading("Tuning", 2, "tuning"), Table(tuning, title=title, note=tuning_note(), wrap=(2, space))]
     for analysis, anchor in zip(analyses, anchors, strict=True):
         outline += _problem(analysis, anchor)
         if hpo and analysis.problem in hpo:

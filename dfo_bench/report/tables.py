@@ -86,7 +86,8 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None, decla
 
     For each of the final metrics (``declared.finals()``; a classifier's: ``FINAL_METRICS``):
     ``<metric>_{mean,sd,median,iqm,ci_low,ci_high}`` over the ok seeds. ``evaluations``,
-    ``samples`` (forward-equivalent) and ``seconds`` are the mean final usage of the ok runs
+    ``samples`` (forward-equivalent; a control problem's environment steps), ``episodes`` (a
+    control problem's, else NaN) and ``seconds`` are the mean final usage of the ok runs
     (seconds of the run's clock: the search alone); ``setup_seconds`` the mean time before the
     clock started (data, pre-training, kernels); ``seconds_normalised`` the mean seconds rescaled
     to the problem's median speed probe (``speed.normalised_seconds``; NaN where a run was stored
@@ -118,6 +119,7 @@ def summary_table(finals: pd.DataFrame, metric: FinalMetric | None = None, decla
         row |= {
             "evaluations": part["final_evaluations"].mean(),
             "samples": part["final_samples"].mean(),
+            "episodes": part["final_episodes"].mean() if "final_episodes" in part else float("nan"),
             "seconds": part["final_seconds"].mean(),
             "seconds_normalised": part["seconds_normalised"].mean(skipna=False),
             "setup_seconds": part["setup_seconds"].mean(),
@@ -138,6 +140,7 @@ def _summary_columns(names: list[str]) -> list[str]:
     resources = (
         "evaluations",
         "samples",
+        "episodes",
         "seconds",
         "seconds_normalised",
         "setup_seconds",

@@ -23,6 +23,11 @@ from dfo_bench.report.declared import known_metrics
 from dfo_bench.report.speed import speed_factors
 
 RUNTIME_AXES = ("evaluations", "samples", "seconds")
+STEPS = "steps"
+"""A control problem's environment steps: each is charged as a sample too (``Budget.charge_steps``),
+so its samples axis counts environment steps, and a ``steps:`` budget bounds its runs."""
+SAMPLES = "forward-equivalent samples"
+ENVIRONMENT_STEPS = "environment steps"
 LADDER = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
 """Default targets: these fractions of the way from the median start to the best value reached on the problem."""
 PROFILE_RUNG = 0.9
@@ -44,6 +49,12 @@ class TargetMetric:
 
 
 TRAIN_LOSS = TargetMetric("train_loss", "best_train_loss", "best-so-far training loss", False, True)
+
+
+def samples_unit(runs: pd.DataFrame) -> str:
+    """What the samples axis of these runs counts: a control problem's environment steps (its runs
+    record ``steps``), else forward-equivalent samples."""
+    return ENVIRONMENT_STEPS if STEPS in runs and runs[STEPS].notna().any() else SAMPLES
 
 
 def validation_target(metric: Metric) -> TargetMetric:
@@ -209,17 +220,22 @@ def budget_bounds(runs: pd.DataFrame) -> pd.DataFrame:
     largest share of (``axis``, None when no limit is set), and that ``limit``."""
     last = runs.sort_values(["run_id", "checkpoint"], kind="stable").groupby("run_id", sort=True).tail(1).set_index("run_id")
     shares = pd.DataFrame(index=last.index)
-    for axis in RUNTIME_AXES:
+    for axis in _budget_axes(last):
         limit = pd.to_numeric(last.get(f"budget_{axis}", pd.Series(np.nan, index=last.index)), errors="coerce").astype(float)
         shares[axis] = (last[axis].astype(float) / limit).where(limit > 0)
     known = shares.notna().any(axis=1)
     chosen = shares[known].astype(float).idxmax(axis=1)  # the first axis of the largest share, as max() takes it
     bounds = pd.DataFrame({"axis": pd.Series(None, index=last.index, dtype=object), "limit": np.nan})
-    for axis in RUNTIME_AXES:
+    for axis in _budget_axes(last):
         at = chosen.index[chosen == axis]
         bounds.loc[at, "axis"] = axis
         bounds.loc[at, "limit"] = last.loc[at, f"budget_{axis}"].astype(float)
     return bounds
+
+
+def _budget_axes(runs: pd.DataFrame) -> tuple[str, ...]:
+    """The usage columns a budget can bound: a control problem's environment steps besides the rest."""
+    return (*RUNTIME_AXES, STEPS) if STEPS in runs else RUNTIME_AXES
 
 
 def values_at_budget(runs: pd.DataFrame, column: str, fraction: float) -> pd.Series:
@@ -230,7 +246,7 @@ def values_at_budget(runs: pd.DataFrame, column: str, fraction: float) -> pd.Ser
     axis = ordered["run_id"].map(bounds["axis"])
     limit = ordered["run_id"].map(bounds["limit"]).to_numpy(float)
     spent = np.full(len(ordered), np.nan)
-    for name in RUNTIME_AXES:
+    for name in _budget_axes(ordered):
         mine = (axis == name).to_numpy()
         spent[mine] = ordered[name].to_numpy(float)[mine]
     with np.errstate(invalid="ignore"):

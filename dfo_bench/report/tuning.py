@@ -2,7 +2,10 @@
 stored tuning runs (``phase: tuning``), which the report's other tables never include.
 
 Cost is the sum over an entry's distinct tuning runs (a configuration sampled twice ran once) of
-the evaluations, forward-equivalent samples and seconds each run spent.
+the evaluations, forward-equivalent samples and seconds each run spent. Where a problem's tuning
+runs ran on several machines or at speeds beyond the tolerance (``speed.check_speed``), their
+seconds are also given rescaled to the median speed probe of that problem's tuning runs, as the
+problems' tables do.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from dfo_bench.report.display import DASH, Cell, TextTable, fmt
+from dfo_bench.report.speed import NORMALISED_LABEL, check_speed, normalised_seconds
 from dfo_bench.store import StudyRecord
 
 COLUMNS = [
@@ -33,24 +37,38 @@ COLUMNS = [
     "tuning_evaluations",
     "tuning_samples",
     "tuning_seconds",
+    "tuning_seconds_normalised",
+    "tuning_seconds_comparable",
 ]
 
 
-def _cost(runs: pd.DataFrame, problem: str, optimizer: str) -> dict[str, float]:
-    if runs.empty:
-        mine = runs
-    else:
-        mine = runs[(runs["problem_label"] == problem) & (runs["optimizer_label"] == optimizer)].drop_duplicates("run_id")
-    cost: dict[str, float] = {"tuning_runs": float(len(mine))}
+def _cost(runs: pd.DataFrame, problem: str, optimizer: str) -> dict[str, float | bool]:
+    """The entry's tuning cost; ``runs``: one row per tuning run of ``problem``, with its
+    ``seconds_normalised``, and its speed check's verdict as ``comparable``."""
+    mine = runs[runs["optimizer_label"] == optimizer] if len(runs) else runs
+    cost: dict[str, float | bool] = {"tuning_runs": float(len(mine))}
     for what in ("evaluations", "samples", "seconds"):
         column = f"final_{what}"
         cost[f"tuning_{what}"] = float(mine[column].sum()) if column in mine else 0.0
+    cost["tuning_seconds_normalised"] = float(mine["seconds_normalised"].sum(skipna=False)) if len(mine) else 0.0
+    cost["tuning_seconds_comparable"] = bool(runs.attrs.get("comparable", True))
     return cost
+
+
+def _problem_runs(runs: pd.DataFrame, problem: str) -> pd.DataFrame:
+    """The problem's distinct tuning runs (last row of each), with their normalised seconds."""
+    if runs.empty:
+        return runs.assign(seconds_normalised=pd.Series(dtype=float))
+    mine = runs[runs["problem_label"] == problem].drop_duplicates("run_id", keep="last")
+    mine = mine.assign(seconds_normalised=normalised_seconds(mine) if len(mine) else pd.Series(dtype=float))
+    mine.attrs["comparable"] = check_speed(mine).comparable if len(mine) else True
+    return mine
 
 
 def tuning_frame(studies: Sequence[StudyRecord], tuning_runs: pd.DataFrame) -> pd.DataFrame:
     """One row per study record: what was tuned, the choice, and the tuning cost (``COLUMNS``)."""
     rows = []
+    by_problem: dict[str, pd.DataFrame] = {}
     for record in studies:
         problem, optimizer = record.problem_label, record.optimizer_label
         trials = record.trials
@@ -71,7 +89,7 @@ def tuning_frame(studies: Sequence[StudyRecord], tuning_runs: pd.DataFrame) -> p
                 "given_value": given[0] if given else None,
                 "tuned_params": json.dumps(best.params, sort_keys=True) if best else None,
                 "space": record.space_text or None,
-                **_cost(tuning_runs, problem, optimizer),
+                **_cost(by_problem.setdefault(problem, _problem_runs(tuning_runs, problem)), problem, optimizer),
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["problem", "optimizer"], kind="stable").reset_index(drop=True)
@@ -100,6 +118,10 @@ def tuning_table(frame: pd.DataFrame) -> TextTable:
                 Cell(fmt(r["tuning_evaluations"], ",.0f"), r["tuning_evaluations"]),
                 Cell(fmt(r["tuning_samples"], ",.0f"), r["tuning_samples"]),
                 Cell(fmt(r["tuning_seconds"], ",.1f"), r["tuning_seconds"]),
+                Cell(
+                    fmt(r["tuning_seconds_normalised"], ",.1f") if not r["tuning_seconds_comparable"] else DASH,
+                    r["tuning_seconds_normalised"],
+                ),
                 Cell(str(r["space"]) if isinstance(r["space"], str) else DASH),
             ]
         )
@@ -113,9 +135,13 @@ def tuning_table(frame: pd.DataFrame) -> TextTable:
         "tuning evaluations",
         "tuning samples",
         "tuning seconds",
+        f"tuning {NORMALISED_LABEL}",
         "search space",
     ]
-    return TextTable(columns, rows)
+    table = TextTable(columns, rows)
+    if all(r[9].text == DASH for r in rows):  # every problem's tuning seconds compare as they stand
+        table = TextTable(columns[:9] + columns[10:], [r[:9] + r[10:] for r in rows])
+    return table
 
 
 def tuning_note() -> str:
@@ -126,5 +152,7 @@ def tuning_note() -> str:
         "Best tuning score: the mean over the tuning seeds of the metric at the end of the run; the given "
         "configuration's score: that of trial 0, the entry's own configuration (tuning.include_given), — where it "
         "was not a trial. Cost: the sum over "
-        "the entry's distinct tuning runs, not charged to the evaluation budget."
+        "the entry's distinct tuning runs, not charged to the evaluation budget. Where a problem's tuning runs ran on "
+        f"several machines or at speeds beyond the tolerance, '{NORMALISED_LABEL}' rescales their seconds to the median "
+        "speed probe of that problem's tuning runs."
     )

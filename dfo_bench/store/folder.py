@@ -439,18 +439,19 @@ class ResultStore:
 
     def expected_runs(self, copy: Path) -> ExpectedRuns | None:
         """What the suite copy ``copy`` expects, as written with it; None where the record is
-        missing (a folder from before it existed) or cannot be read, or is stale (the copy was
-        rewritten), so the caller expands the copy itself. A record that is not one is named as
-        damaged and also gives None."""
+        missing (a folder from before it existed), the copy cannot be read, or the record is stale
+        (the copy was rewritten), so the caller expands the copy itself. A record that cannot be
+        read or is not one is named as damaged and also gives None."""
         try:
             path = self._place("suites", copy.name.removesuffix(".yaml"), ".expected.json")
-            text = copy.read_text()  # unreadable: the caller's expansion says why
-            record = path.read_text()
-        except (StoreError, OSError):  # a copy named otherwise than dfo-bench names them, or no record
-            return None
+            text = copy.read_text()
+        except (StoreError, OSError, ValueError):  # named otherwise than dfo-bench names them, or unreadable:
+            return None  # the caller's expansion says why
         try:
-            expected = ExpectedRuns.model_validate(json.loads(record))
-        except ValueError as exc:  # not JSON, or not a record (ValidationError is a ValueError)
+            expected = ExpectedRuns.model_validate(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # not UTF-8, not JSON, not a record (ValidationError is a ValueError)
             self._damage(path, f"not a record of expected runs ({_one_line(exc)})")
             return None
         return expected if expected.copy_digest == digest(text, 64) else None
