@@ -42,35 +42,35 @@ COLUMNS = [
 ]
 
 
-def _cost(runs: pd.DataFrame, problem: str, optimizer: str) -> dict[str, float | bool]:
-    """The entry's tuning cost; ``runs``: one row per tuning run of ``problem``, with its
-    ``seconds_normalised``, and its speed check's verdict as ``comparable``."""
+def _cost(runs: pd.DataFrame, optimizer: str, comparable: bool) -> dict[str, float | bool]:
+    """The entry's tuning cost from ``runs``, one row per tuning run of its problem with its
+    ``seconds_normalised``; ``comparable``: the speed check's verdict on those runs."""
     mine = runs[runs["optimizer_label"] == optimizer] if len(runs) else runs
     cost: dict[str, float | bool] = {"tuning_runs": float(len(mine))}
     for what in ("evaluations", "samples", "seconds"):
         column = f"final_{what}"
         cost[f"tuning_{what}"] = float(mine[column].sum()) if column in mine else 0.0
     cost["tuning_seconds_normalised"] = float(mine["seconds_normalised"].sum(skipna=False)) if len(mine) else 0.0
-    cost["tuning_seconds_comparable"] = bool(runs.attrs.get("comparable", True))
+    cost["tuning_seconds_comparable"] = comparable
     return cost
 
 
-def _problem_runs(runs: pd.DataFrame, problem: str) -> pd.DataFrame:
-    """The problem's distinct tuning runs (last row of each), with their normalised seconds."""
-    if runs.empty:
-        return runs.assign(seconds_normalised=pd.Series(dtype=float))
-    mine = runs[runs["problem_label"] == problem].drop_duplicates("run_id", keep="last")
-    mine = mine.assign(seconds_normalised=normalised_seconds(mine) if len(mine) else pd.Series(dtype=float))
-    mine.attrs["comparable"] = check_speed(mine).comparable if len(mine) else True
-    return mine
+def _problem_runs(runs: pd.DataFrame, problem: str) -> tuple[pd.DataFrame, bool]:
+    """The problem's distinct tuning runs (last row of each) with their normalised seconds, and
+    whether their seconds compare as they stand (``speed.check_speed``)."""
+    mine = runs[runs["problem_label"] == problem].drop_duplicates("run_id", keep="last") if len(runs) else runs
+    if not len(mine):
+        return mine.assign(seconds_normalised=pd.Series(dtype=float)), True
+    return mine.assign(seconds_normalised=normalised_seconds(mine)), check_speed(mine).comparable
 
 
 def tuning_frame(studies: Sequence[StudyRecord], tuning_runs: pd.DataFrame) -> pd.DataFrame:
     """One row per study record: what was tuned, the choice, and the tuning cost (``COLUMNS``)."""
     rows = []
-    by_problem: dict[str, pd.DataFrame] = {}
+    by_problem = {problem: _problem_runs(tuning_runs, problem) for problem in sorted({r.problem_label for r in studies})}
     for record in studies:
         problem, optimizer = record.problem_label, record.optimizer_label
+        runs, comparable = by_problem[problem]
         trials = record.trials
         best = record.best
         given = [t.value for t in trials if record.given is not None and t.number == 0]
@@ -89,7 +89,7 @@ def tuning_frame(studies: Sequence[StudyRecord], tuning_runs: pd.DataFrame) -> p
                 "given_value": given[0] if given else None,
                 "tuned_params": json.dumps(best.params, sort_keys=True) if best else None,
                 "space": record.space_text or None,
-                **_cost(by_problem.setdefault(problem, _problem_runs(tuning_runs, problem)), problem, optimizer),
+                **_cost(runs, optimizer, comparable),
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["problem", "optimizer"], kind="stable").reset_index(drop=True)
