@@ -95,6 +95,11 @@ class ProblemAnalysis:
     start: StartAnalysis | None = None
     """Final against each run's own start, for runs from pre-trained weights."""
 
+    @property
+    def samples_header(self) -> str:
+        """Its samples' name in a header or title: "samples", or "environment steps"."""
+        return self.samples_unit.removeprefix("forward-equivalent ")
+
 
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
     lines: dict[str, list[Reference]] = {}

@@ -138,7 +138,7 @@ def main_table(analysis: ProblemAnalysis) -> TextTable:
         columns += (
             [f"{header} mean [95% CI]" for _, header, _ in shown]
             if c == "{shown}"
-            else [c.format(metric=analysis.metric.label, samples=analysis.samples_unit.removeprefix("forward-equivalent "))]
+            else [c.format(metric=analysis.metric.label, samples=analysis.samples_header)]
         )
     return _drop_empty(TextTable(columns, rows, references, bold))
 

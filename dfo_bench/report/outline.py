@@ -148,8 +148,7 @@ def _fixed_target(analysis: ProblemAnalysis) -> list[Block]:
     )
     blocks: list[Block] = [Heading("Fixed target", 3), Note(note)]
     for name in analysis.targets:
-        unit = analysis.samples_unit.removeprefix("forward-equivalent ")
-        title = f"ERT in {unit} to each {analysis.target_metrics[name].label} target (successful runs / runs)"
+        title = f"ERT in {analysis.samples_header} to each {analysis.target_metrics[name].label} target (successful runs / runs)"
         blocks.append(Table(fixed_target_wide(analysis, name), f"target-{name.replace('_', '-')}", title))
     if analysis.ecdfs:
         blocks.append(Figures("Runtime ECDF", tuple(analysis.ecdfs)))

@@ -138,10 +138,11 @@ def tuning_table(frame: pd.DataFrame) -> TextTable:
         f"tuning {NORMALISED_LABEL}",
         "search space",
     ]
-    table = TextTable(columns, rows)
-    if all(r[9].text == DASH for r in rows):  # every problem's tuning seconds compare as they stand
-        table = TextTable(columns[:9] + columns[10:], [r[:9] + r[10:] for r in rows])
-    return table
+    normalised = columns.index(f"tuning {NORMALISED_LABEL}")
+    if all(r[normalised].text == DASH for r in rows):  # every problem's tuning seconds compare as they stand
+        keep = [i for i in range(len(columns)) if i != normalised]
+        return TextTable([columns[i] for i in keep], [[r[i] for i in keep] for r in rows])
+    return TextTable(columns, rows)
 
 
 def tuning_note() -> str:
