@@ -2,15 +2,17 @@
 
 Measures, in one run on the CPU with a fixed number of threads (default 2):
 
-* evaluations/s of ``Problem.evaluate`` on a rank-1 ``LowRankPopulation`` (first layer shared,
-  rank-1 corrections per member, later layers per member) and on the same members as a dense
-  (P, D) matrix, at P = 64, 256 and 1,024, timed round-robin; the ratio low-rank / dense;
+* evaluations/s of ``Problem.evaluate`` on a rank-1 ``LowRankPopulation`` (on the CPU through
+  ``mlp_low_rank_kernel``: one GEMM for the centre's first layer and the draws' projections,
+  the rest per member in the compiled kernel) and on the same members as a dense (P, D) matrix,
+  at P = 64, 256 and 1,024, timed round-robin; the ratio low-rank / dense;
 * the same low-rank computation with the per-member part (bias, correction, ReLU, output layer,
   cross-entropy) in one ``torch.compile``d function over chunks of 1,000 samples, written as a
   reduction so that Inductor keeps a chunk's hidden activations in registers (compile seconds
   printed); a benchmark-only path, the ratio beside the eager one;
 * the largest |low-rank − dense| loss over all members;
-* ``eggroll`` ask + tell seconds as a fraction of one low-rank population evaluation;
+* ``eggroll`` ask + tell seconds as a fraction of the evaluation's, in generations stepped as the
+  runner steps them (``generations``);
 * peak memory of one evaluation at the largest P, low-rank and dense, beside P × D floats: the
   child process's resident memory sampled every 0.2 ms during the evaluation, above its value
   before (each configuration in a fresh spawned process, glibc told to return large blocks at
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import threading
 import time
 from typing import Any
@@ -41,11 +44,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from harness import add_common_arguments, load_workload, write_json
+from harness import add_common_arguments, load_workload, unlimited_objective, write_json
 from tabulate import tabulate
 from timing import interleaved
 
 from dfo_bench.lowrank import LowRankPopulation
+from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.eggroll import Eggroll, EggrollParams
 from dfo_bench.problems.mlp import LowRankLayers, MLPClassification
@@ -59,7 +63,7 @@ FUSED_CHUNK = 1000
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Low-rank vs dense population evaluation (EGGROLL).")
     parser.add_argument("--populations", type=int, nargs="+", default=[64, 256, 1024])
-    parser.add_argument("--repeats", type=int, default=3, help="timed round-robin rounds (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed round-robin rounds (default 5)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--no-resnet", action="store_true", help="skip the ResNet measurement")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the problem and populations live")
@@ -92,6 +96,36 @@ def fused_losses(problem: MLPClassification, pop: LowRankPopulation, compiled: A
             S[:, s : s + FUSED_CHUNK], layers.b, layers.A, C[:, :, s : s + FUSED_CHUNK], W2, b2, y[s : s + FUSED_CHUNK]
         )
     return total / n
+
+
+def generations(problem: MLPClassification, P: int, device: torch.device, count: int = 12) -> float:
+    """``eggroll`` (popsize P) stepped on the problem as the runner steps it (ask, the objective's
+    evaluation with its budget and records, tell): the median over ``count`` generations (after
+    two untimed) of ask + tell seconds over the evaluation's seconds. Measured in the loop, not
+    back to back: an evaluation pushes the optimizer's code and data out of the caches, which
+    doubles what ask and tell cost on their own."""
+    objective = unlimited_objective(problem, Objective)
+    search = SearchDomain(problem.initial_point(), layout=problem.layout)
+    eggroll = Eggroll(search, np.random.default_rng(0), EggrollParams(popsize=P))
+    ratios = []
+    for generation in range(count + 2):
+        started = time.perf_counter()
+        X = eggroll.ask()
+        asked = _synchronised_now(device)
+        losses = objective.evaluate(X)
+        evaluated = _synchronised_now(device)
+        eggroll.tell(X, losses)
+        told = _synchronised_now(device)
+        if generation >= 2:
+            ratios.append((asked - started + told - evaluated) / (evaluated - asked))
+    return statistics.median(ratios)
+
+
+def _synchronised_now(device: torch.device) -> float:
+    """``time.perf_counter()`` once the device's queued work is done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def resident() -> int:
@@ -202,22 +236,13 @@ def main() -> None:
             diffs["fused"] = float((fused_losses(problem, pop, compiled) - dense).abs().max())
         worst = max(worst, *diffs.values())
         rate = {name: P / t.best for name, t in times.items()}
-        eggroll = Eggroll(
-            SearchDomain(problem.initial_point(), layout=problem.layout), np.random.default_rng(0), EggrollParams(popsize=P)
-        )
-        losses = torch.rand(P, dtype=torch.float64, device=device)
-        step = synchronised(lambda e=eggroll, f=losses: e.tell(e.ask(), f), device)
-        step()
-        start = time.perf_counter()
-        for _ in range(5):
-            step()
-        ask_tell = (time.perf_counter() - start) / 5
+        ask_tell = generations(problem, P, device)
         row = {
             "P": P,
             "dense evals/s": round(rate["dense"]),
             "low-rank evals/s": round(rate["low-rank"]),
             "low-rank / dense": round(rate["low-rank"] / rate["dense"], 2),
-            "ask+tell / low-rank eval": round(ask_tell / times["low-rank"].best, 3),
+            "ask+tell / evaluation": round(ask_tell, 3),
         }
         if compiled is not None:
             row |= {"fused evals/s": round(rate["fused"]), "fused / dense": round(rate["fused"] / rate["dense"], 2)}
@@ -229,7 +254,9 @@ def main() -> None:
     for P, target in TARGETS.items():
         if P in figures["populations"]:
             got = figures["populations"][P]["low-rank / dense"]
-            print(f"target low-rank >= {target:g}x dense at P = {P}: {'met' if got >= target else 'MISSED'} ({got}x eager)")
+            print(f"target low-rank >= {target:g}x dense at P = {P}: {'met' if got >= target else 'MISSED'} ({got}x)")
+    slowest = max(row["ask+tell / evaluation"] for row in rows)
+    print(f"target ask + tell <= {ASK_TELL_TARGET:g} of an evaluation: {'met' if slowest <= ASK_TELL_TARGET else 'MISSED'} (at most {slowest})")
     largest = max(args.populations)
     if device.type == "cuda":
         pop = population(problem, largest)

@@ -109,7 +109,7 @@ def _build_and_optimize(spec: RunSpec, cache_dir: Path | None, result: RunResult
     optimizer = optimizer_for(spec, problem, objective, np.random.default_rng(result.run_seed))
     if problem.reference_point is not None:
         result.reference_point = [float(v) for v in problem.reference_point]
-    problem.prepare(optimizer.asks_moves)
+    problem.prepare(optimizer.asks_moves, optimizer.asks_low_rank)
     result.setup_seconds = time.perf_counter() - setup_started
     optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
 

@@ -13,7 +13,7 @@ from dfo_bench.budget import BudgetLimits
 from dfo_bench.lowrank import LowRankPopulation, Matrix, WeightLayout
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.eggroll import Eggroll, EggrollParams
-from dfo_bench.problems import mlp
+from dfo_bench.problems import mlp, mlp_low_rank_kernel
 from dfo_bench.registry import problems
 from dfo_bench.testing import check_deterministic, run_ok, run_spec, searching
 
@@ -143,3 +143,66 @@ def test_openai_es_low_rank_same_seed_same_run_and_improves() -> None:
     check_deterministic(spec)
     trace = run_ok(spec).trace
     assert trace[-1]["train_loss"] < trace[0]["train_loss"]
+
+
+def one_hidden_layer_mlp(tmp_path: Path, n_train: int) -> Any:
+    """mnist-mlp with 12 hidden units on n_train fake images (not a multiple of the kernel's 16 lanes)."""
+    fake_mnist(tmp_path, n_train + 200, "t10k")
+    config = {"root": str(tmp_path), "n_train": n_train, "n_val": 100, "n_test": 100, "hidden": [12]}
+    return problems.get("mnist-mlp").from_config(config, 0, CPU)
+
+
+def test_the_low_rank_kernel_equals_the_torch_path_in_chunks_pairs_and_nan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kernel = mlp_low_rank_kernel.load()
+    assert kernel is not None, "the low-rank kernel did not build (ninja and a C++ compiler are needed)"
+    problem = one_hidden_layer_mlp(tmp_path, 203)
+    xt, y = problem._xt["train"], problem.data.train.y
+    generator = torch.Generator().manual_seed(2)
+    centre = problem.initial_point()
+    populations = [
+        LowRankPopulation.sample(centre, problem.layout, 3, 0.3, 5, True, generator),
+        LowRankPopulation.sample(centre, problem.layout, 1, 0.3, 7, False, generator)[2:6],
+    ]
+    monkeypatch.setattr(mlp, "KERNEL_ELEMENTS", 40 * 50)  # several chunks of samples
+    for population in populations:
+        fast = problem.net.low_rank_losses(population, xt, y)
+        with monkeypatch.context() as m:
+            m.setattr(mlp_low_rank_kernel, "load", lambda: None)
+            slow = problem.net.low_rank_losses(population, xt, y)
+        torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    broken = centre.clone()
+    broken[5] = float("nan")  # a first-layer weight: NaN in every member's loss, as torch gives
+    population = LowRankPopulation.sample(broken, problem.layout, 1, 0.3, 2, True, generator)
+    assert problem.net.low_rank_losses(population, xt, y).isnan().all()
+
+
+def test_the_low_rank_kernel_gives_the_same_sums_with_any_number_of_threads(tmp_path: Path) -> None:
+    kernel = mlp_low_rank_kernel.load()
+    assert kernel is not None, "the low-rank kernel did not build (ninja and a C++ compiler are needed)"
+    generator = torch.Generator().manual_seed(3)
+    H, n, P, r, K = 12, 1000, 6, 2, 10
+    args = (
+        torch.randn(H, n, generator=generator),
+        torch.randn(3, r, n, generator=generator),
+        torch.tensor([0, 1, 2, 0, 1, 2]),
+        torch.randn(P, H, generator=generator),
+        torch.randn(P, H, r, generator=generator),
+        torch.randn(P, K, H, generator=generator),
+        torch.randn(P, K, generator=generator),
+        torch.randint(K, (n,), generator=generator),
+    )
+    threads = torch.get_num_threads()
+    try:
+        sums = []
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            sums.append(kernel.low_rank_cross_entropy(*args))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(sums[0], sums[1]) and torch.equal(sums[0], sums[2])
+    h = torch.relu(args[0] + args[3].unsqueeze(2) + torch.bmm(args[4], args[1][args[2]]))
+    logits = torch.bmm(args[5], h) + args[6].unsqueeze(2)
+    expected = torch.nn.functional.cross_entropy(logits, args[7].expand(P, -1), reduction="none").sum(1)
+    torch.testing.assert_close(sums[0].float(), expected, rtol=1e-5, atol=1e-3)

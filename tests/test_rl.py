@@ -5,6 +5,7 @@ Real gymnasium environments (CartPole, Pendulum), tiny budgets: every check runs
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -284,13 +285,16 @@ def test_bad_env_through_the_cli_exits_2_and_writes_nothing(tmp_path: Path) -> N
     assert sorted(tmp_path.rglob("*")) == before
 
 
-def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """PPO's own rollouts go through the objective: charged step by step, stopped exactly at the
-    budget, its episodes counted, and its actor is the problem's policy (same start, same layout)."""
+    budget, its episodes counted, and its actor is the problem's policy (same start, same layout).
+    It leaves nothing in the temporary folder (stable-baselines3's default logger makes a folder
+    there at every ``learn``)."""
     pytest.importorskip("stable_baselines3")
     from dfo_bench.optimizers.base import SearchDomain
     from dfo_bench.optimizers.ppo import PPO
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     made = environments.make
     monkeypatch.setattr(environments, "make", lambda env_id, limit: Counting(made(env_id, limit)))
     p = problem(policy="mlp", hidden=[8])
@@ -304,3 +308,4 @@ def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch) -> 
             ppo.step(objective)
     assert budget.steps == Counting.taken == 300 and budget.episodes >= 1
     assert ppo.recommend().shape == (p.dim,) and not torch.equal(ppo.recommend(), p.initial_point())
+    assert list(tmp_path.iterdir()) == []

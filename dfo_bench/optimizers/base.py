@@ -119,6 +119,12 @@ class Optimizer(ABC):
         with a compiled kernel: the runner has the problem prepare it before the clock starts."""
         return False
 
+    @property
+    def asks_low_rank(self) -> bool:
+        """Whether it asks ``LowRankPopulation``s, which a problem may evaluate with a compiled
+        kernel: prepared before the clock starts, as for moves."""
+        return type(self).low_rank_of(self.params) is not None
+
     @classmethod
     def low_rank_of(cls, params: ParamsModel) -> int | None:
         """The rank of the low-rank noise these parameters ask for, which a suite checks against the

@@ -76,6 +76,7 @@ class PPO(Optimizer):
     def _build(self, objective: EnvironmentObjective) -> Any:
         try:
             from stable_baselines3 import PPO as SB3PPO
+            from stable_baselines3.common.logger import Logger
         except ImportError:
             raise ImportError("ppo needs stable-baselines3: pip install 'dfo-bench[rl]'") from None
         hidden, p = objective.policy_hidden_layers(), self.params
@@ -95,6 +96,9 @@ class PPO(Optimizer):
             device="cpu",
             verbose=0,
         )
+        # A logger of no outputs: without one, every learn() call makes an empty folder
+        # tempdir/SB3-<date-time> (one per step of a run, thousands per suite).
+        model.set_logger(Logger(folder=None, output_formats=[]))
         actor = self._actor(model)
         size = sum(t.numel() for t in actor)
         if size != self.dim:

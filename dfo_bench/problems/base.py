@@ -163,11 +163,12 @@ class Problem(ABC):
     def initial_point(self) -> torch.Tensor:
         """The seeded initial weights, shape (dim,), float32 on the problem's device."""
 
-    def prepare(self, moves: bool) -> None:
+    def prepare(self, moves: bool, low_rank: bool) -> None:
         """Do now the one-time work that the first evaluation would otherwise do (compile or load a
         kernel, fill a cache): the runner calls it before the run's clock starts and records its
         seconds as setup, so that the run's seconds measure the method, not the machine's caches.
-        ``moves``: whether the optimizer asks ``CoordinateMoves``. It must evaluate no candidate
+        ``moves``: whether the optimizer asks ``CoordinateMoves``; ``low_rank``: whether it asks
+        ``LowRankPopulation``s. It must evaluate no candidate
         and draw from no random stream, so that results are the same with or without it. Most
         problems have nothing to prepare."""
         return None

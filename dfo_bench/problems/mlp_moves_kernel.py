@@ -3,20 +3,19 @@
 The pure-torch path in ``mlp.MovesCache`` evaluates every training sample of every move,
 several passes over (P, classes, samples) tensors. This kernel makes one pass per move over
 only the samples whose logits change: for a first-layer weight w[j, k] those with a nonzero
-input k (MNIST pixels are mostly zero), and of those only where relu(z_j) changes. It is
-split over torch's intra-op threads (``torch.set_num_threads``, the suite's ``threads``) in
-shares of at least ``GRAIN`` samples, so small moves stay on one thread. Built once with ``torch.utils.cpp_extension.load_inline``
-(cached by torch between processes); where that fails, ``load()`` returns None and the torch
-path is used.
+input k (MNIST pixels are mostly zero), and of those only where relu(z_j) changes. It runs on
+the calling thread: built without OpenMP, ATen's ``parallel_for`` / ``parallel_reduce`` call
+their function once over the whole range (``mlp_low_rank_kernel`` measured this), and a move
+touches too few samples (about a thousand) to pay for a hand-off to another thread. Built
+once by ``compiled.build``; where that fails, ``load()`` returns None and the torch path is used.
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
-import warnings
 from functools import cache
 from types import ModuleType
+
+from dfo_bench.problems.compiled import build
 
 SOURCE = r"""
 #include <torch/extension.h>
@@ -24,7 +23,7 @@ SOURCE = r"""
 #include <cmath>
 #include <functional>
 
-// Samples per thread's share: below this a move runs on one thread (a hand-off costs microseconds).
+// Samples per share of parallel_for / parallel_reduce (serial in this build: see the module's docstring).
 constexpr int64_t GRAIN = 1024;
 
 // Per move: the mean over samples of the change of cross-entropy. Sample i's logits move by
@@ -157,25 +156,4 @@ double apply_move(
 @cache
 def load() -> ModuleType | None:
     """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
-    if shutil.which("ninja") is None or (shutil.which("c++") is None and shutil.which("g++") is None):
-        warnings.warn("MLP moves kernel unavailable (needs ninja and a C++ compiler); using the torch path", stacklevel=2)
-        return None
-    # torch logs "No CUDA runtime is found" when this module is first imported on a CPU machine:
-    # true, and irrelevant to a CPU kernel.
-    log = logging.getLogger("torch.utils.cpp_extension")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        from torch.utils.cpp_extension import load_inline
-
-        return load_inline(
-            "dfo_bench_mlp_moves",
-            cpp_sources=SOURCE,
-            functions=["move_deltas", "apply_move"],
-            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only"],
-        )
-    except Exception as exc:  # no toolchain, a failed build: the torch path is exact too, only slower
-        warnings.warn(f"MLP moves kernel unavailable ({type(exc).__name__}: {exc}); using the torch path", stacklevel=2)
-        return None
-    finally:
-        log.setLevel(level)
+    return build("dfo_bench_mlp_moves", SOURCE, ["move_deltas", "apply_move"])
