@@ -5,6 +5,7 @@ Real gymnasium environments (CartPole, Pendulum), tiny budgets: every check runs
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,12 @@ def test_every_optimizer_meets_the_same_seeds_at_the_same_evaluation_index() -> 
     assert Objective(other_seed, FullSpace(p.initial_point()), Budget(BudgetLimits(steps=1)), None).episode_seeds(10) != drawn
 
 
+MINATAR_CNN = {"env": "MinAtar/SpaceInvaders-v1", "policy": "cnn", "hidden": [8], "normalize": False, "max_episode_steps": 200}
+
+
 @pytest.mark.parametrize(
-    "params", [{"policy": "mlp"}, {"policy": "linear", "normalize": False}, {"env": "Pendulum-v1", "policy": "linear"}]
+    "params",
+    [{"policy": "mlp"}, {"policy": "linear", "normalize": False}, {"env": "Pendulum-v1", "policy": "linear"}, MINATAR_CNN],
 )
 def test_population_rollouts_equal_one_by_one_rollouts(params: dict[str, Any]) -> None:
     """One pass over the population (ragged episode ends, compacted rows) gives each candidate the
@@ -186,6 +191,33 @@ def test_population_rollouts_equal_one_by_one_rollouts(params: dict[str, Any]) -
     assert bool(together.finished.all())
     lengths = {float(v) for v in together.losses}
     assert len(lengths) > 1, "the episodes should end at different times"
+
+
+@pytest.mark.parametrize("params", [{"policy": "mlp", "hidden": [5, 4]}, MINATAR_CNN | {"hidden": [6, 5]}])
+def test_a_policy_is_the_torch_network_of_its_weight_vector(params: dict[str, Any]) -> None:
+    """Member i's outputs are those of ``nn.Sequential`` (Conv2d, ReLU, Flatten, Linear, ReLU, ...,
+    Linear for cnn; Linear, Tanh, ..., Linear for mlp) given row i by ``vector_to_parameters``,
+    the layout stable-baselines3's actor and a user's own torch code expect."""
+    policy = problem(**params).policy
+    X = torch.randn(4, policy.dim, generator=torch.Generator().manual_seed(0))
+    obs = torch.rand(4, policy.observations, generator=torch.Generator().manual_seed(1))
+    hidden, nn = params["hidden"], torch.nn
+    if policy.grid is None:
+        sizes, activation, stem = [policy.observations, *hidden], nn.Tanh, []
+    else:
+        (height, width, channels), filters = policy.grid, 16
+        sizes, activation = [filters * (height - 2) * (width - 2), *hidden], nn.ReLU
+        stem = [nn.Conv2d(channels, filters, 3), nn.ReLU(), nn.Flatten()]
+    head = [m for a, b in itertools.pairwise(sizes) for m in (nn.Linear(a, b), activation())]
+    net = nn.Sequential(*stem, *head, nn.Linear(sizes[-1], policy.action.n))
+    expected = []
+    for i in range(4):
+        nn.utils.vector_to_parameters(X[i], net.parameters())
+        x = obs[i : i + 1] if policy.grid is None else obs[i].view(1, *policy.grid).permute(0, 3, 1, 2)
+        expected.append(net(x).detach())
+    torch.testing.assert_close(policy.outputs(policy.layers(X), obs), torch.cat(expected), rtol=1e-4, atol=1e-5)
+    assert policy.initial_point(torch.Generator().manual_seed(0)).shape == (policy.dim,)
+    assert policy.layout().dim == policy.dim
 
 
 def test_metrics_are_held_out_and_learn_nothing() -> None:
@@ -227,7 +259,8 @@ BAD: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         "problems[0].params",
         ["MultiDiscrete", "allowed: Discrete"],
     ),
-    "unknown policy": ({"policy": "cnn"}, "problems[0].params.policy", ["'linear' or 'mlp'"]),
+    "unknown policy": ({"policy": "rnn"}, "problems[0].params.policy", ["'linear', 'mlp' or 'cnn'"]),
+    "cnn on a state vector": ({"policy": "cnn"}, "problems[0].params", ["policy: cnn reads a grid", "shape (4,)"]),
     "steps under one evaluation": (
         {"suite": {"budget": {"steps": 999}}, "episodes": 2},
         "budget.steps",

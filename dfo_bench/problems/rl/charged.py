@@ -19,6 +19,7 @@ import gymnasium
 import numpy as np
 import torch
 
+from dfo_bench.problems.rl.environments import start
 from dfo_bench.problems.rl.normalization import RunningNormalizer
 
 Charge = Callable[[int, int], None]
@@ -42,7 +43,7 @@ class ChargedEnvironment(gymnasium.Wrapper):
         return self._normalizer(raw)[0].numpy()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.env.reset(seed=self._seeds(1)[0], options=options)
+        obs, info = start(self.env, self._seeds(1)[0], options)
         return self._observe(obs), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

@@ -69,6 +69,17 @@ def make(env_id: str, max_episode_steps: int) -> Any:
     return gymnasium().make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True)
 
 
+def start(env: Any, seed: int, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """``env.reset(seed=seed)``, the episode starting as in a fresh environment. MinAtar repeats
+    the previous action with probability 0.1 (sticky actions) and keeps that action across resets,
+    so an episode's first steps would depend on what the same environment played before (found as
+    population rollouts unequal to one-by-one ones): cleared to 0, a new game's, before each reset."""
+    game = getattr(env.unwrapped, "game", None)
+    if env.spec is not None and env.spec.id in MINATAR_IDS and game is not None:
+        game.last_action = 0
+    return env.reset(seed=seed, options=options)
+
+
 @cache
 def spaces_of(env_id: str) -> tuple[Any, Any]:
     """(observation space, action space) of ``env_id``, from one environment made and closed."""

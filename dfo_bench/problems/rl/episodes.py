@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dfo_bench.problems.rl.environments import start
 from dfo_bench.problems.rl.policies import PopulationPolicy
 
 COMPACT = 0.5
@@ -48,7 +49,7 @@ def play(
     """Play one episode in each of ``envs`` (reset with ``seeds``), row i of W (N, D) acting in
     envs[i], taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
     N = W.shape[0]
-    obs = np.stack([np.asarray(env.reset(seed=int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
+    obs = np.stack([np.asarray(start(env, int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
     returns, lengths = np.zeros(N), np.zeros(N, dtype=np.int64)
     live = np.ones(N, dtype=bool)
     layers, held = policy.layers(W), np.arange(N)

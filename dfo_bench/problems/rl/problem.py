@@ -37,10 +37,11 @@ HELD_OUT = {"val": EPISODE_SEEDS, "test": EPISODE_SEEDS + 2**30}
 class ControlParams(ParamsModel):
     env: str = "CartPole-v1"
     """A gymnasium id: classic control, MuJoCo (``Hopper-v5``...), MinAtar (``MinAtar/Breakout-v1``)."""
-    policy: Literal["linear", "mlp"] = "mlp"
-    """``linear``: ARS's a = M·s; ``mlp``: tanh hidden layers of widths ``hidden``."""
+    policy: Literal["linear", "mlp", "cnn"] = "mlp"
+    """``linear``: ARS's a = M·s; ``mlp``: tanh hidden layers of widths ``hidden``; ``cnn`` (a grid
+    of observations, MinAtar's): a 3×3 convolution of 16 filters, then ReLU layers of widths ``hidden``."""
     hidden: list[int] = Field([64, 64])
-    """Widths of the MLP's tanh hidden layers (``mlp`` only)."""
+    """Widths of the hidden layers after the input (``mlp``) or the convolution (``cnn``: MinAtar's network has [128])."""
     episodes: int = Field(1, ge=1)
     """k: episodes per evaluation, each on its own seed; the candidate's loss is minus their mean return."""
     normalize: bool = True
@@ -62,7 +63,7 @@ class ControlParams(ParamsModel):
 
     @model_validator(mode="after")
     def _fits(self) -> ControlParams:
-        action_space(self.env)
+        ControlProblem.policy_of(self)
         return self
 
 
@@ -83,10 +84,10 @@ def action_space(env_id: str) -> ActionSpace:
 
 
 class ControlProblem(RolloutProblem):
-    """A gymnasium environment's return under a linear or MLP policy (loss: −return, cost: steps)."""
+    """A gymnasium environment's return under a linear, MLP or CNN policy (loss: −return, cost: steps)."""
 
     name = "rl"
-    description = "gymnasium environment + linear (ARS) or MLP policy; loss −return, charged in environment steps"
+    description = "gymnasium environment + linear (ARS), MLP or CNN policy; loss −return, charged in environment steps"
     Params = ControlParams
     params: ControlParams
     has_layout = True
@@ -115,8 +116,9 @@ class ControlProblem(RolloutProblem):
     def policy_of(cls, params: ParamsModel) -> PopulationPolicy:
         """The policy these parameters describe, from the environment's spaces (one made and closed)."""
         assert isinstance(params, ControlParams)
-        observations = int(np.prod(environments.spaces_of(params.env)[0].shape))
-        return PopulationPolicy(params.policy, observations, action_space(params.env), params.hidden)
+        shape = tuple(int(n) for n in environments.spaces_of(params.env)[0].shape)
+        action = action_space(params.env)
+        return PopulationPolicy(params.policy, int(np.prod(shape)), action, params.hidden, shape)
 
     @classmethod
     def declared_dim(cls, params: ParamsModel) -> int | None:
@@ -133,7 +135,7 @@ class ControlProblem(RolloutProblem):
     @classmethod
     def policy_gradient_fault(cls, params: ParamsModel) -> str | None:
         assert isinstance(params, ControlParams)
-        return None if params.policy == "mlp" else "a linear policy has no Gaussian actor here; use policy: mlp"
+        return None if params.policy == "mlp" else f"a {params.policy} policy has no Gaussian actor here; use policy: mlp"
 
     def hidden_layers(self) -> list[int]:
         return list(self.params.hidden)
