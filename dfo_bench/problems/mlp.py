@@ -114,7 +114,7 @@ class PopulationMLP:
         members. A one-hidden-layer net on the CPU goes through ``mlp_low_rank_kernel`` where it
         builds; otherwise members in blocks of ``LOW_RANK_BLOCK`` so that sample chunks stay long
         enough for efficient matrix products (measured: 3x faster at P = 1,024 than one block)."""
-        kernel = mlp_low_rank_kernel.load() if xt.device.type == "cpu" and len(self.shapes) == 2 else None
+        kernel = self.low_rank_kernel(xt.device)
         if kernel is not None:
             return self.kernel_losses(kernel, population, xt, y)
         n = xt.shape[1]
@@ -129,6 +129,11 @@ class PopulationMLP:
                 total += F.cross_entropy(logits, y[start : start + step].expand(P, -1), reduction="none").sum(dim=1)
             parts.append(total / n)
         return torch.cat(parts)
+
+    def low_rank_kernel(self, device: torch.device) -> ModuleType | None:
+        """The compiled kernel of this net's low-rank losses on ``device`` (built on first use), or
+        None where the eager path runs: a net with more than one hidden layer, or not the CPU."""
+        return mlp_low_rank_kernel.load() if device.type == "cpu" and len(self.shapes) == 2 else None
 
     def kernel_losses(self, kernel: ModuleType, population: LowRankPopulation, xt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``low_rank_losses`` of a one-hidden-layer net through the compiled kernel: the centre's
@@ -473,12 +478,10 @@ class MLPClassification(DifferentiableProblem):
         """Compile (first run on a machine: 20–60 s) or load (0.2 s) the CPU kernel the optimizer's
         populations use: ``MovesCache``'s for one-coordinate moves, the low-rank one for a
         low-rank population of a one-hidden-layer net."""
-        if self.device.type != "cpu":
-            return
-        if moves:
+        if moves and self.device.type == "cpu":
             mlp_moves_kernel.load()
-        if low_rank and len(self.net.shapes) == 2:
-            mlp_low_rank_kernel.load()
+        if low_rank:
+            self.net.low_rank_kernel(self.device)
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
         xt, y = (self._xt["train"], self.data.train.y) if batch is None else (self._features(batch), self.data.train.y[batch])
