@@ -120,6 +120,16 @@ def list_(kind: str, origin: bool) -> None:
 @click.option("--time-min", type=click.IntRange(min=1), help="slurm: time limit per run, minutes.")
 @click.option("--mem-gb", type=click.FloatRange(min=0, min_open=True), help="slurm: memory per run, GB.")
 @click.option("--cluster", type=click.Choice(["slurm", "local"]), help="slurm: 'local' runs the jobs on this machine.")
+@click.option(
+    "--problems",
+    multiple=True,
+    help="Run only these problem entries (labels, comma-separated or repeated; shell wildcards); the rest stays expected.",
+)
+@click.option(
+    "--optimizers",
+    multiple=True,
+    help="Run only these optimizer entries (labels, comma-separated or repeated; shell wildcards); the rest stays expected.",
+)
 @click.option("--retry-failed", is_flag=True, help="Run again the runs stored as failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -134,6 +144,8 @@ def run(
     out: Path | None,
     kind: str | None,
     sequential: bool,
+    problems: tuple[str, ...],
+    optimizers: tuple[str, ...],
     retry_failed: bool,
     quiet: bool,
     plan_only: bool,
@@ -144,7 +156,9 @@ def run(
     The first line estimates the time of the runs to run (``--plan`` says more, and runs nothing).
     Ctrl-C or SIGTERM cancels the pending runs, stops the workers, says how many runs are stored
     and exits 130 / 143; running it again resumes. Two runs of a suite on one results folder
-    share its runs: a run the other one holds is left to it.
+    share its runs: a run the other one holds is left to it. ``--problems`` / ``--optimizers`` run
+    a part of the suite (one entry now, the others later or elsewhere): its copy in the results
+    folder still expects every run, and running the whole suite later completes it.
 
     \b
     Exit status:
@@ -157,6 +171,8 @@ def run(
     from dfo_bench.executors.stopping import Interrupted
 
     suite = api.load_suite(suite_file)
+    if problems or optimizers:
+        suite = suite.select(split_labels(problems), split_labels(optimizers))
     try:
         outcome = api.run(
             suite,

@@ -75,3 +75,30 @@ def test_a_damaged_record_of_expected_runs_is_named_and_the_copy_expanded(damage
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == before
     assert "counted.expected.json" in shown.stderr and "not a record of expected runs" in shown.stderr
+
+
+def test_a_part_of_a_suite_runs_alone_and_the_whole_suite_completes_it(write_suite, tmp_path: Path) -> None:
+    """``run --optimizers`` runs only the entries chosen; the folder still expects the others, and
+    running the whole suite then runs only those."""
+    path, out = write_suite(SUITE), tmp_path / "results"
+
+    def run(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, "run", str(path), "--out", str(out), "--quiet", "--sequential", *options],
+                              capture_output=True, text=True, env=cli_env())
+
+    refused = run("--optimizers", "cma*")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {path}: --optimizers: cma*: no such label in the suite; allowed: de[popsize=8], random-search"
+    ]
+    assert not out.exists()
+
+    part = run("--optimizers", "de*")
+    assert part.returncode == 0, part.stderr
+    assert sorted(r.optimizer_label for r in ResultStore(out).stored_runs()) == ["de[popsize=8]"] * 2
+    assert _rows(_status(out))["total"] == ["2", "0", "0", "2"]
+
+    whole = run()
+    assert whole.returncode == 0, whole.stderr
+    assert sorted(r.optimizer_label for r in ResultStore(out).stored_runs()) == ["de[popsize=8]"] * 2 + ["random-search"] * 2
+    assert _rows(_status(out))["total"] == ["4", "0", "0", "0"]

@@ -9,7 +9,9 @@ plans use too), so what a run uses is decided here, once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +59,32 @@ class Suite:
     that are not tuned (a tuned entry's evaluation runs depend on its study)."""
     studies: list[StudyPlan] = field(default_factory=list)
     """With ``tuning:``: one per (problem, optimizer entry), tuned or not."""
+    whole: Suite | None = None
+    """For a part of the suite (``select``): the whole suite, whose runs its copy in a results
+    folder still expects."""
+
+    def select(self, problems: Sequence[str] = (), optimizers: Sequence[str] = ()) -> Suite:
+        """Only the entries whose labels match the patterns (exact labels or shell wildcards such
+        as ``'de*'``; none given: every entry), to run a part of a suite now: the rest stays
+        expected, so a later run of the whole suite into the same folder completes it.
+        ConfigError names a pattern that matches no label, with the labels allowed."""
+        pairs = [(s.problem.label, s.optimizer.label) for s in self.runs]
+        pairs += [(plan.problem.label, plan.optimizer.label) for plan in self.studies]
+        keep_problem = _matcher(self.path, "--problems", problems, [p for p, _ in pairs])
+        keep_optimizer = _matcher(self.path, "--optimizers", optimizers, [o for _, o in pairs])
+        return replace(
+            self,
+            runs=[s for s in self.runs if keep_problem(s.problem.label) and keep_optimizer(s.optimizer.label)],
+            studies=[p for p in self.studies if keep_problem(p.problem.label) and keep_optimizer(p.optimizer.label)],
+            whole=self.whole or self,
+        )
 
     def expected(self) -> tuple[dict[str, str], list[ExpectedStudy]]:
         """What its copy in a results folder expects (``ResultStore.write_suite_copy``): run id ->
-        optimizer label of the runs known now, and the tuned entries, counted as their studies go."""
+        optimizer label of the runs known now, and the tuned entries, counted as their studies go;
+        for a part of the suite, those of the whole."""
+        if self.whole is not None:
+            return self.whole.expected()
         runs = {spec.run_id: spec.optimizer.label for spec in self.runs}
         studies = [
             ExpectedStudy(
@@ -74,6 +98,15 @@ class Suite:
             if plan.ranges
         ]
         return runs, studies
+
+
+def _matcher(path: Path, option: str, patterns: Sequence[str], labels: list[str]) -> Callable[[str], bool]:
+    """Whether a label is selected by ``patterns`` (all are when there are none)."""
+    known = sorted(set(labels))
+    missing = [p for p in patterns if not any(fnmatchcase(label, p) for label in known)]
+    if missing:
+        raise ConfigError(f"{path}: {option}: {', '.join(missing)}: no such label in the suite; allowed: {', '.join(known)}")
+    return lambda label: not patterns or any(fnmatchcase(label, p) for p in patterns)
 
 
 def label(name: str, given: dict[str, Any]) -> str:
