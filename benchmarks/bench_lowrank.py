@@ -89,7 +89,7 @@ def fused_losses(problem: MLPClassification, pop: LowRankPopulation, compiled: A
     xt, y = problem._xt["train"], problem.data.train.y
     layers: LowRankLayers = problem.net.low_rank_layers(pop)
     (W2, b2), P, n = layers.later[0], len(pop), xt.shape[1]
-    S, C = layers.W @ xt, (layers.Bt @ xt).view(P, 1, -1)
+    S, C = layers.W @ xt, (layers.Bt @ xt).view(-1, 1, n)[layers.member_draw]
     total = torch.zeros(P)
     for s in range(0, n, FUSED_CHUNK):
         total += compiled(

@@ -82,29 +82,33 @@ class PopulationMLP:
         return WeightLayout(self.dim, tuple(matrices))
 
     def low_rank_layers(self, population: LowRankPopulation) -> LowRankLayers:
-        """The first layer as the centre's weights plus each member's factors, the later layers
-        built per member (P, out, in): together far fewer than P × D values."""
+        """The first layer as the centre's weights, each member's factor A and the factors Bᵀ of
+        the draws the members use (one per antithetic pair), the later layers built per member
+        (P, out, in): together far fewer than P × D values."""
         centre = self.unflatten(population.centre.unsqueeze(0))
         matrices = population.layout.matrices
         biases = [
             population.vectors(m.stop, m.stop + m.rows).add_(b[0, :, 0]).unsqueeze(2)
             for m, (_, b) in zip(matrices, centre, strict=True)
         ]
-        A, B = population.factors(0)
+        A = population.factors(0)[0]
         later = []
         for i, ((W, _), b) in enumerate(zip(centre[1:], biases[1:], strict=True), start=1):
             Ai, Bi = population.factors(i)
             later.append((torch.baddbmm(W, Ai, Bi.transpose(1, 2)), b))
-        P, _, r = A.shape
-        return LowRankLayers(centre[0][0][0], biases[0], A, B.transpose(1, 2).reshape(P * r, -1), later)
+        used, member_draw = torch.unique(population.draw, return_inverse=True)
+        Bt = population.B[0][used].transpose(1, 2).reshape(len(used) * A.shape[2], -1)
+        return LowRankLayers(torch.cat([centre[0][0][0], Bt]), biases[0], A, member_draw, later)
 
     def low_rank_logits(self, layers: LowRankLayers, xt: torch.Tensor) -> torch.Tensor:
-        """Logits (P, classes, n): the centre's first layer once for all members, plus each
-        member's rank-r correction A·(Bᵀ·x), then the later layers per member."""
-        A = layers.A
-        P, _, r = A.shape
-        h = (layers.W @ xt).unsqueeze(0) + layers.b
-        h.baddbmm_(A, (layers.Bt @ xt).view(P, r, -1))
+        """Logits (P, classes, n): the centre's first layer and the draws' projections Bᵀ·x as one
+        product for all members, each member's rank-r correction A·(Bᵀ·x) from its draw's
+        projection, then the later layers per member."""
+        A, hidden = layers.A, layers.b.shape[1]
+        products = layers.first @ xt
+        projections = products[hidden:].view(-1, A.shape[2], xt.shape[1])
+        h = products[:hidden].unsqueeze(0) + layers.b
+        h.baddbmm_(A, projections[layers.member_draw])
         for W, b in layers.later:
             h = torch.baddbmm(b, W, _relu(h))
         return h
@@ -142,17 +146,14 @@ class PopulationMLP:
         the rest per member inside the kernel."""
         layers = self.low_rank_layers(population)
         (W_out, b_out), (P, hidden, rank) = layers.later[0], layers.A.shape
-        used, member_draw = torch.unique(population.draw, return_inverse=True)
-        Bt = population.B[0][used].transpose(1, 2).reshape(len(used) * rank, -1)
-        stacked = torch.cat([layers.W, Bt])
-        n, step = xt.shape[1], max(1, KERNEL_ELEMENTS // stacked.shape[0])
+        n, step = xt.shape[1], max(1, KERNEL_ELEMENTS // layers.first.shape[0])
         total = torch.zeros(P, dtype=torch.float64)
         for start in range(0, n, step):
-            products = stacked @ xt[:, start : start + step]
+            products = layers.first @ xt[:, start : start + step]
             total += kernel.low_rank_cross_entropy(
                 products[:hidden],
-                products[hidden:].view(len(used), rank, -1),
-                member_draw,
+                products[hidden:].view(-1, rank, products.shape[1]),
+                layers.member_draw,
                 layers.b.reshape(P, hidden),
                 layers.A.contiguous(),
                 W_out.contiguous(),
@@ -200,16 +201,25 @@ class PopulationMLP:
 class LowRankLayers:
     """A low-rank population as its layers: what ``PopulationMLP.low_rank_logits`` takes."""
 
-    W: torch.Tensor
-    """The centre's first-layer weights (h, in)."""
+    first: torch.Tensor
+    """The centre's first-layer weights W (h, in) over the factors Bᵀ of the K draws the members
+    use (K·r, in): one product with the inputs gives W·x and every draw's projection Bᵀ·x."""
     b: torch.Tensor
     """Each member's first-layer bias (P, h, 1)."""
     A: torch.Tensor
     """Each member's first-layer factor A scaled by sign·σ/√r, (P, h, r)."""
-    Bt: torch.Tensor
-    """Each member's factor Bᵀ, stacked: (P·r, in)."""
+    member_draw: torch.Tensor
+    """(P,) int64: each member's draw, as a block of r rows of ``Bt``."""
     later: list[tuple[torch.Tensor, torch.Tensor]]
     """The later layers per member: weights (P, out, in), biases (P, out, 1)."""
+
+    @property
+    def W(self) -> torch.Tensor:
+        return self.first[: self.b.shape[1]]
+
+    @property
+    def Bt(self) -> torch.Tensor:
+        return self.first[self.b.shape[1] :]
 
 
 def _relu(h: torch.Tensor) -> torch.Tensor:
