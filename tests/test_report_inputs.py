@@ -12,6 +12,9 @@ import pytest
 
 from dfo_bench.errors import ConfigError
 from dfo_bench.report import build_report, load_runs
+from dfo_bench.report.analysis import analyse_problem
+from dfo_bench.report.figures import optimizer_styles
+from dfo_bench.suite import load_suite
 
 from .conftest import CLI, cli_env
 from .report_data import specs, synthetic_results, trace, write_run
@@ -103,6 +106,51 @@ def test_hbde_numbers_are_shipped_for_the_cifar_problems() -> None:
     assert references_for("cifar10-resnet18")[["metric", "value"]].values.tolist() == [["test_f1", 0.8183]]
     assert references_for("cifar100-resnet18")[["metric", "value"]].values.tolist() == [["test_f1", 0.533]]
     assert references_for("digits-mlp").empty
+
+
+def _return_trace(final: float, steps: int = 20_000) -> list[dict[str, float]]:
+    """A control run's checkpoints at 0, 1,000, ..., 20,000 steps, its returns rising linearly to ``final``."""
+    rows = []
+    for i in range(21):
+        spent, value = steps * i // 20, final * i / 20
+        row = {"evaluations": spent // 1000, "samples": spent, "steps": spent, "episodes": spent // 1000, "seconds": spent / 1e4}
+        row["best_seen_loss"] = -value
+        for split in ("train", "val", "test"):
+            row |= {f"{split}_loss": -value, f"{split}_return": value}
+        rows.append(row)
+    return rows
+
+
+def test_published_targets_join_the_fixed_target_view_of_their_environment_only(write_suite, tmp_path: Path) -> None:
+    """ARS's Swimmer threshold (325, references.csv) becomes a target of a Swimmer problem's fixed-target
+    view, with the runs that reached it; a CartPole problem gets none."""
+    suite = write_suite(
+        {
+            "name": "targets",
+            "problems": [
+                {"name": "rl", "label": "swimmer", "params": {"env": "Swimmer-v5"}},
+                {"name": "rl", "label": "cartpole", "params": {"env": "CartPole-v1"}},
+            ],
+            "optimizers": ["ars"],
+            "seeds": [0, 1],
+            "budget": {"steps": 20_000},
+        }
+    )
+    root = tmp_path / "results"
+    for spec in load_suite(suite).runs:
+        write_run(root, spec, _return_trace(400.0 if spec.seed == 0 else 200.0))  # seed 0 passes 325 at 17,000 steps
+    runs = load_runs(root).runs
+    styles = optimizer_styles(runs["optimizer_label"])
+    analyses = {label: analyse_problem(label, part, styles, {}) for label, part in runs.groupby("problem_label")}
+    swimmer, cartpole = analyses["swimmer"], analyses["cartpole"]
+    assert 325.0 in swimmer.targets["val_return"] and 325.0 not in cartpole.targets.get("val_return", [])
+    assert swimmer.targets["val_return"] == sorted(swimmer.targets["val_return"])
+    row = swimmer.fixed_target[(swimmer.fixed_target["metric"] == "val_return") & (swimmer.fixed_target["target"] == 325.0)]
+    assert row[["successes", "runs", "ert_samples"]].values.tolist() == [[1, 2, 37_000.0]]
+    assert "Published targets added: val_return = 325 (ARS (Mania et al. 2018), Table 1" in swimmer.targets_note
+    assert "Published targets" not in cartpole.targets_note and swimmer.references.empty
+    index = build_report(root, tmp_path / "report", formats=("markdown",))
+    assert "val_return = 325 (ARS (Mania et al. 2018)" in (index.parent / "report.md").read_text()
 
 
 def test_latex_is_a_booktabs_table_with_the_best_in_bold(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Rendering (Markdown, HTML, LaTeX, figures) only formats what is computed here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from dfo_bench.report.figures import (
 )
 from dfo_bench.report.meta import budget_text, run_configurations
 from dfo_bench.report.pareto import ParetoAnalysis, analyse_pareto
-from dfo_bench.report.references import reference_rows, references_for
+from dfo_bench.report.references import RESULT, TARGET, reference_rows, references_for
 from dfo_bench.report.speed import SpeedCheck, check_speed
 from dfo_bench.report.start import StartAnalysis, analyse_start
 from dfo_bench.report.stats import Friedman, Significance, friedman, paired_matrix, significance, stratified_ci
@@ -103,7 +104,7 @@ class ProblemAnalysis:
 
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
     lines: dict[str, list[Reference]] = {}
-    for row in matching.to_dict("records"):
+    for row in matching[matching["kind"] == RESULT].to_dict("records"):
         label = f"published, not re-run: {row['optimizer']} {float(row['value']):g}"
         lines.setdefault(str(row["metric"]), []).append(Reference(label, float(row["value"])))
     return lines
@@ -138,6 +139,30 @@ def _targets(
     return targets, metrics, note
 
 
+def _with_published(
+    targets: Mapping[str, list[float]], metrics: Mapping[str, TargetMetric], matching: pd.DataFrame
+) -> tuple[dict[str, list[float]], str]:
+    """The targets with the published ones (``kind`` target) of a metric this problem traces
+    added, easiest first; and a sentence naming them ("" when there are none)."""
+    added = matching[(matching["kind"] == TARGET) & matching["metric"].isin(list(metrics))]
+    out = {name: list(values) for name, values in targets.items()}
+    for row in added.to_dict("records"):
+        metric = metrics[str(row["metric"])]
+        values = {*out.get(metric.name, []), float(row["value"])}
+        out[metric.name] = sorted(values, reverse=not metric.higher_is_better)
+    rows = added.to_dict("records")
+    named = [f"{row['metric']} = {float(row['value']):g} ({row['source']}: {row['protocol']})" for row in rows]
+    return out, ("Published targets added: " + "; ".join(named) + ". " if named else "")
+
+
+def _environment(runs: pd.DataFrame) -> str | None:
+    """The gymnasium id of a control problem's runs (None for other problems)."""
+    if "problem_params" not in runs:
+        return None
+    params = json.loads(str(runs["problem_params"].iloc[0]))
+    return str(params["env"]) if isinstance(params, dict) and params.get("env") else None
+
+
 def _profile_cost(fixed_target: pd.DataFrame, targets: Mapping[str, list[float]], declared: Declared) -> pd.Series:
     """ERT (samples) per optimizer to the problem's profile target: the ``PROFILE_RUNG`` rung of the
     default ladder of the primary metric's validation values (training loss where the problem
@@ -163,10 +188,11 @@ def analyse_problem(
     sig = significance(paired_matrix(finals, metric.column, labels), metric.higher_is_better)
     marks = pd.Series([(label in sig.not_worse) if sig.powered else None for label in labels], index=table.index, dtype=object)
     table = table.assign(not_worse=marks)
-    matching = references_for(str(runs["problem"].iloc[0]))
+    matching = references_for(str(runs["problem"].iloc[0]), _environment(runs))
     ok = with_best_train_loss(runs[runs["status"] == "ok"])
     unit = samples_unit(runs)
-    targets, metrics, targets_note = _targets(ok, given_targets, declared)
+    ladders, metrics, targets_note = _targets(ok, given_targets, declared)
+    targets, published = _with_published(ladders, metrics, matching)
     fixed_target = fixed_target_table(ok, targets, metrics)
     plotted = list(table.loc[table["seeds_ok"] > 0, "optimizer"])
     stem = file_stem(problem)
@@ -204,17 +230,19 @@ def analyse_problem(
         table=table,
         significance=sig,
         references=reference_rows(matching),
-        reference_protocols=sorted({f"{r['optimizer']}, {r['source']}: {r['protocol']}" for r in matching.to_dict("records")}),
+        reference_protocols=sorted(
+            {f"{r['optimizer']}, {r['source']}: {r['protocol']}" for r in matching[matching["kind"] == RESULT].to_dict("records")}
+        ),
         failed=failed_runs(finals),
         configurations=run_configurations(runs),
         targets=targets,
         target_metrics=metrics,
-        targets_note=targets_note,
+        targets_note=published + targets_note,
         fixed_target=fixed_target,
         fixed_budget=fixed_budget_table(ok, [c for c, _, _ in declared.traced() if c in ok and ok[c].notna().any()]),
         convergence=convergence,
         ecdfs=ecdfs,
-        profile_costs=_profile_cost(fixed_target, targets, declared),
+        profile_costs=_profile_cost(fixed_target, ladders, declared),
         speed=check_speed(finals),
         cost=cost_table(finals),
         pareto=analyse_pareto(runs, styles, problem, stem),
