@@ -144,13 +144,12 @@ def _with_published(
 ) -> tuple[dict[str, list[float]], str]:
     """The targets with the published ones (``kind`` target) of a metric this problem traces
     added, easiest first; and a sentence naming them ("" when there are none)."""
-    added = matching[(matching["kind"] == TARGET) & matching["metric"].isin(list(metrics))]
+    rows = matching[(matching["kind"] == TARGET) & matching["metric"].isin(list(metrics))].to_dict("records")
     out = {name: list(values) for name, values in targets.items()}
-    for row in added.to_dict("records"):
+    for row in rows:
         metric = metrics[str(row["metric"])]
         values = {*out.get(metric.name, []), float(row["value"])}
         out[metric.name] = sorted(values, reverse=not metric.higher_is_better)
-    rows = added.to_dict("records")
     named = [f"{row['metric']} = {float(row['value']):g} ({row['source']}: {row['protocol']})" for row in rows]
     return out, ("Published targets added: " + "; ".join(named) + ". " if named else "")
 
