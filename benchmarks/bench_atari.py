@@ -3,7 +3,7 @@
 The issue leaves the Atari-like set to measurement: MinAtar, or the real Atari 2600 games through
 ale-py if that is practical on 2 cores. This prints, in one run on the CPU:
 
-* the bare step rate of ``ALE/Breakout-v5`` as Deep GA and OpenAI-ES play it (frame skip 4 inside
+* the bare step rate (``bench_rollouts.step_rate``) of ``ALE/Breakout-v5`` as Deep GA and OpenAI-ES play it (frame skip 4 inside
   the emulator, sticky actions 0.25, then the DQN preprocessing: 84 × 84 grayscale, 4 frames
   stacked; ``gymnasium.wrappers.AtariPreprocessing`` and ``FrameStackObservation``), and of
   ``MinAtar/Breakout-v1`` (a 10 × 10 × 4 grid), both stepped with random actions;
@@ -32,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench_rollouts import step_rate
 from tabulate import tabulate
 
 from dfo_bench.problems.rl import environments
@@ -52,22 +53,6 @@ def atari(env_id: str) -> gym.Env:
 def minatar(env_id: str) -> gym.Env:
     """The MinAtar game as the ``rl`` problem makes it (MinAtar's registration, the episode limit)."""
     return environments.make(env_id, environments.episode_limit(env_id, None))
-
-
-def step_rate(env: gym.Env, seconds: float) -> float:
-    """Environment steps per second with random actions, reset with a new seed at each episode's end."""
-    env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(512)]
-    env.reset(seed=0)
-    steps, episodes, start = 0, 1, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for action in actions:
-            _, _, terminated, truncated, _ = env.step(action)
-            steps += 1
-            if terminated or truncated:
-                env.reset(seed=episodes)
-                episodes += 1
-    return steps / (time.perf_counter() - start)
 
 
 def population_cnn(P: int, channels: int, convolutions: list[tuple[int, int, int]], side: int, hidden: int, actions: int):  # type: ignore[no-untyped-def]

@@ -25,13 +25,18 @@ from dfo_bench.problems.rl.problem import ControlProblem
 
 
 def bare_rate(env_id: str, seconds: float) -> float:
-    env = environments.make(env_id, environments.episode_limit(env_id, None))
+    return step_rate(environments.make(env_id, environments.episode_limit(env_id, None)), seconds)
+
+
+def step_rate(env: Any, seconds: float) -> float:
+    """Steps per second of one environment with 256 random actions in a loop, reset with a new
+    seed at each episode's end (also used by ``bench_atari.py``)."""
     env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(4096)]
+    actions = [env.action_space.sample() for _ in range(256)]
     env.reset(seed=0)
     steps, episodes, start = 0, 1, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for action in actions[:256]:
+        for action in actions:
             _, _, terminated, truncated, _ = env.step(action)
             steps += 1
             if terminated or truncated:
