@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pandas as pd
 
 from dfo_bench.errors import ConfigError
+from dfo_bench.labels import select_labels
 from dfo_bench.store import TUNING, DamagedFile, ResultStore, StudyRecord
 from dfo_bench.store.index import REPEATED_TEXT
 
@@ -72,11 +72,10 @@ def _categorical(frame: pd.DataFrame, column: str, dtype: pd.CategoricalDtype) -
 
 def _select(runs: pd.DataFrame, column: str, patterns: Sequence[str], option: str) -> pd.DataFrame:
     """Rows whose ``column`` matches any of the patterns (exact labels or shell wildcards)."""
-    labels = sorted(runs[column].astype(str).unique())
-    chosen = [label for label in labels if any(fnmatchcase(label, p) for p in patterns)]
-    missing = [p for p in patterns if not any(fnmatchcase(label, p) for label in labels)]
+    labels = runs[column].astype(str).unique()
+    chosen, missing = select_labels(labels, patterns)
     if missing:
-        raise ConfigError(f"{option}: {', '.join(missing)}: no such label in the results; allowed: {', '.join(labels)}")
+        raise ConfigError(f"{option}: {', '.join(missing)}: no such label in the results; allowed: {', '.join(sorted(labels))}")
     return runs[runs[column].isin(chosen)]
 
 

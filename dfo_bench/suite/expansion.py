@@ -9,9 +9,8 @@ plans use too), so what a run uses is decided here, once.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.errors import ConfigError, DfoBenchError
 from dfo_bench.hashing import canonical_json
+from dfo_bench.labels import select_labels
 from dfo_bench.optimizers.base import GradientOptimizer, Optimizer
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem, Problem
@@ -70,12 +70,12 @@ class Suite:
         ConfigError names a pattern that matches no label, with the labels allowed."""
         pairs = [(s.problem.label, s.optimizer.label) for s in self.runs]
         pairs += [(plan.problem.label, plan.optimizer.label) for plan in self.studies]
-        keep_problem = _matcher(self.path, "--problems", problems, [p for p, _ in pairs])
-        keep_optimizer = _matcher(self.path, "--optimizers", optimizers, [o for _, o in pairs])
+        kept_problems = _chosen(self.path, "--problems", problems, [p for p, _ in pairs])
+        kept_optimizers = _chosen(self.path, "--optimizers", optimizers, [o for _, o in pairs])
         return replace(
             self,
-            runs=[s for s in self.runs if keep_problem(s.problem.label) and keep_optimizer(s.optimizer.label)],
-            studies=[p for p in self.studies if keep_problem(p.problem.label) and keep_optimizer(p.optimizer.label)],
+            runs=[s for s in self.runs if s.problem.label in kept_problems and s.optimizer.label in kept_optimizers],
+            studies=[p for p in self.studies if p.problem.label in kept_problems and p.optimizer.label in kept_optimizers],
             whole=self.whole or self,
         )
 
@@ -100,13 +100,16 @@ class Suite:
         return runs, studies
 
 
-def _matcher(path: Path, option: str, patterns: Sequence[str], labels: list[str]) -> Callable[[str], bool]:
-    """Whether a label is selected by ``patterns`` (all are when there are none)."""
-    known = sorted(set(labels))
-    missing = [p for p in patterns if not any(fnmatchcase(label, p) for label in known)]
+def _chosen(path: Path, option: str, patterns: Sequence[str], labels: list[str]) -> set[str]:
+    """The labels ``patterns`` select (all of them when there are none); ConfigError names a
+    pattern that matches no label."""
+    if not patterns:
+        return set(labels)
+    chosen, missing = select_labels(labels, patterns)
     if missing:
-        raise ConfigError(f"{path}: {option}: {', '.join(missing)}: no such label in the suite; allowed: {', '.join(known)}")
-    return lambda label: not patterns or any(fnmatchcase(label, p) for p in patterns)
+        allowed = ", ".join(sorted(set(labels)))
+        raise ConfigError(f"{path}: {option}: {', '.join(missing)}: no such label in the suite; allowed: {allowed}")
+    return set(chosen)
 
 
 def label(name: str, given: dict[str, Any]) -> str:
