@@ -170,7 +170,12 @@ class LowRankPopulation:
 
     def factors(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per member, the factors of matrix i: (P, rows, r) scaled by sign·σ/√r, and (P, cols, r)."""
-        return self.A[i][self.draw] * (self.sign * self.scale).view(-1, 1, 1), self.B[i][self.draw]
+        return self.scaled_a(i), self.B[i][self.draw]
+
+    def scaled_a(self, i: int) -> torch.Tensor:
+        """Per member, the factor A of matrix i scaled by sign·σ/√r, (P, rows, r), without
+        gathering its B (a path that projects once per draw needs only the draws' B)."""
+        return self.A[i][self.draw] * (self.sign * self.scale).view(-1, 1, 1)
 
     def vectors(self, start: int, stop: int) -> torch.Tensor:
         """Per member, the perturbation (P, stop − start) of coordinates start..stop, all outside the matrices."""

@@ -91,7 +91,7 @@ class PopulationMLP:
             population.vectors(m.stop, m.stop + m.rows).add_(b[0, :, 0]).unsqueeze(2)
             for m, (_, b) in zip(matrices, centre, strict=True)
         ]
-        A = population.factors(0)[0]
+        A = population.scaled_a(0)
         later = []
         for i, ((W, _), b) in enumerate(zip(centre[1:], biases[1:], strict=True), start=1):
             Ai, Bi = population.factors(i)
