@@ -104,7 +104,7 @@ class ProblemAnalysis:
 
 def _reference_lines(matching: pd.DataFrame) -> dict[str, list[Reference]]:
     lines: dict[str, list[Reference]] = {}
-    for row in matching[matching["kind"] == RESULT].to_dict("records"):
+    for row in matching.to_dict("records"):
         label = f"published, not re-run: {row['optimizer']} {float(row['value']):g}"
         lines.setdefault(str(row["metric"]), []).append(Reference(label, float(row["value"])))
     return lines
@@ -188,6 +188,7 @@ def analyse_problem(
     marks = pd.Series([(label in sig.not_worse) if sig.powered else None for label in labels], index=table.index, dtype=object)
     table = table.assign(not_worse=marks)
     matching = references_for(str(runs["problem"].iloc[0]), _environment(runs))
+    results = matching[matching["kind"] == RESULT]
     ok = with_best_train_loss(runs[runs["status"] == "ok"])
     unit = samples_unit(runs)
     ladders, metrics, targets_note = _targets(ok, given_targets, declared)
@@ -201,7 +202,7 @@ def analyse_problem(
             styles,
             problem,
             f"convergence-{stem}",
-            _reference_lines(matching),
+            _reference_lines(results),
             {c: (label, m.log) for c, label, m in declared.traced()},
             {**X_LABELS, "samples": unit},
         )
@@ -228,10 +229,8 @@ def analyse_problem(
         declared=declared,
         table=table,
         significance=sig,
-        references=reference_rows(matching),
-        reference_protocols=sorted(
-            {f"{r['optimizer']}, {r['source']}: {r['protocol']}" for r in matching[matching["kind"] == RESULT].to_dict("records")}
-        ),
+        references=reference_rows(results),
+        reference_protocols=sorted({f"{r['optimizer']}, {r['source']}: {r['protocol']}" for r in results.to_dict("records")}),
         failed=failed_runs(finals),
         configurations=run_configurations(runs),
         targets=targets,

@@ -38,9 +38,8 @@ def references_for(problem: str, env: str | None = None, table: pd.DataFrame | N
 
 
 def reference_rows(matching: pd.DataFrame) -> pd.DataFrame:
-    """One row per published (source, optimizer) with a column per metric, for the tables (the
-    results: targets go to the fixed-target view)."""
-    matching = matching[matching["kind"] == RESULT]
+    """One row per published (source, optimizer) with a column per metric, for the tables, of
+    rows of kind ``result`` (targets go to the fixed-target view)."""
     if matching.empty:
         return pd.DataFrame(columns=["source", "optimizer", "url", "protocol", *METRICS])
     wide = matching.pivot_table(
