@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from dfo_bench.errors import ConfigError
 if TYPE_CHECKING:
     from dfo_bench.executors import RunSummary
     from dfo_bench.report.load import LoadedRuns
+    from dfo_bench.store import ResultStore
     from dfo_bench.suite import ExecutorConfig, Suite, SuiteConfig, load_suite
     from dfo_bench.suite.schema import OptimizerConfig, ProblemConfig, SuiteBudget
 
@@ -182,7 +184,7 @@ def run(
     from dfo_bench.executors.plan import QUICK, headline, keep_plan, plan_suite, render, warning
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
-    from dfo_bench.store import TUNING, ResultStore
+    from dfo_bench.store import ResultStore
 
     unknown = set(options) - set(EXECUTOR_OPTIONS)
     if unknown:
@@ -210,10 +212,12 @@ def run(
     todo = pending_runs(suite, store, retry_failed)
     for file in store.damaged:
         say(f"warning: {file.path}: {file.reason}; it runs again", True)
-    stored = len(suite.runs) - len(todo)
+    tuned = [plan for plan in suite.studies if plan.ranges]
+    owed, stored = _counted(suite, store, len(suite.runs) - len(todo), retry_failed)
+    trials = f" ({sum(p.trials * len(p.tuning_seeds) for p in tuned)} of them tuning trials, at most)" if tuned else ""
     estimate = plan_suite(suite, store, config, retry_failed, QUICK, imports)
     say(
-        f"{suite.name}: {len(suite.runs)} runs on {where}, {stored} already stored, {len(todo)} to run, "
+        f"{suite.name}: {owed} runs on {where}{trials}, {stored} already stored, {owed - stored} to run, "
         f"{headline(estimate)} -> {out}",
         False,
     )
@@ -222,7 +226,6 @@ def run(
         say(said, True)
     record = keep_plan(store, estimate)
     started = time.perf_counter()
-    tuned = [plan for plan in suite.studies if plan.ranges]
     if tuned and suite.config.tuning:
         tuning = suite.config.tuning
         say(
@@ -236,18 +239,29 @@ def run(
         with stop_on_signals() if main else nullcontext():
             summaries = run_suite(suite, out, engine, retry_failed, progress=progress)
     except Interrupted as stop:
-        now = sum(1 for spec in suite.runs if store.status(spec.run_id) is not None)
+        now = _counted(suite, store, sum(1 for spec in suite.runs if store.status(spec.run_id) is not None), retry_failed)[1]
         say(
-            f"{suite.name}: stopped by {stop}: {now} of {len(suite.runs)} runs stored ({now - stored} in this session), "
-            f"{len(suite.runs) - now} not run"
-            + (f", {sum(1 for r in store.stored_runs() if r.phase == TUNING)} tuning runs stored" if suite.studies else "")
-            + "; run the same command again to resume",
+            f"{suite.name}: stopped by {stop}: {now} of {owed}{' at most' if tuned else ''} runs stored "
+            f"({now - stored} in this session), {owed - now} not run; run the same command again to resume",
             True,
         )
         raise
     if record is not None:
         store.write_plan(record.model_copy(update={"took_seconds": round(time.perf_counter() - started, 3)}))
     return RunOutcome(suite.name, out, summaries)
+
+
+def _counted(suite: Suite, store: ResultStore, stored: int, retry_failed: bool) -> tuple[int, int]:
+    """(runs the suite owes, those stored) given ``stored`` of its known runs: a tuned entry's runs
+    are known only as its study goes, so they count as the most it may need (every trial on every
+    tuning seed, then the evaluation seeds) and as many of its stored runs as that."""
+    from dfo_bench.executors import settled_states
+
+    most = {(plan.problem.label, plan.optimizer.label): plan.runs_at_most for plan in suite.studies if plan.ranges}
+    settled, found = settled_states(retry_failed), Counter[tuple[str, str]]()
+    if most:
+        found.update((r.problem_label, r.optimizer_label) for r in store.stored_runs() if r.status in settled)
+    return len(suite.runs) + sum(most.values()), stored + sum(min(found[pair], n) for pair, n in most.items())
 
 
 def load(

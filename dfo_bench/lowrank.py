@@ -104,14 +104,16 @@ class LowRankPopulation:
         draws: int,
         antithetic: bool,
         generator: torch.Generator,
+        pairing: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> LowRankPopulation:
         """``draws`` fresh draws on centre's device (``generator`` is there too): 2·draws members
-        (+ then −) when ``antithetic``, else one member per draw."""
+        (+ then −) when ``antithetic``, else one member per draw (``pairing``: that draw/sign pair
+        from ``pairing``, kept by an optimizer that asks the same shape every generation)."""
         device = centre.device
         A = tuple(torch.randn(draws, m.rows, rank, generator=generator, device=device) for m in layout.matrices)
         B = tuple(torch.randn(draws, m.cols, rank, generator=generator, device=device) for m in layout.matrices)
         vector = torch.randn(draws, len(layout.vector_index), generator=generator, device=device)
-        return cls.members_of(centre, layout, A, B, vector, sigma, antithetic)
+        return cls.members_of(centre, layout, A, B, vector, sigma, antithetic, pairing)
 
     @classmethod
     def members_of(
@@ -123,14 +125,22 @@ class LowRankPopulation:
         vector: torch.Tensor,
         sigma: float,
         antithetic: bool,
+        pairing: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> LowRankPopulation:
         """The population of these draws around ``centre`` (the authors reuse draws across generations)."""
-        K, device = vector.shape[0], centre.device
-        draw = torch.arange(K, device=device)
-        sign = torch.ones(K, device=device)
+        draw, sign = pairing if pairing is not None else cls.pairing(vector.shape[0], antithetic, centre.device)
+        return cls(centre, layout, A, B, vector, sigma, draw, sign)
+
+    @staticmethod
+    def pairing(draws: int, antithetic: bool, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's draw and sign: (0..K−1, 0..K−1) and (+1…, −1…) for antithetic pairs, else
+        (0..K−1) and +1. Never written to, so an optimizer makes them once for all its generations:
+        five small torch calls fewer per ask, about a tenth of ask + tell at P = 64 (docs/lowrank.md)."""
+        draw = torch.arange(draws, device=device)
+        sign = torch.ones(draws, device=device)
         if antithetic:
             draw, sign = draw.repeat(2), torch.cat([sign, -sign])
-        return cls(centre, layout, A, B, vector, sigma, draw, sign)
+        return draw, sign
 
     @property
     def rank(self) -> int:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dfo_bench import optuna_study
+from dfo_bench import api, optuna_study
 from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import SequentialExecutor, run_suite
@@ -164,6 +164,23 @@ def test_same_suite_asks_the_same_trials(tuned: Path, tmp_path: Path) -> None:
     again, first = records(tmp_path / "results")["adam-tuned"], records(tuned)["adam-tuned"]
     assert [t["params"] for t in again["trials"]] == [t["params"] for t in first["trials"]]
     assert stored_ids(tmp_path / "results") == stored_ids(tuned)
+
+
+def test_the_first_line_counts_a_tuned_entrys_runs_before_its_study_chose(tuned: Path, tmp_path: Path) -> None:
+    """A tuned entry's runs are not known until its study ends: the estimate line still counts the
+    most it may need (6 trials x 2 tuning seeds + 2 seeds, beside the untuned entry's 2) and, on a
+    resumed folder, those stored (here every run but the tuned entry's two evaluation runs)."""
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    for path in (tuned / "runs").glob("*.parquet"):
+        if not path.name.startswith("digits-mlp__adam-tuned__seed"):
+            (results / "runs" / path.name).write_bytes(path.read_bytes())
+    trials = len(list((results / "runs").glob("*__tuning__*.parquet")))
+    said: list[str] = []
+    outcome = api.run(load_suite(write(tmp_path, TUNED_SUITE)), results, progress=False, say=lambda line, err: said.append(line))
+    assert outcome.ok == 2 and trials >= 1  # random draws the study asked twice are run once
+    first = f"tuned: 16 runs on cpu (12 of them tuning trials, at most), {2 + trials} already stored, {14 - trials} to run, "
+    assert said[0].startswith(first), said
 
 
 def test_resumed_tuning_runs_nothing_twice(tuned: Path, tmp_path: Path) -> None:

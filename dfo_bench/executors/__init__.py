@@ -8,7 +8,7 @@ stopping on a signal are the suite loop's (``suite_run``, ``stopping``), not the
 
 from dfo_bench.executors.base import CLAIMED, Executor, RunSummary, RunTask
 from dfo_bench.executors.local import ProcessExecutor, SequentialExecutor
-from dfo_bench.executors.suite_run import make_executor, pending_runs, run_suite
+from dfo_bench.executors.suite_run import make_executor, pending_runs, run_suite, settled_states
 
 __all__ = [
     "CLAIMED",
@@ -20,4 +20,5 @@ __all__ = [
     "make_executor",
     "pending_runs",
     "run_suite",
+    "settled_states",
 ]

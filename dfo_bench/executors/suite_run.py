@@ -23,7 +23,7 @@ from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, RunSpec, Suite
 
 
-def _wanted(retry_failed: bool) -> set[str]:
+def settled_states(retry_failed: bool) -> set[str]:
     """Stored states that need no run: ok, and failed unless failed runs are retried."""
     return {"ok", "failed"} - ({"failed"} if retry_failed else set())
 
@@ -35,7 +35,7 @@ def pending_runs(suite: Suite, store: ResultStore, retry_failed: bool = False) -
     tuning = [spec for plan in suite.studies if plan.ranges for spec in plan.trial_specs(0, {})]
     pairs = [(plan.problem.label, plan.optimizer.label) for plan in suite.studies]
     store.check_names([spec.run_id for spec in [*suite.runs, *tuning]], suite.name, pairs)
-    wanted = _wanted(retry_failed)
+    wanted = settled_states(retry_failed)
     return [spec for spec in suite.runs if store.status(spec.run_id) not in wanted]
 
 
@@ -98,7 +98,7 @@ def run_suite(
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
     store.write_suite_copy(suite.name, suite_text(suite), *suite.expected())
-    wanted = _wanted(retry_failed)
+    wanted = settled_states(retry_failed)
     tuned = [plan for plan in suite.studies if plan.ranges]
     task = RunTask(store, retry_failed=retry_failed)
     ids: set[str] = set()

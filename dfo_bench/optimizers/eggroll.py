@@ -85,6 +85,7 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
             else torch.optim.Adam([self._theta], lr=params.lr, foreach=foreach)
         )
         self._draws = params.popsize // 2 if params.antithetic else params.popsize
+        self._pairing = LowRankPopulation.pairing(self._draws, params.antithetic, self.device)
         self._last: LowRankPopulation | None = None
         self._generation = 0
 
@@ -101,8 +102,12 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
         fresh = last is None or (p.noise_reuse > 0 and self._generation % p.noise_reuse == 0)
         centre = self._theta.detach().clone()
         if fresh or last is None:
-            return LowRankPopulation.sample(centre, self.layout, p.rank, p.sigma, self._draws, p.antithetic, self._generator)
-        return LowRankPopulation.members_of(centre, self.layout, last.A, last.B, last.vector, p.sigma, p.antithetic)
+            return LowRankPopulation.sample(
+                centre, self.layout, p.rank, p.sigma, self._draws, p.antithetic, self._generator, self._pairing
+            )
+        return LowRankPopulation.members_of(
+            centre, self.layout, last.A, last.B, last.vector, p.sigma, p.antithetic, self._pairing
+        )
 
     def _tell(self, X: LowRankPopulation, losses: torch.Tensor) -> None:
         self._last = X

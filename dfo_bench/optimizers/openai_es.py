@@ -73,6 +73,7 @@ class OpenAIES(AskTellOptimizer[torch.Tensor | LowRankPopulation]):
         """The weight matrices low-rank noise perturbs (none known: Gaussian noise on every coordinate)."""
         if params.rank is not None:
             self.layout.check_rank(params.rank)
+        self._pairing = LowRankPopulation.pairing(params.popsize // 2, True, self.device)
 
     @classmethod
     def low_rank_of(cls, params: ParamsModel) -> int | None:
@@ -86,7 +87,9 @@ class OpenAIES(AskTellOptimizer[torch.Tensor | LowRankPopulation]):
         p = self.params
         if p.rank is not None:
             centre = self._theta.detach().clone()
-            return LowRankPopulation.sample(centre, self.layout, p.rank, p.sigma, p.popsize // 2, True, self._generator)
+            return LowRankPopulation.sample(
+                centre, self.layout, p.rank, p.sigma, p.popsize // 2, True, self._generator, self._pairing
+            )
         return antithetic_population(self._theta, self._noise, p.sigma, self._generator)
 
     def _tell(self, X: torch.Tensor | LowRankPopulation, losses: torch.Tensor) -> None:
