@@ -241,7 +241,7 @@ def run(
     except Interrupted as stop:
         now = _counted(suite, store, sum(1 for spec in suite.runs if store.status(spec.run_id) is not None), retry_failed)[1]
         say(
-            f"{suite.name}: stopped by {stop}: {now} of {owed}{' at most' if tuned else ''} runs stored "
+            f"{suite.name}: stopped by {stop}: {now} of {'at most ' if tuned else ''}{owed} runs stored "
             f"({now - stored} in this session), {owed - now} not run; run the same command again to resume",
             True,
         )

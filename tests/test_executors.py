@@ -196,6 +196,23 @@ def interrupt(command: list[str], out: Path, signum: int, delay: float) -> tuple
             proc.wait()
 
 
+def test_a_stopped_tuned_suite_counts_its_tuned_entrys_runs(write_suite, tmp_path: Path) -> None:
+    """A tuned entry's runs are known as its study goes; the stop line counts the most it may
+    need (3 trials on 1 tuning seed + 2 seeds, for each of the two entries) and every run stored,
+    tuning runs included."""
+    tuning = {"trials": 3, "sampler": "random", "seeds": [10], "metric": "val_accuracy"}
+    suite_file = write_suite({**LONGER, "executor": ENGINES["process"], "tuning": tuning})
+    out = tmp_path / "results"
+    status, err, _ = interrupt([*CLI, "run", str(suite_file), "--out", str(out), "--quiet"], out, signal.SIGTERM, 2.0)
+    assert status == 128 + signal.SIGTERM, err
+    found = re.fullmatch(
+        r"engines: stopped by SIGTERM: (\d+) of at most 10 runs stored \((\d+) in this session\), (\d+) not run; .*",
+        err.strip().splitlines()[-1],
+    )
+    assert found, err
+    assert int(found[1]) == int(found[2]) == len(list(out.glob("runs/*.parquet"))) and int(found[3]) == 10 - int(found[1])
+
+
 @pytest.mark.parametrize(
     "name, signals",
     [("process", [signal.SIGINT, signal.SIGTERM]), ("dask", [signal.SIGTERM]), ("submitit-local", [signal.SIGINT])],
