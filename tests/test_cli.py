@@ -1,8 +1,10 @@
-"""The command line as a user meets it: list and help (bad input: test_bad_input.py)."""
+"""The command line as a user meets it: list, help, and progress in a log (bad input: test_bad_input.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,18 @@ def test_run_help_states_every_exit_status_and_report_and_status_offer_strict() 
     assert "failed" in statuses["1"] and "bad input" in statuses["2"] and "Ctrl-C" in statuses["130"]
     for command in ("report", "status"):
         assert "--strict" in dfo_bench(command, "--help").stdout
+
+
+def test_progress_in_a_log_is_plain_lines_and_quiet_writes_none(write_suite, tmp_path: Path) -> None:
+    """stderr piped (a Slurm log, ``2> log``): no bar redrawn with carriage returns, but a line
+    after the first run and after the last; ``--quiet``: none."""
+    suite = write_suite(
+        {"name": "logged", "problems": ["digits-mlp"], "optimizers": ["random-search"], "seeds": [0, 1, 2], "budget": {"evaluations": 100}}
+    )
+    ran = dfo_bench("run", str(suite), "--out", str(tmp_path / "a"), "--sequential")
+    assert ran.returncode == 0, ran.stderr
+    assert "\r" not in ran.stderr and "run/s" not in ran.stderr, ran.stderr
+    counts = [int(m[1]) for m in re.finditer(r"^logged: (\d+)/3 runs \(ok=\1 failed=0 running=\d+\), [\d:]+ elapsed", ran.stderr, re.M)]
+    assert counts[0] == 1 and counts[-1] == 3 and counts == sorted(set(counts)), ran.stderr
+    quiet = dfo_bench("run", str(suite), "--out", str(tmp_path / "b"), "--sequential", "--quiet")
+    assert quiet.returncode == 0 and "logged: " not in quiet.stderr, quiet.stderr

@@ -1,34 +1,45 @@
 """The progress line of a running suite: runs done / failed / running (and left to another
 process on the same folder), elapsed and time left.
 
-tqdm draws it (on stderr, and only when stderr is a terminal; in a Jupyter notebook, as a notebook
-widget through ``tqdm.auto``); a small thread refreshes it every second, so the running count and
-elapsed time move between results too.
+On a terminal tqdm draws it on stderr (in a Jupyter notebook, as a notebook widget through
+``tqdm.auto``), and a small thread refreshes it every second, so the running count and elapsed
+time move between results too. Where stderr is a file or a pipe (a Slurm log, ``2> log``), a bar
+redrawn every second would fill it with carriage returns; there it is a plain line after a run
+ends, at most one every ``LINE_SECONDS`` and always after the last.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 
-from tqdm import std
+from tqdm import notebook
 from tqdm.auto import tqdm
 
-NOTEBOOK = tqdm is not std.tqdm
+NOTEBOOK = issubclass(tqdm, notebook.tqdm)
 """Whether ``tqdm.auto`` found a notebook (whose output is never a terminal, yet shows a bar)."""
+LINE_SECONDS = 60.0
+"""Least time between two progress lines where stderr is not a terminal."""
 
 
 class Progress:
+    """Counts of a suite's finished runs, shown as a bar on a terminal or as lines elsewhere."""
+
     def __init__(self, total: int, name: str, running: Callable[[], int], enabled: bool = True) -> None:
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
         self._running = running
         self._lock = threading.Lock()
-        self._bar = tqdm(
-            total=total, desc=name, unit="run", file=sys.stderr, disable=(False if NOTEBOOK else None) if enabled else True
-        )
+        terminal = NOTEBOOK or sys.stderr.isatty()
+        self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=not (enabled and terminal))
+        self._name, self._total, self._started = name, total, time.monotonic()
+        self._lines = enabled and not terminal
+        """Whether progress is written as plain lines (stderr not a terminal, progress wanted)."""
+        self._said, self._written = self._started - LINE_SECONDS, 0
+        """When the last line was written (monotonic seconds), and how many runs had finished then."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not self._bar.disable:
@@ -58,6 +69,19 @@ class Progress:
                 self.elsewhere += 1
             self._bar.set_postfix_str(self._postfix(), refresh=False)
             self._bar.update()
+            if self._lines:
+                self._line()
+
+    def _line(self, force: bool = False) -> None:
+        """One plain progress line, unless one was written less than ``LINE_SECONDS`` ago and runs are left."""
+        now, finished = time.monotonic(), self.done + self.failed + self.elsewhere
+        if now - self._said < LINE_SECONDS and finished < self._total and not force:
+            return
+        self._said, self._written, elapsed = now, finished, now - self._started
+        line = f"{self._name}: {finished}/{self._total} runs ({self._postfix()}), {tqdm.format_interval(elapsed)} elapsed"
+        if 0 < finished < self._total:
+            line += f", about {tqdm.format_interval(elapsed / finished * (self._total - finished))} left"
+        print(line, file=sys.stderr, flush=True)
 
     def discount(self, runs: int) -> None:
         """``runs`` counted in the total will not run (stored already, or a tuning trial's runs
@@ -65,6 +89,7 @@ class Progress:
         that gave them up)."""
         if runs:
             with self._lock:
+                self._total = max(self.done + self.failed + self.elsewhere, self._total - runs)
                 self._bar.total = max(self._bar.n, (self._bar.total or 0) - runs)
                 self._bar.refresh()
 
@@ -79,3 +104,5 @@ class Progress:
             self._thread.join(timeout=2)
         with self._lock:
             self._bar.close()
+            if self._lines and self.done + self.failed + self.elsewhere != self._written:
+                self._line(force=True)
