@@ -163,21 +163,6 @@ class LowRankPopulation:
             self.centre, self.layout, self.A, self.B, self.vector, self.sigma, self.draw[rows], self.sign[rows]
         )
 
-    def to(self, device: torch.device) -> LowRankPopulation:
-        """The population on ``device`` (itself when already there)."""
-        if self.centre.device == device:
-            return self
-        return LowRankPopulation(
-            self.centre.to(device),
-            self.layout,
-            tuple(a.to(device) for a in self.A),
-            tuple(b.to(device) for b in self.B),
-            self.vector.to(device),
-            self.sigma,
-            self.draw.to(device),
-            self.sign.to(device),
-        )
-
     def factors(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per member, the factors of matrix i: (P, rows, r) scaled by sign·σ/√r, and (P, cols, r)."""
         return self.scaled_a(i), self.B[i][self.draw]
@@ -203,8 +188,8 @@ class LowRankPopulation:
         return X
 
     def combine(self, weights: torch.Tensor) -> torch.Tensor:
-        """Σ_p weights[p]·E_p, (D,): the weighted sum of the members' perturbations E_p (each a
-        high-rank sum of rank-r matrices), built draw by draw without forming any E_p."""
+        """Σ_p weights[p]·E_p, (D,): the weighted sum of the members' perturbations E_p (each of rank
+        r on every matrix; the sum is high-rank), built draw by draw without forming any E_p."""
         per_draw = torch.zeros(self.vector.shape[0], device=self.centre.device).index_add_(
             0, self.draw, weights.to(self.centre.device, torch.float32) * self.sign
         )

@@ -43,12 +43,6 @@ class CoordinateMoves:
     def __getitem__(self, rows: slice) -> CoordinateMoves:
         return CoordinateMoves(self.base, self.index[rows], self.value[rows])
 
-    def to(self, device: torch.device) -> CoordinateMoves:
-        """The moves on ``device``, float32 values (itself when already so)."""
-        if self.base.device == device and self.base.dtype == self.value.dtype == torch.float32:
-            return self
-        return CoordinateMoves(self.base.to(device, torch.float32), self.index.to(device), self.value.to(device, torch.float32))
-
     def dense(self) -> torch.Tensor:
         """The candidates as a (P, D) matrix."""
         X = self.base.expand(len(self), -1).clone()

@@ -106,8 +106,8 @@ class Objective:
 
     def training_environment(self) -> Any:
         """A gymnasium environment of the run's ``RolloutProblem`` for a policy-gradient method:
-        each step charged to the budget (a sample too), each episode counted as one evaluation,
-        episodes seeded from the run's stream."""
+        each step charged to the budget (a sample too), each episode counted as one evaluation
+        whose loss (minus its return) lowers ``best_seen``, episodes seeded from the run's stream."""
         problem = self.problem
         if not isinstance(problem, RolloutProblem):
             raise TypeError(f"{problem.name} has no environment")
@@ -115,7 +115,10 @@ class Objective:
         def charge(steps: int, episodes: int) -> None:
             self.budget.charge_steps(steps, episodes, evaluations=episodes)
 
-        return problem.training_environment(charge, self.episode_seeds)
+        def seen(loss: float) -> None:
+            self.best_seen[0] = min(self.best_seen[0], loss)
+
+        return problem.training_environment(charge, self.episode_seeds, seen)
 
     def policy_hidden_layers(self) -> list[int]:
         """Widths of the hidden layers of the run's policy network (``RolloutProblem.hidden_layers``)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -120,13 +120,26 @@ def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path) -> None:
 
 
 class Counting(gymnasium.Wrapper):
-    """Counts the steps the environment really takes."""
+    """Counts the steps the environment really takes, and keeps the return of each episode it finishes."""
 
     taken = 0
+    returns: ClassVar[list[float]] = []
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.running = 0.0
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.running = 0.0
+        return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> Any:
         Counting.taken += 1
-        return self.env.step(action)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.running += float(reward)
+        if terminated or truncated:
+            Counting.returns.append(self.running)
+        return obs, reward, terminated, truncated, info
 
 
 def test_steps_charged_are_the_steps_taken(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,10 +333,13 @@ def test_bad_env_through_the_cli_exits_2_and_writes_nothing(tmp_path: Path) -> N
 
 def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """PPO's own rollouts go through the objective: charged step by step, stopped exactly at the
-    budget, its episodes counted, and its actor is the problem's policy (same start, same layout).
-    It leaves nothing in the temporary folder (stable-baselines3's default logger makes a folder
-    there at every ``learn``)."""
+    budget, its episodes counted and their losses seen (``best_seen_loss``), and its actor is the
+    problem's policy (same start, same layout: the same outputs and actions). It leaves nothing in
+    the temporary folder (stable-baselines3's default logger makes a folder there at every ``learn``)."""
     pytest.importorskip("stable_baselines3")
+    # torch._dynamo's first import (at an optimizer's first step) makes torch's one compile-cache folder in tempdir
+    import torch._dynamo
+
     from dfo_bench.optimizers.base import SearchDomain
     from dfo_bench.optimizers.ppo import PPO
 
@@ -334,11 +350,18 @@ def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch, tmp
     budget = Budget(BudgetLimits(steps=300))
     objective = Objective(p, FullSpace(p.initial_point()), budget, None)
     ppo = PPO.from_config(SearchDomain(p.initial_point()), np.random.default_rng(0), TINY_PPO)
-    assert torch.equal(ppo.recommend(), p.initial_point())
-    Counting.taken = 0
+    model = ppo._build(objective)  # the actor PPO trains, before any update
+    obs = torch.randn(32, p.policy.observations, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        theirs = model.policy.action_net(model.policy.mlp_extractor.policy_net(obs))
+    ours = p.policy.outputs(p.policy.layers(p.initial_point().repeat(32, 1)), obs)
+    assert torch.allclose(theirs, ours, atol=1e-6)
+    assert model.predict(obs.numpy(), deterministic=True)[0].tolist() == p.policy.actions(ours)
+    Counting.taken, Counting.returns = 0, []
     with pytest.raises(BudgetExceeded):
         for _ in range(10):
             ppo.step(objective)
-    assert budget.steps == Counting.taken == 300 and budget.episodes >= 1
+    assert budget.steps == Counting.taken == 300 and budget.episodes == len(Counting.returns) >= 1
+    assert objective.best_seen[0] == -max(Counting.returns)
     assert ppo.recommend().shape == (p.dim,) and not torch.equal(ppo.recommend(), p.initial_point())
     assert list(tmp_path.iterdir()) == []

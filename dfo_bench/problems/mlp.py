@@ -136,7 +136,7 @@ class PopulationMLP:
 
     def low_rank_kernel(self, device: torch.device) -> ModuleType | None:
         """The compiled kernel of this net's low-rank losses on ``device`` (built on first use), or
-        None where the eager path runs: a net with more than one hidden layer, or not the CPU."""
+        None where the eager path runs: a net without exactly one hidden layer, or not the CPU."""
         return mlp_low_rank_kernel.load() if device.type == "cpu" and len(self.shapes) == 2 else None
 
     def kernel_losses(self, kernel: ModuleType, population: LowRankPopulation, xt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -161,12 +161,6 @@ class PopulationMLP:
                 y[start : start + step].contiguous(),
             )
         return (total / n).float()
-
-    def low_rank_predictions(self, population: LowRankPopulation, xt: torch.Tensor) -> torch.Tensor:
-        """Predicted class of each member on each sample, shape (P, n)."""
-        layers = self.low_rank_layers(population)
-        n, step = xt.shape[1], self.chunk_size(len(population))
-        return torch.cat([self.low_rank_logits(layers, xt[:, s : s + step]).argmax(dim=1) for s in range(0, n, step)], dim=1)
 
     def chunk_size(self, population: int) -> int:
         return max(1, CHUNK_ELEMENTS // (population * max(self.sizes[1:])))
@@ -432,11 +426,12 @@ class MLPClassification(DifferentiableProblem):
     Params = MLPParams
     params: MLPParams
     REFRESH_EVERY = 1000
+    """Incremental updates of the moves cache (accepted moves) between two full recomputes."""
     has_layout = True
     features: ClassVar[int]
     """Inputs per sample, which the layout needs before the data is loaded."""
     classes: ClassVar[int] = 10
-    """Incremental updates of the moves cache (accepted moves) between two full recomputes."""
+    """Classes, the output layer's width."""
 
     def __init__(self, params: MLPParams, seed: int, device: torch.device) -> None:
         super().__init__(params, seed, device)
@@ -502,12 +497,12 @@ class MLPClassification(DifferentiableProblem):
     def _evaluate_low_rank(self, population: LowRankPopulation, batch: torch.Tensor | None) -> torch.Tensor:
         """Members evaluated from the centre and their factors (exact to float rounding against
         ``population.dense()``); peak memory holds the later layers per member, never P × D values.
-        A population of another layout (an optimizer built without this network's) is evaluated dense."""
-        if population.layout != self.layout:
+        A population of another layout (an optimizer built without this network's) is evaluated dense,
+        and so is one for the two objectives of ``precision-recall``, which no low-rank optimizer
+        (single-objective) is paired with in a suite."""
+        if population.layout != self.layout or self.params.objective == "precision-recall":
             return self._evaluate(population.dense(), batch)
         xt, y = (self._xt["train"], self.data.train.y) if batch is None else (self._features(batch), self.data.train.y[batch])
-        if self.params.objective == "precision-recall":
-            return 1.0 - macro_precision_recall(self.net.low_rank_predictions(population, xt), y, self.data.n_classes)
         return self.net.low_rank_losses(population, xt, y)
 
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:

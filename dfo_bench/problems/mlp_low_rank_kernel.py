@@ -18,6 +18,9 @@ with ``std::thread``s of its own, torch's threads, still spinning after the GEMM
 cores (11.4 ms for GEMM + kernel against 8.7 ms; with ``OMP_WAIT_POLICY=PASSIVE`` 8.5 ms).
 Each block of 256 samples is summed in a fixed order and the blocks are added by ``sum``, so a
 member's loss does not depend on the number of threads.
+
+Letters in the C++ source: H hidden units, K classes, D draws (one per antithetic pair), P
+members, r the rank, n samples; ``dfo_bench.lowrank`` writes K for draws and D for the weights.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ class Rollouts:
     """What playing a population's episodes gave."""
 
     losses: torch.Tensor
-    """(P,) negative mean return of each candidate over its episodes (NaN where not finished)."""
+    """(P,) negative mean return of each candidate over its episodes, rewards less the problem's
+    ``reward_shift`` (NaN where not finished)."""
     finished: torch.Tensor
     """(P,) bool: whether all of the candidate's episodes ended before the step allowance ran out."""
     steps: int
@@ -81,7 +82,10 @@ class RolloutProblem(Problem):
         its actor with them, in the problem's weight layout)."""
         raise TypeError(f"{self.name}: {self.policy_gradient_fault(self.params)}")
 
-    def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
-        """One gymnasium environment whose steps are charged through ``charge(steps, episodes)``
-        and whose episodes play ``seeds(1)`` (see ``dfo_bench.problems.rl.charged``)."""
+    def training_environment(
+        self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]], seen: Callable[[float], None]
+    ) -> Any:
+        """One gymnasium environment whose steps are charged through ``charge(steps, episodes)``,
+        whose episodes play ``seeds(1)`` and hand their loss to ``seen(loss)`` when they end (see
+        ``dfo_bench.problems.rl.charged``)."""
         raise TypeError(f"{self.name}: {self.policy_gradient_fault(self.params)}")

@@ -3,7 +3,8 @@
 
 Imported only when such a method asks for it (it needs gymnasium). Before each step one step is
 charged (the budget refuses it, raising ``BudgetExceeded``, once none is left); an episode that
-ends is counted. Each reset ignores the seed it is given and plays the next seed of the run's
+ends is counted, and its loss (minus its shifted return, as a population's losses) is handed to
+``seen`` for the run's best-seen loss. Each reset ignores the seed it is given and plays the next seed of the run's
 episode stream, the stream the objective hands out to populations. Observations are flattened to
 float32 and, where the problem normalises them, normalised with its running statistics, which
 learn from every state visited (one at a time, as ARS V2 does across its workers); rewards are
@@ -24,16 +25,26 @@ from dfo_bench.problems.rl.normalization import RunningNormalizer
 
 Charge = Callable[[int, int], None]
 """(steps, episodes) -> None, raising ``BudgetExceeded`` when the steps do not fit."""
+Seen = Callable[[float], None]
+"""The loss of a finished training episode -> None."""
 
 
 class ChargedEnvironment(gymnasium.Wrapper):
     def __init__(
-        self, env: Any, charge: Charge, seeds: Callable[[int], list[int]], normalizer: RunningNormalizer | None, shift: float
+        self,
+        env: Any,
+        charge: Charge,
+        seeds: Callable[[int], list[int]],
+        seen: Seen,
+        normalizer: RunningNormalizer | None,
+        shift: float,
     ) -> None:
         super().__init__(env)
         size = int(np.prod(env.observation_space.shape))
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (size,), np.float32)
-        self._charge, self._seeds, self._normalizer, self._shift = charge, seeds, normalizer, shift
+        self._charge, self._seeds, self._seen, self._normalizer, self._shift = charge, seeds, seen, normalizer, shift
+        self._return = 0.0
+        """Shifted return of the episode so far."""
 
     def _observe(self, obs: Any) -> np.ndarray:
         raw = torch.from_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
@@ -44,11 +55,15 @@ class ChargedEnvironment(gymnasium.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = start(self.env, self._seeds(1)[0], options)
+        self._return = 0.0
         return self._observe(obs), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._charge(1, 0)
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, raw, terminated, truncated, info = self.env.step(action)
+        reward = float(raw) - self._shift
+        self._return += reward
         if terminated or truncated:
+            self._seen(-self._return)
             self._charge(0, 1)
-        return self._observe(obs), float(reward) - self._shift, bool(terminated), bool(truncated), info
+        return self._observe(obs), reward, bool(terminated), bool(truncated), info

@@ -54,7 +54,7 @@ class PopulationPolicy:
     def __init__(
         self, kind: str, observations: int, action: ActionSpace, hidden: list[int], grid: tuple[int, ...] | None = None
     ) -> None:
-        self.kind, self.action, self.observations = kind, action, observations
+        self.action, self.observations = action, observations
         self.shape = (action.n, observations)
         self.conv: Matrix | None = None
         """A ``cnn`` policy's convolution weights as a matrix (filters, channels·k·k); its biases follow."""

@@ -140,11 +140,13 @@ class ControlProblem(RolloutProblem):
     def hidden_layers(self) -> list[int]:
         return list(self.params.hidden)
 
-    def training_environment(self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]]) -> Any:
+    def training_environment(
+        self, charge: Callable[[int, int], None], seeds: Callable[[int], list[int]], seen: Callable[[float], None]
+    ) -> Any:
         from dfo_bench.problems.rl.charged import ChargedEnvironment
 
         return ChargedEnvironment(
-            environments.make(self.params.env, self.episode_steps), charge, seeds, self.normalizer, self.params.reward_shift
+            environments.make(self.params.env, self.episode_steps), charge, seeds, seen, self.normalizer, self.params.reward_shift
         )
 
     @property
@@ -190,12 +192,14 @@ class ControlProblem(RolloutProblem):
 
     def _evaluate(self, X: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
         """Losses on the episodes ``batch`` seeds ((P, k) integers; None: the ``train`` metric's
-        episodes, the same for every candidate); nothing is charged or learnt by the statistics."""
+        episodes, the same for every candidate), rewards shifted as in ``_rollout``; nothing is
+        charged or learnt by the statistics."""
         seeds = self._metric_seeds["train"][: self.params.episodes] if batch is None else batch.cpu().numpy()
         seeds = np.broadcast_to(seeds, (X.shape[0], len(seeds))) if seeds.ndim == 1 else seeds
         W = X.repeat_interleave(seeds.shape[1], 0)
         played = play(self._environments(seeds.size), self.policy, W, seeds.ravel().tolist(), self._normalize, None)
-        return torch.from_numpy(-played.returns.reshape(seeds.shape).mean(axis=1)).float().to(X.device)
+        shifted = played.returns - self.params.reward_shift * played.lengths
+        return torch.from_numpy(-shifted.reshape(seeds.shape).mean(axis=1)).float().to(X.device)
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         """Mean return (and its negative, the loss) of x over the split's episodes, statistics frozen."""
