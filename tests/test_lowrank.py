@@ -60,6 +60,22 @@ def test_low_rank_losses_equal_dense_losses(name: str, tmp_path: Path, monkeypat
             torch.testing.assert_close(low_rank, dense, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode, built", [("loop", [1] * 6), ("vmap", [4, 2])])
+def test_a_resnet_builds_low_rank_members_as_it_evaluates_them(
+    mode: str, built: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ResNets' dense fallback never holds the P × D floats of a whole population: members
+    are built one at a time, or a vmap chunk at a time."""
+    sizes: list[int] = []
+    dense = LowRankPopulation.dense
+    monkeypatch.setattr(LowRankPopulation, "dense", lambda self: sizes.append(len(self)) or dense(self))
+    config = {**small_config("cifar10-resnet18", tmp_path), "population": mode, "vmap_chunk": 4}
+    problem = problems.get("cifar10-resnet18").from_config(config, 0, CPU)
+    assert problem.layout is not None
+    population = LowRankPopulation.sample(problem.initial_point(), problem.layout, 1, 0.1, 3, True, torch.Generator().manual_seed(0))
+    assert problem.evaluate(population).shape == (6,) and sizes == built
+
+
 def test_dense_members_and_combine_follow_the_definition() -> None:
     layout = WeightLayout(11, (Matrix(0, 3, 2), Matrix(7, 2, 2)))  # coordinate 6 is a vector
     generator = torch.Generator().manual_seed(0)

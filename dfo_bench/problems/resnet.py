@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call, vmap
 
-from dfo_bench.lowrank import Matrix, WeightLayout
+from dfo_bench.lowrank import LowRankPopulation, Matrix, WeightLayout
 from dfo_bench.params import ParamsModel
 from dfo_bench.problems.base import DifferentiableProblem, check_split
 from dfo_bench.problems.cifar_data import ImageSplit, check_source, load_cifar, normalise, source_fingerprint
@@ -249,6 +249,13 @@ class CifarResNet(DifferentiableProblem):
             logits = torch.cat([self._vmap_logits(X[s : s + step], images) for s in range(0, len(X), step)])
             return torch.stack([self._objective(row, labels) for row in logits]).to(self.device)
         return torch.stack([self._objective(self.logits(x, images), labels) for x in X]).to(self.device)
+
+    def _evaluate_low_rank(self, population: LowRankPopulation, batch: torch.Tensor | None) -> torch.Tensor:
+        """The dense evaluation, its members built as they are evaluated (one at a time, or a vmap
+        chunk at a time) so that P × D floats are never held: a ResNet's members share no work
+        a low-rank path could exploit beyond the stem (docs/lowrank.md)."""
+        step = self.params.vmap_chunk if self.params.population == "vmap" else 1
+        return torch.cat([self._evaluate(population[s : s + step].dense(), batch) for s in range(0, len(population), step)])
 
     def _vmap_logits(self, X: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """(P, n, classes): every candidate on the same images through ``torch.func.vmap``."""
