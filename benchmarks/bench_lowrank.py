@@ -18,7 +18,8 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   before (each configuration in a fresh spawned process, glibc told to return large blocks at
   once with a fixed ``MALLOC_MMAP_THRESHOLD_``, so freed setup memory does not hide new blocks);
 * the ResNet-18 at width 1/4 (CIFAR-10, a super-batch of 100 images, P = 8): the low-rank
-  population through the dense fallback against the dense matrix, seconds and peak memory.
+  population through the dense fallback (its members built as they are evaluated) against the
+  dense matrix, seconds and peak memory.
 
 With ``--device cuda`` the same populations are timed on the GPU (each call followed by a
 synchronisation), the fused variant and the ResNet are left out (CPU measurements), and memory is
