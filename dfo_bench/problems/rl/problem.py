@@ -25,7 +25,7 @@ from dfo_bench.problems.metrics import RETURN
 from dfo_bench.problems.mlp import positive_widths
 from dfo_bench.problems.rl import environments
 from dfo_bench.problems.rl.base import EPISODE_SEEDS, RolloutProblem, Rollouts
-from dfo_bench.problems.rl.episodes import play
+from dfo_bench.problems.rl.episodes import Played, play
 from dfo_bench.problems.rl.normalization import RunningNormalizer
 from dfo_bench.problems.rl.policies import ActionSpace, PopulationPolicy
 from dfo_bench.seeding import derive_seed, torch_generator
@@ -185,8 +185,7 @@ class ControlProblem(RolloutProblem):
         if self.normalizer is not None:
             self.normalizer.update(played.states)
         finished = torch.from_numpy(played.finished.reshape(P, k).all(axis=1))
-        shifted = played.returns - self.params.reward_shift * played.lengths
-        losses = torch.from_numpy(-shifted.reshape(P, k).mean(axis=1)).float()
+        losses = self._losses(played, P, k)
         losses[~finished] = float("nan")
         return Rollouts(losses.to(X.device), finished.to(X.device), played.steps, int(played.finished.sum()))
 
@@ -198,8 +197,13 @@ class ControlProblem(RolloutProblem):
         seeds = np.broadcast_to(seeds, (X.shape[0], len(seeds))) if seeds.ndim == 1 else seeds
         W = X.repeat_interleave(seeds.shape[1], 0)
         played = play(self._environments(seeds.size), self.policy, W, seeds.ravel().tolist(), self._normalize, None)
+        return self._losses(played, *seeds.shape).to(X.device)
+
+    def _losses(self, played: Played, P: int, k: int) -> torch.Tensor:
+        """(P,) float32 minus the mean shifted return of each candidate's k episodes (rewards less
+        ``reward_shift``, as training sees them)."""
         shifted = played.returns - self.params.reward_shift * played.lengths
-        return torch.from_numpy(-shifted.reshape(seeds.shape).mean(axis=1)).float().to(X.device)
+        return torch.from_numpy(-shifted.reshape(P, k).mean(axis=1)).float()
 
     def metrics(self, x: torch.Tensor, split: str) -> dict[str, float]:
         """Mean return (and its negative, the loss) of x over the split's episodes, statistics frozen."""
