@@ -115,10 +115,7 @@ class Objective:
         def charge(steps: int, episodes: int) -> None:
             self.budget.charge_steps(steps, episodes, evaluations=episodes)
 
-        def seen(loss: float) -> None:
-            self.best_seen[0] = min(self.best_seen[0], loss)
-
-        return problem.training_environment(charge, self.episode_seeds, seen)
+        return problem.training_environment(charge, self.episode_seeds, self._seen)
 
     def policy_hidden_layers(self) -> list[int]:
         """Widths of the hidden layers of the run's policy network (``RolloutProblem.hidden_layers``)."""
@@ -155,8 +152,12 @@ class Objective:
         self.budget.charge(evaluations=1, samples=3 * (batch_size if n is not None else 1))
         batch = None if n is None else self._minibatch(n, batch_size).next().to(self.device)
         loss, grad = problem.loss_and_grad(self.space.point(z), batch)
-        self.best_seen[0] = min(self.best_seen[0], loss)
+        self._seen(loss)
         return loss, self.space.pullback(grad)
+
+    def _seen(self, loss: float) -> None:
+        """Lower ``best_seen`` by one loss seen in training (a minibatch's, an episode's)."""
+        self.best_seen[0] = min(self.best_seen[0], loss)
 
     def metrics(self, z: torch.Tensor) -> dict[str, float | str]:
         """Every metric of the search point z on every split, as ``{split}_{metric}`` (not charged);

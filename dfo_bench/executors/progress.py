@@ -35,7 +35,7 @@ class Progress:
         self._lock = threading.Lock()
         terminal = NOTEBOOK or sys.stderr.isatty()
         self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=not (enabled and terminal))
-        self._name, self._total, self._started = name, total, time.monotonic()
+        self._name, self._started = name, time.monotonic()
         self._lines = enabled and not terminal
         """Whether progress is written as plain lines (stderr not a terminal, progress wanted)."""
         self._said, self._written = self._started - LINE_SECONDS, 0
@@ -45,6 +45,11 @@ class Progress:
         if not self._bar.disable:
             self._thread = threading.Thread(target=self._refresh_every_second, daemon=True)
             self._thread.start()
+
+    @property
+    def finished(self) -> int:
+        """Runs ended so far: ok, failed, or left to another process."""
+        return self.done + self.failed + self.elsewhere
 
     def _postfix(self) -> str:
         counts = f"ok={self.done} failed={self.failed}" + (f" elsewhere={self.elsewhere}" if self.elsewhere else "")
@@ -74,13 +79,13 @@ class Progress:
 
     def _line(self, force: bool = False) -> None:
         """One plain progress line, unless one was written less than ``LINE_SECONDS`` ago and runs are left."""
-        now, finished = time.monotonic(), self.done + self.failed + self.elsewhere
-        if now - self._said < LINE_SECONDS and finished < self._total and not force:
+        now, finished, total = time.monotonic(), self.finished, self._bar.total or 0
+        if now - self._said < LINE_SECONDS and finished < total and not force:
             return
         self._said, self._written, elapsed = now, finished, now - self._started
-        line = f"{self._name}: {finished}/{self._total} runs ({self._postfix()}), {tqdm.format_interval(elapsed)} elapsed"
-        if 0 < finished < self._total:
-            line += f", about {tqdm.format_interval(elapsed / finished * (self._total - finished))} left"
+        line = f"{self._name}: {finished}/{total} runs ({self._postfix()}), {tqdm.format_interval(elapsed)} elapsed"
+        if 0 < finished < total:
+            line += f", about {tqdm.format_interval(elapsed / finished * (total - finished))} left"
         print(line, file=sys.stderr, flush=True)
 
     def discount(self, runs: int) -> None:
@@ -89,8 +94,7 @@ class Progress:
         that gave them up)."""
         if runs:
             with self._lock:
-                self._total = max(self.done + self.failed + self.elsewhere, self._total - runs)
-                self._bar.total = max(self._bar.n, (self._bar.total or 0) - runs)
+                self._bar.total = max(self.finished, (self._bar.total or 0) - runs)
                 self._bar.refresh()
 
     def write(self, line: str) -> None:
@@ -104,5 +108,5 @@ class Progress:
             self._thread.join(timeout=2)
         with self._lock:
             self._bar.close()
-            if self._lines and self.done + self.failed + self.elsewhere != self._written:
+            if self._lines and self.finished != self._written:
                 self._line(force=True)
