@@ -180,7 +180,7 @@ def run(
     damaged files, the interruption) go to ``say``. Called from the main thread, SIGINT / SIGTERM
     cancel the pending runs and raise ``executors.stopping.Interrupted``; calling ``run`` again
     resumes."""
-    from dfo_bench.executors import make_executor, pending_runs, run_suite
+    from dfo_bench.executors import make_executor, run_suite
     from dfo_bench.executors.plan import QUICK, headline, keep_plan, plan_suite, render, warning
     from dfo_bench.executors.stopping import Interrupted, stop_on_signals
     from dfo_bench.runner import resolve_device
@@ -209,11 +209,10 @@ def run(
         raise ConfigError(
             f"{suite.path}: executor.kind: {config.kind} needs {exc.name}; install it with pip install 'dfo-bench[cluster]'"
         ) from None
-    todo = pending_runs(suite, store, retry_failed)
+    owed, stored = _counted(suite, store, retry_failed)
     for file in store.damaged:
         say(f"warning: {file.path}: {file.reason}; it runs again", True)
     tuned = [plan for plan in suite.studies if plan.ranges]
-    owed, stored = _counted(suite, store, len(suite.runs) - len(todo), retry_failed)
     trials = f" ({sum(p.trials * len(p.tuning_seeds) for p in tuned)} of them tuning trials, at most)" if tuned else ""
     estimate = plan_suite(suite, store, config, retry_failed, QUICK, imports)
     say(
@@ -239,7 +238,7 @@ def run(
         with stop_on_signals() if main else nullcontext():
             summaries = run_suite(suite, out, engine, retry_failed, progress=progress)
     except Interrupted as stop:
-        now = _counted(suite, store, sum(1 for spec in suite.runs if store.status(spec.run_id) is not None), retry_failed)[1]
+        now = _counted(suite, store, retry_failed)[1]
         say(
             f"{suite.name}: stopped by {stop}: {now} of {'at most ' if tuned else ''}{owed} runs stored "
             f"({now - stored} in this session), {owed - now} not run; run the same command again to resume",
@@ -251,14 +250,16 @@ def run(
     return RunOutcome(suite.name, out, summaries)
 
 
-def _counted(suite: Suite, store: ResultStore, stored: int, retry_failed: bool) -> tuple[int, int]:
-    """(runs the suite owes, those stored) given ``stored`` of its known runs: a tuned entry's runs
-    are known only as its study goes, so they count as the most it may need (every trial on every
-    tuning seed, then the evaluation seeds) and as many of its stored runs as that."""
-    from dfo_bench.executors import settled_states
+def _counted(suite: Suite, store: ResultStore, retry_failed: bool) -> tuple[int, int]:
+    """(runs the suite owes, those stored and settled: ok, or failed unless retried). A tuned
+    entry's runs are known only as its study goes, so they count as the most it may need (every
+    trial on every tuning seed, then the evaluation seeds) and as many of its stored runs as that.
+    StoreError first when a name the suite would write cannot be a file of the folder."""
+    from dfo_bench.executors import pending_runs, settled_states
 
     most = {(plan.problem.label, plan.optimizer.label): plan.runs_at_most for plan in suite.studies if plan.ranges}
     settled, found = settled_states(retry_failed), Counter[tuple[str, str]]()
+    stored = len(suite.runs) - len(pending_runs(suite, store, retry_failed))
     if most:
         found.update((r.problem_label, r.optimizer_label) for r in store.stored_runs() if r.status in settled)
     return len(suite.runs) + sum(most.values()), stored + sum(min(found[pair], n) for pair, n in most.items())

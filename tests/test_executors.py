@@ -26,6 +26,7 @@ import yaml
 
 from dfo_bench.executors import RunSummary, SequentialExecutor, make_executor, run_suite
 from dfo_bench.executors.base import lost
+from dfo_bench.record import failed_result
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, load_suite
 from dfo_bench.testing import stored_outcomes
@@ -170,16 +171,18 @@ def wait_for(condition: Any, seconds: float) -> bool:
     return bool(condition())
 
 
-def interrupt(command: list[str], out: Path, signum: int, delay: float) -> tuple[int, str, int]:
-    """Start the suite, wait for its first run to start, wait ``delay`` more, send the signal (Ctrl-C
-    to the whole process group, as a terminal does; SIGTERM to the suite's process, as ``kill``
-    does). Returns the exit status, stderr, and how many processes of its session outlived it by
-    5 seconds."""
+def interrupt(
+    command: list[str], out: Path, signum: int, delay: float, patterns: tuple[str, ...] = ("running/*.json", "runs/*.parquet")
+) -> tuple[int, str, int]:
+    """Start the suite, wait for its first run to start (a file of ``patterns`` in ``out``), wait
+    ``delay`` more, send the signal (Ctrl-C to the whole process group, as a terminal does; SIGTERM
+    to the suite's process, as ``kill`` does). Returns the exit status, stderr, and how many
+    processes of its session outlived it by 5 seconds."""
     proc = subprocess.Popen(
         command, env=cli_env(), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        started = wait_for(lambda: list(out.glob("running/*.json")) or list(out.glob("runs/*.parquet")), 90)
+        started = wait_for(lambda: any(next(out.glob(pattern), None) for pattern in patterns), 90)
         assert started, "no run started"
         time.sleep(delay)
         if signum == signal.SIGINT:
@@ -211,6 +214,26 @@ def test_a_stopped_tuned_suite_counts_its_tuned_entrys_runs(write_suite, tmp_pat
     )
     assert found, err
     assert int(found[1]) == int(found[2]) == len(list(out.glob("runs/*.parquet"))) and int(found[3]) == 10 - int(found[1])
+
+
+def test_a_stopped_retry_of_failed_runs_counts_them_as_not_stored(write_suite, tmp_path: Path) -> None:
+    """With ``--retry-failed`` a stored failed run is owed again: the stop line counts it as not
+    stored, as the first line did (it counted every stored file, failed ones as stored in this session)."""
+    suite_file = write_suite({**LONGER, "executor": ENGINES["process"]})
+    out = tmp_path / "results"
+    store = ResultStore(out)
+    for spec in load_suite(suite_file).runs[2:]:
+        store.write(failed_result(spec, "failed before"))
+    command = [*CLI, "run", str(suite_file), "--out", str(out), "--retry-failed", "--quiet"]
+    status, err, _ = interrupt(command, out, signal.SIGTERM, 0.0, patterns=("running/*.json",))
+    assert status == 128 + signal.SIGTERM, err
+    found = re.fullmatch(
+        r"engines: stopped by SIGTERM: (\d+) of 4 runs stored \((\d+) in this session\), (\d+) not run; .*",
+        err.strip().splitlines()[-1],
+    )
+    assert found, err
+    ok = sum(1 for run in ResultStore(out).stored_runs() if run.status == "ok")
+    assert (int(found[1]), int(found[2]), int(found[3])) == (ok, ok, 4 - ok)
 
 
 @pytest.mark.parametrize(
