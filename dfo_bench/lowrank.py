@@ -113,7 +113,9 @@ class LowRankPopulation:
         A = tuple(torch.randn(draws, m.rows, rank, generator=generator, device=device) for m in layout.matrices)
         B = tuple(torch.randn(draws, m.cols, rank, generator=generator, device=device) for m in layout.matrices)
         vector = torch.randn(draws, len(layout.vector_index), generator=generator, device=device)
-        return cls.members_of(centre, layout, A, B, vector, sigma, antithetic, pairing)
+        if pairing is None:
+            pairing = cls.pairing(draws, antithetic, device)
+        return cls.members_of(centre, layout, A, B, vector, sigma, pairing)
 
     @classmethod
     def members_of(
@@ -124,12 +126,11 @@ class LowRankPopulation:
         B: tuple[torch.Tensor, ...],
         vector: torch.Tensor,
         sigma: float,
-        antithetic: bool,
-        pairing: tuple[torch.Tensor, torch.Tensor] | None = None,
+        pairing: tuple[torch.Tensor, torch.Tensor],
     ) -> LowRankPopulation:
-        """The population of these draws around ``centre`` (the authors reuse draws across generations)."""
-        draw, sign = pairing if pairing is not None else cls.pairing(vector.shape[0], antithetic, centre.device)
-        return cls(centre, layout, A, B, vector, sigma, draw, sign)
+        """The population of these draws around ``centre``, each member's draw and sign from
+        ``pairing`` (the authors reuse draws across generations)."""
+        return cls(centre, layout, A, B, vector, sigma, *pairing)
 
     @staticmethod
     def pairing(draws: int, antithetic: bool, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

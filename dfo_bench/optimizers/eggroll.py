@@ -105,9 +105,7 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
             return LowRankPopulation.sample(
                 centre, self.layout, p.rank, p.sigma, self._draws, p.antithetic, self._generator, self._pairing
             )
-        return LowRankPopulation.members_of(
-            centre, self.layout, last.A, last.B, last.vector, p.sigma, p.antithetic, self._pairing
-        )
+        return LowRankPopulation.members_of(centre, self.layout, last.A, last.B, last.vector, p.sigma, self._pairing)
 
     def _tell(self, X: LowRankPopulation, losses: torch.Tensor) -> None:
         self._last = X
