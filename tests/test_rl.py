@@ -171,6 +171,30 @@ def test_early_ends_are_charged_their_own_length() -> None:
     assert 16 <= budget.steps < 16 * 500 and budget.episodes == 16
 
 
+LISTED = [
+    "CartPole-v1",
+    "Acrobot-v1",
+    "Pendulum-v1",
+    "MountainCarContinuous-v0",
+    *(f"{name}-v5" for name in ("Swimmer", "Hopper", "HalfCheetah", "Walker2d", "Ant")),
+    *(f"MinAtar/{game}-v1" for game in environments.MINATAR_GAMES),
+]
+"""The environment ids docs/rl.md lists."""
+
+
+@pytest.mark.parametrize("env", LISTED)
+def test_every_listed_environment_plays_a_population_charged_in_steps(env: str) -> None:
+    """Each id docs/rl.md lists makes a problem whose linear policies fit its spaces and whose
+    population plays its episodes to their end (at most 20 steps here), every step charged."""
+    pytest.importorskip("minatar" if env.startswith("MinAtar/") else "mujoco" if env.endswith("-v5") else "gymnasium")
+    p = problem(env=env, max_episode_steps=20, val_episodes=1, test_episodes=1)
+    budget = Budget(BudgetLimits(steps=10_000))
+    objective = Objective(p, FullSpace(p.initial_point()), budget, None)
+    losses = objective.evaluate(population(p, 4, scale=0.1))
+    assert losses.shape == (4,) and bool(torch.isfinite(losses).all())
+    assert 4 <= budget.steps <= 4 * 20 and budget.episodes == 4
+
+
 def test_every_optimizer_meets_the_same_seeds_at_the_same_evaluation_index() -> None:
     p = problem()
     one, two = (Objective(p, FullSpace(p.initial_point()), Budget(BudgetLimits(steps=10**6)), None) for _ in range(2))
