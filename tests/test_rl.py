@@ -59,11 +59,28 @@ def suite_file(tmp_path: Path, content: dict[str, Any]) -> Path:
     return path
 
 
-def test_process_executor_stores_the_same_returns_as_sequential(tmp_path: Path) -> None:
+ENGINES: dict[str, dict[str, Any]] = {
+    "process": {"kind": "process", "workers": 2},
+    "dask": {"kind": "dask", "workers": 2},
+    "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results folder of SUITE run by the sequential executor."""
+    root = tmp_path_factory.mktemp("rl-sequential")
+    run_suite(load_suite(suite_file(root, SUITE)), root / "results", SequentialExecutor(), progress=False)
+    return root / "results"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_executor_stores_the_same_returns_as_sequential(engine: str, sequential: Path, tmp_path: Path) -> None:
+    """Same seeds, same environment seeds, same returns, whichever engine plays the episodes."""
+    pytest.importorskip({"process": "multiprocessing", "dask": "distributed", "submitit-local": "submitit"}[engine])
     suite = load_suite(suite_file(tmp_path, SUITE))
-    run_suite(suite, tmp_path / "sequential", SequentialExecutor(), progress=False)
-    run_suite(suite, tmp_path / "process", make_executor(ExecutorConfig(kind="process", workers=2), suite), progress=False)
-    a, b = (stored_outcomes(tmp_path / name) for name in ("sequential", "process"))
+    run_suite(suite, tmp_path / engine, make_executor(ExecutorConfig(**ENGINES[engine]), suite), progress=False)
+    a, b = stored_outcomes(sequential), stored_outcomes(tmp_path / engine)
     assert set(a["status"]) == {"ok"}, list(a["error"].unique())
     assert a["final_steps"].eq(3000).all() and a["final_episodes"].gt(0).all()
     pd = pytest.importorskip("pandas")
