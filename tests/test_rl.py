@@ -1,6 +1,7 @@
 """Reinforcement-learning problems: charged in environment steps, seeded episodes, one pass per population.
 
-Real gymnasium environments (CartPole, Pendulum), tiny budgets: every check runs in seconds.
+Real gymnasium environments (CartPole and Pendulum mostly; every id docs/rl.md lists plays once), tiny
+budgets: every check runs in seconds.
 """
 
 from __future__ import annotations
