@@ -43,6 +43,13 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 CLI = [sys.executable, "-m", "dfo_bench"]
 
+ENGINES: dict[str, dict[str, Any]] = {
+    "process": {"kind": "process", "workers": 2},
+    "dask": {"kind": "dask", "workers": 2},
+    "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
+}
+"""Executor configs of the engines that tests compare with the sequential one."""
+
 GOOD: dict[str, Any] = {
     "name": "good",
     "problems": ["digits-mlp"],

@@ -30,7 +30,7 @@ from dfo_bench.record import failed_result
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import ExecutorConfig, load_suite
 from dfo_bench.testing import stored_outcomes
-from tests.conftest import CLI, cli_env
+from tests.conftest import CLI, ENGINES, cli_env
 
 pytest.importorskip("distributed")
 pytest.importorskip("submitit")
@@ -45,11 +45,6 @@ SUITE: dict[str, Any] = {
 }
 LONGER = {**SUITE, "budget": {"evaluations": 6000}}
 """4 runs of about a second each: long enough to be cut mid-way."""
-ENGINES: dict[str, dict[str, Any]] = {
-    "process": {"kind": "process", "workers": 2},
-    "dask": {"kind": "dask", "workers": 2},
-    "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
-}
 
 
 def engine(suite_file: Path, name: str) -> Any:

@@ -28,7 +28,7 @@ from dfo_bench.runner import execute  # noqa: E402
 from dfo_bench.spaces import FullSpace  # noqa: E402
 from dfo_bench.suite import ExecutorConfig, load_suite  # noqa: E402
 from dfo_bench.testing import searching, stored_outcomes  # noqa: E402
-from tests.conftest import CLI, cli_env  # noqa: E402
+from tests.conftest import CLI, ENGINES, cli_env  # noqa: E402
 
 CPU = torch.device("cpu")
 CARTPOLE = {"env": "CartPole-v1", "policy": "linear"}
@@ -58,13 +58,6 @@ def suite_file(tmp_path: Path, content: dict[str, Any]) -> Path:
     path = tmp_path / f"{content['name']}.yaml"
     path.write_text(yaml.safe_dump(content, sort_keys=False))
     return path
-
-
-ENGINES: dict[str, dict[str, Any]] = {
-    "process": {"kind": "process", "workers": 2},
-    "dask": {"kind": "dask", "workers": 2},
-    "submitit-local": {"kind": "slurm", "cluster": "local", "array_parallelism": 2, "time_min": 5},
-}
 
 
 @pytest.fixture(scope="module")
