@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dfo_bench.executors.progress import Progress
 from dfo_bench.registry import optimizers, problems
 from tests.conftest import CLI, cli_env
 
@@ -62,5 +63,26 @@ def test_progress_in_a_log_is_plain_lines_and_quiet_writes_none(write_suite, tmp
     assert "\r" not in ran.stderr and "run/s" not in ran.stderr, ran.stderr
     counts = [int(m[1]) for m in re.finditer(r"^logged: (\d+)/3 runs \(ok=\1 failed=0 running=\d+\), [\d:]+ elapsed", ran.stderr, re.M)]
     assert counts[0] == 1 and counts[-1] == 3 and counts == sorted(set(counts)), ran.stderr
+    assert re.search(r"^logged: 1/3 runs .* elapsed, about [\d:]+ left$", ran.stderr, re.M), ran.stderr
     quiet = dfo_bench("run", str(suite), "--out", str(tmp_path / "b"), "--sequential", "--quiet")
     assert quiet.returncode == 0 and "logged: " not in quiet.stderr, quiet.stderr
+
+
+@pytest.mark.parametrize(
+    "total, ages, running, left",
+    [
+        (4, [0.0, 99.0], 2, "01:40"),  # 2 workers: one run just started, the other's 1 s from its end
+        (3, [0.0], 1, "03:20"),  # one worker: the run just started and one more
+        (4, [], 2, "01:40"),  # no markers (workers without the folder): running runs half done
+        (3, [250.0, 30.0], 2, "01:10"),  # the runs owed: 0 s and 70 s, and 100 s not started
+    ],
+)
+def test_time_left_counts_what_the_running_runs_have_done(
+    capsys: pytest.CaptureFixture[str], total: int, ages: list[float], running: int, left: str
+) -> None:
+    """Runs of 100 s: the first line after one ends says the time the rest take, not the finished
+    runs' pace (elapsed / finished × left), which says about 3 times too much with 2 workers."""
+    bar = Progress(total, "paced", lambda: running, lambda: ages)
+    bar.advance("ok", 100.0)
+    bar.close()
+    assert f"about {left} left" in capsys.readouterr().err.splitlines()[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ class RunSummary:
     result: RunResult | None = None
     """A result the client must store: a worker that could not write to the results folder
     returned it, or the run was lost with its worker. None when the worker stored it."""
+    seconds: float | None = None
+    """Wall seconds the run took in its worker (building the problem to storing the result),
+    for the time left that the progress line says. None: not run here (left to another process,
+    or lost with its worker)."""
 
 
 def _new_owner() -> str:
@@ -72,8 +77,9 @@ class RunTask:
 
     def __call__(self, spec: RunSpec) -> RunSummary:
         if not self.shared:
+            started = time.monotonic()
             result = execute(spec)
-            return RunSummary(spec.run_id, result.status, result.error, result)
+            return RunSummary(spec.run_id, result.status, result.error, result, time.monotonic() - started)
         store = self.store
         held = store.claim(spec, self.owner)
         if isinstance(held, RunningMarker):
@@ -82,9 +88,10 @@ class RunTask:
             stored = store.status(spec.run_id)
             if stored == "ok" or (stored == "failed" and not self.retry_failed):
                 return RunSummary(spec.run_id, CLAIMED, "stored meanwhile by another process")
+            started = time.monotonic()
             result = execute(spec, cache_dir=store.cache_dir)
             store.write(result)
-        return RunSummary(spec.run_id, result.status, result.error)
+        return RunSummary(spec.run_id, result.status, result.error, seconds=time.monotonic() - started)
 
 
 def lost(spec: RunSpec, reason: str) -> RunSummary:

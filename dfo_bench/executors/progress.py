@@ -1,6 +1,12 @@
 """The progress line of a running suite: runs done / failed / running (and left to another
 process on the same folder), elapsed and time left.
 
+The time left is the mean wall time of the runs finished here, owed in full by each run not yet
+started and less its age (from its running marker) by each running one, shared among the runs
+that go at once (the most seen running), and never less than the longest one owed. Counting
+finished runs alone (elapsed / finished × left) said about as many times too much as there are
+workers on the first line, when the other workers' runs were nearly done.
+
 On a terminal tqdm draws it on stderr (in a Jupyter notebook, as a notebook widget through
 ``tqdm.auto``), and a small thread refreshes it every second, so the running count and elapsed
 time move between results too. Where stderr is a file or a pipe (a Slurm log, ``2> log``), a bar
@@ -27,14 +33,34 @@ LINE_SECONDS = 60.0
 class Progress:
     """Counts of a suite's finished runs, shown as a bar on a terminal or as lines elsewhere."""
 
-    def __init__(self, total: int, name: str, running: Callable[[], int], enabled: bool = True) -> None:
+    def __init__(
+        self,
+        total: int,
+        name: str,
+        running: Callable[[], int],
+        ages: Callable[[], list[float]] = list,
+        enabled: bool = True,
+    ) -> None:
+        """``running``: how many runs are running; ``ages``: seconds since each of them started,
+        where known (a run without one is taken as half done)."""
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
-        self._running = running
+        self._running, self._ages = running, ages
+        self._took: list[float] = []
+        """Wall seconds of each run finished here."""
+        self._at_once = 1
+        """The most runs seen running at once."""
         self._lock = threading.Lock()
         terminal = NOTEBOOK or sys.stderr.isatty()
-        self._bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, disable=not (enabled and terminal))
+        self._bar = tqdm(
+            total=total,
+            desc=name,
+            unit="run",
+            file=sys.stderr,
+            disable=not (enabled and terminal),
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+        )
         self._name, self._started = name, time.monotonic()
         self._lines = enabled and not terminal
         """Whether progress is written as plain lines (stderr not a terminal, progress wanted)."""
@@ -59,12 +85,34 @@ class Progress:
             return counts
         return f"{counts} running={running}"
 
+    def _left(self) -> float | None:
+        """Seconds left (module docstring); None before a run has finished here or when none is left."""
+        finished, total = self.finished, int(self._bar.total or 0)
+        if not self._took or finished >= total:
+            return None
+        mean = sum(self._took) / len(self._took)
+        try:
+            ages = self._ages()
+            running = min(max(self._running(), len(ages)), total - finished)
+        except Exception:  # counts that cannot be had now: every run owed in full
+            ages, running = [], 0
+        self._at_once = max(self._at_once, running)
+        ages = ages[:running] + [mean / 2] * (running - len(ages))
+        owed = [max(mean - age, 0.0) for age in ages] + [mean] * (total - finished - running)
+        return max(sum(owed) / self._at_once, *owed) if owed else 0.0
+
+    def _bar_postfix(self) -> str:
+        left = self._left()
+        return self._postfix() + ("" if left is None else f", about {tqdm.format_interval(left)} left")
+
     def _refresh_every_second(self) -> None:
         while not self._stop.wait(1.0):
             with self._lock:
-                self._bar.set_postfix_str(self._postfix(), refresh=True)
+                self._bar.set_postfix_str(self._bar_postfix(), refresh=True)
 
-    def advance(self, status: str) -> None:
+    def advance(self, status: str, seconds: float | None = None) -> None:
+        """One run ended: ``ok``, ``failed`` or left to another process; ``seconds``: its wall
+        time, where it ran here."""
         with self._lock:
             if status == "ok":
                 self.done += 1
@@ -72,7 +120,9 @@ class Progress:
                 self.failed += 1
             else:  # left to another process
                 self.elsewhere += 1
-            self._bar.set_postfix_str(self._postfix(), refresh=False)
+            if seconds is not None:
+                self._took.append(seconds)
+            self._bar.set_postfix_str(self._bar_postfix(), refresh=False)
             self._bar.update()
             if self._lines:
                 self._line()
@@ -84,8 +134,9 @@ class Progress:
             return
         self._said, self._written, elapsed = now, finished, now - self._started
         line = f"{self._name}: {finished}/{total} runs ({self._postfix()}), {tqdm.format_interval(elapsed)} elapsed"
-        if 0 < finished < total:
-            line += f", about {tqdm.format_interval(elapsed / finished * (total - finished))} left"
+        left = self._left()
+        if left is not None:
+            line += f", about {tqdm.format_interval(left)} left"
         print(line, file=sys.stderr, flush=True)
 
     def discount(self, runs: int) -> None:

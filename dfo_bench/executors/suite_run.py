@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -107,10 +108,14 @@ def run_suite(
         known = running_count(executor)
         return known if known is not None else sum(1 for m in store.running_markers() if m.run_id in ids)
 
+    def ages() -> list[float]:
+        now = datetime.now(timezone.utc)
+        return [(now - datetime.fromisoformat(m.started_at)).total_seconds() for m in store.running_markers() if m.run_id in ids]
+
     summaries: dict[str, RunSummary] = {}
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
         return []
-    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, enabled=progress)
+    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, ages, enabled=progress)
 
     def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
         ids.update(spec.run_id for spec in specs)
@@ -122,7 +127,7 @@ def run_suite(
                     store.release(summary.run_id, task.owner)
                 done.append(summary)
                 summaries[summary.run_id] = summary
-                bar.advance(summary.status)
+                bar.advance(summary.status, summary.seconds)
         return done
 
     def stored(spec: RunSpec) -> bool:
