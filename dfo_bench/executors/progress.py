@@ -3,7 +3,8 @@ process on the same folder), elapsed and time left.
 
 The time left is the mean wall time of the runs finished here, owed in full by each run not yet
 started and less its age (from its running marker) by each running one, shared among the runs
-that go at once (the most seen running), and never less than the longest one owed. Counting
+that go at once (the most seen running), and never less than the longest one owed; none is said
+when every run left is running past the mean. Counting
 finished runs alone (elapsed / finished × left) said about as many times too much as there are
 workers on the first line, when the other workers' runs were nearly done.
 
@@ -41,8 +42,10 @@ class Progress:
         ages: Callable[[], list[float]] = list,
         enabled: bool = True,
     ) -> None:
-        """``running``: how many runs are running; ``ages``: seconds since each of them started,
-        where known (a run without one is taken as half done)."""
+        """``running``: how many runs are running; ``ages``: seconds since each started, where
+        the workers write running markers (then their count is the one used: an engine's own
+        count may include tasks queued on a worker); where not, a running run is taken as half
+        done."""
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
@@ -86,20 +89,21 @@ class Progress:
         return f"{counts} running={running}"
 
     def _left(self) -> float | None:
-        """Seconds left (module docstring); None before a run has finished here or when none is left."""
+        """Seconds left (module docstring); None before a run has finished here, when none is
+        left, or when every run left is running and older than the mean (overdue: no guess)."""
         finished, total = self.finished, int(self._bar.total or 0)
         if not self._took or finished >= total:
             return None
         mean = sum(self._took) / len(self._took)
         try:
             ages = self._ages()
-            running = min(max(self._running(), len(ages)), total - finished)
+            running = min(len(ages) or self._running(), total - finished)
         except Exception:  # counts that cannot be had now: every run owed in full
             ages, running = [], 0
         self._at_once = max(self._at_once, running)
         ages = ages[:running] + [mean / 2] * (running - len(ages))
         owed = [max(mean - age, 0.0) for age in ages] + [mean] * (total - finished - running)
-        return max(sum(owed) / self._at_once, *owed) if owed else 0.0
+        return max(sum(owed) / self._at_once, *owed) if max(owed, default=0.0) > 0 else None
 
     def _bar_postfix(self) -> str:
         left = self._left()

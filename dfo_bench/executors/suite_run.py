@@ -20,7 +20,7 @@ import yaml
 from dfo_bench.executors.base import CLAIMED, Executor, RunSummary, RunTask, running_count
 from dfo_bench.executors.progress import Progress
 from dfo_bench.executors.tuning_rounds import tune
-from dfo_bench.store import ResultStore
+from dfo_bench.store import ResultStore, RunningMarker
 from dfo_bench.suite import ExecutorConfig, RunSpec, Suite
 
 
@@ -104,13 +104,17 @@ def run_suite(
     task = RunTask(store, retry_failed=retry_failed)
     ids: set[str] = set()
 
+    def own() -> list[RunningMarker]:
+        """Markers of the runs this process's workers run (not those left to another process)."""
+        return [m for m in store.running_markers() if m.run_id in ids and m.owner == task.owner]
+
     def running() -> int:
         known = running_count(executor)
-        return known if known is not None else sum(1 for m in store.running_markers() if m.run_id in ids)
+        return known if known is not None else len(own())
 
     def ages() -> list[float]:
         now = datetime.now(timezone.utc)
-        return [(now - datetime.fromisoformat(m.started_at)).total_seconds() for m in store.running_markers() if m.run_id in ids]
+        return [max((now - datetime.fromisoformat(m.started_at)).total_seconds(), 0.0) for m in own()]
 
     summaries: dict[str, RunSummary] = {}
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
