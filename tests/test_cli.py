@@ -69,22 +69,23 @@ def test_progress_in_a_log_is_plain_lines_and_quiet_writes_none(write_suite, tmp
 
 
 @pytest.mark.parametrize(
-    "total, ages, running, left",
+    "total, ages, running, at_once, left",
     [
-        (4, [0.0, 99.0], 2, "01:40"),  # 2 workers: one run just started, the other's 1 s from its end
-        (3, [0.0], 1, "03:20"),  # one worker: the run just started and one more
-        (4, [], 2, "01:40"),  # no markers (workers without the folder): running runs half done
-        (3, [250.0, 30.0], 2, "01:10"),  # both left running: 0 s (overdue) and 70 s owed
-        (4, [10.0], 3, "04:50"),  # markers say 1 running (an engine's count includes queued tasks)
-        (3, [500.0, 500.0], 2, None),  # every run left overdue: no guess
+        (4, [0.0, 99.0], 2, 1, "01:40"),  # 2 workers: one run just started, the other's 1 s from its end
+        (3, [0.0], 1, 1, "03:20"),  # one worker: the run just started and one more
+        (4, [], 2, 1, "01:40"),  # no markers (workers without the folder): running runs half done
+        (3, [250.0, 30.0], 2, 1, "01:10"),  # both left running: 0 s (overdue) and 70 s owed
+        (4, [10.0], 3, 1, "04:50"),  # markers say 1 running (an engine's count includes queued tasks)
+        (3, [500.0, 500.0], 2, 1, None),  # every run left overdue: no guess
+        (4, [0.0], 1, 2, "02:30"),  # 2 workers, the one that finished not started again yet
     ],
 )
 def test_time_left_counts_what_the_running_runs_have_done(
-    capsys: pytest.CaptureFixture[str], total: int, ages: list[float], running: int, left: str | None
+    capsys: pytest.CaptureFixture[str], total: int, ages: list[float], running: int, at_once: int, left: str | None
 ) -> None:
     """Runs of 100 s: the first line after one ends says the time the rest take, not the finished
     runs' pace (elapsed / finished × left), which says about 3 times too much with 2 workers."""
-    bar = Progress(total, "paced", lambda: running, lambda: ages)
+    bar = Progress(total, "paced", lambda: running, lambda: ages, at_once)
     bar.advance("ok", 100.0)
     bar.close()
     line = capsys.readouterr().err.splitlines()[0]

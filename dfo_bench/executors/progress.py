@@ -3,7 +3,7 @@ process on the same folder), elapsed and time left.
 
 The time left is the mean wall time of the runs finished here, owed in full by each run not yet
 started and less its age (from its running marker) by each running one, shared among the runs
-that go at once (the most seen running), and never less than the longest one owed; none is said
+that go at once (the executor's workers, or the most seen running), and never less than the longest one owed; none is said
 when every run left is running past the mean. Counting
 finished runs alone (elapsed / finished × left) said about as many times too much as there are
 workers on the first line, when the other workers' runs were nearly done.
@@ -40,20 +40,22 @@ class Progress:
         name: str,
         running: Callable[[], int],
         ages: Callable[[], list[float]] = list,
+        at_once: int = 1,
         enabled: bool = True,
     ) -> None:
         """``running``: how many runs are running; ``ages``: seconds since each started, where
         the workers write running markers (then their count is the one used: an engine's own
         count may include tasks queued on a worker); where not, a running run is taken as half
-        done."""
+        done. ``at_once``: the runs the executor runs at once, as far as known (more, when more
+        are seen running)."""
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
         self._running, self._ages = running, ages
         self._took: list[float] = []
         """Wall seconds of each run finished here."""
-        self._at_once = 1
-        """The most runs seen running at once."""
+        self._at_once = max(at_once, 1)
+        """The runs that go at once: the executor's, or the most seen running."""
         self._lock = threading.Lock()
         terminal = NOTEBOOK or sys.stderr.isatty()
         self._bar = tqdm(

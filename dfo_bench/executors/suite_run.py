@@ -83,10 +83,16 @@ WAIT_SECONDS = 2.0
 
 
 def run_suite(
-    suite: Suite, out: str | Path, executor: Executor, retry_failed: bool = False, progress: bool = True
+    suite: Suite,
+    out: str | Path,
+    executor: Executor,
+    retry_failed: bool = False,
+    progress: bool = True,
+    at_once: int = 1,
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes.
-    Returns one summary per run handed out (the last, for a run handed out again).
+    Returns one summary per run handed out (the last, for a run handed out again). ``at_once``:
+    the runs the executor runs at once (the plan's parallelism), for the progress line's time left.
 
     With ``tuning:`` the studies run first (``tuning_rounds``), in rounds through the same
     executor and store, then the chosen configurations' evaluation runs with the suite's others.
@@ -119,7 +125,7 @@ def run_suite(
     summaries: dict[str, RunSummary] = {}
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
         return []
-    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, ages, enabled=progress)
+    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, ages, at_once, enabled=progress)
 
     def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
         ids.update(spec.run_id for spec in specs)
