@@ -3,10 +3,10 @@ process on the same folder), elapsed and time left.
 
 The time left is the mean wall time of the runs finished here, owed in full by each run not yet
 started and less its age (from its running marker) by each running one, shared among the runs
-that go at once (the executor's workers, or the most seen running), and never less than the longest one owed; none is said
-when every run left is running past the mean. Counting
-finished runs alone (elapsed / finished × left) said about as many times too much as there are
-workers on the first line, when the other workers' runs were nearly done.
+that go at once (the executor's workers, or the most seen running), and never less than the
+longest one owed; none is said when every run left is running past the mean. Counting finished
+runs alone (elapsed / finished × left) said about as many times too much as there are workers on
+the first line, when the other workers' runs were nearly done.
 
 On a terminal tqdm draws it on stderr (in a Jupyter notebook, as a notebook widget through
 ``tqdm.auto``), and a small thread refreshes it every second, so the running count and elapsed
@@ -128,7 +128,8 @@ class Progress:
                 self.elsewhere += 1
             if seconds is not None:
                 self._took.append(seconds)
-            self._bar.set_postfix_str(self._bar_postfix(), refresh=False)
+            if not self._bar.disable:  # a hidden bar's postfix would read the markers for nothing
+                self._bar.set_postfix_str(self._bar_postfix(), refresh=False)
             self._bar.update()
             if self._lines:
                 self._line()
