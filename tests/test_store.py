@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +97,40 @@ def test_markers_of_dead_workers_on_this_host_are_removed(tmp_path: Path) -> Non
     with claim:  # held, then released
         pass
     assert [m.run_id for m in store.running_markers()] == ["dead-elsewhere"]
+
+
+def write_owned_marker(store: ResultStore, run_id: str, pid: int, owner: str) -> None:
+    write_marker(store, run_id, socket.gethostname(), pid)
+    path = store.root / "running" / f"{run_id}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "owner": owner}))
+
+
+def test_a_stopped_suite_waits_for_its_workers_before_removing_their_markers(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    dying = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reaper = threading.Thread(target=dying.wait)  # a child that ended is gone once waited for
+    reaper.start()
+    try:
+        write_owned_marker(store, "dying", dying.pid, "this suite")
+        write_owned_marker(store, "another-suites", stuck.pid, "another suite")
+        store.remove_stale_temporaries()
+        assert len(store.running_markers()) == 2  # their processes still exist
+        began = time.monotonic()
+        store.await_workers("this suite", seconds=10.0)
+        assert time.monotonic() - began < 5.0  # another suite's worker is not waited for
+        store.remove_stale_temporaries()
+        assert [m.run_id for m in store.running_markers()] == ["another-suites"]
+        write_owned_marker(store, "stuck", stuck.pid, "this suite")
+        began = time.monotonic()
+        store.await_workers("this suite", seconds=1.0)
+        assert time.monotonic() - began >= 1.0  # waited for as long as allowed, then left
+        store.remove_stale_temporaries()
+        assert sorted(m.run_id for m in store.running_markers()) == ["another-suites", "stuck"]
+    finally:
+        stuck.kill()
+        stuck.wait()
+        reaper.join()
 
 
 def test_a_tuning_runs_marker_says_its_phase(tmp_path: Path) -> None:

@@ -99,8 +99,9 @@ def run_suite(
     Runs another process on the folder holds (``CLAIMED``) are left to it; a tuning round waits
     for them to be stored, as it scores its trials from them, and runs those the other process
     gives up. Stopping it (an exception, ``Interrupted`` by a signal) closes the executor's
-    iterator, which cancels the pending runs and stops the workers; then killed writers'
-    temporary files and running markers are removed."""
+    iterator, which cancels the pending runs and stops the workers; then, once the workers'
+    processes have ended (5 s at most), killed writers' temporary files and running markers are
+    removed."""
     store = ResultStore(out)
     store.remove_stale_temporaries()
     todo = pending_runs(suite, store, retry_failed)
@@ -168,5 +169,6 @@ def run_suite(
             run_specs(todo)
     finally:
         bar.close()
+        store.await_workers(task.owner)
         store.remove_stale_temporaries()
     return list(summaries.values())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -57,6 +58,10 @@ NAME_BYTES = 255
 TEMPORARY_BYTES = 25
 """The most a temporary file's name adds to its file's: a dot before, ``.<8 hex digits>.<pid>.tmp``
 after (pids of up to 10 digits)."""
+WORKER_EXIT_SECONDS = 5.0
+"""How long a stopped suite waits for its workers' processes to end before its last clean-up
+(seconds): a cancelled worker ends well within it; the marker of one that does not is removed by
+the next start, once its process is gone."""
 UNREADABLE = (OSError, ValueError, TypeError, pa.ArrowException)
 """What reading a file that is not what it should be raises (pyarrow's errors are ValueErrors or OSErrors, mostly)."""
 
@@ -414,6 +419,19 @@ class ResultStore:
                 self._damage(path, f"not the marker its name says (it holds {marker.run_id!r})")
             elif marker is not None:
                 yield path, marker
+
+    def await_workers(self, owner: str, seconds: float = WORKER_EXIT_SECONDS) -> None:
+        """Wait, ``seconds`` at most, for the other processes on this host that hold the markers
+        of the ``dfo-bench run`` ``owner`` to end: a cancelled job's process may still be dying
+        when its engine says it is stopped, and ``remove_stale_temporaries`` keeps the marker of
+        a process that exists."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(
+            marker.owner == owner and marker.host == socket.gethostname() and marker.pid != os.getpid()
+            and process_exists(marker.pid)
+            for _, marker in self._markers()
+        ):
+            time.sleep(0.05)
 
     def remove_stale_temporaries(self) -> None:
         """Delete temporary files of writers that were killed (their process is gone), and the
