@@ -6,14 +6,17 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dfo_bench.executors import ProcessExecutor, SequentialExecutor, run_suite
 from dfo_bench.loop import CheckpointSchedule
+from dfo_bench.optimizers.random_search import RandomSearch
 from dfo_bench.store import ResultStore
 from dfo_bench.suite import load_suite
 from dfo_bench.testing import stored_outcomes
@@ -116,3 +119,20 @@ def test_trace_records_what_the_issue_asks(write_suite, tmp_path: Path) -> None:
     for column in ["problem_params", "optimizer_params", "config_hash", "versions", "device", "run_seed"]:
         assert pd.notna(row[column])
     assert (tmp_path / "suites" / "tiny.yaml").exists()
+
+
+def test_a_warning_raised_every_generation_is_shown_once_a_run(
+    write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+) -> None:
+    told = []
+
+    def tell_and_warn(self: RandomSearch, X: torch.Tensor, losses: torch.Tensor) -> None:
+        told.append(len(losses))  # as pycma does: a check every generation, its values in the text
+        warnings.warn(f"step {len(told)} is larger than 55", UserWarning, stacklevel=1)
+
+    monkeypatch.setattr(RandomSearch, "_tell", tell_and_warn)
+    suite = load_suite(write_suite({**TINY, "optimizers": ["random-search"], "seeds": [0]}))
+    (summary,) = run_suite(suite, tmp_path / "results", SequentialExecutor(), progress=False)
+    assert summary.status == "ok" and len(told) > 5
+    shown = [str(w.message) for w in recwarn if "larger than 55" in str(w.message)]
+    assert shown == [f"step 1 is larger than 55 ({len(told)} times in run {summary.run_id}; the first shown)"]
