@@ -24,6 +24,8 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
 
 
 def process_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended: a zombie (ended, not yet reaped by its
+    parent, as where nothing reaps orphans) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -32,7 +34,11 @@ def process_exists(pid: int) -> bool:
         return True
     except OverflowError:  # not a valid pid
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS), or it ended meanwhile
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def remove_stale_temporaries(root: Path) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 import traceback
-import warnings
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -44,6 +43,7 @@ from dfo_bench.problems.base import Problem, TypedProblem
 from dfo_bench.problems.rl.base import RolloutProblem
 from dfo_bench.record import RunResult, failed_result
 from dfo_bench.registry import optimizers, problems
+from dfo_bench.run_warnings import WarningsOnce
 from dfo_bench.spaces import FullSpace, make_space
 from dfo_bench.spec import RunSpec
 
@@ -67,11 +67,10 @@ def execute(spec: RunSpec, cache_dir: Path | None = None, probe: Probe = measure
     result = failed_result(spec, None)
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
-    caught: list[warnings.WarningMessage] = []
     try:
         # NumPy's BLAS (pycma's eigendecompositions) too: a pool's workers each starting one BLAS
         # thread per core oversubscribe the machine (cma-es ran 12x slower in a 2-worker pool).
-        with threadpool_limits(limits=spec.threads), warnings.catch_warnings(record=True) as caught:
+        with threadpool_limits(limits=spec.threads), WarningsOnce(spec.run_id):
             _run(spec, cache_dir, result, probe)
     except Exception as exc:  # a failed run is stored with its error; the suite goes on
         frames = traceback.extract_tb(exc.__traceback__)
@@ -79,20 +78,7 @@ def execute(spec: RunSpec, cache_dir: Path | None = None, probe: Probe = measure
         result.error = f"{type(exc).__name__}: {exc}{where}"
     finally:
         torch.set_num_threads(threads)
-    show_once(caught, spec.run_id)
     return result
-
-
-def show_once(caught: list[warnings.WarningMessage], run_id: str) -> None:
-    """Show each warning a run raised once, with how many times it was raised: a library that
-    warns every generation (pycma's step-size check, its values in the text) printed about 150
-    lines a run of sep-CMA-ES on the MNIST MLP."""
-    raised: dict[tuple[type[Warning], str, int], list[warnings.WarningMessage]] = {}
-    for caught_one in caught:
-        raised.setdefault((caught_one.category, caught_one.filename, caught_one.lineno), []).append(caught_one)
-    for (category, filename, lineno), each in raised.items():
-        times = f" ({len(each)} times in run {run_id}; the first shown)" if len(each) > 1 else ""
-        warnings.showwarning(f"{each[0].message}{times}", category, filename, lineno)
 
 
 def _run(spec: RunSpec, cache_dir: Path | None, result: RunResult, probe: Probe) -> None:

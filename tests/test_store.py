@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from dfo_bench.atomic import write_atomically
+from dfo_bench.atomic import process_exists, write_atomically
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec, TuningTag
 from dfo_bench.store import EVALUATION, TUNING, Claim, ResultStore, StudyRecord, to_frame
@@ -97,6 +97,19 @@ def test_markers_of_dead_workers_on_this_host_are_removed(tmp_path: Path) -> Non
     with claim:  # held, then released
         pass
     assert [m.run_id for m in store.running_markers()] == ["dead-elsewhere"]
+
+
+def test_a_worker_that_ended_but_was_not_reaped_counts_as_gone() -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie once it ends
+    try:
+        deadline = time.monotonic() + 30
+        while process_exists(ended.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process_exists(ended.pid)
+        assert Path(f"/proc/{ended.pid}/stat").exists()  # still in the process table, unreaped
+    finally:
+        ended.wait()
+    assert process_exists(os.getpid())
 
 
 def write_owned_marker(store: ResultStore, run_id: str, pid: int, owner: str) -> None:
