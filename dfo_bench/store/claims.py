@@ -70,11 +70,16 @@ def folder_time(folder: Path) -> float:
         probe.unlink(missing_ok=True)
 
 
+def alive_here(marker: RunningMarker) -> bool:
+    """Whether the marker's process runs on this host (another host's cannot be checked from here)."""
+    return marker.host == socket.gethostname() and process_exists(marker.pid)
+
+
 def is_stale(holder: RunningMarker, age: float, owner: str, stale_after: float) -> bool:
     """Whether a claim of ``age`` seconds since its last heartbeat no longer holds against ``owner``."""
     if holder.owner and holder.owner == owner:
         return True
-    if holder.host == socket.gethostname() and not process_exists(holder.pid):
+    if holder.host == socket.gethostname() and not alive_here(holder):
         return True
     return age > stale_after
 

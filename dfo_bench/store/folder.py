@@ -30,12 +30,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from dfo_bench.atomic import process_exists, remove_stale_temporaries, write_atomically
+from dfo_bench.atomic import remove_stale_temporaries, write_atomically
 from dfo_bench.errors import StoreError
 from dfo_bench.hashing import digest
 from dfo_bench.record import RunResult
 from dfo_bench.spec import RunSpec
-from dfo_bench.store.claims import STALE_AFTER, Claim, folder_time, is_stale, read_marker, take_over
+from dfo_bench.store.claims import STALE_AFTER, Claim, alive_here, folder_time, is_stale, read_marker, take_over
 from dfo_bench.store.index import REPEATED_TEXT, RunIndex, combine, decoded, encoded, signature
 from dfo_bench.store.records import (
     EVALUATION,
@@ -427,9 +427,7 @@ class ResultStore:
         a process that exists."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and any(
-            marker.owner == owner and marker.host == socket.gethostname() and marker.pid != os.getpid()
-            and process_exists(marker.pid)
-            for _, marker in self._markers()
+            marker.owner == owner and marker.pid != os.getpid() and alive_here(marker) for _, marker in self._markers()
         ):
             time.sleep(0.05)
 
@@ -438,7 +436,7 @@ class ResultStore:
         running markers they left on this host."""
         remove_stale_temporaries(self.root)
         for path, marker in self._markers():
-            if marker.host == socket.gethostname() and not process_exists(marker.pid):
+            if marker.host == socket.gethostname() and not alive_here(marker):
                 path.unlink(missing_ok=True)
 
     # Suite copies: what a results folder expects (``dfo-bench status`` counts their pending runs).
