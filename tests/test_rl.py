@@ -366,6 +366,47 @@ def test_bad_env_through_the_cli_exits_2_and_writes_nothing(tmp_path: Path) -> N
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def ppo_steps(steps: int, between: Any = None) -> torch.Tensor:
+    """The actor after ``steps`` PPO steps on CartPole (8 tanh units), ``between()`` called after each."""
+    from dfo_bench.optimizers.base import SearchDomain
+    from dfo_bench.optimizers.ppo import PPO
+
+    p = problem(policy="mlp", hidden=[8])
+    objective = Objective(p, FullSpace(p.initial_point()), Budget(BudgetLimits(steps=10_000)), None)
+    ppo = PPO.from_config(SearchDomain(p.initial_point()), np.random.default_rng(0), TINY_PPO)
+    for _ in range(steps):
+        ppo.step(objective)
+        if between is not None:
+            between()
+    return ppo.recommend()
+
+
+def global_states() -> tuple[Any, ...]:
+    import random
+
+    return random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state()  # noqa: NPY002
+
+
+def test_ppo_keeps_its_randomness_out_of_the_process_global_generators() -> None:
+    """stable-baselines3 seeds and draws from the global generators (Python's, NumPy's, torch's):
+    PPO leaves them as it found them, and what other code draws from them between its steps does
+    not change its run."""
+    pytest.importorskip("stable_baselines3")
+    import random
+
+    torch.manual_seed(5), np.random.seed(5), random.seed(5)  # noqa: NPY002
+    before = global_states()
+    alone = ppo_steps(2)
+    after = global_states()
+    assert before[:2] == after[:2] and torch.equal(before[2], after[2])
+
+    def disturb() -> None:
+        torch.manual_seed(123), np.random.seed(123), random.seed(123)  # noqa: NPY002
+        torch.rand(10), np.random.rand(10), random.random()  # noqa: NPY002
+
+    assert torch.equal(ppo_steps(2, disturb), alone)
+
+
 def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """PPO's own rollouts go through the objective: charged step by step, stopped exactly at the
     budget, its episodes counted and their losses seen (``best_seen_loss``), and its actor is the

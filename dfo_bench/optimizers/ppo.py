@@ -13,10 +13,19 @@ none is left (a rollout cut by the budget is not trained on), counts each finish
 evaluation, and seeds episodes from the run's episode stream. Its gradient updates cost no
 environment step (the RL convention; the seconds show them). One ``step`` is one SB3 rollout of
 ``n_steps`` steps and its update epochs.
+
+stable-baselines3 draws from the process's global generators: it seeds Python's ``random``, NumPy's
+legacy global and torch's default generators when the model is built, samples actions and shuffles
+minibatches from them. ``GlobalGenerators`` keeps PPO's own copy of their states and installs it only
+while SB3 runs, so a PPO run neither depends on nor disturbs whatever else the process runs (the
+next run of a worker, a checkpoint's scoring).
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -38,6 +47,34 @@ class EnvironmentObjective(Protocol):
     def policy_hidden_layers(self) -> list[int]:
         """Widths of the policy network's tanh hidden layers."""
         ...
+
+
+class GlobalGenerators:
+    """A private set of states of the process's global generators (Python's, NumPy's legacy, torch's
+    CPU one), installed only inside ``installed()``. torch's CUDA generators are put back as they
+    were where the process already uses CUDA (one that has not is not made to start it)."""
+
+    def __init__(self) -> None:
+        self._states: tuple[Any, dict[str, Any], torch.Tensor] | None = None
+        """Where the code inside ``installed()`` left them; None: not yet run (it seeds them itself)."""
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Run the body on these states, then put back the caller's."""
+        # NumPy's legacy global state is what SB3 uses, hence the legacy calls (NPY002).
+        outer = random.getstate(), np.random.get_state()  # noqa: NPY002
+        cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=cuda):
+            if self._states is not None:
+                random.setstate(self._states[0])
+                np.random.set_state(self._states[1])  # noqa: NPY002
+                torch.set_rng_state(self._states[2])
+            try:
+                yield
+            finally:
+                self._states = random.getstate(), np.random.get_state(legacy=False), torch.get_rng_state()  # noqa: NPY002
+        random.setstate(outer[0])
+        np.random.set_state(outer[1])  # noqa: NPY002
 
 
 class PPOParams(ParamsModel):
@@ -67,11 +104,13 @@ class PPO(Optimizer):
             raise ValueError("ppo runs on the cpu (stable-baselines3's MLP policies are faster there)")
         self._seed = int(rng.integers(2**31))
         self._model: Any = None
+        self._generators = GlobalGenerators()
 
     def step(self, objective: Any) -> None:
-        if self._model is None:
-            self._model = self._build(objective)
-        self._model.learn(total_timesteps=self.params.n_steps, reset_num_timesteps=False)
+        with self._generators.installed():
+            if self._model is None:
+                self._model = self._build(objective)
+            self._model.learn(total_timesteps=self.params.n_steps, reset_num_timesteps=False)
 
     def _build(self, objective: EnvironmentObjective) -> Any:
         try:
