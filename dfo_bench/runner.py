@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from contextlib import closing
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -97,22 +98,22 @@ def _build_and_optimize(spec: RunSpec, cache_dir: Path | None, result: RunResult
     kind = problems.get(spec.problem.name)
     result.metrics = kind.reported_metrics
     make_problem = partial(kind.from_config, spec.problem.params, spec.seed, device)
-    problem = make_problem()
-    result.dim = problem.dim
-    x0 = problem.initial_point()
-    if spec.problem.pretrain is not None:
-        start = pretrained_start(make_problem, spec.problem, spec.seed, cache_dir)
-        x0 = start.weights
-        problem.load_state(start.state)
-        result.pretrain = {**asdict(start.usage), "cached": start.cached}
-    objective = objective_for(spec, problem, x0)
-    result.search_dim = objective.space.dim
-    optimizer = optimizer_for(spec, problem, objective, np.random.default_rng(result.run_seed))
-    if problem.reference_point is not None:
-        result.reference_point = [float(v) for v in problem.reference_point]
-    problem.prepare(optimizer.asks_moves, optimizer.asks_low_rank)
-    result.setup_seconds = time.perf_counter() - setup_started
-    optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
+    with closing(make_problem()) as problem:  # its environments, simulators: released however the run ends
+        result.dim = problem.dim
+        x0 = problem.initial_point()
+        if spec.problem.pretrain is not None:
+            start = pretrained_start(make_problem, spec.problem, spec.seed, cache_dir)
+            x0 = start.weights
+            problem.load_state(start.state)
+            result.pretrain = {**asdict(start.usage), "cached": start.cached}
+        objective = objective_for(spec, problem, x0)
+        result.search_dim = objective.space.dim
+        optimizer = optimizer_for(spec, problem, objective, np.random.default_rng(result.run_seed))
+        if problem.reference_point is not None:
+            result.reference_point = [float(v) for v in problem.reference_point]
+        problem.prepare(optimizer.asks_moves, optimizer.asks_low_rank)
+        result.setup_seconds = time.perf_counter() - setup_started
+        optimize(objective, optimizer, partial(_measure, result.trace), spec.checkpoints)
 
 
 def objective_for(spec: RunSpec, problem: Problem, x0: torch.Tensor) -> Objective:

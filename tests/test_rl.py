@@ -108,11 +108,24 @@ def test_the_report_counts_a_control_problem_in_environment_steps_and_episodes(t
 TINY_PPO = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
 
 
+class Tracked(gymnasium.Wrapper):
+    """Says whether the environment was closed."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
 @pytest.mark.parametrize("name", searching("weights") + searching("environment"))
-def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path) -> None:
+def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every weight-space optimizer and PPO runs on CartPole at a tiny budget, or the suite is
     refused at validation for a reason that holds: a gradient, or a training set to cut into
-    super-batches (hbde's default), which an environment does not have."""
+    super-batches (hbde's default), which an environment does not have. Every environment the run
+    made is closed when it ends."""
     entry = {"name": name, "params": TINY_PPO} if name == "ppo" else name
     problem = (
         {"name": "rl", "params": {**SUITE["problems"][0]["params"], "policy": "mlp", "hidden": [8]}} if name == "ppo" else None
@@ -123,11 +136,15 @@ def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path) -> None:
     except ConfigError as refused:
         assert "needs gradients" in str(refused) or "no training set to cut into super-batches" in str(refused), str(refused)
         return
+    made: list[Tracked] = []
+    original = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: made.append(Tracked(original(env_id, limit))) or made[-1])
     result = execute(suite.runs[0])
     assert result.error is None, result.error
     last = result.trace[-1]
     assert last["steps"] == last["samples"] <= 1000 and last["episodes"] >= 1
     assert last["val_return"] == -last["val_loss"]
+    assert made and all(env.closed for env in made)
 
 
 class Counting(gymnasium.Wrapper):

@@ -173,6 +173,12 @@ class Problem(ABC):
         problems have nothing to prepare."""
         return None
 
+    def close(self) -> None:
+        """Release what the problem holds outside Python's memory (simulators, their windows and
+        files): the runner calls it once a run has ended, failed or not. Most problems hold
+        nothing of the kind."""
+        return None
+
     def evaluate(self, X: Population, batch: torch.Tensor | None = None) -> torch.Tensor:
         """Losses of a population of shape (P, dim) on the training samples ``batch`` (indices on
         the problem's device; None: the whole training set): shape (P,), or (P, m) for m objectives,

@@ -100,6 +100,8 @@ class ControlProblem(RolloutProblem):
         self.normalizer = RunningNormalizer(self.policy.observations) if params.normalize else None
         self._x0 = self.policy.initial_point(torch_generator(seed, self.name, params.env, "init")).to(device)
         self._envs: list[Any] = []
+        self._training_envs: list[Any] = []
+        """Those ``training_environment`` made (PPO's), closed with the others by ``close``."""
         train = np.random.default_rng(derive_seed(seed, self.name, params.env, "train-metrics"))
         self._metric_seeds = {
             "train": train.integers(0, EPISODE_SEEDS, params.val_episodes),
@@ -145,9 +147,11 @@ class ControlProblem(RolloutProblem):
     ) -> Any:
         from dfo_bench.problems.rl.charged import ChargedEnvironment
 
-        return ChargedEnvironment(
+        env = ChargedEnvironment(
             environments.make(self.params.env, self.episode_steps), charge, seeds, seen, self.normalizer, self.params.reward_shift
         )
+        self._training_envs.append(env)
+        return env
 
     @property
     def dim(self) -> int:
@@ -174,6 +178,12 @@ class ControlProblem(RolloutProblem):
         while len(self._envs) < n:
             self._envs.append(environments.make(self.params.env, self.episode_steps))
         return self._envs[:n]
+
+    def close(self) -> None:
+        """Close every environment made (gymnasium's ``close``: a simulator's resources, a window)."""
+        for env in [*self._envs, *self._training_envs]:
+            env.close()
+        self._envs, self._training_envs = [], []
 
     def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
         return obs if self.normalizer is None else self.normalizer(obs)
