@@ -11,6 +11,7 @@ follows the run-id rule: names, versions, non-default parameters and data finger
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,16 +79,16 @@ def pretrained_start(
     """The pre-trained start of ``spec`` for a fresh problem from ``make_problem()``, on its device;
     without ``cache_dir`` it is computed and not stored."""
     assert spec.pretrain is not None
-    problem = make_problem()
-    if cache_dir is None:
-        return PretrainedStart(*pretrain(problem, spec.pretrain), cached=False)
-    path = cache_path(cache_dir, spec, seed, problem.device)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(path.with_name(path.name + ".lock")):
-        if path.exists():
-            stored = torch.load(path, weights_only=True, map_location=problem.device)
-            return PretrainedStart(stored["weights"], stored["state"], Usage(**stored["usage"]), cached=True)
-        weights, state, usage = pretrain(problem, spec.pretrain)
-        stored = {"weights": weights, "state": state, "usage": asdict(usage)}
-        write_atomically(path, lambda tmp: torch.save(stored, tmp))
+    with closing(make_problem()) as problem:  # released as the run's own problem is (Problem.close)
+        if cache_dir is None:
+            return PretrainedStart(*pretrain(problem, spec.pretrain), cached=False)
+        path = cache_path(cache_dir, spec, seed, problem.device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path.with_name(path.name + ".lock")):
+            if path.exists():
+                stored = torch.load(path, weights_only=True, map_location=problem.device)
+                return PretrainedStart(stored["weights"], stored["state"], Usage(**stored["usage"]), cached=True)
+            weights, state, usage = pretrain(problem, spec.pretrain)
+            stored = {"weights": weights, "state": state, "usage": asdict(usage)}
+            write_atomically(path, lambda tmp: torch.save(stored, tmp))
     return PretrainedStart(weights, state, usage, cached=False)

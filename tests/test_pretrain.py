@@ -44,6 +44,21 @@ def test_pretraining_is_computed_once_per_seed_and_every_optimizer_starts_from_i
     assert len(list((out / "cache" / "pretrain").glob("*.pt"))) == 2
 
 
+def test_a_run_closes_its_problem_and_the_one_it_pre_trained(
+    write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both problems a pre-trained run builds (its own and the pre-training's) are closed when it
+    ends, whether the start was computed or read from the cache."""
+    from dfo_bench.problems.base import Problem
+
+    closed: list[Problem] = []
+    monkeypatch.setattr(Problem, "close", lambda self: closed.append(self))
+    suite = load_suite(write_suite(suite_dict(optimizers=["random-search", "de"], seeds=[0])))
+    summaries = run_suite(suite, tmp_path / "results", SequentialExecutor(), progress=False)
+    # Two runs: the first computes the start, the second reads it from the cache.
+    assert {s.status for s in summaries} == {"ok"} and len(closed) == 4 and len({id(p) for p in closed}) == 4
+
+
 def test_pretrained_start_beats_the_random_initial_weights(write_suite, tmp_path: Path) -> None:
     suite = suite_dict(optimizers=["random-search"], seeds=[0])
     run_suite(load_suite(write_suite(suite)), tmp_path / "a", SequentialExecutor(), progress=False)
