@@ -449,7 +449,7 @@ def test_ppo_is_charged_every_step_it_takes(monkeypatch: pytest.MonkeyPatch, tmp
         theirs = model.policy.action_net(model.policy.mlp_extractor.policy_net(obs))
     ours = p.policy.outputs(p.policy.layers(p.initial_point().repeat(32, 1)), obs)
     assert torch.allclose(theirs, ours, atol=1e-6)
-    assert model.predict(obs.numpy(), deterministic=True)[0].tolist() == p.policy.actions(ours)
+    assert model.predict(obs.numpy(), deterministic=True)[0].tolist() == p.policy.actions(ours).tolist()
     Counting.taken, Counting.returns = 0, []
     with pytest.raises(BudgetExceeded):
         for _ in range(10):

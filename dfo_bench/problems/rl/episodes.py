@@ -67,11 +67,11 @@ def play(
         raw = torch.from_numpy(obs[held]).to(W.device)
         actions = policy.actions(policy.outputs(layers, normalize(raw)))
         if len(rows) == len(held):
-            at = range(len(rows))
+            at: Sequence[int] = range(len(rows))
             states.append(raw.cpu())
-        else:
+        else:  # the live rows' states read from the NumPy copy: no index tensor made, no device copy
             at = np.searchsorted(held, rows).tolist()
-            states.append(raw[torch.tensor(at, device=W.device)].cpu())
+            states.append(torch.from_numpy(obs[rows]))
         for i, a in zip(rows.tolist(), at, strict=True):
             o, reward, terminated, truncated, _ = envs[i].step(actions[a])
             obs[i] = np.asarray(o, dtype=np.float32).ravel()
