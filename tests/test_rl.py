@@ -20,12 +20,14 @@ gymnasium = pytest.importorskip("gymnasium")
 from dfo_bench.budget import Budget, BudgetLimits  # noqa: E402
 from dfo_bench.errors import BudgetExceeded, ConfigError  # noqa: E402
 from dfo_bench.executors import SequentialExecutor, make_executor, run_suite  # noqa: E402
+from dfo_bench.executors.plan import QUICK, plan_suite  # noqa: E402
 from dfo_bench.objective import Objective  # noqa: E402
 from dfo_bench.problems.rl import environments  # noqa: E402
 from dfo_bench.problems.rl.normalization import RunningNormalizer  # noqa: E402
 from dfo_bench.problems.rl.problem import ControlProblem  # noqa: E402
 from dfo_bench.runner import execute  # noqa: E402
 from dfo_bench.spaces import FullSpace  # noqa: E402
+from dfo_bench.store import ResultStore  # noqa: E402
 from dfo_bench.suite import ExecutorConfig, load_suite  # noqa: E402
 from dfo_bench.testing import searching, stored_outcomes  # noqa: E402
 from tests.conftest import CLI, ENGINES, cli_env  # noqa: E402
@@ -145,6 +147,20 @@ def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path, monkeypatch
     assert last["steps"] == last["samples"] <= 1000 and last["episodes"] >= 1
     assert last["val_return"] == -last["val_loss"]
     assert made and all(env.closed for env in made)
+
+
+def test_a_plan_closes_the_environments_its_calibration_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --plan`` builds each problem and steps every entry (PPO's training environment too)
+    before it prints the estimate: everything it made is closed by then, as after a run."""
+    problem = {"name": "rl", "params": {**SUITE["problems"][0]["params"], "policy": "mlp", "hidden": [8]}}
+    content = {**SUITE, "problems": [problem], "optimizers": ["ars", {"name": "ppo", "params": TINY_PPO}]}
+    suite = load_suite(suite_file(tmp_path, content))
+    made: list[Tracked] = []
+    original = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: made.append(Tracked(original(env_id, limit))) or made[-1])
+    plan = plan_suite(suite, ResultStore(tmp_path / "out"), suite.config.executor, effort=QUICK)
+    assert [(g.optimizer, g.error) for g in plan.groups if g.cost is None] == []
+    assert len(made) > 2 and all(env.closed for env in made)
 
 
 class Counting(gymnasium.Wrapper):

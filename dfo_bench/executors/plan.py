@@ -44,7 +44,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -402,6 +402,8 @@ class _Calibration:
             built: list[Problem] = []
 
             def make() -> None:
+                for problem in built:  # built again after a slow first build: the first is closed
+                    problem.close()
                 built[:] = [problems.get(spec.problem.name).from_config(spec.problem.params, spec.seed, self.device)]
 
             try:
@@ -413,6 +415,12 @@ class _Calibration:
         if isinstance(found, str):
             raise _Unbuilt(found)
         return found
+
+    def close(self) -> None:
+        """Close every problem built (their environments, as a run's are closed when it ends)."""
+        for built in self._problems.values():
+            if isinstance(built, _Problem):
+                built.problem.close()
 
     def steps(self, objective: Objective, optimizer: Optimizer) -> tuple[float, float, float, float]:
         """(first step s, s per step, evaluations per step, samples per step) of whole steps: a
@@ -565,7 +573,7 @@ def plan_suite(
     entries = len({(g.problem, g.optimizer) for g in groups if g.pending}) + len(pretrained)
     calibration = _Calibration(device, min(max(effort / max(entries, 1), EFFORT[0]), EFFORT[1]))
     costs: dict[tuple[str, str], Cost | str] = {}
-    with _threads(threads):
+    with _threads(threads), closing(calibration):
         for i, group in enumerate(groups):
             if not group.pending:
                 continue
