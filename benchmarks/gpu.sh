@@ -70,14 +70,10 @@ if [[ $DRY -eq 0 ]] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.i
 fi
 
 # 1. Dense vs low-rank MLP populations (the eggroll work's bench).
-if [[ -f benchmarks/bench_lowrank.py ]]; then
-  if [[ $DRY -eq 1 ]]; then
-    step lowrank 120 "$PY" benchmarks/bench_lowrank.py --device cpu --populations 8 --repeats 1 --no-compile --no-resnet --json "$OUT/lowrank.json"
-  else
-    step lowrank 90 "$PY" benchmarks/bench_lowrank.py --device cuda --populations 64 256 1024 4096 --data-root "$DFO_BENCH_DATA/mnist" --json "$OUT/lowrank.json"
-  fi
+if [[ $DRY -eq 1 ]]; then
+  step lowrank 120 "$PY" benchmarks/bench_lowrank.py --device cpu --populations 8 --repeats 1 --no-compile --no-resnet --json "$OUT/lowrank.json"
 else
-  say "lowrank: SKIPPED: benchmarks/bench_lowrank.py is not in this checkout (the low-rank population is not merged yet)"
+  step lowrank 90 "$PY" benchmarks/bench_lowrank.py --device cuda --populations 64 256 1024 4096 --data-root "$DFO_BENCH_DATA/mnist" --json "$OUT/lowrank.json"
 fi
 
 # 2. ResNet-18 populations, loop vs vmap (the device torch picks: CUDA here).
