@@ -9,7 +9,7 @@
 # the next one runs; the script exits 1 if any step failed.
 #
 #   benchmarks/gpu.sh                 # on the GPU machine, from the repository root
-#   benchmarks/gpu.sh --cpu-dry       # here: each step's smallest CPU version (about 2 minutes), to check the script
+#   benchmarks/gpu.sh --cpu-dry       # here: each step's smallest CPU version (under a minute), to check the script
 #
 # Environment: PY (the Python with dfo-bench installed; default .venv/bin/python, else python3),
 # OUT, DFO_BENCH_DATA (CIFAR-10 for step 3; default shared/data or ../shared/data), THREADS (2).
