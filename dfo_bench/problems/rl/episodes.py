@@ -64,11 +64,11 @@ def play(
         if len(rows) < COMPACT * len(held):
             keep = torch.from_numpy(np.searchsorted(held, rows)).to(W.device)
             layers, held = policy.select(layers, keep), rows
-        raw = torch.from_numpy(obs[held]).to(W.device)
-        actions = policy.actions(policy.outputs(layers, normalize(raw)))
+        host = torch.from_numpy(obs[held])
+        actions = policy.actions(policy.outputs(layers, normalize(host.to(W.device))))
         if len(rows) == len(held):
             at: Sequence[int] = range(len(rows))
-            states.append(raw.cpu())
+            states.append(host)
         else:  # the live rows' states read from the NumPy copy: no index tensor made, no device copy
             at = np.searchsorted(held, rows).tolist()
             states.append(torch.from_numpy(obs[rows]))
