@@ -122,6 +122,14 @@ class Tracked(gymnasium.Wrapper):
         super().close()
 
 
+def tracked_environments(monkeypatch: pytest.MonkeyPatch) -> list[Tracked]:
+    """Every environment made from now on (``environments.make``), each able to say whether it was closed."""
+    made: list[Tracked] = []
+    original = environments.make
+    monkeypatch.setattr(environments, "make", lambda env_id, limit: made.append(Tracked(original(env_id, limit))) or made[-1])
+    return made
+
+
 @pytest.mark.parametrize("name", searching("weights") + searching("environment"))
 def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every weight-space optimizer and PPO runs on CartPole at a tiny budget, or the suite is
@@ -138,9 +146,7 @@ def test_every_optimizer_on_an_rl_problem(name: str, tmp_path: Path, monkeypatch
     except ConfigError as refused:
         assert "needs gradients" in str(refused) or "no training set to cut into super-batches" in str(refused), str(refused)
         return
-    made: list[Tracked] = []
-    original = environments.make
-    monkeypatch.setattr(environments, "make", lambda env_id, limit: made.append(Tracked(original(env_id, limit))) or made[-1])
+    made = tracked_environments(monkeypatch)
     result = execute(suite.runs[0])
     assert result.error is None, result.error
     last = result.trace[-1]
@@ -155,9 +161,7 @@ def test_a_plan_closes_the_environments_its_calibration_made(tmp_path: Path, mon
     problem = {"name": "rl", "params": {**SUITE["problems"][0]["params"], "policy": "mlp", "hidden": [8]}}
     content = {**SUITE, "problems": [problem], "optimizers": ["ars", {"name": "ppo", "params": TINY_PPO}]}
     suite = load_suite(suite_file(tmp_path, content))
-    made: list[Tracked] = []
-    original = environments.make
-    monkeypatch.setattr(environments, "make", lambda env_id, limit: made.append(Tracked(original(env_id, limit))) or made[-1])
+    made = tracked_environments(monkeypatch)
     plan = plan_suite(suite, ResultStore(tmp_path / "out"), suite.config.executor, effort=QUICK)
     assert [(g.optimizer, g.error) for g in plan.groups if g.cost is None] == []
     assert len(made) > 2 and all(env.closed for env in made)
