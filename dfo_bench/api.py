@@ -236,7 +236,7 @@ def run(
         # Signal handlers can only be set from the main thread; elsewhere the caller stops the run.
         main = threading.current_thread() is threading.main_thread()
         with stop_on_signals() if main else nullcontext():
-            summaries = run_suite(suite, out, engine, retry_failed, progress, estimate.parallelism)
+            summaries = run_suite(suite, out, engine, retry_failed, progress, estimate)
     except Interrupted as stop:
         now = _counted(suite, store, retry_failed)[1]
         say(

@@ -85,8 +85,30 @@ def test_time_left_counts_what_the_running_runs_have_done(
 ) -> None:
     """Runs of 100 s: the first line after one ends says the time the rest take, not the finished
     runs' pace (elapsed / finished × left), which says about 3 times too much with 2 workers."""
-    bar = Progress(total, "paced", lambda: running, lambda: ages, at_once)
+    bar = Progress(total, "paced", lambda: running, lambda: [(age, 1.0) for age in ages], at_once)
     bar.advance("ok", 100.0)
     bar.close()
     line = capsys.readouterr().err.splitlines()[0]
     assert (f"about {left} left" in line) if left else line.endswith(" elapsed"), line
+
+
+@pytest.mark.parametrize(
+    "ages, left",
+    [
+        ([], "05:00"),  # 2 short runs done at the plan's pace: 3 long ones owed in full (not 00:30)
+        ([(120.0, 100.0)], "03:20"),  # one of them running, 20 s over its estimate: 0 s owed, 100 + 100 left
+        ([(30.0, 100.0)], "04:30"),  # running 30 s of its 100: 70 + 100 + 100
+    ],
+)
+def test_time_left_weighs_each_run_by_its_expected_cost(
+    capsys: pytest.CaptureFixture[str], ages: list[tuple[float, float]], left: str
+) -> None:
+    """A suite's tuning trials (a tenth of the budget each) finish first: the runs after them are
+    ten times as long, which the pace of the finished runs over their expected cost (the plan's)
+    says, and their mean wall time (10 s a run here) does not."""
+    bar = Progress(5, "tuned", lambda: len(ages), lambda: ages, 1, work=2 * 10.0 + 3 * 100.0)
+    bar.advance("ok", 10.0, 10.0)
+    bar.advance("ok", 10.0, 10.0)
+    bar.close()
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert f"about {left} left" in line, line

@@ -15,6 +15,7 @@ import torch
 
 from dfo_bench.executors import SequentialExecutor, run_suite
 from dfo_bench.executors.plan import QUICK, plan_suite, render
+from dfo_bench.executors.progress import Progress
 from dfo_bench.pretrain import cache_path
 from dfo_bench.report.estimates import estimate_table
 from dfo_bench.report.load import load_runs
@@ -121,6 +122,57 @@ def test_tuning_runs_and_pre_training_are_planned_and_a_cached_start_is_not_coun
     # never faster than all the work spread perfectly; never slower than all of it in one process
     assert plan.work / plan.parallelism <= plan.wall - plan.startup + 1e-9
     assert plan.wall - plan.startup <= plan.work + 1e-9
+
+
+def test_the_time_left_weighs_each_run_by_the_plans_estimate_of_it(
+    write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a suite's tuning trials (a tenth of the budget each here) the progress line's time
+    left counts the evaluation runs at their own length: ``run_suite`` weighs every run it hands
+    out by the plan's estimate for its group (tuning trials and evaluation runs alike, no run
+    falling back to a guess), and the work counted in advance is all finished or discounted by the
+    end, on a fresh folder and on one where some runs are stored."""
+    tuned = {
+        **TINY,
+        "optimizers": [{"name": "random-search", "label": "rs"}, {"name": "de", "tune": False}],
+        "budget": {"evaluations": 2000},
+        "tuning": {"trials": 3, "sampler": "random", "seeds": [10], "budget_fraction": 0.1},
+    }
+    suite, out = load_suite(write_suite(tuned)), tmp_path / "out"
+    calls: list[tuple[str, int, float]] = []
+    init, advance, discount = Progress.__init__, Progress.advance, Progress.discount
+
+    def counted_init(self: Progress, total: int, *args: object, work: float | None = None, **kwargs: object) -> None:
+        calls.append(("work", total, work if work is not None else math.nan))
+        init(self, total, *args, work=work, **kwargs)  # type: ignore[arg-type]
+
+    def counted_advance(self: Progress, status: str, seconds: float | None = None, cost: float = 1.0) -> None:
+        calls.append(("advance", 1, cost))
+        advance(self, status, seconds, cost)
+
+    def counted_discount(self: Progress, runs: int, cost: float | None = None) -> None:
+        calls.append(("discount", runs, runs if cost is None else cost))
+        discount(self, runs, cost)
+
+    monkeypatch.setattr(Progress, "__init__", counted_init)
+    monkeypatch.setattr(Progress, "advance", counted_advance)
+    monkeypatch.setattr(Progress, "discount", counted_discount)
+    for stored in (False, True):
+        store = ResultStore(out)
+        record = store.study("digits-mlp", "rs")
+        if stored and record is not None:  # one evaluation run of the tuned entry and one trial's run to run again
+            for run_id in (record.evaluation_run_ids[0], record.trials[0].run_ids[0]):
+                store.path(run_id).unlink()
+        plan = plan_suite(suite, store, suite.config.executor, effort=QUICK)
+        calls.clear()
+        run_suite(suite, out, SequentialExecutor(), progress=False, plan=plan)
+        (_, total, work), *ended = calls
+        costs = [cost for kind, _, cost in ended if kind == "advance"]
+        every_group = set(plan.estimates.values())  # the first time all three run: each weighs some
+        assert set(costs) <= every_group if stored else set(costs) == every_group, (costs, plan.estimates)
+        assert total == sum(runs for _, runs, _ in ended)
+        assert work == pytest.approx(sum(cost for _, _, cost in ended))
+    assert plan.estimates[("digits-mlp", "rs", "tuning")] < plan.estimates[("digits-mlp", "rs", "evaluation")]
 
 
 def test_slurm_plan_suggests_a_time_limit_per_run(write_suite, tmp_path: Path) -> None:

@@ -210,6 +210,12 @@ class Plan:
         return runs + sum(p.work for p in self.pretraining)
 
     @property
+    def estimates(self) -> dict[tuple[str, str, str], float]:
+        """Estimated wall seconds of one run of each calibrated group, by (problem label,
+        optimizer label, phase): what the progress line weighs each run by."""
+        return {(g.problem, g.optimizer, g.phase): g.run_seconds for g in self.groups if g.run_seconds is not None}
+
+    @property
     def longest(self) -> float:
         """The longest single run, its pre-training included (what a Slurm job must fit)."""
         pretrain = {p.problem: p.seconds if isinstance(p.seconds, float) else 0.0 for p in self.pretraining}
@@ -263,6 +269,34 @@ class Plan:
             wall_seconds=round(self.wall, 3) if self.complete else None,
             groups=groups,
         )
+
+
+@dataclass(frozen=True)
+class RunCosts:
+    """What the progress line weighs each run by: its expected wall seconds, the plan's estimate
+    for its group (their mean for a group the plan did not calibrate), or 1 for every run where
+    there is no complete plan (then the time left counts runs)."""
+
+    estimates: dict[tuple[str, str, str], float]
+
+    @classmethod
+    def of(cls, plan: Plan | None) -> RunCosts:
+        return cls(plan.estimates if plan is not None and plan.complete else {})
+
+    def group(self, problem: str, optimizer: str, phase: str) -> float:
+        guess = sum(self.estimates.values()) / len(self.estimates) if self.estimates else 1.0
+        return self.estimates.get((problem, optimizer, phase), guess)
+
+    def run(self, spec: RunSpec) -> float:
+        return self.group(spec.problem.label, spec.optimizer.label, spec.phase)
+
+    def runs(self, specs: list[RunSpec]) -> float:
+        return sum(map(self.run, specs))
+
+    def study(self, study: StudyPlan, phase: str) -> float:
+        """The runs of a study's phase counted in advance: every trial on every tuning seed, or every evaluation seed."""
+        runs = study.trials * len(study.tuning_seeds) if phase == TUNING else len(study.evaluation_seeds)
+        return runs * self.group(study.problem.label, study.optimizer.label, phase)
 
 
 def _cores() -> int:

@@ -1,12 +1,16 @@
 """The progress line of a running suite: runs done / failed / running (and left to another
 process on the same folder), elapsed and time left.
 
-The time left is the mean wall time of the runs finished here, owed in full by each run not yet
-started and less its age (from its running marker) by each running one, shared among the runs
-that go at once (the executor's workers, or the most seen running), and never less than the
-longest one owed; none is said when every run left is running past the mean. Counting finished
-runs alone (elapsed / finished × left) said about as many times too much as there are workers on
-the first line, when the other workers' runs were nearly done.
+The time left weighs each run by its expected cost, the plan's estimate of its wall seconds
+(``dfo-bench run`` calibrates one before it starts), or 1 for every run where there is no plan.
+Runs finished here give the pace: their wall seconds over their expected cost. Each run not yet
+started owes its cost at that pace, each running one the same less its age (from its running
+marker); the sum is shared among the runs that go at once (the executor's workers, or the most
+seen running), and the time left is never less than the longest one owed; none is said when every
+run left is running past what it owes. Counting finished runs alone (elapsed / finished × left)
+said about as many times too much as there are workers on the first line, when the other
+workers' runs were nearly done; and a run's mean alone, after a suite's tuning trials (a tenth of
+the budget each), said a tenth of the evaluation runs' time.
 
 On a terminal tqdm draws it on stderr (in a Jupyter notebook, as a notebook widget through
 ``tqdm.auto``), and a small thread refreshes it every second, so the running count and elapsed
@@ -39,21 +43,25 @@ class Progress:
         total: int,
         name: str,
         running: Callable[[], int],
-        ages: Callable[[], list[float]] = list,
+        ages: Callable[[], list[tuple[float, float]]] = list,
         at_once: int = 1,
         enabled: bool = True,
+        work: float | None = None,
     ) -> None:
-        """``running``: how many runs are running; ``ages``: seconds since each started, where
-        the workers write running markers (then their count is the one used: an engine's own
-        count may include tasks queued on a worker); where not, a running run is taken as half
-        done. ``at_once``: the runs the executor runs at once, as far as known (more, when more
-        are seen running)."""
+        """``running``: how many runs are running; ``ages``: (seconds since it started, its
+        expected cost) of each, where the workers write running markers (then their count is the
+        one used: an engine's own count may include tasks queued on a worker); where not, a
+        running run is taken as half done. ``at_once``: the runs the executor runs at once, as far
+        as known (more, when more are seen running). ``work``: the expected cost of all ``total``
+        runs (the plan's seconds); None: each costs 1."""
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
         self._running, self._ages = running, ages
-        self._took: list[float] = []
-        """Wall seconds of each run finished here."""
+        self._took: list[tuple[float, float]] = []
+        """(wall seconds, expected cost) of each run finished here."""
+        self._work = float(total) if work is None else work
+        """Expected cost of the runs not finished, in ``work``'s units."""
         self._at_once = max(at_once, 1)
         """The runs that go at once: the executor's, or the most seen running."""
         self._lock = threading.Lock()
@@ -92,19 +100,23 @@ class Progress:
 
     def _left(self) -> float | None:
         """Seconds left (module docstring); None before a run has finished here, when none is
-        left, or when every run left is running and older than the mean (overdue: no guess)."""
+        left, or when every run left is running past what it owes (overdue: no guess)."""
         finished, total = self.finished, int(self._bar.total or 0)
         if not self._took or finished >= total:
             return None
-        mean = sum(self._took) / len(self._took)
+        pace = sum(seconds for seconds, _ in self._took) / max(sum(cost for _, cost in self._took), 1e-9)
         try:
             ages = self._ages()
             running = min(len(ages) or self._running(), total - finished)
         except Exception:  # counts that cannot be had now: every run owed in full
             ages, running = [], 0
         self._at_once = max(self._at_once, running)
-        ages = ages[:running] + [mean / 2] * (running - len(ages))
-        owed = [max(mean - age, 0.0) for age in ages] + [mean] * (total - finished - running)
+        mean = max(self._work, 0.0) / (total - finished)  # expected cost of a run not finished
+        ages = ages[:running] + [(pace * mean / 2, mean)] * (running - len(ages))
+        owed = [max(pace * cost - age, 0.0) for age, cost in ages]
+        waiting = total - finished - running
+        if waiting:
+            owed += [pace * max(self._work - sum(cost for _, cost in ages), 0.0) / waiting] * waiting
         return max(sum(owed) / self._at_once, *owed) if max(owed, default=0.0) > 0 else None
 
     def _bar_postfix(self) -> str:
@@ -116,10 +128,11 @@ class Progress:
             with self._lock:
                 self._bar.set_postfix_str(self._bar_postfix(), refresh=True)
 
-    def advance(self, status: str, seconds: float | None = None) -> None:
+    def advance(self, status: str, seconds: float | None = None, cost: float = 1.0) -> None:
         """One run ended: ``ok``, ``failed`` or left to another process; ``seconds``: its wall
-        time, where it ran here."""
+        time, where it ran here; ``cost``: its expected cost, in ``work``'s units."""
         with self._lock:
+            self._work -= cost
             if status == "ok":
                 self.done += 1
             elif status == "failed":
@@ -127,7 +140,7 @@ class Progress:
             else:  # left to another process
                 self.elsewhere += 1
             if seconds is not None:
-                self._took.append(seconds)
+                self._took.append((seconds, cost))
             if not self._bar.disable:  # a hidden bar's postfix would read the markers for nothing
                 self._bar.set_postfix_str(self._bar_postfix(), refresh=False)
             self._bar.update()
@@ -146,12 +159,13 @@ class Progress:
             line += f", about {tqdm.format_interval(left)} left"
         print(line, file=sys.stderr, flush=True)
 
-    def discount(self, runs: int) -> None:
+    def discount(self, runs: int, cost: float | None = None) -> None:
         """``runs`` counted in the total will not run (stored already, or a tuning trial's runs
         shared with an earlier trial); negative: runs to count again (left to another process
-        that gave them up)."""
+        that gave them up). ``cost``: their expected cost (negative with them), None: ``runs``."""
         if runs:
             with self._lock:
+                self._work -= runs if cost is None else cost
                 self._bar.total = max(self.finished, (self._bar.total or 0) - runs)
                 self._bar.refresh()
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import yaml
 
 from dfo_bench.executors.base import CLAIMED, Executor, RunSummary, RunTask, running_count
+from dfo_bench.executors.plan import Plan, RunCosts
 from dfo_bench.executors.progress import Progress
 from dfo_bench.executors.tuning_rounds import tune
-from dfo_bench.store import ResultStore, RunningMarker
+from dfo_bench.store import EVALUATION, TUNING, ResultStore, RunningMarker
 from dfo_bench.suite import ExecutorConfig, RunSpec, Suite
 
 
@@ -88,11 +89,12 @@ def run_suite(
     executor: Executor,
     retry_failed: bool = False,
     progress: bool = True,
-    at_once: int = 1,
+    plan: Plan | None = None,
 ) -> list[RunSummary]:
     """Run every pending run of the suite into ``out``; stored runs are skipped, so this resumes.
-    Returns one summary per run handed out (the last, for a run handed out again). ``at_once``:
-    the runs the executor runs at once (the plan's parallelism), for the progress line's time left.
+    Returns one summary per run handed out (the last, for a run handed out again). ``plan``: the
+    suite's estimate (``plan_suite``), whose parallelism and per-run seconds give the progress
+    line's time left.
 
     With ``tuning:`` the studies run first (``tuning_rounds``), in rounds through the same
     executor and store, then the chosen configurations' evaluation runs with the suite's others.
@@ -107,9 +109,11 @@ def run_suite(
     todo = pending_runs(suite, store, retry_failed)
     store.write_suite_copy(suite.name, suite_text(suite), *suite.expected())
     wanted = settled_states(retry_failed)
-    tuned = [plan for plan in suite.studies if plan.ranges]
+    tuned = [study for study in suite.studies if study.ranges]
     task = RunTask(store, retry_failed=retry_failed)
-    ids: set[str] = set()
+    costs = RunCosts.of(plan)
+    ids: dict[str, float] = {}
+    """Run id → expected cost of each run handed out here."""
 
     def own() -> list[RunningMarker]:
         """Markers of the runs this process's workers run (not those left to another process)."""
@@ -119,17 +123,23 @@ def run_suite(
         known = running_count(executor)
         return known if known is not None else len(own())
 
-    def ages() -> list[float]:
+    def ages() -> list[tuple[float, float]]:
         now = datetime.now(timezone.utc)
-        return [max((now - datetime.fromisoformat(m.started_at)).total_seconds(), 0.0) for m in own()]
+        return [(max((now - datetime.fromisoformat(m.started_at)).total_seconds(), 0.0), ids[m.run_id]) for m in own()]
 
     summaries: dict[str, RunSummary] = {}
     if not todo and not suite.studies:  # no engine to start (a cluster, jobs) for nothing
         return []
-    bar = Progress(len(todo) + sum(plan.runs_at_most for plan in tuned), suite.name, running, ages, at_once, enabled=progress)
+    work = costs.runs(todo) + sum(costs.study(study, phase) for study in tuned for phase in (TUNING, EVALUATION))
+    at_once = plan.parallelism if plan is not None else 1
+    total = len(todo) + sum(study.runs_at_most for study in tuned)
+    bar = Progress(total, suite.name, running, ages, at_once, enabled=progress, work=work)
+
+    def skipped(specs: list[RunSpec]) -> None:
+        bar.discount(len(specs), costs.runs(specs))
 
     def run_specs(specs: list[RunSpec]) -> list[RunSummary]:
-        ids.update(spec.run_id for spec in specs)
+        ids.update((spec.run_id, costs.run(spec)) for spec in specs)
         done = []
         with closing(executor.map(task, specs, say=bar.write)) as results:
             for summary in results:
@@ -138,7 +148,7 @@ def run_suite(
                     store.release(summary.run_id, task.owner)
                 done.append(summary)
                 summaries[summary.run_id] = summary
-                bar.advance(summary.status, summary.seconds)
+                bar.advance(summary.status, summary.seconds, ids[summary.run_id])
         return done
 
     def stored(spec: RunSpec) -> bool:
@@ -154,16 +164,17 @@ def run_suite(
             waiting = {run_id: spec for run_id, spec in waiting.items() if not stored(spec)}
             given_up = [spec for run_id, spec in waiting.items() if store.holder(run_id, task.owner) is None]
             if given_up:
-                bar.discount(-len(given_up))
+                bar.discount(-len(given_up), -costs.runs(given_up))
                 done += run_specs(given_up)
                 waiting = {run_id: spec for run_id, spec in waiting.items() if summaries[run_id].status == CLAIMED}
         return done
 
     try:
         if suite.studies:
-            evaluation = tune(suite, store, run_until_stored, stored, bar.discount)
+            evaluation = tune(suite, store, run_until_stored, stored, skipped)
             owed = [spec for spec in evaluation if not stored(spec)]
-            bar.discount(sum(len(plan.evaluation_seeds) for plan in tuned) - len(owed))
+            counted = sum(len(study.evaluation_seeds) for study in tuned)
+            bar.discount(counted - len(owed), sum(costs.study(study, EVALUATION) for study in tuned) - costs.runs(owed))
             todo += owed
         if todo:
             run_specs(todo)

@@ -31,11 +31,11 @@ def tune(
     store: ResultStore,
     run_specs: RunSpecs,
     stored: Callable[[RunSpec], bool],
-    skipped: Callable[[int], None] = lambda n: None,
+    skipped: Callable[[list[RunSpec]], None] = lambda specs: None,
 ) -> list[RunSpec]:
     """Run every study of ``suite`` to its trial budget; returns the evaluation runs of the tuned
-    entries. ``stored(spec)``: whether a run need not run (already stored); ``skipped(n)``: n of
-    the runs counted in advance will not run here (stored, or shared with an earlier trial)."""
+    entries. ``stored(spec)``: whether a run need not run (already stored); ``skipped(specs)``:
+    these runs, counted in advance, will not run here (stored, or shared with an earlier trial)."""
     studies = []
     for plan in suite.studies:
         if plan.ranges:
@@ -50,11 +50,15 @@ def tune(
         for study in active:  # the runs asked for, for dfo-bench status while they run
             store.write_study(study_record(study.plan, study, []))
         todo: dict[str, RunSpec] = {}
+        left: list[RunSpec] = []
         for _, trial in asked:
             for spec in trial.specs:
                 if spec.run_id not in todo and not stored(spec):
                     todo[spec.run_id] = spec
-        skipped(sum(len(trial.specs) for _, trial in asked) - len(todo))
+                else:
+                    left.append(spec)
+        if left:
+            skipped(left)
         if todo:
             run_specs(list(todo.values()))
         for study, trial in asked:
