@@ -253,16 +253,23 @@ def run(
 def _counted(suite: Suite, store: ResultStore, retry_failed: bool) -> tuple[int, int]:
     """(runs the suite owes, those stored and settled: ok, or failed unless retried). A tuned
     entry's runs are known only as its study goes, so they count as the most it may need (every
-    trial on every tuning seed, then the evaluation seeds) and as many of its stored runs as that.
+    trial on every tuning seed, then the evaluation seeds) and as many of its stored runs as that:
+    tuning runs, and evaluation runs on the suite's seeds.
     StoreError first when a name the suite would write cannot be a file of the folder."""
     from dfo_bench.executors import pending_runs, settled_states
+    from dfo_bench.store import EVALUATION, TUNING
 
-    most = {(plan.problem.label, plan.optimizer.label): plan.runs_at_most for plan in suite.studies if plan.ranges}
-    settled, found = settled_states(retry_failed), Counter[tuple[str, str]]()
+    tuned = {(plan.problem.label, plan.optimizer.label): plan for plan in suite.studies if plan.ranges}
+    settled, found = settled_states(retry_failed), Counter[tuple[str, str, str]]()
     stored = len(suite.runs) - len(pending_runs(suite, store, retry_failed))
-    if most:
-        found.update((r.problem_label, r.optimizer_label) for r in store.stored_runs() if r.status in settled)
-    return len(suite.runs) + sum(most.values()), stored + sum(min(found[pair], n) for pair, n in most.items())
+    for run in store.stored_runs() if tuned else []:
+        plan = tuned.get((run.problem_label, run.optimizer_label))
+        if plan is not None and run.status in settled and (run.phase == TUNING or run.seed in plan.evaluation_seeds):
+            found[(run.problem_label, run.optimizer_label, run.phase)] += 1
+    for (problem, optimizer), plan in tuned.items():
+        stored += min(found[(problem, optimizer, TUNING)], plan.trials * len(plan.tuning_seeds))
+        stored += min(found[(problem, optimizer, EVALUATION)], len(plan.evaluation_seeds))
+    return len(suite.runs) + sum(plan.runs_at_most for plan in tuned.values()), stored
 
 
 def load(

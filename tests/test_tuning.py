@@ -23,6 +23,7 @@ from dfo_bench import api, optuna_study
 from dfo_bench.domain import TypedDomain
 from dfo_bench.errors import ConfigError
 from dfo_bench.executors import SequentialExecutor, run_suite
+from dfo_bench.executors.plan import QUICK, plan_suite
 from dfo_bench.executors.tuning_rounds import study_record
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.random_search import RandomSearch
@@ -394,6 +395,33 @@ def test_report_keeps_only_the_current_choice_of_a_retuned_entry(tuned: Path, tm
     shown = set(loaded.runs.loc[loaded.runs["optimizer_label"] == SHOWN, "run_id"])
     assert shown == set(records(tuned)["adam-tuned"]["evaluation_run_ids"]) and not shown & earlier
     assert any("2 stored evaluation run(s) of an earlier tuning choice" in note for note in loaded.notes)
+
+
+def test_a_tuned_entry_run_seed_by_seed_keeps_every_seed(tuned: Path, tmp_path: Path) -> None:
+    """A suite run in parts, a copy of it with other seeds (or the suite given more seeds later),
+    into the same folder: the study replays and its choice runs on the new seed alone; the plan and
+    the first line count only this suite's seeds as stored; and the report keeps the choice's runs
+    of every seed, though the study record now lists those of the last part."""
+    results = tmp_path / "results"
+    for folder in ("runs", "tuning"):
+        (results / folder).mkdir(parents=True)
+        for path in (tuned / folder).iterdir():
+            (results / folder / path.name).write_bytes(path.read_bytes())
+    trials = len(list((results / "runs").glob("*__tuning__*.parquet")))
+    later = load_suite(write(tmp_path, TUNED_SUITE | {"seeds": [2]}))
+    plan = plan_suite(later, ResultStore(results), later.config.executor, effort=QUICK)
+    assert {(g.optimizer, g.phase): g.pending for g in plan.groups if g.phase == "evaluation"} == {
+        ("adam-tuned", "evaluation"): 1,
+        ("adam-default", "evaluation"): 1,
+    }
+    said: list[str] = []
+    outcome = api.run(later, results, progress=False, say=lambda line, err: said.append(line))
+    assert sorted(s.run_id.split("__")[1:3] for s in outcome.summaries) == [["adam-default", "seed2"], ["adam-tuned", "seed2"]]
+    first = f"tuned: 14 runs on cpu (12 of them tuning trials, at most), {trials} already stored, {14 - trials} to run, "
+    assert said[0].startswith(first), said
+    loaded = load_runs(results)
+    assert sorted(loaded.runs.loc[loaded.runs["optimizer_label"] == SHOWN, "seed"].unique()) == [0, 1, 2]
+    assert not any("earlier tuning choice" in note for note in loaded.notes), loaded.notes
 
 
 RECORDS = Path(__file__).parent / "data" / "study_records"

@@ -63,7 +63,7 @@ from dfo_bench.problems.base import Problem
 from dfo_bench.registry import problems
 from dfo_bench.runner import objective_for, optimizer_for, resolve_device
 from dfo_bench.spec import RunSpec
-from dfo_bench.store import EVALUATION, TUNING, PlanGroup, PlanRecord, ResultStore
+from dfo_bench.store import EVALUATION, TUNING, PlanGroup, PlanRecord, ResultStore, StudyRecord
 from dfo_bench.suite import ExecutorConfig, Suite
 from dfo_bench.tuning.config import StudyPlan
 
@@ -540,6 +540,15 @@ def _counts(store: ResultStore, ids: list[str], retry_failed: bool) -> tuple[int
     return states.count("ok"), states.count("failed"), [state not in done for state in states]
 
 
+def chosen_runs(plan: StudyPlan, record: StudyRecord | None) -> list[str]:
+    """The run ids of a finished study's choice on the suite's evaluation seeds (the record lists
+    them on the seeds of the suite that last ran, which a suite given other seeds changes); none
+    while the study has not chosen."""
+    if record is None or not record.evaluation_run_ids:
+        return []
+    return [spec.run_id for spec in plan.evaluation_specs(record.best.params if record.best else {})]
+
+
 def _study_groups(plan: StudyPlan, store: ResultStore, retry_failed: bool) -> tuple[list[Group], list[int], int]:
     """A tuned entry's tuning and evaluation groups (from its study record, as far as it went),
     the seeds its pending runs use, and the runs one of its rounds hands out at once."""
@@ -549,7 +558,7 @@ def _study_groups(plan: StudyPlan, store: ResultStore, retry_failed: bool) -> tu
     ok, failed, owed = _counts(store, ids, retry_failed)
     pending = sum(owed) + max(0, plan.trials - len(trials)) * len(plan.tuning_seeds)
     tuning = Group(plan.problem.label, plan.optimizer.label, TUNING, ok, failed, pending, plan.tuning_budget, plan.checkpoints)
-    chosen = record.evaluation_run_ids if record else []
+    chosen = chosen_runs(plan, record)
     ok_e, failed_e, owed = _counts(store, chosen, retry_failed) if chosen else (0, 0, [True] * len(plan.evaluation_seeds))
     pending_e = sum(owed)
     evaluation = Group(

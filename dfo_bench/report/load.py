@@ -7,6 +7,7 @@ show, and the folders' study records are read beside them. Damaged files are lef
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,12 +145,37 @@ def _mark_tuned(runs: pd.DataFrame, tuned: set[tuple[str, str]]) -> pd.DataFrame
 
 
 def _superseded(runs: pd.DataFrame, studies: Sequence[StudyRecord]) -> pd.Series:
-    """Rows of a tuned entry whose run is not among its study's evaluation runs: a re-tuned suite
+    """Rows of a tuned entry that are not runs of its study's current choice: a re-tuned suite
     (more trials, another sampler) may choose another configuration under the same label, and the
-    runs of the earlier choice stay stored; only the study record says which runs are current."""
+    runs of the earlier choice stay stored; only the study record says which runs are current.
+    The record lists the choice's runs on the seeds of the suite that last ran; a run of the same
+    identity on another seed (a suite run seed by seed, or given more seeds later) is current too."""
     current = {_key(s): set(s.evaluation_run_ids) for s in studies if s.tuned and s.evaluation_run_ids}
-    keys = zip(runs["problem_label"].astype(str), runs["optimizer_label"].astype(str), runs["run_id"], strict=True)
-    return pd.Series([(p, o) in current and run_id not in current[(p, o)] for p, o, run_id in keys], index=runs.index)
+    if "identity" in runs:  # parsed once per run, not per checkpoint row
+        texts = runs["identity"].astype(str)
+        parsed = {text: _but_seed(text) for text in texts.unique()}
+        identities = [parsed[text] for text in texts]
+    else:
+        identities = [None] * len(runs)
+    labels = runs["problem_label"].astype(str), runs["optimizer_label"].astype(str)
+    rows = list(zip(*labels, runs["run_id"], identities, strict=True))
+    chosen = {(p, o, i) for p, o, run_id, i in rows if i and run_id in current.get((p, o), ())}
+    return pd.Series(
+        [(p, o) in current and run_id not in current[(p, o)] and (p, o, i) not in chosen for p, o, run_id, i in rows],
+        index=runs.index,
+    )
+
+
+def _but_seed(identity: str) -> str | None:
+    """A run's identity (its stored JSON) without its seed: the same for every seed of one configuration."""
+    try:
+        fields = json.loads(identity)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    fields.pop("seed", None)
+    return json.dumps(fields, sort_keys=True)
 
 
 def _studies(stores: Sequence[ResultStore]) -> list[StudyRecord]:
