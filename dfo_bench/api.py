@@ -213,7 +213,7 @@ def run(
     for file in store.damaged:
         say(f"warning: {file.path}: {file.reason}; it runs again", True)
     tuned = [plan for plan in suite.studies if plan.ranges]
-    trials = f" ({sum(p.trials * len(p.tuning_seeds) for p in tuned)} of them tuning trials, at most)" if tuned else ""
+    trials = f" ({sum(p.tuning_runs for p in tuned)} of them tuning trials, at most)" if tuned else ""
     estimate = plan_suite(suite, store, config, retry_failed, QUICK, imports)
     say(
         f"{suite.name}: {owed} runs on {where}{trials}, {stored} already stored, {owed - stored} to run, "
@@ -267,7 +267,7 @@ def _counted(suite: Suite, store: ResultStore, retry_failed: bool) -> tuple[int,
         if plan is not None and run.status in settled and (run.phase == TUNING or run.seed in plan.evaluation_seeds):
             found[(run.problem_label, run.optimizer_label, run.phase)] += 1
     for (problem, optimizer), plan in tuned.items():
-        stored += min(found[(problem, optimizer, TUNING)], plan.trials * len(plan.tuning_seeds))
+        stored += min(found[(problem, optimizer, TUNING)], plan.tuning_runs)
         stored += min(found[(problem, optimizer, EVALUATION)], len(plan.evaluation_seeds))
     return len(suite.runs) + sum(plan.runs_at_most for plan in tuned.values()), stored
 

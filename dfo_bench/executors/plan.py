@@ -295,7 +295,7 @@ class RunCosts:
 
     def study(self, study: StudyPlan, phase: str) -> float:
         """The runs of a study's phase counted in advance: every trial on every tuning seed, or every evaluation seed."""
-        runs = study.trials * len(study.tuning_seeds) if phase == TUNING else len(study.evaluation_seeds)
+        runs = study.tuning_runs if phase == TUNING else len(study.evaluation_seeds)
         return runs * self.group(study.problem.label, study.optimizer.label, phase)
 
 

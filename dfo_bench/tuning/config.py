@@ -217,6 +217,11 @@ class StudyPlan:
         return [self._spec(optimizer, seed, self.evaluation_budget, None) for seed in self.evaluation_seeds]
 
     @property
+    def tuning_runs(self) -> int:
+        """Tuning runs the study may need: every trial on every tuning seed."""
+        return self.trials * len(self.tuning_seeds)
+
+    @property
     def runs_at_most(self) -> int:
         """Runs the study may still need (trials on every tuning seed, then the evaluation seeds)."""
-        return self.trials * len(self.tuning_seeds) + len(self.evaluation_seeds)
+        return self.tuning_runs + len(self.evaluation_seeds)
