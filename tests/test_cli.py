@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from dfo_bench.executors import progress
 from dfo_bench.executors.progress import Progress
 from dfo_bench.registry import optimizers, problems
 from tests.conftest import CLI, cli_env
@@ -90,6 +92,27 @@ def test_time_left_counts_what_the_running_runs_have_done(
     bar.close()
     line = capsys.readouterr().err.splitlines()[0]
     assert (f"about {left} left" in line) if left else line.endswith(" elapsed"), line
+
+
+@pytest.mark.parametrize("seconds, left", [(True, ", about 04:30 left"), (False, "")])
+def test_a_log_hears_from_runs_of_hours_before_the_first_ends(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, seconds: bool, left: str
+) -> None:
+    """A log (a Slurm job's) gets a line every ``QUIET_SECONDS`` while runs go on, not only when one
+    ends; with the plan's seconds as costs it says the time left before any run has ended: the
+    running run's 100 s less the 30 it has run, then two more (not before the first run ends, as
+    without them)."""
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.2)
+    bar = Progress(3, "long", lambda: 1, lambda: [(30.0, 100.0)], 1, work=300.0, seconds=seconds)
+    said, waited = "", time.monotonic()
+    while said.count("\n") < 2 and time.monotonic() - waited < 30:
+        time.sleep(0.1)
+        said += capsys.readouterr().err
+    bar.close()
+    lines = said.splitlines()
+    assert len(lines) >= 2, said
+    for line in lines:
+        assert re.fullmatch(rf"long: 0/3 runs \(ok=0 failed=0 running=1\), [\d:]+ elapsed{left}", line), line
 
 
 @pytest.mark.parametrize(

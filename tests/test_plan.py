@@ -130,8 +130,9 @@ def test_the_time_left_weighs_each_run_by_the_plans_estimate_of_it(
     """After a suite's tuning trials (a tenth of the budget each here) the progress line's time
     left counts the evaluation runs at their own length: ``run_suite`` weighs every run it hands
     out by the plan's estimate for its group (tuning trials and evaluation runs alike, no run
-    falling back to a guess), and the work counted in advance is all finished or discounted by the
-    end, on a fresh folder and on one where some runs are stored."""
+    falling back to a guess), the work counted in advance is all finished or discounted by the
+    end, and the costs go to the line as the plan's seconds (a time left before the first run
+    ends), on a fresh folder and on one where some runs are stored."""
     tuned = {
         **TINY,
         "optimizers": [{"name": "random-search", "label": "rs"}, {"name": "de", "tune": False}],
@@ -140,11 +141,15 @@ def test_the_time_left_weighs_each_run_by_the_plans_estimate_of_it(
     }
     suite, out = load_suite(write_suite(tuned)), tmp_path / "out"
     calls: list[tuple[str, int, float]] = []
+    in_seconds: list[bool] = []
     init, advance, discount = Progress.__init__, Progress.advance, Progress.discount
 
-    def counted_init(self: Progress, total: int, *args: object, work: float | None = None, **kwargs: object) -> None:
+    def counted_init(
+        self: Progress, total: int, *args: object, work: float | None = None, seconds: bool = False, **kwargs: object
+    ) -> None:
         calls.append(("work", total, work if work is not None else math.nan))
-        init(self, total, *args, work=work, **kwargs)  # type: ignore[arg-type]
+        in_seconds.append(seconds)
+        init(self, total, *args, work=work, seconds=seconds, **kwargs)  # type: ignore[arg-type]
 
     def counted_advance(self: Progress, status: str, seconds: float | None = None, cost: float = 1.0) -> None:
         calls.append(("advance", 1, cost))
@@ -172,6 +177,7 @@ def test_the_time_left_weighs_each_run_by_the_plans_estimate_of_it(
         assert set(costs) <= every_group if stored else set(costs) == every_group, (costs, plan.estimates)
         assert total == sum(runs for _, runs, _ in ended)
         assert work == pytest.approx(sum(cost for _, _, cost in ended))
+        assert in_seconds[-1], "the costs are the plan's seconds: a time left before the first run ends"
     assert plan.estimates[("digits-mlp", "rs", "tuning")] < plan.estimates[("digits-mlp", "rs", "evaluation")]
 
 

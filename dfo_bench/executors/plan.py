@@ -283,6 +283,11 @@ class RunCosts:
     def of(cls, plan: Plan | None) -> RunCosts:
         return cls(plan.estimates if plan is not None and plan.complete else {})
 
+    @property
+    def in_seconds(self) -> bool:
+        """Whether the costs are the plan's seconds (not 1 a run)."""
+        return bool(self.estimates)
+
     def group(self, problem: str, optimizer: str, phase: str) -> float:
         guess = sum(self.estimates.values()) / len(self.estimates) if self.estimates else 1.0
         return self.estimates.get((problem, optimizer, phase), guess)

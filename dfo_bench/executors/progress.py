@@ -7,16 +7,20 @@ Runs finished here give the pace: their wall seconds over their expected cost. E
 started owes its cost at that pace, each running one the same less its age (from its running
 marker); the sum is shared among the runs that go at once (the executor's workers, or the most
 seen running), and the time left is never less than the longest one owed; none is said when every
-run left is running past what it owes. Counting finished runs alone (elapsed / finished × left)
-said about as many times too much as there are workers on the first line, when the other
-workers' runs were nearly done; and a run's mean alone, after a suite's tuning trials (a tenth of
-the budget each), said a tenth of the evaluation runs' time.
+run left is running past what it owes. Before a run has finished here the pace is the plan's own
+(its estimates taken as they are) where the costs are its seconds, and unknown where they are
+not. Counting finished runs alone (elapsed / finished × left) said about as many times too much
+as there are workers on the first line, when the other workers' runs were nearly done; and a
+run's mean alone, after a suite's tuning trials (a tenth of the budget each), said a tenth of the
+evaluation runs' time.
 
 On a terminal tqdm draws it on stderr (in a Jupyter notebook, as a notebook widget through
 ``tqdm.auto``), and a small thread refreshes it every second, so the running count and elapsed
 time move between results too. Where stderr is a file or a pipe (a Slurm log, ``2> log``), a bar
 redrawn every second would fill it with carriage returns; there it is a plain line after a run
-ends, at most one every ``LINE_SECONDS`` and always after the last.
+ends, at most one every ``LINE_SECONDS`` and always after the last, and one after ``QUIET_SECONDS``
+without a line while runs go on (runs of hours would otherwise leave the log without a word from
+the first line to the first result).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ NOTEBOOK = issubclass(tqdm, notebook.tqdm)
 """Whether ``tqdm.auto`` found a notebook (whose output is never a terminal, yet shows a bar)."""
 LINE_SECONDS = 60.0
 """Least time between two progress lines where stderr is not a terminal."""
+QUIET_SECONDS = 600.0
+"""Longest time without a progress line where stderr is not a terminal, while runs go on."""
 
 
 class Progress:
@@ -47,13 +53,15 @@ class Progress:
         at_once: int = 1,
         enabled: bool = True,
         work: float | None = None,
+        seconds: bool = False,
     ) -> None:
         """``running``: how many runs are running; ``ages``: (seconds since it started, its
         expected cost) of each, where the workers write running markers (then their count is the
         one used: an engine's own count may include tasks queued on a worker); where not, a
         running run is taken as half done. ``at_once``: the runs the executor runs at once, as far
         as known (more, when more are seen running). ``work``: the expected cost of all ``total``
-        runs (the plan's seconds); None: each costs 1."""
+        runs; None: each costs 1. ``seconds``: the costs are the plan's estimates of each run's
+        wall seconds, to be taken as they are until a run has finished here."""
         self.done = 0
         self.failed = 0
         self.elsewhere = 0
@@ -62,6 +70,8 @@ class Progress:
         """(wall seconds, expected cost) of each run finished here."""
         self._work = float(total) if work is None else work
         """Expected cost of the runs not finished, in ``work``'s units."""
+        self._plan_seconds = seconds
+        """Whether the costs are the plan's seconds, a pace of 1 until a run has finished here."""
         self._at_once = max(at_once, 1)
         """The runs that go at once: the executor's, or the most seen running."""
         self._lock = threading.Lock()
@@ -81,8 +91,9 @@ class Progress:
         """When the last line was written (monotonic seconds), and how many runs had finished then."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if not self._bar.disable:
-            self._thread = threading.Thread(target=self._refresh_every_second, daemon=True)
+        if not self._bar.disable or self._lines:
+            target = self._line_when_quiet if self._lines else self._refresh_every_second
+            self._thread = threading.Thread(target=target, daemon=True)
             self._thread.start()
 
     @property
@@ -99,12 +110,14 @@ class Progress:
         return f"{counts} running={running}"
 
     def _left(self) -> float | None:
-        """Seconds left (module docstring); None before a run has finished here, when none is
-        left, or when every run left is running past what it owes (overdue: no guess)."""
+        """Seconds left (module docstring); None when none is left, before a run has finished here
+        without the plan's seconds, or when every run left is running past what it owes (overdue:
+        no guess)."""
         finished, total = self.finished, int(self._bar.total or 0)
-        if not self._took or finished >= total:
+        if finished >= total or not (self._took or self._plan_seconds):
             return None
-        pace = sum(seconds for seconds, _ in self._took) / max(sum(cost for _, cost in self._took), 1e-9)
+        took = sum(cost for _, cost in self._took)
+        pace = sum(seconds for seconds, _ in self._took) / max(took, 1e-9) if self._took else 1.0
         try:
             ages = self._ages()
             running = min(len(ages) or self._running(), total - finished)
@@ -127,6 +140,12 @@ class Progress:
         while not self._stop.wait(1.0):
             with self._lock:
                 self._bar.set_postfix_str(self._bar_postfix(), refresh=True)
+
+    def _line_when_quiet(self) -> None:
+        while not self._stop.wait(min(1.0, QUIET_SECONDS)):
+            with self._lock:
+                if time.monotonic() - max(self._said, self._started) >= QUIET_SECONDS:
+                    self._line(force=True)
 
     def advance(self, status: str, seconds: float | None = None, cost: float = 1.0) -> None:
         """One run ended: ``ok``, ``failed`` or left to another process; ``seconds``: its wall

@@ -133,7 +133,7 @@ def run_suite(
     work = costs.runs(todo) + sum(costs.study(study, phase) for study in tuned for phase in (TUNING, EVALUATION))
     at_once = plan.parallelism if plan is not None else 1
     total = len(todo) + sum(study.runs_at_most for study in tuned)
-    bar = Progress(total, suite.name, running, ages, at_once, enabled=progress, work=work)
+    bar = Progress(total, suite.name, running, ages, at_once, enabled=progress, work=work, seconds=costs.in_seconds)
 
     def skipped(specs: list[RunSpec]) -> None:
         bar.discount(len(specs), costs.runs(specs))
