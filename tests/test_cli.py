@@ -101,18 +101,32 @@ def test_a_log_hears_from_runs_of_hours_before_the_first_ends(
     """A log (a Slurm job's) gets a line every ``QUIET_SECONDS`` while runs go on, not only when one
     ends; with the plan's seconds as costs it says the time left before any run has ended: the
     running run's 100 s less the 30 it has run, then two more (not before the first run ends, as
-    without them)."""
+    without them). Those lines do not hold back the line of the next run's end, and none comes
+    after the line is closed."""
     monkeypatch.setattr(progress, "QUIET_SECONDS", 0.2)
     bar = Progress(3, "long", lambda: 1, lambda: [(30.0, 100.0)], 1, work=300.0, seconds=seconds)
     said, waited = "", time.monotonic()
     while said.count("\n") < 2 and time.monotonic() - waited < 30:
         time.sleep(0.1)
         said += capsys.readouterr().err
-    bar.close()
     lines = said.splitlines()
     assert len(lines) >= 2, said
     for line in lines:
         assert re.fullmatch(rf"long: 0/3 runs \(ok=0 failed=0 running=1\), [\d:]+ elapsed{left}", line), line
+    bar.advance("ok", 100.0, 100.0)
+    assert re.search(r"^long: 1/3 runs \(ok=1 failed=0 running=1\)", capsys.readouterr().err, re.M)
+    bar.close()
+    time.sleep(0.5)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_log_is_silent_between_runs_for_less_than_quiet_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    """The line after ``QUIET_SECONDS`` without one is not a line a second: in a second and a half
+    of a run of 100 s (the background thread looks every second) the log gets none."""
+    bar = Progress(3, "long", lambda: 1, lambda: [(30.0, 100.0)], 1, work=300.0, seconds=True)
+    time.sleep(1.5)
+    bar.close()
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,10 @@ class Progress:
         self._lines = enabled and not terminal
         """Whether progress is written as plain lines (stderr not a terminal, progress wanted)."""
         self._said, self._written = self._started - LINE_SECONDS, 0
-        """When the last line was written (monotonic seconds), and how many runs had finished then."""
+        """When the last line after a run's end was written (monotonic seconds), and how many runs
+        had finished at the last line."""
+        self._heard = self._started
+        """When the last line of any kind was written, or the line started."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not self._bar.disable or self._lines:
@@ -144,8 +147,8 @@ class Progress:
     def _line_when_quiet(self) -> None:
         while not self._stop.wait(min(1.0, QUIET_SECONDS)):
             with self._lock:
-                if time.monotonic() - max(self._said, self._started) >= QUIET_SECONDS:
-                    self._line(force=True)
+                if self.finished < (self._bar.total or 0) and time.monotonic() - self._heard >= QUIET_SECONDS:
+                    self._line(quiet=True)
 
     def advance(self, status: str, seconds: float | None = None, cost: float = 1.0) -> None:
         """One run ended: ``ok``, ``failed`` or left to another process; ``seconds``: its wall
@@ -166,17 +169,22 @@ class Progress:
             if self._lines:
                 self._line()
 
-    def _line(self, force: bool = False) -> None:
-        """One plain progress line, unless one was written less than ``LINE_SECONDS`` ago and runs are left."""
+    def _line(self, force: bool = False, quiet: bool = False) -> None:
+        """One plain progress line after a run's end, unless one was written after a run's end less
+        than ``LINE_SECONDS`` ago and runs are left (``force``: always); ``quiet``: the line after
+        ``QUIET_SECONDS`` without one, which does not hold back the next run's."""
         now, finished, total = time.monotonic(), self.finished, self._bar.total or 0
-        if now - self._said < LINE_SECONDS and finished < total and not force:
+        if now - self._said < LINE_SECONDS and finished < total and not (force or quiet):
             return
-        self._said, self._written, elapsed = now, finished, now - self._started
+        if not quiet:
+            self._said = now
+        self._heard, self._written, elapsed = now, finished, now - self._started
         line = f"{self._name}: {finished}/{total} runs ({self._postfix()}), {tqdm.format_interval(elapsed)} elapsed"
         left = self._left()
         if left is not None:
             line += f", about {tqdm.format_interval(left)} left"
-        print(line, file=sys.stderr, flush=True)
+        sys.stderr.write(line + "\n")  # one write: a reader of the stream never sees half a line
+        sys.stderr.flush()
 
     def discount(self, runs: int, cost: float | None = None) -> None:
         """``runs`` counted in the total will not run (stored already, or a tuning trial's runs
