@@ -10,7 +10,12 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   ``Objective`` charges each trial, which the runner run below includes);
 * the wall time of ``--trials`` (default 1,000,000) direct-search trials through the real runner
   (``dfo_bench.runner.execute``), target <= 180 s for 1,000,000; with fewer trials it prints the
-  linear extrapolation to 1,000,000 as well. The run's final training loss and test accuracy are printed.
+  linear extrapolation to 1,000,000 as well. The run's final training loss and test accuracy are printed;
+* inside that run, the seconds and calls of the compiled kernel's two functions (``kernel_clock``):
+  ``move_deltas`` on the moves the run asks (one a trial; flat coordinates skipped and accepted
+  ones tried again, so not the uniform mix of the first measurement) and ``apply_move`` for each
+  accepted move written into the cache; the runner's wall time over that kernel time is what is
+  left to Python and torch around the kernel (each call's timer adds about a microsecond to it).
 
 Run:  .venv/bin/python benchmarks/bench_direct_search.py [--trials 1000000] [--threads 2] [--json PATH]
 
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -30,6 +37,7 @@ from timing import interleaved
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.moves import CoordinateMoves
+from dfo_bench.problems import mlp_moves_kernel
 from dfo_bench.problems.mlp import MLPClassification
 from dfo_bench.registry import problems
 from dfo_bench.runner import execute
@@ -81,15 +89,50 @@ def throughput(problem: MLPClassification, args: argparse.Namespace) -> dict[str
     }
 
 
+KERNEL_FUNCTIONS = ("move_deltas", "apply_move")
+
+
+@contextmanager
+def kernel_clock() -> Iterator[dict[str, float]]:
+    """Seconds and calls of the compiled kernel's functions while the block runs (``<name>`` and
+    ``<name>_calls``; zeros without the kernel): each call through a timer, put back after."""
+    clock = {key: 0.0 for name in KERNEL_FUNCTIONS for key in (name, f"{name}_calls")}
+    kernel = mlp_moves_kernel.load()
+    if kernel is None:
+        yield clock
+        return
+    originals = {name: getattr(kernel, name) for name in KERNEL_FUNCTIONS}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                clock[name] += time.perf_counter() - start
+                clock[f"{name}_calls"] += 1
+
+        return call
+
+    for name, function in originals.items():
+        setattr(kernel, name, timed(name, function))
+    try:
+        yield clock
+    finally:
+        for name, function in originals.items():
+            setattr(kernel, name, function)
+
+
 def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str, Any]:
     name, params = problem.name, problem.params.model_dump(mode="json")
     if name not in problems.names():
         problems.register(name, f"harness:{type(problem).__name__}")
     spec = run_spec("direct-search", problem=name, problem_params=params, budget=BudgetLimits(evaluations=args.trials), checkpoints=10)
     spec = spec.model_copy(update={"threads": args.threads})
-    start = time.perf_counter()
-    result = execute(spec)
-    seconds = time.perf_counter() - start
+    with kernel_clock() as clock:
+        start = time.perf_counter()
+        result = execute(spec)
+        seconds = time.perf_counter() - start
     if result.error:
         raise RuntimeError(f"the runner's direct-search run failed: {result.error}")
     last = result.trace[-1]
@@ -100,6 +143,7 @@ def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str
         "seconds_per_million": seconds * MILLION / args.trials,
         "final_train_loss": last["train_loss"],
         "final_test_accuracy": last["test_accuracy"],
+        "kernel": clock,
     }
 
 
@@ -118,6 +162,19 @@ def report(figures: dict[str, Any]) -> None:
     per_million = r["seconds_per_million"]
     prefix = f"extrapolated to {MILLION:,} trials: " if r["trials"] < MILLION else ""
     print(f"{prefix}{per_million:.0f} s per {MILLION:,} trials (target <= {SECONDS_TARGET:g} s){': met' if per_million <= SECONDS_TARGET else ': NOT met'}")
+    k = r["kernel"]
+    if k["move_deltas_calls"]:
+        inside = k["move_deltas"] + k["apply_move"]
+        print(
+            f"inside the run, the kernel: {k['move_deltas_calls']:,.0f} move evaluations in {k['move_deltas']:.1f} s "
+            f"({1e6 * k['move_deltas'] / k['move_deltas_calls']:.0f} us each, against {1e6 / t['incremental_trials_per_s']:.0f} us "
+            f"a trial above), {k['apply_move_calls']:,.0f} accepted moves applied in {k['apply_move']:.1f} s "
+            f"({1e6 * k['apply_move'] / max(k['apply_move_calls'], 1):.0f} us each)"
+        )
+        print(
+            f"runner / kernel time in the run: {r['wall_seconds'] / inside:.2f}x "
+            f"({r['wall_seconds'] - inside:.1f} s outside the kernel; {r['wall_seconds'] / k['move_deltas']:.2f}x the evaluations alone)"
+        )
 
 
 def main() -> None:
