@@ -12,10 +12,12 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   (``dfo_bench.runner.execute``), target <= 180 s for 1,000,000; with fewer trials it prints the
   linear extrapolation to 1,000,000 as well. The run's final training loss and test accuracy are printed;
 * inside that run, the seconds and calls of the compiled kernel's two functions (``kernel_clock``):
-  ``move_deltas`` on the moves the run asks (one a trial; flat coordinates skipped and accepted
-  ones tried again, so not the uniform mix of the first measurement) and ``apply_move`` for each
-  accepted move written into the cache; the runner's wall time over that kernel time is what is
-  left to Python and torch around the kernel (each call's timer adds about a microsecond to it).
+  ``move_deltas`` on the moves the run asks (one a trial, from trained points, flat coordinates
+  skipped: not the uniform pairs at the initial point of the first measurement) and
+  ``apply_move`` for each accepted move written into the cache (one due at an exact recompute is
+  covered by the recompute instead); the runner's wall time over that kernel time is what is left
+  to Python and torch around the kernel (each call's timer adds about a microsecond to the
+  runner's time, and so to its target's figure).
 
 Run:  .venv/bin/python benchmarks/bench_direct_search.py [--trials 1000000] [--threads 2] [--json PATH]
 
