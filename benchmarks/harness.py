@@ -53,14 +53,15 @@ class Workload:
     """What data the problem holds, for the report."""
 
 
-def load_workload(root: str | Path, seed: int = 0, device: torch.device = CPU) -> Workload:
-    """The MNIST problem from the IDX files in root, else its random-data stand-in, on ``device``."""
-    root = Path(root)
+def load_workload(root: str | Path, seed: int = 0, device: torch.device = CPU, hidden: list[int] | None = None) -> Workload:
+    """The MNIST problem from the IDX files in root, else its random-data stand-in, on ``device``
+    (``hidden``: the MLP's hidden widths, default the problem's [32])."""
+    root, widths = Path(root), {} if hidden is None else {"hidden": hidden}
     if "test" in available_sets(root):
-        problem = MNISTMLP.from_config({"root": root}, seed=seed, device=device)
+        problem = MNISTMLP.from_config({"root": root, **widths}, seed=seed, device=device)
         return Workload(problem, f"MNIST IDX files in {root}")  # type: ignore[arg-type]
     source = f"RANDOM data of MNIST's shape (no MNIST IDX files in {root}; timings do not depend on values)"
-    return Workload(RandomImagesMLP.from_config({}, seed=seed, device=device), source)  # type: ignore[arg-type]
+    return Workload(RandomImagesMLP.from_config(widths, seed=seed, device=device), source)  # type: ignore[arg-type]
 
 
 def unlimited_objective(problem: Problem, cls: type[ObjectiveT]) -> ObjectiveT:

@@ -15,7 +15,7 @@ from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.direct_search import DirectSearch
 from dfo_bench.problems.digits import DigitsMLP
-from dfo_bench.problems.mlp import MovesCache
+from dfo_bench.problems.mlp_moves import DeepMovesCache, MovesCache
 from dfo_bench.spaces import FullSpace
 from dfo_bench.testing import check_improves_within_budget, run_ok, run_spec
 
@@ -25,7 +25,8 @@ CPU = torch.device("cpu")
 def digits(kernel: bool, **params) -> DigitsMLP:
     problem = DigitsMLP.from_config(params, 0, CPU)
     problem.evaluate(CoordinateMoves(problem.initial_point(), torch.tensor([0]), problem.initial_point()[:1]))
-    if not kernel:
+    if not kernel:  # the torch path: the last two layers' moves incremental, earlier ones dense
+        problem._moves_cache = MovesCache(problem.net, problem._xt["train"], problem.data.train.y, problem.REFRESH_EVERY)
         problem._moves_cache.kernel = None
     elif problem._moves_cache.kernel is None:
         pytest.skip("no compiled moves kernel on this machine (the torch path is tested)")
@@ -38,7 +39,7 @@ def layer_starts(problem: DigitsMLP) -> list[int]:
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
-@pytest.mark.parametrize("hidden", [[32], [16, 12], []], ids=["64-32-10", "64-16-12-10", "64-10"])
+@pytest.mark.parametrize("hidden", [[32], [16, 12], [12, 10, 8], []], ids=["64-32-10", "64-16-12-10", "64-12-10-8-10", "64-10"])
 def test_moves_in_every_layer_equal_full_evaluation(kernel: bool, hidden: list[int]) -> None:
     problem = digits(kernel, hidden=hidden)
     starts = layer_starts(problem)
@@ -52,8 +53,9 @@ def test_moves_in_every_layer_equal_full_evaluation(kernel: bool, hidden: list[i
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
-def test_cache_stays_exact_over_many_accepted_moves(kernel: bool) -> None:
-    problem = digits(kernel)
+@pytest.mark.parametrize("hidden", [[32], [16, 12], [12, 10, 8]], ids=["64-32-10", "64-16-12-10", "64-12-10-8-10"])
+def test_cache_stays_exact_over_many_accepted_moves(kernel: bool, hidden: list[int]) -> None:
+    problem = digits(kernel, hidden=hidden)
     cache = problem._moves_cache
     cache.refresh_every = 150
     generator = torch.Generator().manual_seed(1)
@@ -67,6 +69,8 @@ def test_cache_stays_exact_over_many_accepted_moves(kernel: bool) -> None:
         if step % 50 == 0:
             torch.testing.assert_close(losses, problem.evaluate(moves.dense()), rtol=0, atol=1e-5)
     assert cache.recomputes >= 3  # the periodic full refresh happened (plus the first build)
+    if kernel and len(hidden) > 1:  # every layer's accepted moves applied in place, none recomputed
+        assert isinstance(cache, DeepMovesCache) and cache.recomputes == 1 + 400 // 150
     final = CoordinateMoves(x, torch.tensor([5]), x[5:6])
     torch.testing.assert_close(problem.evaluate(final), problem.evaluate(final.dense()), rtol=0, atol=1e-5)
 
@@ -87,12 +91,19 @@ def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(kernel: bool, hid
         problem.evaluate(moves)
         x = moves.dense()[0]
     cache._recompute(x)
-    fresh = MovesCache(problem.net, cache.xt, cache.y, cache.refresh_every)
-    fresh.kernel = cache.kernel
+    if isinstance(cache, DeepMovesCache):
+        fresh: MovesCache | DeepMovesCache = DeepMovesCache(problem.net, cache.xt, cache.y, cache.refresh_every, cache.kernel)
+        names: tuple[str, ...] = ("L", "_logp", "_ce", "_inputs")
+    else:
+        fresh = MovesCache(problem.net, cache.xt, cache.y, cache.refresh_every)
+        fresh.kernel = cache.kernel
+        names = ("A", "z", "R", "L", "W_out", "_logp", "_ce")
     fresh.sync(x)
-    for name in ("A", "z", "R", "L", "W_out", "_logp", "_ce"):
+    for name in names:
         assert torch.equal(getattr(cache, name), getattr(fresh, name)), name
-    if kernel:
+    if isinstance(cache, DeepMovesCache) and isinstance(fresh, DeepMovesCache):
+        assert all(torch.equal(a, b) for a, b in zip([*cache.Z, *cache.WT], [*fresh.Z, *fresh.WT], strict=True))
+    elif isinstance(cache, MovesCache) and isinstance(fresh, MovesCache) and kernel:
         assert all(torch.equal(a, b) for a, b in zip(cache._kernel_state, fresh._kernel_state, strict=True))
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
@@ -23,10 +22,11 @@ from pydantic import Field, field_validator
 from dfo_bench.lowrank import LowRankPopulation, Matrix, WeightLayout
 from dfo_bench.moves import CoordinateMoves
 from dfo_bench.params import ParamsModel
-from dfo_bench.problems import mlp_low_rank_kernel, mlp_moves_kernel
+from dfo_bench.problems import mlp_deep_moves_kernel, mlp_low_rank_kernel, mlp_moves_kernel
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem
 from dfo_bench.problems.data import ClassificationData
 from dfo_bench.problems.metrics import CLASSIFICATION
+from dfo_bench.problems.mlp_moves import IncrementalCache, moves_cache
 from dfo_bench.problems.scoring import classification_metrics, macro_precision_recall
 from dfo_bench.seeding import torch_generator
 
@@ -221,184 +221,6 @@ def _relu(h: torch.Tensor) -> torch.Tensor:
     return torch.relu(h) if h.requires_grad else h.relu_()
 
 
-class MovesCache:
-    """The activations of one base point, so that one-coordinate moves cost O(samples × classes).
-
-    Holds, in float64, the activations A (features, n) feeding the last hidden layer (the inputs
-    for a one-hidden-layer net, plus a row of ones for its biases), that layer's pre-activations
-    z (h, n) and outputs R = relu(z) (plus a row of ones for the output biases), and the logits
-    L (n, classes). A move of a last-hidden-layer coordinate changes one row of z, hence the
-    logits by outer(relu(z_new) − relu(z_old), W_out[:, j]); an output-layer move changes one
-    column of L. float64 keeps incremental updates exact to far below the 1e-5 the losses must
-    match; a full recompute every ``refresh_every`` incremental updates bounds the drift anyway.
-
-    On the CPU the compiled kernel of ``mlp_moves_kernel`` evaluates and applies moves, touching
-    only the samples whose logits change; ``kernel = None`` (or a failed build) selects the
-    torch path, exact too but passing over every sample.
-    """
-
-    def __init__(self, net: PopulationMLP, xt: torch.Tensor, y: torch.Tensor, refresh_every: int) -> None:
-        self.net, self.xt, self.y, self.refresh_every = net, xt, y, refresh_every
-        self.n = xt.shape[1]
-        self.classes, self.hidden = net.sizes[-1], net.sizes[-2]
-        sizes = [out * inp + out for out, inp in net.shapes]
-        self.output_start = sum(sizes[:-1])
-        """Flat index of the output layer's first weight."""
-        self.hidden_start = self.output_start - sizes[-2] if len(sizes) > 1 else self.output_start
-        """Flat index of the last hidden layer's first weight; below it the dense path is taken."""
-        self.fan_in = net.sizes[-3] if len(sizes) > 1 else 0
-        self.base: torch.Tensor | None = None
-        self._source: torch.Tensor
-        self._source_version: int
-        """The tensor last synced and its version counter then (set with ``base``)."""
-        self.updates = 0
-        """Incremental updates since the last full recompute."""
-        self.recomputes = 0
-        self.kernel = mlp_moves_kernel.load() if xt.device.type == "cpu" else None
-        self._inputs: torch.Tensor | None = None
-        """The float64 inputs, kept when they feed the last hidden layer (``_fan_in``)."""
-        self.A: torch.Tensor
-        self._csc: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-    def all_fast(self, index: torch.Tensor) -> bool:
-        """Whether the cache can move all these coordinates (those of the last hidden and output layers)."""
-        return bool(_host(index).min() >= self.hidden_start)
-
-    def evaluate(self, moves: CoordinateMoves) -> torch.Tensor:
-        """Exact mean cross-entropy (float64) of each move from ``moves.base``; all moves must be ``fast``.
-
-        Per move this runs in tens of microseconds, where each extra torch operation costs several:
-        bookkeeping on CPU tensors goes through NumPy views instead."""
-        self.sync(moves.base)
-        index = moves.index
-        if self.kernel is not None:
-            delta = torch.from_numpy(_host(moves.value).astype(np.float64) - _host(moves.base)[_host(index)])
-            return self.loss + self.kernel.move_deltas(
-                index, delta, *self._kernel_state[:5], self._logp, self.y, self.W_out, *self._starts
-            )
-        delta = (moves.value - moves.base[index]).double()
-        s, w = self._shift(index, delta)
-        logits = self.L.unsqueeze(0) + s.unsqueeze(2) * w.unsqueeze(1)  # (P, n, C)
-        target = w[:, self.y] * s + self.L.gather(1, self.y.unsqueeze(1)).squeeze(1)
-        return (torch.logsumexp(logits, dim=2) - target).mean(dim=1)
-
-    def _shift(self, index: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per move p, the logits move by s[p] (n,) times w[p] (C,)."""
-        C, h, a = self.classes, self.hidden, self.fan_in
-        out = (index >= self.output_start).unsqueeze(1)
-        rel = (index - self.output_start).clamp(min=0)
-        c = torch.where(rel < C * h, rel // h, rel - C * h).clamp(max=C - 1)
-        j_out = torch.where(rel < C * h, rel % h, h).clamp(max=h)
-        w_out = torch.nn.functional.one_hot(c, C).double() * delta.unsqueeze(1)
-        if a == 0:  # no hidden layer: every fast move is an output move
-            return self.R[j_out], w_out
-        rel = (index - self.hidden_start).clamp(min=0, max=h * a + h - 1)
-        j = torch.where(rel < h * a, rel // a, rel - h * a)
-        col = torch.where(rel < h * a, rel % a, a)
-        s_hidden = (self.z[j] + delta.unsqueeze(1) * self.A[col]).clamp_(min=0) - self.R[j]
-        return torch.where(out, self.R[j_out], s_hidden), torch.where(out, w_out, self.W_out[:, j].t())
-
-    def sync(self, base: torch.Tensor) -> None:
-        """Make the cache hold ``base``: nothing to do for the same tensor unmodified (torch's
-        version counter tells), a few incremental updates after an accepted move, else a full recompute."""
-        if self.base is not None and base is self._source and base._version == self._source_version:
-            return
-        changed = None if self.base is None else np.flatnonzero(_host(base) != _host(self.base))
-        if (
-            changed is None
-            or len(changed) > 8
-            or self.updates + len(changed) > self.refresh_every
-            or (len(changed) and changed.min() < self.hidden_start)
-        ):
-            self._recompute(base)
-        else:
-            assert self.base is not None  # changed is None without a base
-            new, old = _host(base), _host(self.base)
-            for i in changed.tolist():
-                self._move(i, float(new[i]) - float(old[i]))
-            self.updates += len(changed)
-            self.base.copy_(base)
-        self._source, self._source_version = base, base._version
-
-    def _move(self, i: int, delta: float) -> None:
-        """Apply the change of coordinate i by delta to the cache, in place."""
-        if self.kernel is not None:
-            self.loss = self.kernel.apply_move(i, delta, *self._kernel_state, self.y, self.W_out, *self._starts)
-            return
-        h, a, C = self.hidden, self.fan_in, self.classes
-        if i >= self.output_start:
-            c, j = divmod(i - self.output_start, h) if i < self.output_start + C * h else (i - self.output_start - C * h, h)
-            self.L[:, c] += delta * self.R[j]
-            if j < h:
-                self.W_out[c, j] += delta
-        else:
-            j, col = divmod(i - self.hidden_start, a) if i < self.hidden_start + h * a else (i - self.hidden_start - h * a, a)
-            self.z[j] += delta * self.A[col]
-            new = self.z[j].clamp(min=0)
-            self.L.addr_(new - self.R[j], self.W_out[:, j])
-            self.R[j] = new
-        self._derive()
-
-    def _recompute(self, base: torch.Tensor) -> None:
-        layers = self.net.unflatten(base.double().unsqueeze(0))
-        ones = torch.ones(1, self.n, dtype=torch.float64, device=base.device)
-        act = self._fan_in(layers, ones)
-        if len(layers) > 1:
-            W, b = layers[-2]
-            self.z = torch.addmm(b[0], W[0], act)
-            act = self.z.clamp(min=0)
-        else:  # no hidden layer to move: placeholders of the kernel's shapes
-            self.z = act
-        self.R = torch.cat([act, ones])
-        W, b = layers[-1]
-        self.W_out = W[0].clone()
-        self.L = torch.addmm(b[0].t(), act.t(), self.W_out.t())
-        self.base, self.updates = base.clone(), 0
-        self.recomputes += 1
-        self._derive()
-        if self.kernel is not None:
-            self._kernel_state = (self.z, self.R, *self._csc, self.L, self._logp, self._ce)
-            self._starts = (self.hidden_start, self.output_start)
-
-    def _fan_in(self, layers: list[tuple[torch.Tensor, torch.Tensor]], ones: torch.Tensor) -> torch.Tensor:
-        """The activations feeding the last hidden layer, (features, n) float64; sets ``A`` (them and
-        a row of ones) and, for the kernel, its nonzeros by feature (``_csc``). With one hidden
-        layer they are the inputs, the same at every recompute: built once and kept (two thirds of
-        a recompute's time on MNIST otherwise: the float64 copy, the concatenation, the nonzeros).
-        Without a hidden layer they are the logits' inputs, which ``z`` holds: rebuilt each time."""
-        if len(layers) == 2 and self._inputs is not None:
-            return self._inputs
-        act = self.xt.double()
-        for W, b in layers[:-2]:
-            act = torch.addmm(b[0], W[0], act).clamp_(min=0)
-        self.A = torch.cat([act, ones]) if len(layers) > 1 else ones
-        if self.kernel is not None:
-            nonzero = self.A.nonzero()  # row-major: by feature, then by sample
-            counts = torch.bincount(nonzero[:, 0], minlength=self.A.shape[0])
-            self._csc = (
-                torch.cat([counts.new_zeros(1), counts.cumsum(0)]),
-                nonzero[:, 1].contiguous(),
-                self.A[nonzero[:, 0], nonzero[:, 1]],
-            )
-        if len(layers) == 2:
-            self._inputs = act
-        return act
-
-    def _derive(self) -> None:
-        """Per-sample log-softmax and cross-entropy, and the mean loss, from the logits."""
-        lse = torch.logsumexp(self.L, dim=1)
-        target = self.L.gather(1, self.y.unsqueeze(1)).squeeze(1)
-        self._ce = lse - target
-        self._logp = (self.L - lse.unsqueeze(1)).float()
-        self.loss = float(self._ce.mean())
-        """Mean cross-entropy at the base."""
-
-
-def _host(t: torch.Tensor) -> np.ndarray:
-    """A NumPy view of a CPU tensor (a copy of any other): far cheaper per call than torch ops."""
-    return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
-
-
 def positive_widths(hidden: list[int]) -> list[int]:
     """The ``hidden`` validator of every MLP's parameters: each layer at least one unit wide."""
     if any(h < 1 for h in hidden):
@@ -439,7 +261,7 @@ class MLPClassification(DifferentiableProblem):
         self._xt = {split: self.data.split(split).x.t().contiguous() for split in SPLITS}
         features = self.data.train.x.shape[1]
         self.net = PopulationMLP([features, *params.hidden, self.data.n_classes])
-        self._moves_cache: MovesCache | None = None
+        self._moves_cache: IncrementalCache | None = None
 
     @abstractmethod
     def load_data(self) -> ClassificationData:
@@ -481,10 +303,12 @@ class MLPClassification(DifferentiableProblem):
 
     def prepare(self, moves: bool, low_rank: bool) -> None:
         """Compile (first run on a machine: 20–60 s) or load (0.2 s) the CPU kernel the optimizer's
-        populations use: ``MovesCache``'s for one-coordinate moves, the low-rank one for a
-        low-rank population of a one-hidden-layer net."""
+        populations use: ``mlp_moves``' for one-coordinate moves (the deep one for two or more
+        hidden layers), the low-rank one for a low-rank population of a one-hidden-layer net."""
         if moves and self.device.type == "cpu":
             mlp_moves_kernel.load()
+            if len(self.params.hidden) > 1:
+                mlp_deep_moves_kernel.load()
         if low_rank:
             self.net.low_rank_kernel(self.device)
 
@@ -506,13 +330,14 @@ class MLPClassification(DifferentiableProblem):
         return self.net.low_rank_losses(population, xt, y)
 
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
-        """Moves in the last two layers from the cached activations of ``moves.base`` (exact to
-        float64 rounding); moves in earlier layers, and every move on a batch (whose data
-        changes each call), by a full forward pass."""
+        """Moves from the cached activations of ``moves.base`` (exact to float64 rounding): every
+        layer's with two or more hidden layers and the deep kernel, else the last two layers';
+        moves in earlier layers, and every move on a batch (whose data changes each call), by a
+        full forward pass."""
         if batch is not None or self.params.objective != "cross-entropy":
             return self._evaluate(moves.dense(), batch)
         if self._moves_cache is None:
-            self._moves_cache = MovesCache(self.net, self._xt["train"], self.data.train.y, self.REFRESH_EVERY)
+            self._moves_cache = moves_cache(self.net, self._xt["train"], self.data.train.y, self.REFRESH_EVERY)
         if self._moves_cache.all_fast(moves.index):
             return self._moves_cache.evaluate(moves).float()
         fast = moves.index >= self._moves_cache.hidden_start
