@@ -1,8 +1,8 @@
 """The workload and command line shared by the benchmark scripts.
 
-The workload is the 784-32-10 MLP on 5,000 MNIST training images; where the data folder holds
-no MNIST files, a stand-in problem of the same shape on uniform random images (timings do not
-depend on the values) runs the same code paths. ``unlimited_objective`` puts it behind an
+The workload is the 784-32-10 MLP (other hidden widths on request) on 5,000 MNIST training
+images; where the data folder holds no MNIST files, a stand-in problem of the same shape on
+uniform random images (timings do not depend on the values) runs the same code paths. ``unlimited_objective`` puts it behind an
 ``Objective`` as the runner does (full space, the problem's own evaluation batch), without limits.
 """
 
@@ -34,7 +34,7 @@ class RandomImagesMLP(MLPClassification):
     """The MNIST problem's shapes (784 features, 10 classes, same split sizes) on random data."""
 
     name = "random-images-mlp"
-    description = "784-32-10 MLP on uniform random 28x28 images (timing stand-in for MNIST)"
+    description = "MLP (784-32-10 by default) on uniform random 28x28 images (timing stand-in for MNIST)"
 
     def load_data(self) -> ClassificationData:
         generator = torch.Generator().manual_seed(self.seed)
@@ -56,7 +56,8 @@ class Workload:
 def load_workload(root: str | Path, seed: int = 0, device: torch.device = CPU, hidden: list[int] | None = None) -> Workload:
     """The MNIST problem from the IDX files in root, else its random-data stand-in, on ``device``
     (``hidden``: the MLP's hidden widths, default the problem's [32])."""
-    root, widths = Path(root), {} if hidden is None else {"hidden": hidden}
+    root = Path(root)
+    widths = {} if hidden is None else {"hidden": hidden}
     if "test" in available_sets(root):
         problem = MNISTMLP.from_config({"root": root, **widths}, seed=seed, device=device)
         return Workload(problem, f"MNIST IDX files in {root}")  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from dfo_bench.moves import CoordinateMoves
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import SearchDomain
 from dfo_bench.optimizers.direct_search import DirectSearch
+from dfo_bench.problems import mlp_deep_moves_kernel
 from dfo_bench.problems.digits import DigitsMLP
 from dfo_bench.problems.mlp_moves import DeepMovesCache, MovesCache
 from dfo_bench.spaces import FullSpace
@@ -22,15 +23,29 @@ from dfo_bench.testing import check_improves_within_budget, run_ok, run_spec
 CPU = torch.device("cpu")
 
 
-def digits(kernel: bool, **params) -> DigitsMLP:
+PATHS = ["kernel", "last-layers", "torch"]
+"""How moves are evaluated: the kernel the problem picks (every layer's moves incremental for two
+or more hidden layers); ``MovesCache`` with its kernel, what a deep net gets where the deep kernel
+cannot be built (the last two layers incremental, earlier ones dense); its exact torch path."""
+
+
+def digits(path: str, **params) -> DigitsMLP:
     problem = DigitsMLP.from_config(params, 0, CPU)
     problem.evaluate(CoordinateMoves(problem.initial_point(), torch.tensor([0]), problem.initial_point()[:1]))
-    if not kernel:  # the torch path: the last two layers' moves incremental, earlier ones dense
+    if path != "kernel":
         problem._moves_cache = MovesCache(problem.net, problem._xt["train"], problem.data.train.y, problem.REFRESH_EVERY)
-        problem._moves_cache.kernel = None
-    elif problem._moves_cache.kernel is None:
+        if path == "torch":
+            problem._moves_cache.kernel = None
+    if path != "torch" and getattr(problem._moves_cache, "kernel", None) is None:
         pytest.skip("no compiled moves kernel on this machine (the torch path is tested)")
     return problem
+
+
+def test_a_deep_net_falls_back_to_the_last_layers_cache_without_its_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(digits("kernel", hidden=[16, 12])._moves_cache, DeepMovesCache)
+    monkeypatch.setattr(mlp_deep_moves_kernel, "load", lambda: None)
+    assert type(digits("kernel", hidden=[16, 12])._moves_cache) is MovesCache
+    assert type(digits("kernel", hidden=[32])._moves_cache) is MovesCache
 
 
 def layer_starts(problem: DigitsMLP) -> list[int]:
@@ -38,10 +53,10 @@ def layer_starts(problem: DigitsMLP) -> list[int]:
     return [sum(sizes[:i]) for i in range(len(sizes) + 1)]
 
 
-@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("hidden", [[32], [16, 12], [12, 10, 8], []], ids=["64-32-10", "64-16-12-10", "64-12-10-8-10", "64-10"])
-def test_moves_in_every_layer_equal_full_evaluation(kernel: bool, hidden: list[int]) -> None:
-    problem = digits(kernel, hidden=hidden)
+def test_moves_in_every_layer_equal_full_evaluation(path: str, hidden: list[int]) -> None:
+    problem = digits(path, hidden=hidden)
     starts = layer_starts(problem)
     generator = torch.Generator().manual_seed(0)
     # weights and biases of every layer, plus a few random coordinates
@@ -52,10 +67,10 @@ def test_moves_in_every_layer_equal_full_evaluation(kernel: bool, hidden: list[i
     torch.testing.assert_close(problem.evaluate(moves), problem.evaluate(moves.dense()), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("hidden", [[32], [16, 12], [12, 10, 8]], ids=["64-32-10", "64-16-12-10", "64-12-10-8-10"])
-def test_cache_stays_exact_over_many_accepted_moves(kernel: bool, hidden: list[int]) -> None:
-    problem = digits(kernel, hidden=hidden)
+def test_cache_stays_exact_over_many_accepted_moves(path: str, hidden: list[int]) -> None:
+    problem = digits(path, hidden=hidden)
     cache = problem._moves_cache
     cache.refresh_every = 150
     generator = torch.Generator().manual_seed(1)
@@ -69,18 +84,24 @@ def test_cache_stays_exact_over_many_accepted_moves(kernel: bool, hidden: list[i
         if step % 50 == 0:
             torch.testing.assert_close(losses, problem.evaluate(moves.dense()), rtol=0, atol=1e-5)
     assert cache.recomputes >= 3  # the periodic full refresh happened (plus the first build)
-    if kernel and len(hidden) > 1:  # every layer's accepted moves applied in place, none recomputed
+    if path == "kernel" and len(hidden) > 1:  # every layer's accepted moves applied in place, none recomputed
         assert isinstance(cache, DeepMovesCache) and cache.recomputes == 1 + 400 // 150
+        cache.sync(x)
+        assert cache.updates == 98  # changes 303 to 400, after the recompute at the 302nd: what follows is incremental
+        fresh = DeepMovesCache(problem.net, cache.xt, cache.y, cache.refresh_every, cache.kernel)
+        fresh.sync(x)
+        for old, new in zip([*cache.Z, *cache.W, *cache.WT, cache.L], [*fresh.Z, *fresh.W, *fresh.WT, fresh.L], strict=True):
+            torch.testing.assert_close(old, new, rtol=0, atol=1e-10)
     final = CoordinateMoves(x, torch.tensor([5]), x[5:6])
     torch.testing.assert_close(problem.evaluate(final), problem.evaluate(final.dense()), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
-@pytest.mark.parametrize("hidden", [[32], [16, 12]], ids=["64-32-10", "64-16-12-10"])
-def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(kernel: bool, hidden: list[int]) -> None:
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("hidden", [[32], [16, 12], [12, 10, 8]], ids=["64-32-10", "64-16-12-10", "64-12-10-8-10"])
+def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(path: str, hidden: list[int]) -> None:
     """The recompute keeps what does not change (the inputs of a one-hidden-layer net and their
     nonzeros): after accepted moves in every layer, its state is that of a cache built afresh."""
-    problem = digits(kernel, hidden=hidden)
+    problem = digits(path, hidden=hidden)
     cache = problem._moves_cache
     cache.refresh_every = 20
     generator = torch.Generator().manual_seed(2)
@@ -102,8 +123,9 @@ def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(kernel: bool, hid
     for name in names:
         assert torch.equal(getattr(cache, name), getattr(fresh, name)), name
     if isinstance(cache, DeepMovesCache) and isinstance(fresh, DeepMovesCache):
-        assert all(torch.equal(a, b) for a, b in zip([*cache.Z, *cache.WT], [*fresh.Z, *fresh.WT], strict=True))
-    elif isinstance(cache, MovesCache) and isinstance(fresh, MovesCache) and kernel:
+        kept, built = [*cache.Z, *cache.W, *cache.WT, *cache._csc], [*fresh.Z, *fresh.W, *fresh.WT, *fresh._csc]
+        assert all(torch.equal(a, b) for a, b in zip(kept, built, strict=True))
+    elif isinstance(cache, MovesCache) and isinstance(fresh, MovesCache) and path != "torch":
         assert all(torch.equal(a, b) for a, b in zip(cache._kernel_state, fresh._kernel_state, strict=True))
 
 

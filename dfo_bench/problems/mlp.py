@@ -305,10 +305,8 @@ class MLPClassification(DifferentiableProblem):
         """Compile (first run on a machine: 20–60 s) or load (0.2 s) the CPU kernel the optimizer's
         populations use: ``mlp_moves``' for one-coordinate moves (the deep one for two or more
         hidden layers), the low-rank one for a low-rank population of a one-hidden-layer net."""
-        if moves and self.device.type == "cpu":
+        if moves and self.device.type == "cpu" and (len(self.params.hidden) < 2 or mlp_deep_moves_kernel.load() is None):
             mlp_moves_kernel.load()
-            if len(self.params.hidden) > 1:
-                mlp_deep_moves_kernel.load()
         if low_rank:
             self.net.low_rank_kernel(self.device)
 
@@ -330,7 +328,8 @@ class MLPClassification(DifferentiableProblem):
         return self.net.low_rank_losses(population, xt, y)
 
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
-        """Moves from the cached activations of ``moves.base`` (exact to float64 rounding): every
+        """Moves from the cached activations of ``moves.base`` (float64, the losses equal to float32
+        rounding): every
         layer's with two or more hidden layers and the deep kernel, else the last two layers';
         moves in earlier layers, and every move on a batch (whose data changes each call), by a
         full forward pass."""

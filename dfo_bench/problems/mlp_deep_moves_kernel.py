@@ -26,9 +26,11 @@ SOURCE = r"""
 #include <vector>
 
 // The cached network: Z[m] (n, out[m]) pre-activations of hidden layer m; W[m] (out[m], fan[m])
-// the weights of layer m >= 1 and WT[m] (fan[m], out[m]) the same transposed (W[0], WT[0] unused:
-// the inputs never change); start[m] the flat index of layer m's first weight (start[layers] =
-// dim); the inputs' nonzeros by feature (ptr, rows, vals), with a last feature of ones for the biases.
+// the weights of layer m >= 2, read in dense products, and WT[m] (fan[m], out[m]) those of
+// hidden layer m >= 1 transposed, read a row at a time (W[0], W[1], WT[0] and WT[hidden] are
+// never read: empty placeholders); start[m] the flat index of layer m's first weight
+// (start[layers] = dim); the inputs' nonzeros by feature (ptr, rows, vals), with a last feature
+// of ones for the biases.
 struct Net {
   std::vector<double*> Z, W, WT;
   std::vector<int64_t> start, fan, out;
@@ -55,8 +57,8 @@ static Net net_of(const std::vector<torch::Tensor>& Z, const std::vector<torch::
   net.out.push_back(C);
   net.W.push_back(nullptr); net.WT.push_back(nullptr);
   for (int64_t m = 1; m <= net.hidden; ++m) {
-    net.W.push_back(W[m].data_ptr<double>());
-    net.WT.push_back(WT[m].data_ptr<double>());
+    net.W.push_back(m >= 2 ? W[m].data_ptr<double>() : nullptr);
+    net.WT.push_back(m < net.hidden ? WT[m].data_ptr<double>() : nullptr);
   }
   net.ptr = ptr.data_ptr<int64_t>(); net.rows = rows.data_ptr<int64_t>(); net.vals = vals.data_ptr<double>();
   return net;
@@ -136,6 +138,7 @@ static double change(const float* logp, int64_t C, int64_t y, const double* dl) 
 // Where coordinate i lies: its layer, its unit j (an output layer's class) and its input k
 // (k = fan: the bias).
 static void locate(const Net& net, int64_t i, int64_t& l, int64_t& j, int64_t& k) {
+  TORCH_CHECK(i >= 0 && i < net.start.back(), "coordinate ", i, " outside the network's ", net.start.back());
   l = 0;
   while (i >= net.start[l + 1]) ++l;
   const int64_t rel = i - net.start[l], fan = net.fan[l], out = net.out[l];
@@ -181,8 +184,8 @@ static void move(const Net& net, Scratch& k, int64_t i, double delta, bool write
     });
   }
   if (write && l >= 1 && in < net.fan[l]) {
-    net.W[l][j * net.fan[l] + in] += delta;
-    net.WT[l][in * net.out[l] + j] += delta;
+    if (l >= 2) net.W[l][j * net.fan[l] + in] += delta;
+    if (l < net.hidden) net.WT[l][in * net.out[l] + j] += delta;
   }
 }
 
@@ -193,6 +196,7 @@ torch::Tensor move_deltas(
     std::vector<torch::Tensor> Z, std::vector<torch::Tensor> W, std::vector<torch::Tensor> WT,
     std::vector<int64_t> start, torch::Tensor ptr, torch::Tensor rows, torch::Tensor vals,
     torch::Tensor logp, torch::Tensor y) {
+  TORCH_CHECK(index.is_contiguous() && delta.is_contiguous() && delta.size(0) == index.size(0), "index and delta: one per move");
   const int64_t n = logp.size(0), C = logp.size(1), P = index.size(0);
   const Net net = net_of(Z, W, WT, start, ptr, rows, vals, n, C);
   Scratch k(net);

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 def moves_cache(net: PopulationMLP, xt: torch.Tensor, y: torch.Tensor, refresh_every: int) -> IncrementalCache:
     """``DeepMovesCache`` for two or more hidden layers on the CPU where its kernel builds (every
-    coordinate incremental); otherwise ``MovesCache`` (one hidden layer's floats as they always were)."""
+    coordinate incremental); otherwise ``MovesCache`` (so a one-hidden-layer net's results are
+    those of before the deep cache existed)."""
     if len(net.sizes) > 3 and xt.device.type == "cpu":
         kernel = mlp_deep_moves_kernel.load()
         if kernel is not None:
@@ -265,19 +266,24 @@ class DeepMovesCache(IncrementalCache):
         self.WT: list[torch.Tensor] = []
 
     def all_fast(self, index: torch.Tensor) -> bool:
+        """Always: every layer's coordinates move incrementally."""
         return True
 
     def evaluate(self, moves: CoordinateMoves) -> torch.Tensor:
+        """Mean cross-entropy (float64) of each move from ``moves.base``: the base's loss plus the
+        kernel's change over the samples the move reaches."""
         self.sync(moves.base)
         delta = torch.from_numpy(_host(moves.value).astype(np.float64) - _host(moves.base)[_host(moves.index)])
         state = (self.Z, self.W, self.WT, self.starts, *self._csc)
         return self.loss + self.kernel.move_deltas(moves.index, delta, *state, self._logp, self.y)
 
     def _move(self, i: int, delta: float) -> None:
+        """An accepted move written into the cache by the kernel, which returns the new mean loss."""
         state = (self.Z, self.W, self.WT, self.starts, *self._csc)
         self.loss = self.kernel.apply_move(i, delta, *state, self.L, self._logp, self._ce, self.y)
 
     def _recompute(self, base: torch.Tensor) -> None:
+        """Every layer's pre-activations and the logits from ``base`` in float64 (a GEMM a layer)."""
         layers = self.net.unflatten(base.double().unsqueeze(0))
         act, self.Z = self._inputs, []
         for W, b in layers[:-1]:
@@ -285,9 +291,12 @@ class DeepMovesCache(IncrementalCache):
             act = self.Z[-1].clamp(min=0)
         W, b = layers[-1]
         self.L = torch.addmm(b[0].t(), act, W[0].t())
-        # the first layer's weights are never read (its inputs do not change): placeholders
-        self.W = [torch.empty(0, dtype=torch.float64), *(W[0].contiguous() for W, _ in layers[1:])]
-        self.WT = [self.W[0], *(W.t().contiguous() for W in self.W[1:])]
+        # Copies the kernel writes accepted moves into: W of the layers after the second (dense
+        # products), WT of the hidden layers after the first (one row a move); empty where unread.
+        empty = torch.empty(0, dtype=torch.float64)
+        weights = [W[0] for W, _ in layers]
+        self.W = [empty, empty, *(W.clone() for W in weights[2:])]
+        self.WT = [empty, *(W.t().contiguous() for W in weights[1:-1]), empty]
         self.base, self.updates = base.clone(), 0
         self.recomputes += 1
         self._derive()
@@ -296,5 +305,3 @@ class DeepMovesCache(IncrementalCache):
 def _host(t: torch.Tensor) -> np.ndarray:
     """A NumPy view of a CPU tensor (a copy of any other): far cheaper per call than torch ops."""
     return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
-
-

@@ -1,6 +1,6 @@
 """A compiled CPU kernel for the losses of one-coordinate MLP moves, and its loader.
 
-The pure-torch path in ``mlp.MovesCache`` evaluates every training sample of every move,
+The pure-torch path in ``mlp_moves.MovesCache`` evaluates every training sample of every move,
 several passes over (P, classes, samples) tensors. This kernel makes one pass per move over
 only the samples whose logits change: for a first-layer weight w[j, k] those with a nonzero
 input k (MNIST pixels are mostly zero), and of those only where relu(z_j) changes. It runs on
