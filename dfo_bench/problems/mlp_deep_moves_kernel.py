@@ -19,11 +19,16 @@ from functools import cache
 from types import ModuleType
 
 from dfo_bench.problems.compiled import build
+from dfo_bench.problems.mlp_moves_kernel import SAMPLE_LOSS
 
-SOURCE = r"""
+SOURCE = (
+    r"""
 #include <torch/extension.h>
 #include <cmath>
 #include <vector>
+"""
+    + SAMPLE_LOSS
+    + r"""
 
 // The cached network: Z[m] (n, out[m]) pre-activations of hidden layer m; W[m] (out[m], fan[m])
 // the weights of layer m >= 2, read in dense products, and WT[m] (fan[m], out[m]) those of
@@ -232,18 +237,12 @@ double apply_move(
   move(net, k, i, delta, true, [&](int64_t s, const double* dl) {
     double* Ls = Lp + s * C;
     for (int64_t c = 0; c < C; ++c) Ls[c] += dl[c];
-    double m = -INFINITY, sum = 0.0;
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, Ls[c]);
-    for (int64_t c = 0; c < C; ++c) sum += std::exp((float)(Ls[c] - m));  // float exp: ~1e-7 relative
-    const double lse = m + std::log(sum);
-    for (int64_t c = 0; c < C; ++c) lp[s * C + c] = (float)(Ls[c] - lse);
-    cp[s] = lse - Ls[yp[s]];
+    cp[s] = sample_loss(Ls, lp + s * C, C, yp[s]);
   });
-  double total = 0.0;
-  for (int64_t s = 0; s < n; ++s) total += cp[s];
-  return total / (double)n;
+  return mean(cp, n);
 }
 """
+)
 
 
 @cache

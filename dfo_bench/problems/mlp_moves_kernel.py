@@ -17,11 +17,40 @@ from types import ModuleType
 
 from dfo_bench.problems.compiled import build
 
-SOURCE = r"""
+SAMPLE_LOSS = r"""
+#include <cmath>
+#include <cstdint>
+
+// Sample s's log-softmax (into lps, float) and cross-entropy (returned) from its logits Ls
+// (float64), after a move changed them.
+static inline double sample_loss(const double* Ls, float* lps, int64_t C, int64_t y) {
+  double m = -INFINITY, sum = 0.0;
+  for (int64_t c = 0; c < C; ++c) m = std::max(m, Ls[c]);
+  for (int64_t c = 0; c < C; ++c) sum += std::exp((float)(Ls[c] - m));  // float exp: ~1e-7 relative
+  const double lse = m + std::log(sum);
+  for (int64_t c = 0; c < C; ++c) lps[c] = (float)(Ls[c] - lse);
+  return lse - Ls[y];
+}
+
+// The mean loss of the n samples' cross-entropies ce.
+static inline double mean(const double* ce, int64_t n) {
+  double total = 0.0;
+  for (int64_t s = 0; s < n; ++s) total += ce[s];
+  return total / (double)n;
+}
+"""
+"""What both moves kernels do to a sample whose logits a move changed (``mlp_deep_moves_kernel``
+includes it too)."""
+
+SOURCE = (
+    r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <cmath>
 #include <functional>
+"""
+    + SAMPLE_LOSS
+    + r"""
 
 // Samples per share of parallel_for / parallel_reduce (serial in this build: see the module's docstring).
 constexpr int64_t GRAIN = 1024;
@@ -110,15 +139,7 @@ double apply_move(
   double* cp = ce.data_ptr<double>();
   const int64_t* yp = y.data_ptr<int64_t>();
   double* Wp = W_out.data_ptr<double>();
-  auto refresh = [&](int64_t s) {
-    double* Ls = Lp + s * C;
-    double m = -INFINITY, sum = 0.0;
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, Ls[c]);
-    for (int64_t c = 0; c < C; ++c) sum += std::exp((float)(Ls[c] - m));  // float exp: ~1e-7 relative
-    const double lse = m + std::log(sum);
-    for (int64_t c = 0; c < C; ++c) lp[s * C + c] = (float)(Ls[c] - lse);
-    cp[s] = lse - Ls[yp[s]];
-  };
+  auto refresh = [&](int64_t s) { cp[s] = sample_loss(Lp + s * C, lp + s * C, C, yp[s]); };
   if (i >= output_start) {
     int64_t rel = i - output_start, c, j;
     if (rel < C * h) { c = rel / h; j = rel % h; } else { c = rel - C * h; j = h; }
@@ -146,11 +167,10 @@ double apply_move(
       }
     });
   }
-  double total = 0.0;
-  for (int64_t s = 0; s < n; ++s) total += cp[s];
-  return total / (double)n;
+  return mean(cp, n);
 }
 """
+)
 
 
 @cache
