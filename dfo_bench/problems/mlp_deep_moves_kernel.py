@@ -239,7 +239,7 @@ double apply_move(
     for (int64_t c = 0; c < C; ++c) Ls[c] += dl[c];
     cp[s] = sample_loss(Ls, lp + s * C, C, yp[s]);
   });
-  return mean(cp, n);
+  return mean_loss(cp, n);
 }
 """
 )

@@ -18,11 +18,12 @@ from types import ModuleType
 from dfo_bench.problems.compiled import build
 
 SAMPLE_LOSS = r"""
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-// Sample s's log-softmax (into lps, float) and cross-entropy (returned) from its logits Ls
-// (float64), after a move changed them.
+// One sample's log-softmax (into its C floats lps) and cross-entropy (returned) from its float64
+// logits Ls and label y, after a move changed them.
 static inline double sample_loss(const double* Ls, float* lps, int64_t C, int64_t y) {
   double m = -INFINITY, sum = 0.0;
   for (int64_t c = 0; c < C; ++c) m = std::max(m, Ls[c]);
@@ -32,15 +33,15 @@ static inline double sample_loss(const double* Ls, float* lps, int64_t C, int64_
   return lse - Ls[y];
 }
 
-// The mean loss of the n samples' cross-entropies ce.
-static inline double mean(const double* ce, int64_t n) {
+// The mean of the n samples' cross-entropies ce: the loss after a move.
+static inline double mean_loss(const double* ce, int64_t n) {
   double total = 0.0;
   for (int64_t s = 0; s < n; ++s) total += ce[s];
   return total / (double)n;
 }
 """
-"""What both moves kernels do to a sample whose logits a move changed (``mlp_deep_moves_kernel``
-includes it too)."""
+"""C++ both moves kernels include (``mlp_deep_moves_kernel`` too): a changed sample's log-softmax
+and loss, and the mean loss."""
 
 SOURCE = (
     r"""
@@ -167,7 +168,7 @@ double apply_move(
       }
     });
   }
-  return mean(cp, n);
+  return mean_loss(cp, n);
 }
 """
 )
