@@ -35,6 +35,7 @@ import argparse
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -43,7 +44,6 @@ from timing import interleaved
 
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.moves import CoordinateMoves
-from dfo_bench.problems import mlp_deep_moves_kernel, mlp_moves_kernel
 from dfo_bench.problems.mlp import MLPClassification
 from dfo_bench.registry import problems
 from dfo_bench.runner import execute
@@ -101,13 +101,11 @@ KERNEL_FUNCTIONS = ("move_deltas", "apply_move")
 
 
 @contextmanager
-def kernel_clock(deep: bool) -> Iterator[dict[str, float]]:
-    """Seconds and calls of the compiled kernel's functions while the block runs (``<name>`` and
-    ``<name>_calls``; zeros without the kernel): each call through a timer, put back after
-    (``deep``: the kernel of two or more hidden layers)."""
+def kernel_clock(kernel: ModuleType | None) -> Iterator[dict[str, float]]:
+    """Seconds and calls of ``kernel``'s functions while the block runs (``<name>`` and
+    ``<name>_calls``; zeros without a kernel): each call through a timer, put back after. The
+    kernel modules are loaded once a process, so the runner's problem calls the same ones."""
     clock = {key: 0.0 for name in KERNEL_FUNCTIONS for key in (name, f"{name}_calls")}
-    kernel = mlp_deep_moves_kernel.load() if deep else None
-    kernel = kernel or mlp_moves_kernel.load()  # without the deep kernel, a deep net's cache uses this one
     if kernel is None:
         yield clock
         return
@@ -139,7 +137,7 @@ def runner_run(problem: MLPClassification, args: argparse.Namespace) -> dict[str
         problems.register(name, f"harness:{type(problem).__name__}")
     spec = run_spec("direct-search", problem=name, problem_params=params, budget=BudgetLimits(evaluations=args.trials), checkpoints=10)
     spec = spec.model_copy(update={"threads": args.threads})
-    with kernel_clock(len(problem.params.hidden) > 1) as clock:
+    with kernel_clock(problem._moves_cache.kernel if problem._moves_cache is not None else None) as clock:
         start = time.perf_counter()
         result = execute(spec)
         seconds = time.perf_counter() - start

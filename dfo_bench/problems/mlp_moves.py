@@ -225,13 +225,7 @@ class MovesCache(IncrementalCache):
             act = torch.addmm(b[0], W[0], act).clamp_(min=0)
         self.A = torch.cat([act, ones]) if len(layers) > 1 else ones
         if self.kernel is not None:
-            nonzero = self.A.nonzero()  # row-major: by feature, then by sample
-            counts = torch.bincount(nonzero[:, 0], minlength=self.A.shape[0])
-            self._csc = (
-                torch.cat([counts.new_zeros(1), counts.cumsum(0)]),
-                nonzero[:, 1].contiguous(),
-                self.A[nonzero[:, 0], nonzero[:, 1]],
-            )
+            self._csc = by_feature(self.A)
         if len(layers) == 2:
             self._inputs = act
         return act
@@ -256,11 +250,7 @@ class DeepMovesCache(IncrementalCache):
         """Flat index of each layer's first weight, then the dimension."""
         self._inputs = xt.t().double().contiguous()
         """(n, features) float64: the first layer's inputs, the same at every recompute."""
-        A = torch.cat([xt.double(), torch.ones(1, self.n, dtype=torch.float64)])
-        nonzero = A.nonzero()  # row-major: by feature, then by sample
-        counts = torch.bincount(nonzero[:, 0], minlength=A.shape[0])
-        ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-        self._csc = (ptr, nonzero[:, 1].contiguous(), A[nonzero[:, 0], nonzero[:, 1]])
+        self._csc = by_feature(torch.cat([xt.double(), torch.ones(1, self.n, dtype=torch.float64)]))
         self.Z: list[torch.Tensor] = []
         self.W: list[torch.Tensor] = []
         self.WT: list[torch.Tensor] = []
@@ -300,6 +290,14 @@ class DeepMovesCache(IncrementalCache):
         self.base, self.updates = base.clone(), 0
         self.recomputes += 1
         self._derive()
+
+
+def by_feature(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The nonzeros of A (features, n) by feature, as the kernels read them: offsets (features + 1),
+    then each nonzero's sample and value, feature after feature."""
+    nonzero = A.nonzero()  # row-major: by feature, then by sample
+    counts = torch.bincount(nonzero[:, 0], minlength=A.shape[0])
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)]), nonzero[:, 1].contiguous(), A[nonzero[:, 0], nonzero[:, 1]]
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
