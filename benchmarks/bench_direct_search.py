@@ -15,7 +15,7 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   (``dfo_bench.runner.execute``), target <= 180 s for 1,000,000; with fewer trials it prints the
   linear extrapolation to 1,000,000 as well. The run's final training loss and test accuracy are printed;
 * inside that run, the seconds and calls of the compiled kernel's two functions (``kernel_clock``):
-  ``move_deltas`` on the moves the run asks (one a trial, from trained points, flat coordinates
+  ``move_losses`` on the moves the run asks (one a trial, from trained points, flat coordinates
   skipped: not the uniform pairs at the initial point of the first measurement) and
   ``apply_move`` for each accepted move written into the cache (one due at an exact recompute is
   covered by the recompute instead); the runner's wall time over that kernel time is what is left
@@ -97,7 +97,7 @@ def throughput(problem: MLPClassification, args: argparse.Namespace) -> dict[str
     }
 
 
-KERNEL_FUNCTIONS = ("move_deltas", "apply_move")
+KERNEL_FUNCTIONS = ("move_losses", "apply_move")
 
 
 @contextmanager
@@ -175,17 +175,17 @@ def report(figures: dict[str, Any]) -> None:
     goal = f" (target <= {SECONDS_TARGET:g} s){': met' if per_million <= SECONDS_TARGET else ': NOT met'}" if targets else ""
     print(f"{prefix}{per_million:.0f} s per {MILLION:,} trials{goal}")
     k = r["kernel"]
-    if k["move_deltas_calls"]:
-        inside = k["move_deltas"] + k["apply_move"]
+    if k["move_losses_calls"]:
+        inside = k["move_losses"] + k["apply_move"]
         print(
-            f"inside the run, the kernel: {k['move_deltas_calls']:,.0f} move evaluations in {k['move_deltas']:.1f} s "
-            f"({1e6 * k['move_deltas'] / k['move_deltas_calls']:.0f} us each, against {1e6 / t['incremental_trials_per_s']:.0f} us "
+            f"inside the run, the kernel: {k['move_losses_calls']:,.0f} move evaluations in {k['move_losses']:.1f} s "
+            f"({1e6 * k['move_losses'] / k['move_losses_calls']:.0f} us each, against {1e6 / t['incremental_trials_per_s']:.0f} us "
             f"a trial above), {k['apply_move_calls']:,.0f} accepted moves applied in {k['apply_move']:.1f} s "
             f"({1e6 * k['apply_move'] / max(k['apply_move_calls'], 1):.0f} us each)"
         )
         print(
             f"runner / kernel time in the run: {r['wall_seconds'] / inside:.2f}x "
-            f"({r['wall_seconds'] - inside:.1f} s outside the kernel; {r['wall_seconds'] / k['move_deltas']:.2f}x the evaluations alone)"
+            f"({r['wall_seconds'] - inside:.1f} s outside the kernel; {r['wall_seconds'] / k['move_losses']:.2f}x the evaluations alone)"
         )
 
 

@@ -8,7 +8,7 @@ exactly). A problem that has no such shortcut evaluates ``dense()``; the charge 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,6 +25,8 @@ class CoordinateMoves:
     """(P,) int64."""
     value: torch.Tensor
     """(P,) float32."""
+    shape: tuple[int, int] = field(init=False, repr=False, compare=False)
+    """(P, D), as the dense matrix's; set once (it is read several times per trial)."""
 
     def __post_init__(self) -> None:
         if self.base.ndim != 1 or self.index.shape != self.value.shape or self.index.ndim != 1:
@@ -32,13 +34,10 @@ class CoordinateMoves:
                 f"moves need a base (D,) and index/value (P,), got {tuple(self.base.shape)}, "
                 f"{tuple(self.index.shape)}, {tuple(self.value.shape)}"
             )
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.index.shape[0], self.base.shape[0])
+        object.__setattr__(self, "shape", (self.index.shape[0], self.base.shape[0]))
 
     def __len__(self) -> int:
-        return self.index.shape[0]
+        return self.shape[0]
 
     def __getitem__(self, rows: slice) -> CoordinateMoves:
         return CoordinateMoves(self.base, self.index[rows], self.value[rows])

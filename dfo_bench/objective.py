@@ -72,6 +72,8 @@ class Objective:
         (on its evaluation batch): what the run attained, stored at each checkpoint."""
         self.episodes_drawn = 0
         """Training episodes whose seeds were handed out so far (a ``RolloutProblem``)."""
+        self._rollouts = problem if isinstance(problem, RolloutProblem) else None
+        """The problem if it is a ``RolloutProblem`` (checked once: ``evaluate`` runs once per ask)."""
 
     @property
     def device(self) -> torch.device:
@@ -83,8 +85,8 @@ class Objective:
         Raises ``BudgetExceeded`` when the population does not fit the budget: after evaluating
         (and charging) as many of its candidates as fit, so no affordable evaluation is lost.
         """
-        if isinstance(self.problem, RolloutProblem):
-            return self._roll_out(self.problem, Z)
+        if self._rollouts is not None:
+            return self._roll_out(self._rollouts, Z)
         P = Z.shape[0]
         affordable = self.budget.affordable(self.samples_per_evaluation)
         k = P if affordable is None else min(affordable, P)
@@ -178,8 +180,9 @@ class Objective:
 
     def _record(self, losses: torch.Tensor) -> None:
         """Lower ``best_seen`` by the population's losses: one host copy of m values."""
-        if losses.ndim == 1:  # the common case, kept to one scalar copy: it runs once per ask
-            self.best_seen[0] = min(self.best_seen[0], float(losses.min()))
+        if losses.ndim == 1:  # the common case, kept cheap: it runs once per ask
+            low = min(losses.tolist()) if losses.is_cpu and losses.shape[0] <= 64 else float(losses.min())
+            self.best_seen[0] = min(self.best_seen[0], low)
             return
         host = losses.detach().cpu().double().numpy()
         for i, value in enumerate(host.min(axis=0).tolist()):

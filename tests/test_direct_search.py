@@ -129,6 +129,28 @@ def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(path: str, hidden
         assert all(torch.equal(a, b) for a, b in zip(cache._kernel_state, fresh._kernel_state, strict=True))
 
 
+@pytest.mark.parametrize("hidden", [[32], [16, 12]], ids=["64-32-10", "64-16-12-10"])
+def test_the_kernels_refuse_moves_they_cannot_read(hidden: list[int]) -> None:
+    """The kernels read the moves' memory directly: a float64 value, a base that is not contiguous,
+    or a coordinate outside those the cache moves is refused with a message, never read."""
+    problem = digits("kernel", hidden=hidden)
+    cache, x, last = problem._moves_cache, problem.initial_point(), problem.dim - 1
+    assert cache.evaluate(CoordinateMoves(x, torch.tensor([last]), x[-1:] + 0.1)).dtype == torch.float32
+    strided = torch.stack([x, x], dim=1)[:, 0]
+    refused = {
+        "a float64 value": CoordinateMoves(x, torch.tensor([last]), (x[-1:] + 0.1).double()),
+        "a strided base": CoordinateMoves(strided, torch.tensor([last]), x[-1:] + 0.1),
+        "past the last coordinate": CoordinateMoves(x, torch.tensor([problem.dim]), x[:1]),
+        "below the cache's first": CoordinateMoves(x, torch.tensor([cache.hidden_start - 1]), x[:1]),
+    }
+    if cache.hidden_start == 0:  # every coordinate moves: nothing below
+        del refused["below the cache's first"]
+    for what, moves in refused.items():
+        with pytest.raises(RuntimeError, match="moves"):
+            cache.evaluate(moves)
+            pytest.fail(f"{what} was read")
+
+
 def test_the_runner_reproduces_a_direct_search_run_stored_before_its_speed_ups() -> None:
     """The runner's path (ask, charge, incremental evaluation, accepted moves, periodic recomputes,
     tell) made this trace before it was made faster; a speed-up must not change a single decision.

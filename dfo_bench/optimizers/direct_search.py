@@ -94,6 +94,8 @@ class DirectSearch(AskTellOptimizer[Population]):
         super().__init__(search, rng, params)
         self._generator = self.torch_generator()
         self._x = self.x0.clone()
+        self._values = _values(self._x)
+        """``_x``'s values where reading one costs least: a NumPy view on the CPU, else ``_x``."""
         self._loss = math.inf
         """Loss of ``_x``; inf until the first tell, whose first trial is x0 itself."""
         self._step = params.step
@@ -160,7 +162,7 @@ class DirectSearch(AskTellOptimizer[Population]):
                 X[1] = self._x
             return X if self.params.bounds is None else X.clamp_(*self.params.bounds)
         i = self._coordinate()
-        xi, step = _item(self._x, i), self._step_of(i)
+        xi, step = float(self._values[i]), self._step_of(i)
         if first:
             values = [xi + step, xi]
         elif not self._opportunistic:
@@ -171,11 +173,17 @@ class DirectSearch(AskTellOptimizer[Population]):
         if self.params.bounds is not None:
             low, high = self.params.bounds
             values = [min(max(v, low), high) for v in values]
-        index = torch.from_numpy(np.full(len(values), i))
+        index = torch.from_numpy(np.array([i] * len(values)))
         value = torch.from_numpy(np.array(values, dtype=np.float32))
         if self.device.type != "cpu":  # on the CPU, tensors over NumPy arrays: the fastest to make
             index, value = index.to(self.device), value.to(self.device)
         return CoordinateMoves(self._x, index, value)
+
+    def tell(self, X: Population, losses: torch.Tensor) -> None:
+        """Every optimizer's ``tell`` without the float64 copy of the losses: ``_tell`` reads them as
+        Python floats, exact either way, and the copy costs microseconds of a trial's tens."""
+        self._check_losses(X, losses)
+        self._tell(X, losses)
 
     def _tell(self, X: Population, losses: torch.Tensor) -> None:
         loss = losses.tolist()
@@ -185,11 +193,12 @@ class DirectSearch(AskTellOptimizer[Population]):
         else:
             trials = list(range(len(loss)))
         best = min(trials, key=loss.__getitem__)
-        i = int(_item(X.index, 0)) if isinstance(X, CoordinateMoves) else -1
+        i = X.index.tolist()[0] if isinstance(X, CoordinateMoves) else -1
         if loss[best] < self._loss:
             if isinstance(X, CoordinateMoves) and self._sign.size:
-                self._sign[i] = 1 if _item(X.value, best) > _item(self._x, i) else -1
+                self._sign[i] = 1 if X.value.tolist()[best] > float(self._values[i]) else -1
             self._x = self._point(X, best)
+            self._values = _values(self._x)
             self._loss = loss[best]
             self._expand(i)
             self._second = False
@@ -228,18 +237,19 @@ class DirectSearch(AskTellOptimizer[Population]):
     def _point(self, X: Population, row: int) -> torch.Tensor:
         if not isinstance(X, CoordinateMoves):
             return dense(X)[row].clone()
+        if X.base.is_cpu:  # through NumPy: a move costs microseconds, torch indexing more
+            x = X.base.numpy().copy()
+            x[X.index.tolist()[row]] = X.value.tolist()[row]  # a float32 value: exact
+            return torch.from_numpy(x)
         x = X.base.clone()
-        if x.device.type == "cpu":  # NumPy views: a move costs microseconds, torch indexing more
-            x.numpy()[X.index.numpy()[row]] = X.value.numpy()[row]
-        else:
-            x[X.index[row]] = X.value[row]
+        x[X.index[row]] = X.value[row]
         return x
 
     def recommend(self) -> torch.Tensor:
         return self._x.clone()
 
 
-def _item(t: torch.Tensor, i: int) -> float:
-    """``float(t[i])`` of a vector, through a NumPy view on the CPU: a few times cheaper than
-    torch indexing, which costs microseconds per call (a trial takes tens)."""
-    return float(t.numpy()[i]) if t.device.type == "cpu" else float(t[i])
+def _values(x: torch.Tensor) -> np.ndarray | torch.Tensor:
+    """What ``float(values[i])`` reads x's coordinates from: a NumPy view on the CPU, made once
+    per point (each view costs about a microsecond, and indexing it far less than torch's)."""
+    return x.numpy() if x.is_cpu else x

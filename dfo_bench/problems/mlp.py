@@ -329,8 +329,7 @@ class MLPClassification(DifferentiableProblem):
 
     def _evaluate_moves(self, moves: CoordinateMoves, batch: torch.Tensor | None) -> torch.Tensor:
         """Moves from the cached activations of ``moves.base`` (float64, the losses equal to float32
-        rounding): every
-        layer's with two or more hidden layers and the deep kernel, else the last two layers';
+        rounding): every layer's with two or more hidden layers and the deep kernel, else the last two layers';
         moves in earlier layers, and every move on a batch (whose data changes each call), by a
         full forward pass."""
         if batch is not None or self.params.objective != "cross-entropy":
@@ -338,14 +337,14 @@ class MLPClassification(DifferentiableProblem):
         if self._moves_cache is None:
             self._moves_cache = moves_cache(self.net, self._xt["train"], self.data.train.y, self.REFRESH_EVERY)
         if self._moves_cache.all_fast(moves.index):
-            return self._moves_cache.evaluate(moves).float()
+            return self._moves_cache.evaluate(moves)
         fast = moves.index >= self._moves_cache.hidden_start
         losses = torch.empty(len(moves), device=self.device)
         slow = torch.nonzero(~fast).flatten()
         losses[slow] = self._evaluate(CoordinateMoves(moves.base, moves.index[slow], moves.value[slow]).dense(), None)
         if len(slow) < len(moves):
             rows = torch.nonzero(fast).flatten()
-            losses[rows] = self._moves_cache.evaluate(CoordinateMoves(moves.base, moves.index[rows], moves.value[rows])).float()
+            losses[rows] = self._moves_cache.evaluate(CoordinateMoves(moves.base, moves.index[rows], moves.value[rows]))
         return losses
 
     def _features(self, idx: torch.Tensor) -> torch.Tensor:

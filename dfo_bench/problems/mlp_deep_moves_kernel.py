@@ -194,27 +194,28 @@ static void move(const Net& net, Scratch& k, int64_t i, double delta, bool write
   }
 }
 
-// Per move p, the mean over samples of the change of cross-entropy when coordinate index[p]
-// moves by delta[p] from the cached base.
-torch::Tensor move_deltas(
-    torch::Tensor index, torch::Tensor delta,
+// Per move p, the loss when coordinate index[p] moves from base[index[p]] to value[p]: the
+// cached base's loss plus the mean over samples of the change of cross-entropy, rounded to float.
+torch::Tensor move_losses(
+    torch::Tensor index, torch::Tensor value, torch::Tensor base, double loss,
     std::vector<torch::Tensor> Z, std::vector<torch::Tensor> W, std::vector<torch::Tensor> WT,
     std::vector<int64_t> start, torch::Tensor ptr, torch::Tensor rows, torch::Tensor vals,
     torch::Tensor logp, torch::Tensor y) {
-  TORCH_CHECK(index.is_contiguous() && delta.is_contiguous() && delta.size(0) == index.size(0), "index and delta: one per move");
   const int64_t n = logp.size(0), C = logp.size(1), P = index.size(0);
   const Net net = net_of(Z, W, WT, start, ptr, rows, vals, n, C);
+  const float* v = move_values(index, value, base, 0, net.start.back());
+  const float* b = base.data_ptr<float>();
   Scratch k(net);
   const int64_t* idx = index.data_ptr<int64_t>();
-  const double* d = delta.data_ptr<double>();
   const float* lp = logp.data_ptr<float>();
   const int64_t* yp = y.data_ptr<int64_t>();
-  auto out = torch::zeros({P}, torch::kFloat64);
-  double* o = out.data_ptr<double>();
+  auto out = torch::empty({P}, torch::kFloat32);
+  float* o = out.data_ptr<float>();
   for (int64_t p = 0; p < P; ++p) {
     double total = 0.0;
-    move(net, k, idx[p], d[p], false, [&](int64_t s, const double* dl) { total += change(lp + s * C, C, yp[s], dl); });
-    o[p] = total / (double)n;
+    const double d = (double)v[p] - (double)b[idx[p]];
+    move(net, k, idx[p], d, false, [&](int64_t s, const double* dl) { total += change(lp + s * C, C, yp[s], dl); });
+    o[p] = (float)(loss + total / (double)n);
   }
   return out;
 }
@@ -248,4 +249,4 @@ double apply_move(
 @cache
 def load() -> ModuleType | None:
     """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
-    return build("dfo_bench_mlp_deep_moves", SOURCE, ["move_deltas", "apply_move"])
+    return build("dfo_bench_mlp_deep_moves", SOURCE, ["move_losses", "apply_move"])

@@ -60,7 +60,8 @@ class IncrementalCache(ABC):
 
     @abstractmethod
     def evaluate(self, moves: CoordinateMoves) -> torch.Tensor:
-        """Exact mean cross-entropy (float64) of each move from ``moves.base``; all moves must be fast."""
+        """Mean cross-entropy of each move from ``moves.base``, computed in float64 and returned as
+        float32 (the dense path's dtype); all moves must be fast."""
 
     @abstractmethod
     def _move(self, i: int, delta: float) -> None:
@@ -75,21 +76,24 @@ class IncrementalCache(ABC):
         version counter tells), a few incremental updates after an accepted move, else a full recompute."""
         if self.base is not None and base is self._source and base._version == self._source_version:
             return
-        changed = None if self.base is None else np.flatnonzero(_host(base) != _host(self.base))
+        new, old = _host(base), None if self.base is None else _host(self.base)
+        changed = None if old is None else np.flatnonzero(new != old)  # ascending
         if (
             changed is None
             or len(changed) > 8
             or self.updates + len(changed) > self.refresh_every
-            or (len(changed) and changed.min() < self.hidden_start)
+            or (len(changed) and changed[0] < self.hidden_start)
         ):
             self._recompute(base)
         else:
-            assert self.base is not None  # changed is None without a base
-            new, old = _host(base), _host(self.base)
+            assert self.base is not None and old is not None  # changed is None without a base
             for i in changed.tolist():
                 self._move(i, float(new[i]) - float(old[i]))
             self.updates += len(changed)
-            self.base.copy_(base)
+            if self.base.is_cpu:  # the few changed values through the view: copying all D costs more
+                old[changed] = new[changed]
+            else:
+                self.base.copy_(base)
         self._source, self._source_version = base, base._version
 
     def _derive(self) -> None:
@@ -136,25 +140,26 @@ class MovesCache(IncrementalCache):
 
     def all_fast(self, index: torch.Tensor) -> bool:
         """Whether the cache can move all these coordinates (those of the last hidden and output layers)."""
-        return bool(_host(index).min() >= self.hidden_start)
+        return min(index.tolist()) >= self.hidden_start
 
     def evaluate(self, moves: CoordinateMoves) -> torch.Tensor:
-        """Exact mean cross-entropy (float64) of each move from ``moves.base``; all moves must be ``fast``.
+        """Mean cross-entropy of each move from ``moves.base`` (float64, returned as float32); all
+        moves must be ``fast``.
 
         Per move this runs in tens of microseconds, where each extra torch operation costs several:
-        bookkeeping on CPU tensors goes through NumPy views instead."""
+        the kernel takes the moves as they come and returns the losses (the move's change, the
+        base's loss added, the float32 rounding) in one call."""
         self.sync(moves.base)
         index = moves.index
         if self.kernel is not None:
-            delta = torch.from_numpy(_host(moves.value).astype(np.float64) - _host(moves.base)[_host(index)])
-            return self.loss + self.kernel.move_deltas(
-                index, delta, *self._kernel_state[:5], self._logp, self.y, self.W_out, *self._starts
+            return self.kernel.move_losses(
+                index, moves.value, moves.base, self.loss, *self._kernel_state[:5], self._logp, self.y, self.W_out, *self._starts
             )
         delta = (moves.value - moves.base[index]).double()
         s, w = self._shift(index, delta)
         logits = self.L.unsqueeze(0) + s.unsqueeze(2) * w.unsqueeze(1)  # (P, n, C)
         target = w[:, self.y] * s + self.L.gather(1, self.y.unsqueeze(1)).squeeze(1)
-        return (torch.logsumexp(logits, dim=2) - target).mean(dim=1)
+        return (torch.logsumexp(logits, dim=2) - target).mean(dim=1).float()
 
     def _shift(self, index: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per move p, the logits move by s[p] (n,) times w[p] (C,)."""
@@ -260,12 +265,11 @@ class DeepMovesCache(IncrementalCache):
         return True
 
     def evaluate(self, moves: CoordinateMoves) -> torch.Tensor:
-        """Mean cross-entropy (float64) of each move from ``moves.base``: the base's loss plus the
-        kernel's change over the samples the move reaches."""
+        """Mean cross-entropy of each move from ``moves.base`` (float64, returned as float32): the
+        base's loss plus the kernel's change over the samples the move reaches."""
         self.sync(moves.base)
-        delta = torch.from_numpy(_host(moves.value).astype(np.float64) - _host(moves.base)[_host(moves.index)])
         state = (self.Z, self.W, self.WT, self.starts, *self._csc)
-        return self.loss + self.kernel.move_deltas(moves.index, delta, *state, self._logp, self.y)
+        return self.kernel.move_losses(moves.index, moves.value, moves.base, self.loss, *state, self._logp, self.y)
 
     def _move(self, i: int, delta: float) -> None:
         """An accepted move written into the cache by the kernel, which returns the new mean loss."""

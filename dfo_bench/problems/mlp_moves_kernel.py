@@ -18,6 +18,7 @@ from types import ModuleType
 from dfo_bench.problems.compiled import build
 
 SAMPLE_LOSS = r"""
+#include <torch/extension.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -39,6 +40,20 @@ static inline double mean_loss(const double* ce, int64_t n) {
   for (int64_t s = 0; s < n; ++s) total += ce[s];
   return total / (double)n;
 }
+
+// The float32 values of P moves (index, value) from a float32 base of dim coordinates, checked:
+// contiguous, of these dtypes, and every index in [lo, dim), the coordinates the kernel moves.
+static inline const float* move_values(const torch::Tensor& index, const torch::Tensor& value,
+                                       const torch::Tensor& base, int64_t lo, int64_t dim) {
+  TORCH_CHECK(index.dtype() == torch::kInt64 && value.dtype() == torch::kFloat32 && base.dtype() == torch::kFloat32 &&
+              index.is_contiguous() && value.is_contiguous() && base.is_contiguous() &&
+              value.size(0) == index.size(0) && base.size(0) == dim,
+              "moves: int64 index and float32 value, one per move, from a contiguous float32 base of ", dim);
+  const int64_t* idx = index.data_ptr<int64_t>();
+  for (int64_t p = 0; p < index.size(0); ++p)
+    TORCH_CHECK(idx[p] >= lo && idx[p] < dim, "moves: coordinate ", idx[p], " outside [", lo, ", ", dim, ")");
+  return value.data_ptr<float>();
+}
 """
 """C++ both moves kernels include (``mlp_deep_moves_kernel`` too): a changed sample's log-softmax
 and loss, and the mean loss."""
@@ -56,17 +71,19 @@ SOURCE = (
 // Samples per share of parallel_for / parallel_reduce (serial in this build: see the module's docstring).
 constexpr int64_t GRAIN = 1024;
 
-// Per move: the mean over samples of the change of cross-entropy. Sample i's logits move by
-// s_i * w (w: classes); with logp the base log-softmax, its loss changes by
-// logsumexp_c(logp_ic + s_i w_c) - s_i w_{y_i}.
-torch::Tensor move_deltas(
-    torch::Tensor index, torch::Tensor delta, torch::Tensor z, torch::Tensor R,
+// Per move p, the loss when coordinate index[p] moves from base[index[p]] to value[p]: the cached
+// base's loss plus the mean over samples of the change of cross-entropy, rounded to float.
+// Sample i's logits move by s_i * w (w: classes); with logp the base log-softmax, its loss
+// changes by logsumexp_c(logp_ic + s_i w_c) - s_i w_{y_i}.
+torch::Tensor move_losses(
+    torch::Tensor index, torch::Tensor value, torch::Tensor base, double loss, torch::Tensor z, torch::Tensor R,
     torch::Tensor ptr, torch::Tensor rows, torch::Tensor vals, torch::Tensor logp,
     torch::Tensor y, torch::Tensor W_out, int64_t hidden_start, int64_t output_start) {
   const int64_t P = index.size(0), n = logp.size(0), C = logp.size(1), h = W_out.size(1);
   const int64_t a = ptr.size(0) - 2;  // fan-in of the last hidden layer (column a: the bias)
+  const float* v = move_values(index, value, base, hidden_start, output_start + C * h + C);
+  const float* b = base.data_ptr<float>();
   const int64_t* idx = index.data_ptr<int64_t>();
-  const double* d = delta.data_ptr<double>();
   const double* zp = z.data_ptr<double>();
   const double* Rp = R.data_ptr<double>();
   const int64_t* pp = ptr.data_ptr<int64_t>();
@@ -75,8 +92,8 @@ torch::Tensor move_deltas(
   const float* lp = logp.data_ptr<float>();
   const int64_t* yp = y.data_ptr<int64_t>();
   const double* Wp = W_out.data_ptr<double>();
-  auto out = torch::zeros({P}, torch::kFloat64);
-  double* o = out.data_ptr<double>();
+  auto out = torch::empty({P}, torch::kFloat32);
+  float* o = out.data_ptr<float>();
   float w[256];
   TORCH_CHECK(C <= 256, "at most 256 classes");
   auto change = [&](int64_t i, double s) -> double {
@@ -90,11 +107,12 @@ torch::Tensor move_deltas(
   };
   for (int64_t p = 0; p < P; ++p) {
     double total = 0.0;
+    const double dp = (double)v[p] - (double)b[idx[p]];
     if (idx[p] >= output_start) {
       int64_t rel = idx[p] - output_start, c, j;
       if (rel < C * h) { c = rel / h; j = rel % h; } else { c = rel - C * h; j = h; }
       for (int64_t k = 0; k < C; ++k) w[k] = 0.f;
-      w[c] = (float)d[p];
+      w[c] = (float)dp;
       const double* Rj = Rp + j * n;
       total = at::parallel_reduce(0, n, GRAIN, 0.0, [&](int64_t lo, int64_t hi, double acc) {
         for (int64_t i = lo; i < hi; ++i)
@@ -106,7 +124,6 @@ torch::Tensor move_deltas(
       if (rel < h * a) { j = rel / a; col = rel % a; } else { j = rel - h * a; col = a; }
       for (int64_t k = 0; k < C; ++k) w[k] = (float)Wp[k * h + j];
       const double* zj = zp + j * n;
-      const double dp = d[p];
       total = at::parallel_reduce(pp[col], pp[col + 1], GRAIN, 0.0, [&](int64_t lo, int64_t hi, double acc) {
         for (int64_t q = lo; q < hi; ++q) {
           const int64_t i = rp[q];
@@ -118,7 +135,7 @@ torch::Tensor move_deltas(
         return acc;
       }, std::plus<double>());
     }
-    o[p] = total / (double)n;
+    o[p] = (float)(loss + total / (double)n);
   }
   return out;
 }
@@ -177,4 +194,4 @@ double apply_move(
 @cache
 def load() -> ModuleType | None:
     """The compiled kernel, or None (with a warning) where no compiler or ninja is available."""
-    return build("dfo_bench_mlp_moves", SOURCE, ["move_deltas", "apply_move"])
+    return build("dfo_bench_mlp_moves", SOURCE, ["move_losses", "apply_move"])
