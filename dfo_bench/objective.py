@@ -35,6 +35,7 @@ import torch
 from dfo_bench.budget import Budget
 from dfo_bench.errors import BudgetExceeded
 from dfo_bench.hashing import canonical_json
+from dfo_bench.losses import lowest
 from dfo_bench.moves import Population
 from dfo_bench.pareto import ParetoFront
 from dfo_bench.problems.base import SPLITS, DifferentiableProblem, Problem, TypedProblem
@@ -72,7 +73,7 @@ class Objective:
         (on its evaluation batch): what the run attained, stored at each checkpoint."""
         self.episodes_drawn = 0
         """Training episodes whose seeds were handed out so far (a ``RolloutProblem``)."""
-        self._rollouts = problem if isinstance(problem, RolloutProblem) else None
+        self._rollout_problem = problem if isinstance(problem, RolloutProblem) else None
         """The problem if it is a ``RolloutProblem`` (checked once: ``evaluate`` runs once per ask)."""
 
     @property
@@ -85,8 +86,8 @@ class Objective:
         Raises ``BudgetExceeded`` when the population does not fit the budget: after evaluating
         (and charging) as many of its candidates as fit, so no affordable evaluation is lost.
         """
-        if self._rollouts is not None:
-            return self._roll_out(self._rollouts, Z)
+        if self._rollout_problem is not None:
+            return self._roll_out(self._rollout_problem, Z)
         P = Z.shape[0]
         affordable = self.budget.affordable(self.samples_per_evaluation)
         k = P if affordable is None else min(affordable, P)
@@ -181,8 +182,7 @@ class Objective:
     def _record(self, losses: torch.Tensor) -> None:
         """Lower ``best_seen`` by the population's losses: one host copy of m values."""
         if losses.ndim == 1:  # the common case, kept cheap: it runs once per ask
-            low = min(losses.tolist()) if losses.is_cpu and losses.shape[0] <= 64 else float(losses.min())
-            self.best_seen[0] = min(self.best_seen[0], low)
+            self.best_seen[0] = min(self.best_seen[0], lowest(losses))
             return
         host = losses.detach().cpu().double().numpy()
         for i, value in enumerate(host.min(axis=0).tolist()):

@@ -4,6 +4,7 @@ populations, run identity that survives moves and additions, and no global state
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +17,7 @@ from dfo_bench.budget import Budget, BudgetLimits
 from dfo_bench.conformance import OptimizerCase, OptimizerOnDevice
 from dfo_bench.executors import SequentialExecutor, pending_runs, run_suite
 from dfo_bench.loop import optimize
+from dfo_bench.losses import FEW, any_nan, lowest
 from dfo_bench.moves import dense
 from dfo_bench.objective import Objective
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
@@ -295,3 +297,17 @@ def test_a_suite_of_test_functions_runs_and_reports(write_suite, tmp_path: Path)
     final = runs.groupby("run_id")["final_train_loss"].first()
     assert (final < runs[runs.checkpoint == 0].groupby("run_id")["train_loss"].first()).all()
     assert build_report(tmp_path / "results", tmp_path / "report").exists()  # no accuracy to show: still a report
+
+
+@pytest.mark.parametrize("size", [1, 2, FEW, FEW + 1, 300])
+@pytest.mark.parametrize("nan_at", [None, "first", "last"])
+def test_losses_read_on_the_host_agree_with_torch(size: int, nan_at: str | None) -> None:
+    """The objective's best so far and tell's NaN check read few losses as Python floats: the
+    same answers as torch's reductions, a NaN anywhere making the lowest NaN (as torch's min)."""
+    losses = torch.linspace(1.0, 2.0, size)
+    if nan_at is not None:
+        losses[0 if nan_at == "first" else -1] = math.nan
+    assert any_nan(losses) == bool(torch.isnan(losses).any())
+    low, expected = lowest(losses), float(losses.min())
+    assert low == expected or (math.isnan(low) and math.isnan(expected))
+    assert any_nan(losses.reshape(-1, 1).expand(-1, 2)) == (nan_at is not None)  # several objectives: torch's path

@@ -129,11 +129,13 @@ def test_a_periodic_recompute_equals_a_fresh_cache_bit_for_bit(path: str, hidden
         assert all(torch.equal(a, b) for a, b in zip(cache._kernel_state, fresh._kernel_state, strict=True))
 
 
-@pytest.mark.parametrize("hidden", [[32], [16, 12]], ids=["64-32-10", "64-16-12-10"])
-def test_the_kernels_refuse_moves_they_cannot_read(hidden: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("path", "hidden"), [("kernel", [32]), ("kernel", [16, 12]), ("last-layers", [16, 12])], ids=["64-32-10", "64-16-12-10", "64-16-12-10-last"]
+)
+def test_the_kernels_refuse_moves_they_cannot_read(path: str, hidden: list[int]) -> None:
     """The kernels read the moves' memory directly: a float64 value, a base that is not contiguous,
     or a coordinate outside those the cache moves is refused with a message, never read."""
-    problem = digits("kernel", hidden=hidden)
+    problem = digits(path, hidden=hidden)
     cache, x, last = problem._moves_cache, problem.initial_point(), problem.dim - 1
     assert cache.evaluate(CoordinateMoves(x, torch.tensor([last]), x[-1:] + 0.1)).dtype == torch.float32
     strided = torch.stack([x, x], dim=1)[:, 0]

@@ -15,7 +15,6 @@ a GPU a population never visits the host.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from dfo_bench.domain import TypedDomain
+from dfo_bench.losses import any_nan
 from dfo_bench.lowrank import WeightLayout
 from dfo_bench.moves import Population
 from dfo_bench.params import ParamsModel
@@ -157,6 +157,10 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
     Parameterised by what ``_ask`` returns and ``_tell`` receives: ``AskTellOptimizer[torch.Tensor]``
     for (n, dim) matrices, ``AskTellOptimizer[Population]`` for matrices or ``CoordinateMoves``."""
 
+    tell_dtype: ClassVar[torch.dtype | None] = torch.float64
+    """The dtype ``_tell`` receives the losses in; None: as evaluated (float32 for most problems),
+    for an optimizer that reads them as Python floats, exact either way (a copy costs microseconds)."""
+
     @property
     @abstractmethod
     def popsize(self) -> int:
@@ -180,7 +184,7 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
         """Learn from the losses of the population X that ``ask`` returned: shape (P,) for one
         objective, (P, m) for m."""
         self._check_losses(X, losses)
-        self._tell(X, losses.to(torch.float64))
+        self._tell(X, losses if self.tell_dtype is None else losses.to(self.tell_dtype))
 
     def _check_losses(self, X: PopulationT, losses: torch.Tensor) -> None:
         """Refuse losses of the wrong shape, or with a NaN among them."""
@@ -188,7 +192,7 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
         if losses.shape[:1] != (P,) or losses.ndim > 2 or (self.objectives == 1 and losses.ndim != 1):
             expected = f"({P},)" if self.objectives == 1 else f"({P},) or ({P}, m)"
             raise ValueError(f"{self.name}: {P} candidates but losses of shape {tuple(losses.shape)}, expected {expected}")
-        if _any_nan(losses):
+        if any_nan(losses):
             raise FloatingPointError(f"{self.name}: NaN loss among the candidates")
 
     @abstractmethod
@@ -213,11 +217,3 @@ class GradientOptimizer(Optimizer):
     @abstractmethod
     def _step(self, loss_and_grad: GradientFn) -> float:
         """Take one step; returns the minibatch loss before it."""
-
-
-def _any_nan(losses: torch.Tensor) -> bool:
-    """Whether any loss is NaN. A few losses of one objective on the CPU are checked as Python
-    floats: a torch reduction costs microseconds, a large share of a one-move trial's."""
-    if losses.is_cpu and losses.ndim == 1 and losses.shape[0] <= 64:
-        return any(map(math.isnan, losses.tolist()))
-    return bool(torch.isnan(losses).any())

@@ -89,6 +89,7 @@ class DirectSearch(AskTellOptimizer[Population]):
     tuning_ranges = ranges(step=log_float(1e-3, 0.5), expansion=uniform(1.0, 4.0), contraction=uniform(0.1, 0.9))
     params: DirectSearchParams
     version = 2
+    tell_dtype = None  # ``_tell`` reads the losses as Python floats: no float64 copy
 
     def __init__(self, search: SearchDomain, rng: np.random.Generator, params: DirectSearchParams) -> None:
         super().__init__(search, rng, params)
@@ -178,12 +179,6 @@ class DirectSearch(AskTellOptimizer[Population]):
         if self.device.type != "cpu":  # on the CPU, tensors over NumPy arrays: the fastest to make
             index, value = index.to(self.device), value.to(self.device)
         return CoordinateMoves(self._x, index, value)
-
-    def tell(self, X: Population, losses: torch.Tensor) -> None:
-        """Every optimizer's ``tell`` without the float64 copy of the losses: ``_tell`` reads them as
-        Python floats, exact either way, and the copy costs microseconds of a trial's tens."""
-        self._check_losses(X, losses)
-        self._tell(X, losses)
 
     def _tell(self, X: Population, losses: torch.Tensor) -> None:
         loss = losses.tolist()

@@ -203,7 +203,7 @@ torch::Tensor move_losses(
     torch::Tensor logp, torch::Tensor y) {
   const int64_t n = logp.size(0), C = logp.size(1), P = index.size(0);
   const Net net = net_of(Z, W, WT, start, ptr, rows, vals, n, C);
-  const float* v = move_values(index, value, base, 0, net.start.back());
+  const float* v = checked_move_values(index, value, base, 0, net.start.back());
   const float* b = base.data_ptr<float>();
   Scratch k(net);
   const int64_t* idx = index.data_ptr<int64_t>();

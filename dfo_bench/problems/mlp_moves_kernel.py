@@ -41,14 +41,17 @@ static inline double mean_loss(const double* ce, int64_t n) {
   return total / (double)n;
 }
 
-// The float32 values of P moves (index, value) from a float32 base of dim coordinates, checked:
-// contiguous, of these dtypes, and every index in [lo, dim), the coordinates the kernel moves.
-static inline const float* move_values(const torch::Tensor& index, const torch::Tensor& value,
-                                       const torch::Tensor& base, int64_t lo, int64_t dim) {
-  TORCH_CHECK(index.dtype() == torch::kInt64 && value.dtype() == torch::kFloat32 && base.dtype() == torch::kFloat32 &&
+// The float32 values of P moves (index, value) from a float32 base of dim coordinates, once the
+// moves are checked: on the CPU, contiguous, of these dtypes, every index in [lo, dim) (the
+// coordinates the kernel moves).
+static inline const float* checked_move_values(const torch::Tensor& index, const torch::Tensor& value,
+                                               const torch::Tensor& base, int64_t lo, int64_t dim) {
+  TORCH_CHECK(index.device().is_cpu() && value.device().is_cpu() && base.device().is_cpu() &&
+              index.dtype() == torch::kInt64 && value.dtype() == torch::kFloat32 && base.dtype() == torch::kFloat32 &&
               index.is_contiguous() && value.is_contiguous() && base.is_contiguous() &&
               value.size(0) == index.size(0) && base.size(0) == dim,
-              "moves: int64 index and float32 value, one per move, from a contiguous float32 base of ", dim);
+              "moves: int64 index and float32 value, one per move, from a contiguous float32 base of ", dim,
+              ", all on the CPU");
   const int64_t* idx = index.data_ptr<int64_t>();
   for (int64_t p = 0; p < index.size(0); ++p)
     TORCH_CHECK(idx[p] >= lo && idx[p] < dim, "moves: coordinate ", idx[p], " outside [", lo, ", ", dim, ")");
@@ -56,7 +59,7 @@ static inline const float* move_values(const torch::Tensor& index, const torch::
 }
 """
 """C++ both moves kernels include (``mlp_deep_moves_kernel`` too): a changed sample's log-softmax
-and loss, and the mean loss."""
+and loss, the mean loss, and the check of the moves a kernel is given."""
 
 SOURCE = (
     r"""
@@ -81,7 +84,7 @@ torch::Tensor move_losses(
     torch::Tensor y, torch::Tensor W_out, int64_t hidden_start, int64_t output_start) {
   const int64_t P = index.size(0), n = logp.size(0), C = logp.size(1), h = W_out.size(1);
   const int64_t a = ptr.size(0) - 2;  // fan-in of the last hidden layer (column a: the bias)
-  const float* v = move_values(index, value, base, hidden_start, output_start + C * h + C);
+  const float* v = checked_move_values(index, value, base, hidden_start, output_start + C * h + C);
   const float* b = base.data_ptr<float>();
   const int64_t* idx = index.data_ptr<int64_t>();
   const double* zp = z.data_ptr<double>();
