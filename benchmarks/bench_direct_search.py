@@ -18,9 +18,9 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   ``move_losses`` on the moves the run asks (one a trial, from trained points, flat coordinates
   skipped: not the uniform pairs at the initial point of the first measurement) and
   ``apply_move`` for each accepted move written into the cache (one due at an exact recompute is
-  covered by the recompute instead); the runner's wall time over that kernel time is what is left
-  to Python and torch around the kernel (each call's timer adds about a microsecond to the
-  runner's time, and so to its target's figure).
+  covered by the recompute instead); the runner's wall time over that kernel time (target <= 1.5x,
+  judged on runs of 1,000,000) is what is left to Python and torch around the kernel (each call's timer adds about a
+  microsecond to the runner's time, and so to its target's figure).
 
 Run:  .venv/bin/python benchmarks/bench_direct_search.py [--trials 1000000] [--threads 2] [--json PATH]
       .venv/bin/python benchmarks/bench_direct_search.py --hidden 128 128 --trials 100000
@@ -51,6 +51,8 @@ from dfo_bench.testing import run_spec
 
 RATIO_TARGET = 15.0
 SECONDS_TARGET = 180.0
+RUN_RATIO_TARGET = 1.5
+"""The runner's wall time over the kernel's own time in the run (the low-rank issue's target)."""
 MILLION = 1_000_000
 
 
@@ -183,8 +185,12 @@ def report(figures: dict[str, Any]) -> None:
             f"a trial above), {k['apply_move_calls']:,.0f} accepted moves applied in {k['apply_move']:.1f} s "
             f"({1e6 * k['apply_move'] / max(k['apply_move_calls'], 1):.0f} us each)"
         )
+        in_run = r["wall_seconds"] / inside
+        # Judged on whole runs only: a short run's setup and checkpoints weigh more than a whole run's.
+        whole = targets and r["trials"] >= MILLION
+        goal = f" (target <= {RUN_RATIO_TARGET:g}x){': met' if in_run <= RUN_RATIO_TARGET else ': NOT met'}" if whole else ""
         print(
-            f"runner / kernel time in the run: {r['wall_seconds'] / inside:.2f}x "
+            f"runner / kernel time in the run: {in_run:.2f}x{goal} "
             f"({r['wall_seconds'] - inside:.1f} s outside the kernel; {r['wall_seconds'] / k['move_losses']:.2f}x the evaluations alone)"
         )
 
