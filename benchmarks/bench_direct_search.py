@@ -19,8 +19,8 @@ Measures, in one run on the CPU with a fixed number of threads (default 2):
   skipped: not the uniform pairs at the initial point of the first measurement) and
   ``apply_move`` for each accepted move written into the cache (one due at an exact recompute is
   covered by the recompute instead); the runner's wall time over that kernel time (target <= 1.5x,
-  judged on runs of 1,000,000) is what is left to Python and torch around the kernel (each call's timer adds about a
-  microsecond to the runner's time, and so to its target's figure).
+  judged on runs of 1,000,000) is what is left to Python and torch around the kernel (each
+  call's timer adds about a microsecond to the runner's time, and so to its target's figure).
 
 Run:  .venv/bin/python benchmarks/bench_direct_search.py [--trials 1000000] [--threads 2] [--json PATH]
       .venv/bin/python benchmarks/bench_direct_search.py --hidden 128 128 --trials 100000
