@@ -22,8 +22,9 @@ from dfo_bench.errors import BudgetExceeded, ConfigError  # noqa: E402
 from dfo_bench.executors import SequentialExecutor, make_executor, run_suite  # noqa: E402
 from dfo_bench.executors.plan import QUICK, plan_suite  # noqa: E402
 from dfo_bench.objective import Objective  # noqa: E402
-from dfo_bench.problems.rl import environments  # noqa: E402
+from dfo_bench.problems.rl import environments, policy_kernel  # noqa: E402
 from dfo_bench.problems.rl.normalization import RunningNormalizer  # noqa: E402
+from dfo_bench.problems.rl.policies import NONE, PopulationPolicy  # noqa: E402
 from dfo_bench.problems.rl.problem import ControlProblem  # noqa: E402
 from dfo_bench.runner import execute  # noqa: E402
 from dfo_bench.spaces import FullSpace  # noqa: E402
@@ -258,7 +259,14 @@ MINATAR_CNN = {"env": "MinAtar/SpaceInvaders-v1", "policy": "cnn", "hidden": [8]
 
 @pytest.mark.parametrize(
     "params",
-    [{"policy": "mlp"}, {"policy": "linear", "normalize": False}, {"env": "Pendulum-v1", "policy": "linear"}, MINATAR_CNN],
+    [
+        {"policy": "mlp"},
+        {"policy": "mlp", "hidden": [20, 37]},
+        {"policy": "linear", "normalize": False},
+        {"env": "Pendulum-v1", "policy": "linear"},
+        {"env": "Pendulum-v1", "policy": "mlp", "hidden": [33]},
+        MINATAR_CNN,
+    ],
 )
 def test_population_rollouts_equal_one_by_one_rollouts(params: dict[str, Any]) -> None:
     """One pass over the population (ragged episode ends, compacted rows) gives each candidate the
@@ -303,6 +311,112 @@ def test_a_policy_is_the_torch_network_of_its_weight_vector(params: dict[str, An
     torch.testing.assert_close(policy.outputs(policy.layers(X), obs), torch.cat(expected), rtol=1e-4, atol=1e-5)
     assert policy.initial_point(torch.Generator().manual_seed(0)).shape == (policy.dim,)
     assert policy.layout().dim == policy.dim
+
+
+def compiled_forward() -> Any:
+    kernel = policy_kernel.load()
+    assert kernel is not None, "the policy kernel did not build (a C++ compiler and ninja are test requirements)"
+    return kernel.Forward
+
+
+def raw_outputs(policy: PopulationPolicy, layers: Any, obs: np.ndarray, held: np.ndarray, stats: Any) -> torch.Tensor:
+    """The kernel's outputs before argmax and clipping."""
+    run = compiled_forward()(
+        torch.from_numpy(obs), torch.from_numpy(held), *(stats or (NONE, NONE)),
+        [W for W, _ in layers], [NONE if b is None else b for _, b in layers], False, NONE, NONE,
+    )  # fmt: skip
+    run()
+    return run.actions.clone()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"policy": "mlp"},
+        {"policy": "mlp", "hidden": [20, 37]},
+        {"policy": "linear", "normalize": False},
+        {"env": "Pendulum-v1", "policy": "mlp", "hidden": [33]},
+    ],
+    ids=["64-64", "20-37", "linear", "pendulum-33"],
+)
+def test_the_compiled_forward_equals_the_torch_forward(params: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU a rollout's policies run in the compiled kernel: its outputs equal torch's batched
+    forward to float rounding (Eigen's rational tanh, sums in another order), its actions are
+    torch's wherever the two largest outputs are not within rounding of each other (the box's
+    clipping included), and a row's action is the same whichever rows share the forward."""
+    p = problem(**params)
+    policy, rng = p.policy, np.random.default_rng(0)
+    layers = policy.layers(population(p, 24, scale=1.0))
+    obs = (3 * rng.standard_normal((30, policy.observations))).astype(np.float32)
+    held = np.sort(rng.choice(30, size=24, replace=False))
+    stats = None
+    if params.get("normalize", True):
+        stats = (torch.from_numpy(rng.standard_normal(policy.observations).astype(np.float32)),
+                 torch.from_numpy(rng.uniform(0.5, 2, policy.observations).astype(np.float32)))  # fmt: skip
+    host = torch.from_numpy(obs[held])
+    expected = policy.outputs(layers, host if stats is None else (host - stats[0]) / stats[1])
+    torch.testing.assert_close(raw_outputs(policy, layers, obs, held, stats), expected, rtol=1e-5, atol=1e-5)
+    compiled = policy.bind(layers, obs, held, stats)()
+    for i in range(len(held)):
+        alone = policy.bind(policy.select(layers, torch.tensor([i])), obs, held[i : i + 1], stats)()
+        assert np.array_equal(alone, compiled[i : i + 1]), f"row {i} acts otherwise among other rows"
+    monkeypatch.setattr(policy_kernel, "load", lambda: None)
+    through_torch = policy.bind(layers, obs, held, stats)()
+    if policy.action.discrete:
+        top = expected.topk(2, dim=1).values
+        decided = (top[:, 0] - top[:, 1] > 1e-4).numpy()
+        assert decided.sum() > len(held) // 2 and np.array_equal(compiled[decided], through_torch[decided])
+    else:
+        assert policy.action.high is not None and (expected.numpy() > policy.action.high).any(), "nothing clipped"
+        np.testing.assert_allclose(compiled, through_torch, rtol=1e-5, atol=1e-5)
+
+
+def test_the_compiled_tanh_is_torch_tanh_to_float_rounding() -> None:
+    """A row whose input x is copied to 17 hidden units (weights 1), then read from the first and
+    the last: the kernel's tanh of x, in a vectorised lane and in the scalar rest. Both are the
+    same float and within 3e-7 of torch's tanh from −20 to 20 (tiny inputs, the clamp's
+    neighbourhood and ±inf included); NaN stays NaN. Argmax takes the first NaN, as torch's."""
+    x = torch.cat(
+        [
+            torch.linspace(-20, 20, 4001),
+            torch.tensor([1e-30, -3e-4, 4e-4, 7.9, 7.999, 8, float("inf"), -float("inf"), float("nan")]),
+        ]
+    )
+    m, width = len(x), 17
+    pick = torch.zeros(width, 2)
+    pick[0, 0] = pick[-1, 1] = 1
+    W = [torch.ones(m, 1, width), pick.expand(m, width, 2).contiguous()]
+    run = compiled_forward()(x.unsqueeze(1).contiguous(), torch.arange(m), NONE, NONE, W, [NONE, NONE], False, NONE, NONE)
+    run()
+    vectorised, rest = run.actions[:, 0], run.actions[:, 1]
+    torch.testing.assert_close(vectorised, rest, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(vectorised, torch.tanh(x), rtol=0, atol=3e-7, equal_nan=True)
+    bias = torch.tensor([[[1.0, float("nan"), 2.0, float("nan")]], [[1.0, 3.0, 2.0, -1.0]]])
+    argmax = compiled_forward()(torch.zeros(2, 1), torch.arange(2), NONE, NONE, [torch.zeros(2, 1, 4)], [bias], True, NONE, NONE)
+    argmax()
+    assert argmax.actions.tolist() == bias.squeeze(1).argmax(dim=1).tolist() == [1, 1]
+
+
+def test_the_compiled_forward_refuses_tensors_it_cannot_read() -> None:
+    """The kernel reads raw memory: a float64 observation, a row outside the observations, weights
+    for another number of rows or inputs, a bias of another width, or bounds on an argmax are refused
+    with a message when the forward is bound, never read."""
+    Forward = compiled_forward()
+    obs, held = torch.zeros(4, 3), torch.arange(2)
+    W, b = [torch.zeros(2, 3, 5), torch.zeros(2, 5, 2)], [torch.zeros(2, 1, 5), NONE]
+    Forward(obs, held, NONE, NONE, W, b, True, NONE, NONE)()
+    refused = {
+        "obs": (obs.double(), held, W, b, True, NONE),
+        "outside": (obs, torch.tensor([0, 4]), W, b, True, NONE),
+        "weights": (obs, held, [torch.zeros(3, 3, 5), W[1]], b, True, NONE),
+        "inputs": (obs, held, [W[0], torch.zeros(2, 4, 2)], b, True, NONE),
+        "bias": (obs, held, W, [torch.zeros(2, 1, 4), NONE], True, NONE),
+        "low and high": (obs, held, W, b, True, torch.zeros(2)),
+    }
+    for what, (o, h, weights, biases, argmax, bound) in refused.items():
+        with pytest.raises(RuntimeError, match=what):
+            Forward(o, h, NONE, NONE, weights, biases, argmax, bound, bound)
+            pytest.fail(f"{what}: bound")
 
 
 def test_metrics_are_held_out_and_learn_nothing() -> None:

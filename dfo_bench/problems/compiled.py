@@ -17,9 +17,14 @@ FLAGS = ["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only"]
 
 
 def build(
-    name: str, source: str, functions: list[str], extra_flags: tuple[str, ...] = (), libraries: tuple[str, ...] = ()
+    name: str,
+    source: str,
+    functions: list[str] | None,
+    extra_flags: tuple[str, ...] = (),
+    libraries: tuple[str, ...] = (),
 ) -> ModuleType | None:
-    """The compiled module ``name`` of ``source`` exporting ``functions``, or None (with a warning)."""
+    """The compiled module ``name`` of ``source`` exporting ``functions`` (None: the source binds
+    its module itself, for a class), or None (with a warning)."""
     if shutil.which("ninja") is None or (shutil.which("c++") is None and shutil.which("g++") is None):
         warnings.warn(f"kernel {name} unavailable (needs ninja and a C++ compiler); using the torch path", stacklevel=3)
         return None

@@ -7,11 +7,15 @@ loop costs less than a CartPole step) and lets each episode end on its own. The 
 set of rows that holds every live one: when the live rows fall under ``COMPACT`` of that set the
 policies of the live rows alone are gathered, so a long last episode does not pay a whole
 population's forward per step, and the gathers stay few (each shrinks the set geometrically).
+The forward is bound to its rows once per gather (``PopulationPolicy.bind``; on the CPU the
+compiled kernel) and reads the observations in place; the loop's own bookkeeping is Python lists,
+since most steps of a ragged population step one or two environments, where a NumPy call costs
+more than the work it does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from dfo_bench.problems.rl.environments import start
+from dfo_bench.problems.rl.normalization import RunningNormalizer
 from dfo_bench.problems.rl.policies import PopulationPolicy
 
 COMPACT = 0.5
@@ -43,41 +48,51 @@ def play(
     policy: PopulationPolicy,
     W: torch.Tensor,
     seeds: Sequence[int],
-    normalize: Callable[[torch.Tensor], torch.Tensor],
+    normalizer: RunningNormalizer | None,
     max_steps: int | None,
 ) -> Played:
     """Play one episode in each of ``envs`` (reset with ``seeds``), row i of W (N, D) acting in
-    envs[i], taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
+    envs[i] on observations normalised by ``normalizer``'s statistics (frozen while playing),
+    taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
     N = W.shape[0]
-    obs = np.stack([np.asarray(start(env, int(s))[0], dtype=np.float32).ravel() for env, s in zip(envs, seeds, strict=True)])
-    returns, lengths = np.zeros(N), np.zeros(N, dtype=np.int64)
-    live = np.ones(N, dtype=bool)
+    grid = np.stack([np.asarray(start(env, int(s))[0], dtype=np.float32) for env, s in zip(envs, seeds, strict=True)])
+    obs = grid.reshape(N, -1)
+    """``grid``'s memory as one row per environment: a step's observation is written into ``grid``
+    in its own shape, the policies read ``obs``."""
+    stats = None if normalizer is None else normalizer.frozen(W.device)
+    returns, lengths, over = [0.0] * N, [0] * N, [False] * N
+    rows, at, live = list(range(N)), list(range(N)), np.arange(N)
+    """The live episodes, ascending (``live`` as an array), and where each is among the forward's rows."""
     layers, held = policy.layers(W), np.arange(N)
     """The forward's rows: ``held`` (indices into the N episodes) and their policies."""
+    forward = policy.bind(layers, obs, held, stats)
     steps, states = 0, []
-    while live.any():
-        rows = np.flatnonzero(live)
-        if max_steps is not None:
-            rows = rows[: max_steps - steps]
-            if len(rows) == 0:
-                break
+    while rows:
+        stepping = rows if max_steps is None or len(rows) <= max_steps - steps else rows[: max_steps - steps]
+        if not stepping:
+            break
         if len(rows) < COMPACT * len(held):
-            keep = torch.from_numpy(np.searchsorted(held, rows)).to(W.device)
-            layers, held = policy.select(layers, keep), rows
-        host = torch.from_numpy(obs[held])
-        actions = policy.actions(policy.outputs(layers, normalize(host.to(W.device))))
-        if len(rows) == len(held):
-            at: Sequence[int] = range(len(rows))
-            states.append(host)
-        else:  # the live rows' states read from the NumPy copy: no index tensor made, no device copy
-            at = np.searchsorted(held, rows).tolist()
-            states.append(torch.from_numpy(obs[rows]))
-        for i, a in zip(rows.tolist(), at, strict=True):
+            layers = policy.select(layers, torch.tensor(at, device=W.device))
+            held, at = live, list(range(len(rows)))
+            forward = policy.bind(layers, obs, held, stats)
+        actions = forward()
+        states.append(obs[live[: len(stepping)]])
+        ended = False
+        for i, a in zip(stepping, at, strict=False):  # ``at`` runs on past a budget-cut ``stepping``
             o, reward, terminated, truncated, _ = envs[i].step(actions[a])
-            obs[i] = np.asarray(o, dtype=np.float32).ravel()
+            grid[i] = o
             returns[i] += float(reward)
+            lengths[i] += 1
             if terminated or truncated:
-                live[i] = False
-        lengths[rows] += 1
-        steps += len(rows)
-    return Played(returns, ~live, lengths, steps, torch.cat(states) if states else torch.zeros(0, obs.shape[1]))
+                over[i] = ended = True
+        steps += len(stepping)
+        if ended:
+            kept = [k for k, i in enumerate(rows) if not over[i]]
+            rows, at, live = [rows[k] for k in kept], [at[k] for k in kept], live[kept]
+    return Played(
+        np.array(returns),
+        np.array(over),
+        np.array(lengths, dtype=np.int64),
+        steps,
+        torch.from_numpy(np.concatenate(states)) if states else torch.zeros(0, obs.shape[1]),
+    )

@@ -42,12 +42,16 @@ class RunningNormalizer:
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         """Normalised float32 observations (N, size), on obs's device."""
-        if self._frozen is None or self._frozen[0].device != obs.device:
+        mean, std = self.frozen(obs.device)
+        return (obs - mean) / std
+
+    def frozen(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The float32 (mean, std) that ``__call__`` applies, on ``device``: computed once per update."""
+        if self._frozen is None or self._frozen[0].device != device:
             std = (self.m2 / self.count.clamp(min=1)).sqrt() if self.count > 1 else torch.ones_like(self.mean)
             std = torch.where(std < MIN_STD, torch.ones_like(std), std)
-            self._frozen = (self.mean.float().to(obs.device), std.float().to(obs.device))
-        mean, std = self._frozen
-        return (obs - mean) / std
+            self._frozen = (self.mean.float().to(device), std.float().to(device))
+        return self._frozen
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"obs_count": self.count.clone(), "obs_mean": self.mean.clone(), "obs_m2": self.m2.clone()}

@@ -27,12 +27,15 @@ import torch.nn.functional as F
 
 from dfo_bench.lowrank import Matrix, WeightLayout
 from dfo_bench.problems.mlp import PopulationMLP
+from dfo_bench.problems.rl import policy_kernel
 
 Layers = list[tuple[torch.Tensor, torch.Tensor | None]]
 """Per layer, transposed weights (N, in, out), contiguous, and biases (N, 1, out) or None: a row of
 observations times a matrix is the fast way round for batched matrix-vector products (measured on
 one core: 60 µs against 460 µs for 64 policies of 64×64). A ``cnn`` policy's first entry is its
 convolution instead: weights (N, filters, channels, k, k) and biases (N, filters)."""
+NONE = torch.empty(0)
+"""The kernel's "none": no bias, no normalisation."""
 FILTERS = 16
 """Convolution filters of a ``cnn`` policy (MinAtar's network)."""
 KERNEL = 3
@@ -128,6 +131,46 @@ class PopulationPolicy:
             if i < len(layers) - 1:
                 h = activation(h)
         return h.squeeze(1)
+
+    def bind(
+        self, layers: Layers, obs: np.ndarray, held: np.ndarray, stats: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> Callable[[], np.ndarray]:
+        """The actions of the policies ``layers`` on rows ``held`` (int64) of the observations
+        ``obs`` (N, observations) float32, normalised as (obs − mean) / std by ``stats`` where given,
+        as a function that reads ``obs`` each time it is called (a rollout calls it every step and
+        binds anew when its rows change). On the CPU the compiled kernel (``policy_kernel``; not for
+        ``cnn`` policies), else ``outputs`` on the weights' device, then ``actions``."""
+        W = layers[0][0]
+        kernel = policy_kernel.load() if W.device.type == "cpu" and self.conv is None else None
+        if kernel is None:
+
+            def through_torch() -> np.ndarray:
+                host = torch.from_numpy(obs[held]).to(W.device)
+                return self.actions(self.outputs(layers, host if stats is None else (host - stats[0]) / stats[1]))
+
+            return through_torch
+        mean, std = (NONE, NONE) if stats is None else stats
+        low, high = self.action.low, self.action.high
+        run = kernel.Forward(
+            torch.from_numpy(obs),
+            torch.from_numpy(held),
+            mean,
+            std,
+            [W for W, _ in layers],
+            [NONE if b is None else b for _, b in layers],
+            self.action.discrete,
+            NONE if low is None else torch.from_numpy(low),
+            NONE if high is None else torch.from_numpy(high),
+        )
+        actions = run.actions.numpy()
+        """Written by every run: discrete actions are read as NumPy integers, continuous ones copied
+        (an environment may keep the array it was given)."""
+
+        def forward() -> np.ndarray:
+            run()
+            return actions if self.action.discrete else actions.copy()
+
+        return forward
 
     def actions(self, outputs: torch.Tensor) -> np.ndarray:
         """Actions for the environments: (N,) int64 (each a NumPy integer, which gymnasium 1.4's

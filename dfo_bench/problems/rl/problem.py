@@ -88,6 +88,9 @@ class ControlProblem(RolloutProblem):
 
     name = "rl"
     description = "gymnasium environment + linear (ARS), MLP or CNN policy; loss −return, charged in environment steps"
+    version = 2
+    """2: on the CPU, linear and MLP policies act through the compiled kernel (``policy_kernel``),
+    equal to version 1's torch forward to float rounding only, so runs stored before are not reused."""
     Params = ControlParams
     params: ControlParams
     has_layout = True
@@ -185,13 +188,10 @@ class ControlProblem(RolloutProblem):
             env.close()
         self._envs, self._training_envs = [], []
 
-    def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs if self.normalizer is None else self.normalizer(obs)
-
     def _rollout(self, X: torch.Tensor, seeds: np.ndarray, max_steps: int | None) -> Rollouts:
         P, k = seeds.shape
         W = X.repeat_interleave(k, dim=0) if k > 1 else X
-        played = play(self._environments(P * k), self.policy, W, seeds.ravel().tolist(), self._normalize, max_steps)
+        played = play(self._environments(P * k), self.policy, W, seeds.ravel().tolist(), self.normalizer, max_steps)
         if self.normalizer is not None:
             self.normalizer.update(played.states)
         finished = torch.from_numpy(played.finished.reshape(P, k).all(axis=1))
@@ -206,7 +206,7 @@ class ControlProblem(RolloutProblem):
         seeds = self._metric_seeds["train"][: self.params.episodes] if batch is None else batch.cpu().numpy()
         seeds = np.broadcast_to(seeds, (X.shape[0], len(seeds))) if seeds.ndim == 1 else seeds
         W = X.repeat_interleave(seeds.shape[1], 0)
-        played = play(self._environments(seeds.size), self.policy, W, seeds.ravel().tolist(), self._normalize, None)
+        played = play(self._environments(seeds.size), self.policy, W, seeds.ravel().tolist(), self.normalizer, None)
         return self._losses(played, *seeds.shape).to(X.device)
 
     def _losses(self, played: Played, P: int, k: int) -> torch.Tensor:
@@ -221,6 +221,6 @@ class ControlProblem(RolloutProblem):
         seeds = self._metric_seeds[split]
         with torch.no_grad():
             W = x.unsqueeze(0).repeat(len(seeds), 1)
-            played = play(self._environments(len(seeds)), self.policy, W, seeds.tolist(), self._normalize, None)
+            played = play(self._environments(len(seeds)), self.policy, W, seeds.tolist(), self.normalizer, None)
         mean = float(played.returns.mean())
         return {"loss": -mean, "return": mean}
