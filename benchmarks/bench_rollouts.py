@@ -32,40 +32,37 @@ from dfo_bench.problems.rl.problem import ControlProblem
 RATIO_TARGET = 0.7
 
 
-def step_rate(env: Any, seconds: float) -> float:
-    """Steps per second of one environment with 256 random actions in a loop, reset with a new
-    seed at each episode's end (also used by ``bench_atari.py``)."""
-    env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(256)]
-    env.reset(seed=0)
-    steps, episodes, start = 0, 1, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for action in actions:
-            _, _, terminated, truncated, _ = env.step(action)
-            steps += 1
-            if terminated or truncated:
-                env.reset(seed=episodes)
-                episodes += 1
-    return steps / (time.perf_counter() - start)
+ACTIONS = 256
+"""Random actions drawn beforehand and played in a loop by the bare environment."""
 
 
-def bare_steps(env_id: str) -> Callable[[int], None]:
-    """A function that steps one environment n more steps as ``step_rate`` does."""
-    env = environments.make(env_id, environments.episode_limit(env_id, None))
+def stepper(env: Any) -> Callable[[int], None]:
+    """A function that steps ``env`` n more steps with random actions drawn beforehand, reset
+    with a new seed at each episode's end: what the simulator gives, without a policy."""
     env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(256)]
+    actions = [env.action_space.sample() for _ in range(ACTIONS)]
     env.reset(seed=0)
-    episodes = 1
+    episodes, t = 1, 0
 
     def step(n: int) -> None:
-        nonlocal episodes
-        for t in range(n):
-            _, _, terminated, truncated, _ = env.step(actions[t % 256])
+        nonlocal episodes, t
+        for _ in range(n):
+            _, _, terminated, truncated, _ = env.step(actions[t % ACTIONS])
+            t += 1
             if terminated or truncated:
                 env.reset(seed=episodes)
                 episodes += 1
 
     return step
+
+
+def step_rate(env: Any, seconds: float) -> float:
+    """Steps per second of ``stepper(env)`` over ``seconds`` (also used by ``bench_atari.py``)."""
+    step, steps, start = stepper(env), 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step(ACTIONS)
+        steps += ACTIONS
+    return steps / (time.perf_counter() - start)
 
 
 def population_rollouts(env_id: str, params: dict[str, Any], population: int) -> Callable[[], tuple[int, int]]:
@@ -87,7 +84,8 @@ def population_rollouts(env_id: str, params: dict[str, Any], population: int) ->
 def compare(env_id: str, params: dict[str, Any], population: int, seconds: float) -> dict[str, float]:
     """Bare and population steps/s over ``seconds`` of turns, the median ratio of the turns, and
     the population's mean episode length."""
-    bare, rollout = bare_steps(env_id), population_rollouts(env_id, params, population)
+    bare = stepper(environments.make(env_id, environments.episode_limit(env_id, None)))
+    rollout = population_rollouts(env_id, params, population)
     bare(rollout()[0])  # environments made, caches warm
     ratios, steps, episodes, bare_seconds, population_seconds = [], 0, 0, 0.0, 0.0
     start = time.perf_counter()

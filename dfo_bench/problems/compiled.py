@@ -2,7 +2,9 @@
 
 ``torch.utils.cpp_extension.load_inline`` compiles a kernel on its first use on a machine (20–60
 s, cached by torch between processes, 0.2 s to load after). A machine without ninja or a C++
-compiler, or a failed build, gets None and a warning: every kernel has an exact torch path.
+compiler, or a failed build, gets None and a warning: every kernel has a torch path that computes
+the same function, equal to float rounding (so a run without the kernel does not repeat one with
+it bit for bit, as on another CPU).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def build(
             extra_cflags=[*FLAGS, *extra_flags],
             extra_ldflags=[f"-l{library}" for library in libraries],
         )
-    except Exception as exc:  # no toolchain, a failed build: the torch path is exact too, only slower
+    except Exception as exc:  # no toolchain, a failed build: the torch path computes the same, slower
         warnings.warn(f"kernel {name} unavailable ({type(exc).__name__}: {exc}); using the torch path", stacklevel=3)
         return None
     finally:

@@ -55,12 +55,12 @@ def play(
     envs[i] on observations normalised by ``normalizer``'s statistics (frozen while playing),
     taking at most ``max_steps`` steps in all (the first live rows step when fewer remain)."""
     N = W.shape[0]
-    grid = np.stack([np.asarray(start(env, int(s))[0], dtype=np.float32) for env, s in zip(envs, seeds, strict=True)])
-    obs = grid.reshape(N, -1)
-    """``grid``'s memory as one row per environment: a step's observation is written into ``grid``
-    in its own shape, the policies read ``obs``."""
+    observed = np.stack([np.asarray(start(env, int(s))[0], dtype=np.float32) for env, s in zip(envs, seeds, strict=True)])
+    obs = observed.reshape(N, -1)
+    """``observed``'s memory as one row per environment: a step's observation is written into
+    ``observed`` in its own shape, the policies read ``obs``."""
     stats = None if normalizer is None else normalizer.frozen(W.device)
-    returns, lengths, over = [0.0] * N, [0] * N, [False] * N
+    returns, lengths, finished = [0.0] * N, [0] * N, [False] * N
     rows, at, live = list(range(N)), list(range(N)), np.arange(N)
     """The live episodes, ascending (``live`` as an array), and where each is among the forward's rows."""
     layers, held = policy.layers(W), np.arange(N)
@@ -80,18 +80,18 @@ def play(
         ended = False
         for i, a in zip(stepping, at, strict=False):  # ``at`` runs on past a budget-cut ``stepping``
             o, reward, terminated, truncated, _ = envs[i].step(actions[a])
-            grid[i] = o
+            observed[i] = o
             returns[i] += float(reward)
             lengths[i] += 1
             if terminated or truncated:
-                over[i] = ended = True
+                finished[i] = ended = True
         steps += len(stepping)
         if ended:
-            kept = [k for k, i in enumerate(rows) if not over[i]]
+            kept = [k for k, i in enumerate(rows) if not finished[i]]
             rows, at, live = [rows[k] for k in kept], [at[k] for k in kept], live[kept]
     return Played(
         np.array(returns),
-        np.array(over),
+        np.array(finished),
         np.array(lengths, dtype=np.int64),
         steps,
         torch.from_numpy(np.concatenate(states)) if states else torch.zeros(0, obs.shape[1]),

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +37,7 @@ observations times a matrix is the fast way round for batched matrix-vector prod
 one core: 60 µs against 460 µs for 64 policies of 64×64). A ``cnn`` policy's first entry is its
 convolution instead: weights (N, filters, channels, k, k) and biases (N, filters)."""
 NONE = torch.empty(0)
-"""The kernel's "none": no bias, no normalisation."""
+"""The kernel's "none": no bias, no normalisation, no bounds."""
 FILTERS = 16
 """Convolution filters of a ``cnn`` policy (MinAtar's network)."""
 KERNEL = 3
@@ -132,16 +134,21 @@ class PopulationPolicy:
                 h = activation(h)
         return h.squeeze(1)
 
+    def kernel(self, device: torch.device) -> ModuleType | None:
+        """The compiled policy kernel where it serves (the CPU, linear and MLP policies) and builds;
+        None: the torch path. Building it the first time on a machine takes 20–60 s."""
+        return policy_kernel.load() if device.type == "cpu" and self.conv is None else None
+
     def bind(
         self, layers: Layers, obs: np.ndarray, held: np.ndarray, stats: tuple[torch.Tensor, torch.Tensor] | None
     ) -> Callable[[], np.ndarray]:
         """The actions of the policies ``layers`` on rows ``held`` (int64) of the observations
         ``obs`` (N, observations) float32, normalised as (obs − mean) / std by ``stats`` where given,
         as a function that reads ``obs`` each time it is called (a rollout calls it every step and
-        binds anew when its rows change). On the CPU the compiled kernel (``policy_kernel``; not for
-        ``cnn`` policies), else ``outputs`` on the weights' device, then ``actions``."""
+        binds anew when its rows change). On the CPU the compiled kernel (``kernel``), else
+        ``outputs`` on the weights' device, then ``actions``."""
         W = layers[0][0]
-        kernel = policy_kernel.load() if W.device.type == "cpu" and self.conv is None else None
+        kernel = self.kernel(W.device)
         if kernel is None:
 
             def through_torch() -> np.ndarray:
@@ -149,28 +156,33 @@ class PopulationPolicy:
                 return self.actions(self.outputs(layers, host if stats is None else (host - stats[0]) / stats[1]))
 
             return through_torch
-        mean, std = (NONE, NONE) if stats is None else stats
-        low, high = self.action.low, self.action.high
-        run = kernel.Forward(
-            torch.from_numpy(obs),
-            torch.from_numpy(held),
-            mean,
-            std,
-            [W for W, _ in layers],
-            [NONE if b is None else b for _, b in layers],
-            self.action.discrete,
-            NONE if low is None else torch.from_numpy(low),
-            NONE if high is None else torch.from_numpy(high),
-        )
+        low, high, discrete = self.action.low, self.action.high, self.action.discrete
+        box = None if discrete or low is None or high is None else (low, high)
+        run = self.compiled(kernel, layers, obs, held, stats, discrete, box)
         actions = run.actions.numpy()
-        """Written by every run: discrete actions are read as NumPy integers, continuous ones copied
-        (an environment may keep the array it was given)."""
 
         def forward() -> np.ndarray:
             run()
-            return actions if self.action.discrete else actions.copy()
+            return actions.copy()  # the kernel writes the same array at its next run
 
         return forward
+
+    @staticmethod
+    def compiled(
+        kernel: ModuleType,
+        layers: Layers,
+        obs: np.ndarray,
+        held: np.ndarray,
+        stats: tuple[torch.Tensor, torch.Tensor] | None,
+        argmax: bool,
+        box: tuple[np.ndarray, np.ndarray] | None,
+    ) -> Any:
+        """The kernel's ``Forward`` bound to these arrays and tensors (see ``bind``): it writes the
+        argmax of each row's outputs, or the outputs clipped to ``box`` (low, high) where given."""
+        mean, std = (NONE, NONE) if stats is None else stats
+        low, high = (NONE, NONE) if box is None else (torch.from_numpy(box[0]), torch.from_numpy(box[1]))
+        weights, biases = [W for W, _ in layers], [NONE if b is None else b for _, b in layers]
+        return kernel.Forward(torch.from_numpy(obs), torch.from_numpy(held), mean, std, weights, biases, argmax, low, high)
 
     def actions(self, outputs: torch.Tensor) -> np.ndarray:
         """Actions for the environments: (N,) int64 (each a NumPy integer, which gymnasium 1.4's

@@ -2,21 +2,20 @@
 
 Why hand-written: a population rollout takes one forward per environment step until its longest
 episode ends, and random policies give ragged episodes (on CartPole most end within 30 steps, a
-few last 500), so most forwards run on one to a few live rows. Through torch a forward is a dozen
+few last 500), so most forwards run on one or two live rows. Through torch a forward is a dozen
 calls (normalisation, ``baddbmm`` and ``tanh`` per layer, argmax, copies) of 2–4 µs each whatever
-the rows, against about 9 µs for a CartPole step: the bench's ratio to the bare simulator stayed
-at 0.36–0.45 (``benchmarks/bench_rollouts.py``, docs/rl.md). Composing the same ATen calls in C++
-saved a quarter (measured 16–20 µs against 25 µs for one row); this kernel is one call: it reads
-the rows' observations from the rollout's buffer, normalises them, computes every layer row by row
-(each output a sum over the inputs in ascending order, then the bias; GCC vectorises along the
-outputs) with ATen's ``tanh_`` between layers (the vectorised tanh torch itself uses), and returns
-the outputs or their argmax.
+the rows, more than a CartPole step (``benchmarks/bench_rollouts.py``, docs/rl.md). This kernel is
+bound once to a set of rows and their tensors, then run once per step: it reads the rows'
+observations from the rollout's buffer, normalises them, computes every layer row by row (each
+output summed over the inputs in ascending order, then its bias; 16 outputs at a time in vector
+registers) with Eigen's rational tanh between layers, and writes the outputs, clipped to the
+action box, or their argmax.
 
 Each row is computed alone in a fixed order, so an action does not depend on which other rows
 share the forward (population rollouts equal one-by-one rollouts). The sums are not in the order
-of torch's ``bmm`` (MKL's), so outputs equal the torch path to float rounding, not bit for bit:
-``ControlProblem.version`` 2 marks the runs computed this way. The CUDA path, ``cnn`` policies and
-a machine without a C++ toolchain use the torch path.
+of torch's ``bmm`` (MKL's) and the tanh is not torch's, so outputs equal the torch path to float
+rounding, not bit for bit: ``ControlProblem.version`` 2 marks the runs computed this way. The CUDA
+path, ``cnn`` policies and a machine without a C++ toolchain use the torch path.
 """
 
 from __future__ import annotations
@@ -58,20 +57,20 @@ static inline void blocks(const float* x, const float* w, float* y, int64_t in, 
 }
 
 // The sums of outputs j0 .. j0 + C - 1 of x·w into y, each in a register (a layer's outputs past
-// its whole blocks: an action layer's few).
+// its whole blocks: an action layer's few), one fused multiply-add after another.
 template <int C>
 static inline void columns(const float* x, const float* w, float* y, int64_t in, int64_t out, int64_t j0) {
   float acc[C] = {};
   for (int64_t k = 0; k < in; ++k) {
     const float* wk = w + k * out + j0;
-    for (int c = 0; c < C; ++c) acc[c] += x[k] * wk[c];
+    for (int c = 0; c < C; ++c) acc[c] = std::fma(x[k], wk[c], acc[c]);
   }
   for (int c = 0; c < C; ++c) y[j0 + c] = acc[c];
 }
 
 // y = x·w + b for one row: x (in), w (in, out) row-major, b (out) or null. Every output is the
-// sum of its products in ascending order of the inputs (one multiply-add after another, from 0),
-// then its bias, whether it falls in a whole block of outputs or in the narrower rest.
+// sum of its products in ascending order of the inputs, from 0, then its bias, whether it falls in
+// a whole block of outputs or in the narrower rest (-fno-associative-math: no reduction tree).
 static void affine(const float* x, const float* w, const float* b, float* y, int64_t in, int64_t out) {
   const int64_t whole = out / BLOCK;
   for (int64_t g = 0; g < whole; g += GROUP) blocks(x, w, y, in, out, g * BLOCK, std::min(GROUP, whole - g));
@@ -124,18 +123,20 @@ static void fast_tanh(float* y, int64_t count) {
 // with argmax (n,) int64, the first largest output of each row (a NaN counts as largest, as in
 // torch.argmax), else the outputs (n, a) clipped to [low, high] where low is not empty.
 struct Forward {
-  torch::Tensor obs, held, mean, std, low, high, actions;
+  torch::Tensor obs, held, mean, scale, low, high, actions;
   std::vector<torch::Tensor> W, b;
   bool argmax;
   int64_t n, o, widest;
   std::vector<int64_t> outs;
   std::vector<float> here, next;
 
-  Forward(torch::Tensor obs_, torch::Tensor held_, torch::Tensor mean_, torch::Tensor std_, std::vector<torch::Tensor> W_,
-          std::vector<torch::Tensor> b_, bool argmax_, torch::Tensor low_, torch::Tensor high_)
-      : obs(obs_), held(held_), mean(mean_), std(std_), low(low_), high(high_), W(W_), b(b_), argmax(argmax_) {
+  Forward(torch::Tensor obs_, torch::Tensor held_, torch::Tensor mean_, torch::Tensor scale_,
+          std::vector<torch::Tensor> W_, std::vector<torch::Tensor> b_, bool argmax_, torch::Tensor low_,
+          torch::Tensor high_)
+      : obs(obs_), mean(mean_), scale(scale_), low(low_), high(high_), W(W_), b(b_), argmax(argmax_) {
     check(obs, at::kFloat, 2, "obs");
-    check(held, at::kLong, 1, "held");
+    check(held_, at::kLong, 1, "held");
+    held = held_.clone();  // checked once below, read every run: a copy the caller cannot change
     TORCH_CHECK(!W.empty() && W.size() == b.size(), "expected as many bias entries as layers, at least one");
     const int64_t N = obs.size(0);
     o = obs.size(1);
@@ -144,15 +145,15 @@ struct Forward {
     for (int64_t i = 0; i < n; ++i) TORCH_CHECK(rows[i] >= 0 && rows[i] < N, "held row ", rows[i], " outside 0..", N - 1);
     if (mean.numel() > 0) {
       check(mean, at::kFloat, 1, "mean");
-      check(std, at::kFloat, 1, "std");
-      TORCH_CHECK(mean.size(0) == o && std.size(0) == o, "mean and std must have ", o, " entries");
+      check(scale, at::kFloat, 1, "std");
+      TORCH_CHECK(mean.size(0) == o && scale.size(0) == o, "mean and std must have ", o, " entries");
     }
     int64_t width = o;
     widest = o;
     for (size_t l = 0; l < W.size(); ++l) {
       check(W[l], at::kFloat, 3, "weights");
-      TORCH_CHECK(W[l].size(0) == n && W[l].size(1) == width, "layer ", l, ": weights ", W[l].sizes(), " for ", n,
-                  " rows of ", width, " inputs");
+      TORCH_CHECK(W[l].size(0) == n, "layer ", l, ": weights for ", W[l].size(0), " rows, ", n, " held");
+      TORCH_CHECK(W[l].size(1) == width, "layer ", l, ": weights for ", W[l].size(1), " inputs, ", width, " given");
       if (b[l].numel() > 0) {
         check(b[l], at::kFloat, 3, "bias");
         TORCH_CHECK(b[l].size(0) == n && b[l].size(1) == 1 && b[l].size(2) == W[l].size(2), "layer ", l, ": bias ",
@@ -163,9 +164,10 @@ struct Forward {
       widest = std::max(widest, width);
     }
     if (low.numel() > 0) {
+      TORCH_CHECK(!argmax, "an argmax takes no bounds");
       check(low, at::kFloat, 1, "low");
       check(high, at::kFloat, 1, "high");
-      TORCH_CHECK(!argmax && low.size(0) == width && high.size(0) == width, "low and high bound ", width, " outputs");
+      TORCH_CHECK(low.size(0) == width && high.size(0) == width, "low and high must bound ", width, " outputs");
     }
     actions = argmax ? torch::empty({n}, held.options()) : torch::empty({n, width}, obs.options());
     here.resize(widest);
@@ -177,7 +179,7 @@ struct Forward {
     const int64_t* rows = held.data_ptr<int64_t>();
     const float* src = obs.data_ptr<float>();
     const float* m = mean.numel() > 0 ? mean.data_ptr<float>() : nullptr;
-    const float* s = mean.numel() > 0 ? std.data_ptr<float>() : nullptr;
+    const float* s = mean.numel() > 0 ? scale.data_ptr<float>() : nullptr;
     const float* lo = low.numel() > 0 ? low.data_ptr<float>() : nullptr;
     const float* hi = low.numel() > 0 ? high.data_ptr<float>() : nullptr;
     for (int64_t i = 0; i < n; ++i) {
@@ -219,4 +221,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 @cache
 def load() -> ModuleType | None:
     """The built kernel (its ``Forward``), or None where it cannot be built (the torch path then)."""
-    return build("dfo_bench_policy_forward", SOURCE, None, ("-fno-reciprocal-math",))
+    # Divisions as torch's (the normalisation's), sums in their written order.
+    return build("dfo_bench_policy_forward", SOURCE, None, ("-fno-reciprocal-math", "-fno-associative-math"))

@@ -90,7 +90,8 @@ class ControlProblem(RolloutProblem):
     description = "gymnasium environment + linear (ARS), MLP or CNN policy; loss −return, charged in environment steps"
     version = 2
     """2: on the CPU, linear and MLP policies act through the compiled kernel (``policy_kernel``),
-    equal to version 1's torch forward to float rounding only, so runs stored before are not reused."""
+    equal to version 1's torch forward to float rounding only, so runs stored before are not reused
+    (those on CUDA or with ``cnn`` policies too, although their floats did not change)."""
     Params = ControlParams
     params: ControlParams
     has_layout = True
@@ -181,6 +182,11 @@ class ControlProblem(RolloutProblem):
         while len(self._envs) < n:
             self._envs.append(environments.make(self.params.env, self.episode_steps))
         return self._envs[:n]
+
+    def prepare(self, moves: bool, low_rank: bool) -> None:
+        """Build (first run on a machine: 20–60 s) or load the compiled policy kernel, outside the
+        run's clock."""
+        self.policy.kernel(self.device)
 
     def close(self) -> None:
         """Close every environment made (gymnasium's ``close``: a simulator's resources, a window)."""
