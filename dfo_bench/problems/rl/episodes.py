@@ -63,7 +63,7 @@ def play(
     returns, lengths, finished = [0.0] * N, [0] * N, [False] * N
     rows, at, live = list(range(N)), list(range(N)), np.arange(N)
     """The live episodes, ascending (``live`` as an array), and where each is among the forward's rows."""
-    layers, held = policy.layers(W), np.arange(N)
+    layers, held = policy.layers(W), live
     """The forward's rows: ``held`` (indices into the N episodes) and their policies."""
     forward = policy.bind(layers, obs, held, stats)
     steps, states = 0, []

@@ -128,6 +128,7 @@ struct Forward {
   bool argmax;
   int64_t n, o, widest;
   std::vector<int64_t> outs;
+  std::vector<const float*> weights, biases;  // per layer, resolved once: null for no bias
   std::vector<float> here, next;
 
   Forward(torch::Tensor obs_, torch::Tensor held_, torch::Tensor mean_, torch::Tensor scale_,
@@ -161,6 +162,8 @@ struct Forward {
       }
       width = W[l].size(2);
       outs.push_back(width);
+      weights.push_back(W[l].data_ptr<float>());
+      biases.push_back(b[l].numel() > 0 ? b[l].data_ptr<float>() : nullptr);
       widest = std::max(widest, width);
     }
     if (low.numel() > 0) {
@@ -182,14 +185,16 @@ struct Forward {
     const float* s = mean.numel() > 0 ? scale.data_ptr<float>() : nullptr;
     const float* lo = low.numel() > 0 ? low.data_ptr<float>() : nullptr;
     const float* hi = low.numel() > 0 ? high.data_ptr<float>() : nullptr;
+    int64_t* chosen = argmax ? actions.data_ptr<int64_t>() : nullptr;
+    float* values = argmax ? nullptr : actions.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i) {
       const float* row = src + rows[i] * o;
       for (int64_t k = 0; k < o; ++k) here[k] = m != nullptr ? (row[k] - m[k]) / s[k] : row[k];
       int64_t in = o;
       for (int64_t l = 0; l < layers; ++l) {
         const int64_t out = outs[l];
-        const float* bias = b[l].numel() > 0 ? b[l].data_ptr<float>() + i * out : nullptr;
-        affine(here.data(), W[l].data_ptr<float>() + i * in * out, bias, next.data(), in, out);
+        const float* bias = biases[l] != nullptr ? biases[l] + i * out : nullptr;
+        affine(here.data(), weights[l] + i * in * out, bias, next.data(), in, out);
         if (l + 1 < layers) fast_tanh(next.data(), out);
         std::swap(here, next);
         in = out;
@@ -198,9 +203,9 @@ struct Forward {
         int64_t k = 0;
         for (int64_t j = 1; j < a && !std::isnan(here[k]); ++j)
           if (std::isnan(here[j]) || here[j] > here[k]) k = j;
-        actions.data_ptr<int64_t>()[i] = k;
+        chosen[i] = k;
       } else {
-        float* y = actions.data_ptr<float>() + i * a;
+        float* y = values + i * a;
         for (int64_t j = 0; j < a; ++j)
           y[j] = lo != nullptr ? (here[j] < lo[j] ? lo[j] : (here[j] > hi[j] ? hi[j] : here[j])) : here[j];
       }
