@@ -12,7 +12,7 @@ import torch
 from dfo_bench.budget import BudgetLimits
 from dfo_bench.lowrank import LowRankPopulation, Matrix, WeightLayout
 from dfo_bench.optimizers.base import SearchDomain
-from dfo_bench.optimizers.eggroll import Eggroll, EggrollParams
+from dfo_bench.optimizers.eggroll import Eggroll, EggrollParams, shaped
 from dfo_bench.problems import mlp, mlp_low_rank_kernel
 from dfo_bench.registry import problems
 from dfo_bench.testing import check_deterministic, run_ok, run_spec, searching
@@ -131,6 +131,27 @@ def test_eggroll_update_equals_a_hand_computation_on_a_3x2_matrix() -> None:
     expected[:6] += lr * W.flatten()
     expected[6] += lr * bias
     torch.testing.assert_close(optimizer.recommend(), expected)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_eggroll_steps_as_torch_optim_steps(name: str) -> None:
+    """Each generation's θ is what ``torch.optim.SGD`` / ``Adam`` with ``grad`` = −g computes, bit
+    for bit (eggroll calls SGD's functional form, without its ``step()``)."""
+    layout = WeightLayout(9, (Matrix(0, 3, 2), Matrix(6, 1, 2)))
+    x0 = torch.linspace(-1, 1, 9)
+    params = EggrollParams(popsize=6, sigma=0.1, lr=0.3, optimizer=name)  # type: ignore[arg-type]
+    optimizer = Eggroll(SearchDomain(x0, layout=layout), np.random.default_rng(1), params)
+    theta = x0.clone()
+    reference = (torch.optim.SGD if name == "sgd" else torch.optim.Adam)([theta], lr=params.lr)
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(4):
+        X = optimizer.ask()
+        losses = torch.rand(6, generator=generator)
+        theta.grad = -X.combine(shaped(losses, "z-score")) / len(X)
+        reference.step()
+        optimizer.tell(X, losses)
+        assert torch.equal(optimizer.recommend(), theta)
+        assert not torch.equal(theta, x0)
 
 
 def test_noise_is_reused_for_the_generations_asked() -> None:

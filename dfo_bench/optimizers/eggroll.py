@@ -5,7 +5,10 @@ E_i = sign_i·(σ/√r)·A_i B_iᵀ and every other weight by sign_i·σ·ε_i (
 that a problem with a low-rank path evaluates the population without building its members. The
 fitnesses (−loss) are z-scored as in the authors' code (or mapped to centred ranks), and the
 estimate g = (1/N)·Σ f̂_i E_i — high-rank, a sum of N rank-r matrices — is applied by
-``torch.optim`` (SGD by default, Adam as an option) as the descent direction −g.
+``torch.optim`` (SGD by default, Adam as an option) as the descent direction −g. SGD, which keeps
+no state without momentum, is called as torch.optim's functional ``sgd``: the arithmetic of
+``SGD.step()`` without its hooks and profiler record, which cost about 80 of the 300–340 µs
+that tell took at P = 64 in the runner's loop (docs/lowrank.md).
 
 As in the authors' ``noiser/eggroll.py``, a noise draw may serve ``noise_reuse`` generations
 in a row around the moving centre (0: one draw for the whole run); antithetic pairs share a draw.
@@ -20,6 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 from pydantic import Field, model_validator
+from torch.optim.sgd import sgd
 
 from dfo_bench.lowrank import LowRankPopulation, WeightLayout
 from dfo_bench.optimizers.base import AskTellOptimizer, SearchDomain
@@ -68,22 +72,19 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
     Params = EggrollParams
     tuning_ranges = ranges(popsize=choice(16, 32, 64, 128, 256), sigma=log_float(1e-3, 0.2), lr=log_float(0.01, 20.0))
     params: EggrollParams
+    tell_dtype = None  # ``shaped`` reads the losses as float32: no float64 copy on the way
 
     def __init__(self, search: SearchDomain, rng: np.random.Generator, params: EggrollParams) -> None:
         super().__init__(search, rng, params)
         self.layout = search.layout or WeightLayout(self.dim, ())
         self.layout.check_rank(params.rank)
         self._generator = self.torch_generator()
-        self._theta = torch.nn.Parameter(self.x0.clone(), requires_grad=False)
-        """θ, on the problem's device; its ``grad`` is set to −g, never computed by autograd."""
+        self._theta = self.x0.clone()
+        """θ, on the problem's device; Adam's ``grad`` is set to −g, never computed by autograd."""
         # foreach=False on the CPU, where torch picks it anyway: deciding it each step cost about
         # 20 of the step's 200 microseconds in the runner's loop (benchmarks/bench_lowrank.py).
-        foreach = None if self.device.type == "cuda" else False
-        self._optim: torch.optim.Optimizer = (
-            torch.optim.SGD([self._theta], lr=params.lr, foreach=foreach)
-            if params.optimizer == "sgd"
-            else torch.optim.Adam([self._theta], lr=params.lr, foreach=foreach)
-        )
+        self._foreach = None if self.device.type == "cuda" else False
+        self._adam = torch.optim.Adam([self._theta], lr=params.lr, foreach=self._foreach) if params.optimizer == "adam" else None
         self._draws = params.popsize // 2 if params.antithetic else params.popsize
         self._pairing = LowRankPopulation.pairing(self._draws, params.antithetic, self.device)
         self._last: LowRankPopulation | None = None
@@ -100,7 +101,7 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
     def _ask(self, n: int) -> LowRankPopulation:
         p, last = self.params, self._last
         fresh = last is None or (p.noise_reuse > 0 and self._generation % p.noise_reuse == 0)
-        centre = self._theta.detach().clone()
+        centre = self._theta.clone()
         if fresh or last is None:
             return LowRankPopulation.sample(
                 centre, self.layout, p.rank, p.sigma, self._draws, p.antithetic, self._generator, self._pairing
@@ -111,8 +112,23 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
         self._last = X
         self._generation += 1
         # −g divided in place: −(Σ)/N and Σ/(−N) round alike, one tensor fewer.
-        self._theta.grad = X.combine(shaped(losses, self.params.shaping)).div_(-len(X))
-        self._optim.step()
+        descent = X.combine(shaped(losses, self.params.shaping)).div_(-len(X))
+        if self._adam is None:
+            sgd(
+                [self._theta],
+                [descent],
+                [None],
+                foreach=self._foreach,
+                weight_decay=0.0,
+                momentum=0.0,
+                lr=self.params.lr,
+                dampening=0.0,
+                nesterov=False,
+                maximize=False,
+            )
+        else:
+            self._theta.grad = descent
+            self._adam.step()
 
     def recommend(self) -> torch.Tensor:
-        return self._theta.detach().clone()
+        return self._theta.clone()
