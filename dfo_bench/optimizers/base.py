@@ -159,7 +159,8 @@ class AskTellOptimizer(Optimizer, Generic[PopulationT]):
 
     tell_dtype: ClassVar[torch.dtype | None] = torch.float64
     """The dtype ``_tell`` receives the losses in; None: as evaluated (float32 for most problems),
-    for an optimizer that reads them as Python floats, exact either way (a copy costs microseconds)."""
+    for an optimizer that reads them as Python floats or converts them itself, exact either way (a
+    copy costs microseconds)."""
 
     @property
     @abstractmethod

@@ -7,8 +7,9 @@ fitnesses (−loss) are z-scored as in the authors' code (or mapped to centred r
 estimate g = (1/N)·Σ f̂_i E_i — high-rank, a sum of N rank-r matrices — is applied by
 ``torch.optim`` (SGD by default, Adam as an option) as the descent direction −g. SGD, which keeps
 no state without momentum, is called as torch.optim's functional ``sgd``: the arithmetic of
-``SGD.step()`` without its hooks and profiler record, which cost about 80 of the 300–340 µs
-that tell took at P = 64 in the runner's loop (docs/lowrank.md).
+``SGD.step()`` without its hooks, profiler record and grad-mode switch, which with a float64 copy
+of the losses cost 74–100 of the 304–343 µs that tell took at P = 64 in the runner's loop
+(docs/lowrank.md).
 
 As in the authors' ``noiser/eggroll.py``, a noise draw may serve ``noise_reuse`` generations
 in a row around the moving centre (0: one draw for the whole run); antithetic pairs share a draw.
@@ -46,7 +47,7 @@ class EggrollParams(ParamsModel):
     shaping: Literal["z-score", "centred-ranks"] = "z-score"
     """Fitness shaping: (f − mean)/std as the authors, or ranks mapped to [−0.5, 0.5]."""
     optimizer: Literal["sgd", "adam"] = "sgd"
-    """``torch.optim.SGD`` (plain steps) or ``torch.optim.Adam`` (per-weight step sizes about lr)."""
+    """Plain steps θ ← θ + lr·g (``torch.optim.SGD``'s arithmetic) or ``torch.optim.Adam`` (per-weight step sizes about lr)."""
     noise_reuse: int = Field(1, ge=0)
     """Generations each noise draw serves; 0: one draw for the whole run."""
 
@@ -80,9 +81,9 @@ class Eggroll(AskTellOptimizer[LowRankPopulation]):
         self.layout.check_rank(params.rank)
         self._generator = self.torch_generator()
         self._theta = self.x0.clone()
-        """θ, on the problem's device; Adam's ``grad`` is set to −g, never computed by autograd."""
+        """θ, on the problem's device; with Adam its ``grad`` is set to −g, never computed by autograd."""
         # foreach=False on the CPU, where torch picks it anyway: deciding it each step cost about
-        # 20 of the step's 200 microseconds in the runner's loop (benchmarks/bench_lowrank.py).
+        # 20 of torch.optim.SGD.step()'s 200 microseconds in the runner's loop (2026-12-05).
         self._foreach = None if self.device.type == "cuda" else False
         self._adam = torch.optim.Adam([self._theta], lr=params.lr, foreach=self._foreach) if params.optimizer == "adam" else None
         self._draws = params.popsize // 2 if params.antithetic else params.popsize
